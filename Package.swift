@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Numeric targets are built with -Ounchecked in release: bounds checks in inner loops cost 2-5x.
+let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "cprec-repro",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pipeline", targets: ["PipelineCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // C libraries from Debian (installed by scripts/bootstrap.sh); no build time.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
+
+        .target(name: "Hashing", dependencies: ["CCrypto"]),
+        .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "NeuralNet", dependencies: ["Kernels"], swiftSettings: fast),
+        .target(name: "Models", dependencies: ["NeuralNet", "Kernels"], swiftSettings: fast),
+        .target(name: "Datasets", dependencies: ["Hashing"]),
+        .target(name: "Evaluation", dependencies: ["Models", "Kernels"], swiftSettings: fast),
+        .target(name: "Pipeline", dependencies: ["Hashing"]),
+        .target(name: "Reports"),
+        .target(name: "Experiments", dependencies: [
+            "Pipeline", "Reports", "Datasets", "Models", "Evaluation", "NeuralNet", "Kernels", "Hashing",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .executableTarget(name: "PipelineCLI", dependencies: [
+            "Experiments", "Pipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Kernels"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Evaluation", "NeuralNet", "Kernels"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Hashing"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Hashing"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports"], resources: [.copy("Golden")]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pipeline", "Reports"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// The Experiments module; see README.md's module map.

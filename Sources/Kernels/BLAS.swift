@@ -1,0 +1,33 @@
+import CBLAS
+
+/// Thin, row-major wrappers over OpenBLAS; every matrix product in the engine goes through here.
+public enum BLAS {
+    /// Sets the number of threads OpenBLAS uses for each call (the engine's one thread setting).
+    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// The kernel OpenBLAS chose for this CPU (e.g. "Haswell", "SkylakeX", "Zen").
+    public static var coreName: String {
+        guard let p = openblas_get_corename() else { return "unknown" }
+        return String(cString: p)
+    }
+
+    /// C(m×n) = alpha · op(A) · op(B) + beta · C, all row-major.
+    /// op(A) is m×k (A stored k×m when transA), op(B) is k×n (B stored n×k when transB).
+    @inlinable
+    public static func gemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
+        b: UnsafePointer<Float>, ldb: Int? = nil,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+    ) {
+        if m == 0 || n == 0 { return }
+        let lda = lda ?? (transA ? m : k)
+        let ldb = ldb ?? (transB ? k : n)
+        let ldc = ldc ?? n
+        cblas_sgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}

@@ -1,0 +1,53 @@
+/// Everything that defines one model; decoded from the `pipeline/` specs, hashed into the train stage's key.
+public struct ModelConfig: Codable, Hashable, Sendable {
+    /// Model family.
+    public enum Kind: String, Codable, Sendable { case nextitnet, gru4rec, caser, mostpop }
+    /// How the input embedding / output softmax matrix is represented.
+    public enum Factorization: String, Codable, Sendable {
+        /// One K×d table (input) or d×K matrix + bias (output).
+        case full
+        /// CpRec block-wise adaptive decomposition over frequency blocks (tree softmax on the output side).
+        case blockwise
+        /// One block low-rank factorisation K×e · e×d (B1-NextItNet, ALBERT-style).
+        case lowrank
+    }
+    /// Layer-wise parameter sharing of the residual blocks' convolutions (layer norms are never shared).
+    public enum Sharing: String, Codable, Sendable {
+        case none
+        case crossLayer = "cross-layer"        // Cl: one conv for every layer
+        case crossBlock = "cross-block"        // Cb: every residual block uses block 0's two convs
+        case adjacentLayer = "adjacent-layer"  // Al: the two convs inside a block share
+        case adjacentBlock = "adjacent-block"  // Ab: blocks 2m and 2m+1 share both convs
+    }
+
+    public var kind: Kind
+    /// Embedding = hidden = output width d.
+    public var dim: Int = 64
+    /// Residual-block dilations r (each block has convs with r and 2r): [1,4,1,4] = layers 1,2,4,8,1,2,4,8.
+    public var dilations: [Int] = [1, 4, 1, 4]
+    public var kernel: Int = 3
+    public var input: Factorization = .full
+    public var output: Factorization = .full
+    public var sharing: Sharing = .none
+    /// Block boundaries as cumulative exclusive upper item ids over the frequency order, last = K
+    /// (filled from the `blocks/<dataset>` stage when a spec leaves it empty).
+    public var blocks: [Int] = []
+    /// Tail block i has width dim / factor^i (CpRec default 4).
+    public var blockFactor: Int = 4
+    /// Explicit per-block widths (overrides blockFactor when non-empty; first = dim).
+    public var blockWidths: [Int] = []
+    /// Rank e of the low-rank factorisation (B1).
+    public var lowRank: Int = 16
+    /// GRU4Rec: number of GRU layers.
+    public var gruLayers: Int = 1
+    /// Caser: window L, horizontal filters per height, vertical filters.
+    public var caserWindow: Int = 5
+    public var caserHorizontal: Int = 16
+    public var caserVertical: Int = 4
+    /// Layer-norm epsilon (the authors' code uses 1e-8).
+    public var layerNormEps: Float = 1e-8
+    /// Mask padding targets out of the loss (false reproduces the authors' unmasked loss).
+    public var maskPadding: Bool = true
+
+    public init(kind: Kind) { self.kind = kind }
+}
