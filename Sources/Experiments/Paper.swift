@@ -1,0 +1,35 @@
+import Foundation
+import Pipeline
+
+/// Options that select which experiments the graph holds and where results go.
+public struct ExperimentOptions: Sendable {
+    /// Profile name from `pipeline/profiles.yaml` (smoke, default, movielens, paper).
+    public var profile: String
+    /// Folder holding the declarative specs (`pipeline/` at the repository root).
+    public var specDirectory: URL
+    /// Where `paper-tables/`, `figures/` and REPORT.md are published.
+    public var outputRoot: URL
+    /// User-placed files for datasets that cannot be downloaded: dataset name -> file.
+    public var sources: [String: URL]
+
+    public init(profile: String, specDirectory: URL, outputRoot: URL, sources: [String: URL] = [:]) {
+        self.profile = profile
+        self.specDirectory = specDirectory
+        self.outputRoot = outputRoot
+        self.sources = sources
+    }
+}
+
+/// The paper as a stage graph: which runs each table and figure needs.
+public enum Paper {
+    /// Every stage of the selected profile (built from the specs; validated on load).
+    public static func graph(_ options: ExperimentOptions) throws -> [any Stage] {
+        // Filled in as the dataset, model and report stages land.
+        []
+    }
+
+    /// Profiles declared in the specs, with a one-line summary each (for `pipeline --help`).
+    public static func profiles(specDirectory: URL) throws -> [(name: String, summary: String)] {
+        []
+    }
+}
