@@ -104,4 +104,14 @@ import Testing
         }
         #expect(hits.allSatisfy { $0 == 1 })
     }
+
+    @Test func intBelowIsUniformOverItsRange() {
+        var r = Rng(seed: 5)
+        var counts = [Int](repeating: 0, count: 7)
+        for _ in 0..<70_000 { counts[r.int(below: 7)] += 1 }
+        #expect(counts.allSatisfy { abs($0 - 10_000) < 500 }, "\(counts)")
+        var a = Array(0..<50)
+        r.shuffle(&a)
+        #expect(a != Array(0..<50) && a.sorted() == Array(0..<50))
+    }
 }
