@@ -13,7 +13,7 @@ public final class CaserConvolutions {
     /// Per height h (index h − 1): weights [h·d, nh] and bias [nh].
     public let wh: [ParamRef], bh: [ParamRef]
     private unowned let params: ParameterSet
-    private let cols = GRUScratch(), conv = GRUScratch(), dconv = GRUScratch(), dcols = GRUScratch()
+    private let cols = ScratchBuffer(), conv = ScratchBuffer(), dconv = ScratchBuffer(), dcols = ScratchBuffer()
     private var argmax = [[Int32]]()   // per height: B×nh winning position, −1 when the ReLU output is 0
     private var input: UnsafePointer<Float>?
     private var batch = 0

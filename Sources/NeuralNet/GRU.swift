@@ -1,24 +1,6 @@
 import Foundation
 import Kernels
 
-/// A growable scratch buffer of Floats owned by one GRU/Caser layer (reused across steps).
-final class GRUScratch {
-    private(set) var p: UnsafeMutablePointer<Float>
-    private(set) var capacity: Int
-    init() { p = .allocate(capacity: 1); capacity = 1 }
-    deinit { p.deallocate() }
-    /// Ensures room for `n` floats (contents are not preserved when it grows) and returns the pointer.
-    @discardableResult
-    func reserve(_ n: Int) -> UnsafeMutablePointer<Float> {
-        if n > capacity {
-            p.deallocate()
-            p = .allocate(capacity: n)
-            capacity = n
-        }
-        return p
-    }
-}
-
 /// One GRU layer run over all time steps (Cho et al. 2014, PyTorch/cuDNN gate form):
 ///
 ///     r = σ(x·Wx_r + bx_r + h·Wh_r + bh_r)      z = σ(x·Wx_z + bx_z + h·Wh_z + bh_z)
@@ -36,8 +18,8 @@ public final class GRULayer {
 
     // Saved by forward (time-major for the per-step GEMMs): hs [(T+1), B, H] with hs[0] = 0,
     // gates [T, B, 4H] = r, z, n, (h·Wh_n + bh_n).
-    private let hs = GRUScratch(), gates = GRUScratch(), gx = GRUScratch(), gh = GRUScratch()
-    private let dgx = GRUScratch(), dgh = GRUScratch(), dh = GRUScratch()
+    private let hs = ScratchBuffer(), gates = ScratchBuffer(), gx = ScratchBuffer(), gh = ScratchBuffer()
+    private let dgx = ScratchBuffer(), dgh = ScratchBuffer(), dh = ScratchBuffer()
     private var input: UnsafePointer<Float>?
     private var batch = 0, steps = 0
 
@@ -97,14 +79,14 @@ public final class GRULayer {
 
     /// The final hidden state h_T of row i after `forward` (H floats).
     public func lastHidden(row i: Int) -> UnsafePointer<Float> {
-        UnsafePointer(hs.p + (steps * batch + i) * hiddenSize)
+        UnsafePointer(hs.pointer + (steps * batch + i) * hiddenSize)
     }
 
     /// dY: B×T×H. Adds into Wx, Wh, bx, bh gradients and into dInput (B×T×in) when given.
     public func backward(dOutput dy: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>?) {
         guard let x = input else { preconditionFailure("backward before forward") }
         let b = batch, t = steps, h = hiddenSize, h3 = 3 * h
-        let hsP = hs.p, gP = gates.p
+        let hsP = hs.pointer, gP = gates.pointer
         let dgxP = dgx.reserve(b * t * h3)
         let dghP = dgh.reserve(b * h3)
         let dhP = dh.reserve(b * h)
