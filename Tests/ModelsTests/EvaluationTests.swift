@@ -82,3 +82,19 @@ import Kernels
         #expect(abs(acc.result.hr5 - 2.0 / 3) < 1e-12)
     }
 }
+
+@Suite struct InferenceTimingTests {
+    @Test func timesBothPathsAndReportsAgreement() throws {
+        Kernels.setThreads(1)
+        var c = ModelConfig(kind: .gru4rec)
+        c.dim = 8
+        let seqs = PlantedSource.make(rows: 30, length: 6, itemCount: 25, seed: 2)
+        let m = try ModelFactory.make(c, itemCount: 25, seed: 1)
+        let t = InferenceTiming.measure(m, on: seqs, batchSize: 8, n: 5)
+        #expect(t.sequences == 30 && t.batchSize == 8 && t.n == 5)
+        #expect(t.fullSeconds > 0 && t.fastSeconds > 0)
+        #expect(t.agreement == 1)   // full softmax: topN is full scoring
+        let limited = InferenceTiming.measure(m, on: seqs, batchSize: 8, n: 5, limit: 10)
+        #expect(limited.sequences == 10)
+    }
+}
