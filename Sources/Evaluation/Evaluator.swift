@@ -8,6 +8,7 @@ public enum Evaluator {
     /// - Parameter limit: evaluate only the first `limit` rows (nil = all).
     public static func evaluate(_ model: any SequenceModel, on sequences: SequenceSet, batchSize: Int,
                                 limit: Int? = nil) -> RankingMetrics {
+        precondition(sequences.length >= 2, "evaluation needs sequences of at least 2 ids (context + target)")
         let n = min(limit ?? sequences.count, sequences.count)
         var acc = MetricAccumulator()
         var start = 0

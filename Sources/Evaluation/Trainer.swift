@@ -104,7 +104,8 @@ public enum TrainError: Error, CustomStringConvertible {
 /// `best-<e>.ckpt` when the epoch improved, then `state.json` (history, counters) by atomic rename; the
 /// state file names the checkpoints, so a kill between writes leaves the previous consistent state. The
 /// shuffle of epoch e comes from `Rng(seed ⊕ e)`, so no generator state needs saving: a single-thread resumed
-/// run ends bit-identical to an uninterrupted one.
+/// run ends bit-identical to an uninterrupted one. A state written with different `TrainOptions` is ignored
+/// (training starts over); a checkpoint written for a different `ModelConfig` is an error.
 public enum Trainer {
     struct State: Codable {
         var history: [EpochRecord] = []
@@ -116,6 +117,8 @@ public enum Trainer {
         var stoppedEarly = false
         var lastCheckpoint: String?
         var bestCheckpoint: String?
+        /// The options this state was produced with (minus `stopAfterEpochs`); a mismatch restarts training.
+        var options: TrainOptions?
     }
 
     /// Trains `model` (built from `config`) on `train`; see the type's comment for selection and resume.
@@ -134,9 +137,14 @@ public enum Trainer {
         let params = model.parameters
         let adam = Adam(parameters: params, config: AdamConfig(learningRate: options.learningRate, l2: options.l2))
 
+        var keyOptions = options
+        keyOptions.stopAfterEpochs = nil
         var state = State()
-        if fm.fileExists(atPath: stateURL.path) {
-            state = try JSONDecoder().decode(State.self, from: Data(contentsOf: stateURL))
+        state.options = keyOptions
+        if fm.fileExists(atPath: stateURL.path),
+           let saved = try? JSONDecoder().decode(State.self, from: Data(contentsOf: stateURL)),
+           saved.options == keyOptions {
+            state = saved
             if let last = state.lastCheckpoint {
                 try Checkpoint.load(from: workDirectory.appendingPathComponent(last), expectedConfig: configData,
                                     parameters: params, optimizer: adam)

@@ -71,6 +71,8 @@ import Testing
         #expect(p.count(in: .input) == cf.input)
         #expect(p.count(in: .middle) == cf.middle)
         #expect(p.count(in: .output) == cf.output)
+        let pc = ParameterCounts(model)
+        #expect(pc.total == p.count && pc.inputOutput == cf.input + cf.output)
         if c.kind == .gru4rec {
             // By hand: GRU 3d(2d + 2); full embedding K·d; full softmax d·K + K.
             let d = c.dim, k = Self.K

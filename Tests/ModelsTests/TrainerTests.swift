@@ -50,6 +50,16 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: rb.checkpoint.path))
         // Losses go down on this learnable source.
         #expect(ra.history[2].loss < ra.history[0].loss)
+        // Finished state is reused as is; different options in the same folder start over.
+        let again = try Trainer.train(try ModelFactory.make(c, itemCount: Self.K, seed: 9), config: c, train: train,
+                                      validation: valid, options: o, workDirectory: dirA)
+        #expect(again.history == ra.history && again.resumedAfterEpoch == 3)
+        var other = o
+        other.maxEpochs = 1
+        let fresh = try Trainer.train(try ModelFactory.make(c, itemCount: Self.K, seed: 9), config: c, train: train,
+                                      validation: valid, options: other, workDirectory: dirA)
+        #expect(fresh.resumedAfterEpoch == 0 && fresh.history.count == 1)
+        #expect(fresh.history[0].loss == ra.history[0].loss)
     }
 
     @Test func earlyStoppingAndPaperSelection() throws {
