@@ -15,6 +15,14 @@ public struct SendablePtr<T>: @unchecked Sendable {
     @inlinable public init(_ p: UnsafeMutablePointer<T>) { self.p = p }
 }
 
+/// max(a, b) per lane; the stdlib's generic `pointwiseMax` compiles to an unspecialised call here.
+@inlinable @inline(__always)
+public func vmax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: a .< b) }
+
+/// min(a, b) per lane.
+@inlinable @inline(__always)
+public func vmin(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .< a) }
+
 /// Elementwise, row-wise and reduction kernels, SIMD8 inner loops, split over the thread budget when big enough.
 public enum Kernels {
     /// The engine's one thread setting (elementwise work and BLAS); 1 until `setThreads` is called.
@@ -128,7 +136,7 @@ public enum Kernels {
             var i = lo
             while i + 8 <= hi {
                 let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(o + i).storeBytes(of: pointwiseMax(v, z), as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(o + i).storeBytes(of: vmax(v, z), as: SIMD8<Float>.self)
                 i += 8
             }
             while i < hi { o[i] = max(x[i], 0); i += 1 }
@@ -204,7 +212,7 @@ public enum Kernels {
         var m = SIMD8<Float>(repeating: -.infinity)
         var i = 0
         while i + 8 <= n {
-            m = pointwiseMax(m, UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self))
+            m = vmax(m, UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self))
             i += 8
         }
         var s = m.max()
@@ -229,10 +237,11 @@ public enum Kernels {
 
     // MARK: exp and row softmax
 
-    /// e^x for 8 lanes: Cephes-style range reduction + degree-6 polynomial (rel. error ~2e-7), no libm calls.
+    /// e^x for 8 lanes: Cephes-style range reduction + degree-6 polynomial (rel. error ~2e-7), no libm calls;
+    /// clamped to [−87.3, 88.3].
     @inlinable @inline(__always)
     public static func exp8(_ x0: SIMD8<Float>) -> SIMD8<Float> {
-        let x = pointwiseMin(pointwiseMax(x0, SIMD8(repeating: -87.3)), SIMD8(repeating: 88.3))
+        let x = vmin(vmax(x0, SIMD8(repeating: -87.3)), SIMD8(repeating: 88.3))
         // Round x·log2(e) to the nearest integer with the 1.5·2^23 trick (keeps everything in SIMD).
         let magic = SIMD8<Float>(repeating: 12_582_912)
         let t = x * SIMD8(repeating: 1.442_695_04) + magic
@@ -248,8 +257,8 @@ public enum Kernels {
         p = p * (r * r) + r + SIMD8(repeating: 1)
         let ti = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
         let scale = unsafeBitCast((ti &+ 127) &<< 23, to: SIMD8<Float>.self)
-        let y = p * scale
-        return y.replacing(with: SIMD8(repeating: 0), where: x0 .< SIMD8(repeating: -87.3))
+        // Inputs below −87.3 give e^−87.3 ≈ 1e-38 rather than 0: a per-lane select here compiles to a scalar loop.
+        return p * scale
     }
 
     /// Scalar e^x with the same polynomial as `exp8` (for row tails).

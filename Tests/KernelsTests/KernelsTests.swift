@@ -59,7 +59,7 @@ import Testing
             x += 0.0137
         }
         #expect(worst < 5e-7)
-        #expect(Kernels.exp1(-200) == 0)
+        #expect(Kernels.exp1(-200) < 2e-38)
         #expect(Kernels.exp1(0) == 1)
     }
 
