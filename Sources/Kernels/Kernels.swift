@@ -220,19 +220,26 @@ public enum Kernels {
         return s
     }
 
-    /// db[j] += Σ_n x[n, j] for x (N, C): the bias gradient of a layer.
+    /// 4,096 ones: the x of the column-sum GEMVs (immutable, so safe to share across threads).
+    static let ones: UnsafeMutablePointer<Float> = {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: 4096)
+        p.initialize(repeating: 1, count: 4096)
+        return p
+    }()
+
+    /// db[j] += Σ_n x[n, j] for x (N, C): the bias gradient of a layer (BLAS gemv over 4,096-row slabs).
     public static func addColumnSums(_ db: FloatPtr, _ x: ConstFloatPtr, rows: Int, cols: Int) {
-        for r in 0..<rows {
-            let row = x + r * cols
-            var j = 0
-            while j + 8 <= cols {
-                let v = UnsafeRawPointer(db + j).loadUnaligned(as: SIMD8<Float>.self)
-                    + UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(db + j).storeBytes(of: v, as: SIMD8<Float>.self)
-                j += 8
-            }
-            while j < cols { db[j] += row[j]; j += 1 }
+        var r = 0
+        while r < rows {
+            let m = min(4096, rows - r)
+            BLAS.gemvT(m: m, n: cols, a: x + r * cols, x: ones, beta: 1, y: db)
+            r += m
         }
+    }
+
+    /// Naive twin of `addColumnSums` (tests).
+    public static func addColumnSumsNaive(_ db: FloatPtr, _ x: ConstFloatPtr, rows: Int, cols: Int) {
+        for r in 0..<rows { for j in 0..<cols { db[j] += x[r * cols + j] } }
     }
 
     // MARK: exp and row softmax
@@ -290,6 +297,36 @@ public enum Kernels {
         }
         while i < n { p[i] *= inv; i += 1 }
         return m + Float(Foundation.log(s))
+    }
+
+    /// One row of fused softmax cross-entropy: turns logits into scale · (softmax − onehot(t)) in place
+    /// (three passes: max, exp + sum, scale) and returns the loss −log softmax[t].
+    @inlinable
+    public static func softmaxCrossEntropyGradRow(_ p: FloatPtr, _ n: Int, target t: Int, scale: Float) -> Float {
+        let logit = p[t]
+        let m = maxValue(p, n)
+        let mv = SIMD8<Float>(repeating: m)
+        var acc = SIMD8<Float>(repeating: 0)
+        var i = 0
+        while i + 8 <= n {
+            let e = exp8(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - mv)
+            UnsafeMutableRawPointer(p + i).storeBytes(of: e, as: SIMD8<Float>.self)
+            acc += e
+            i += 8
+        }
+        var s = Double(acc.sum())
+        while i < n { let e = exp1(p[i] - m); p[i] = e; s += Double(e); i += 1 }
+        let k = Float(Double(scale) / s)
+        let kv = SIMD8<Float>(repeating: k)
+        i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) * kv
+            UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { p[i] *= k; i += 1 }
+        p[t] -= scale
+        return m + Float(Foundation.log(s)) - logit
     }
 
     /// out (rows, cols) = softmax of each row of x (out may alias x).
