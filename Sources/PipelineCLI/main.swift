@@ -4,7 +4,8 @@ import ArgumentParser
 struct PipelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipeline",
-        abstract: "Reproduce the CpRec paper (SIGIR 2020): cached stages from raw data to tables and figures.")
+        abstract: "Reproduce the CpRec paper (SIGIR 2020): cached stages from raw data to tables and figures.",
+        subcommands: [BenchCommand.self])
 }
 
 PipelineCommand.main()
