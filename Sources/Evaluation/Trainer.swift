@@ -210,10 +210,13 @@ public enum Trainer {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             let record = EpochRecord(epoch: epoch, loss: lossSum / Double(steps), validation: v, test: t, seconds: seconds)
             state.history.append(record)
-            let selected = (options.selection == .paper ? t : v) ?? RankingMetrics()
+            let selectedOrNil = options.selection == .paper ? t : v
+            let selected = selectedOrNil ?? RankingMetrics()
+            // Without a validation set every epoch counts as better: the last epoch is kept, no early stop.
+            let score = selectedOrNil?.mrr5 ?? Double(epoch)
             let previousLast = state.lastCheckpoint, previousBest = state.bestCheckpoint
-            if selected.mrr5 > state.bestScore {
-                state.bestScore = selected.mrr5
+            if score > state.bestScore {
+                state.bestScore = score
                 state.bestEpoch = epoch
                 state.bestMetrics = selected
                 state.sinceBest = 0

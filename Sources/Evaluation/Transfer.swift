@@ -26,6 +26,13 @@ public struct TransferPairs: Sendable {
         self.sequences = sequences
         self.targets = targets
     }
+
+    /// From rows of t source ids followed by the target id (the `prep` stage's transfer layout, length t + 1).
+    public init(rowsWithTarget rows: SequenceSet) {
+        precondition(rows.length >= 2, "transfer rows need at least one source id and the target")
+        let (context, targets) = rows.contextAndTargets(0..<rows.count)
+        self.init(sequences: SequenceSet(ids: context.ids, length: context.length), targets: targets)
+    }
 }
 
 /// Fine-tuning settings (PeterRec protocol defaults).

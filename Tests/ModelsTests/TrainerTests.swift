@@ -93,6 +93,15 @@ import Testing
         }
         #expect(r2.history.count == 2 && r2.bestEpoch == 1 && r2.stoppedEarly)
         #expect(messages.count == 2 && messages[0].hasPrefix("epoch 1/10 loss"))
+
+        // No validation rows: the last epoch is kept and patience never triggers.
+        p.maxEpochs = 3
+        let dir3 = tempDir("n")
+        defer { try? FileManager.default.removeItem(at: dir3) }
+        let empty = SequenceSet(ids: [], length: 5)
+        let r3 = try Trainer.train(try ModelFactory.make(g, itemCount: Self.K, seed: 2), config: g, train: train,
+                                   validation: empty, options: p, workDirectory: dir3)
+        #expect(r3.history.count == 3 && r3.bestEpoch == 3 && !r3.stoppedEarly && r3.history[0].validation == nil)
     }
 
     /// The planted transition i → i+1 is learnable by sequence models and invisible to MostPop.

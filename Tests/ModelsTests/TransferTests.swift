@@ -55,4 +55,11 @@ import Testing
         let a2 = Transfer.finetune(backbone: pretrained, targetItemCount: Self.KT, train: train, test: test, options: t)
         #expect(a2.test == a.test)
     }
+
+    @Test func pairsFromPrepLayout() {
+        let rows = SequenceSet(ids: [0, 3, 4, 7, 1, 2, 5, 9], length: 4)
+        let p = TransferPairs(rowsWithTarget: rows)
+        #expect(p.targets == [7, 9])
+        #expect(p.sequences == SequenceSet(ids: [0, 3, 4, 1, 2, 5], length: 3))
+    }
 }
