@@ -76,6 +76,11 @@ public struct InferenceTiming: Codable, Hashable, Sendable {
             batches.append(sequences.contextAndTargets(start..<end).context)
             start = end
         }
+        // Warm-up: the first call of each path sizes the model's workspaces; keep allocation out of the timing.
+        if let first = batches.first {
+            _ = model.topNByFullScoring(first, n: n)
+            _ = model.topN(first, n: n)
+        }
         var full = [[Int32]]()
         let t0 = DispatchTime.now().uptimeNanoseconds
         for b in batches { full.append(model.topNByFullScoring(b, n: n)) }
