@@ -11,9 +11,30 @@ public protocol HiddenRepresentation: SequenceModel {
     func hiddenLast(_ batch: SequenceBatch) -> [Float]
 }
 
+/// A backbone that can also be fine-tuned: backpropagate a loss on its last hidden vectors.
+public protocol FineTunableBackbone: HiddenRepresentation {
+    /// Like `hiddenLast`, keeping what `backwardHiddenLast` needs.
+    func trainingHiddenLast(_ batch: SequenceBatch) -> [Float]
+    /// Adds the parameter gradients for dLoss/dHidden (B × hiddenSize) of the latest `trainingHiddenLast`.
+    func backwardHiddenLast(_ dHidden: [Float])
+}
+
 extension NextItNet: HiddenRepresentation { public var hiddenSize: Int { config.dim } }
-extension GRU4Rec: HiddenRepresentation { public var hiddenSize: Int { config.dim } }
-extension Caser: HiddenRepresentation { public var hiddenSize: Int { config.dim } }
+extension GRU4Rec: FineTunableBackbone { public var hiddenSize: Int { config.dim } }
+extension Caser: FineTunableBackbone { public var hiddenSize: Int { config.dim } }
+
+/// Why fine-tuning could not run.
+public enum TransferError: Error, CustomStringConvertible {
+    case backboneNotFineTunable(String)
+    case tooFewTargetItems(Int, needed: Int)
+    public var description: String {
+        switch self {
+        case .backboneNotFineTunable(let m):
+            return "finetuneBackbone is set but \(m) cannot backpropagate from its last hidden vector; use a frozen backbone"
+        case .tooFewTargetItems(let k, let n): return "target domain has \(k - 1) items; ranking needs at least \(n + 1)"
+        }
+    }
+}
 
 /// Target-domain pairs: each user's source-domain behaviour sequence and one target-domain item.
 public struct TransferPairs: Sendable {
@@ -47,6 +68,9 @@ public struct TransferOptions: Codable, Hashable, Sendable {
     public var seed: UInt64 = 1
     /// Seed of the evaluation negatives: keep it fixed across models so they are ranked on the same lists.
     public var evalSeed: UInt64 = 20_200_401
+    /// Also update the backbone (PeterRec's "FineAll"); false trains only the new head ("FineCLS").
+    /// Needs a `FineTunableBackbone` (GRU4Rec, Caser; NextItNet does not expose its backward yet).
+    public var finetuneBackbone = false
     public init() {}
 }
 
@@ -68,7 +92,7 @@ public struct TransferResult: Codable, Hashable, Sendable {
     public var test: RankingMetrics
     /// Scalars in the new target-item head (the backbone's count is the pre-trained model's).
     public var headParameters: Int
-    /// Always true in this implementation: the backbone's hidden vectors are computed once and not updated.
+    /// True when only the head was trained (the backbone's hidden vectors computed once).
     public var backboneFrozen: Bool
     public var seconds: Double
 }
@@ -76,8 +100,10 @@ public struct TransferResult: Codable, Hashable, Sendable {
 /// PeterRec-style transfer: a new target-item output layer on the pre-trained backbone's last hidden vector,
 /// trained with sigmoid cross-entropy on 1 positive + sampled negatives, evaluated 1 positive vs 99 negatives.
 ///
-/// The backbone is frozen (its representations are computed once): backpropagating into NextItNet from its
-/// last hidden vector is not exposed by the engine, so PeterRec's full fine-tuning is not offered.
+/// With `finetuneBackbone` false (default) the backbone is frozen and its representations are computed once.
+/// With it true the backbone (a `FineTunableBackbone`) is updated in place by its own Adam; the best epoch's
+/// backbone parameters are restored at the end. NextItNet does not expose a backward from its last hidden
+/// vector, so NextItNet/CpRec backbones can only be used frozen.
 public enum Transfer {
     /// Hidden vectors of every row of `sequences`: N × backbone.hiddenSize.
     public static func representations(_ backbone: any HiddenRepresentation, of sequences: SequenceSet,
@@ -93,16 +119,23 @@ public enum Transfer {
         return out
     }
 
-    /// Trains a head W (d, Kt), b (Kt) on `train` and reports sampled-ranking metrics on `test`.
+    /// Trains a head W (Kt, d), b (Kt) on `train` and reports sampled-ranking metrics on `test`.
     public static func finetune(backbone: any HiddenRepresentation, targetItemCount kt: Int, train: TransferPairs,
                                 validation: TransferPairs? = nil, test: TransferPairs,
-                                options: TransferOptions = TransferOptions()) -> TransferResult {
-        precondition(kt - 2 >= options.evalNegatives, "target domain needs more than \(options.evalNegatives + 1) items")
+                                options: TransferOptions = TransferOptions()) throws -> TransferResult {
+        guard kt - 2 >= options.evalNegatives else { throw TransferError.tooFewTargetItems(kt, needed: options.evalNegatives) }
+        let tunable: (any FineTunableBackbone)?
+        if options.finetuneBackbone {
+            guard let t = backbone as? any FineTunableBackbone else {
+                throw TransferError.backboneNotFineTunable(String(describing: type(of: backbone)))
+            }
+            tunable = t
+        } else {
+            tunable = nil
+        }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let d = backbone.hiddenSize
-        let trainU = representations(backbone, of: train.sequences)
-        let validU = validation.map { representations(backbone, of: $0.sequences) }
-        let testU = representations(backbone, of: test.sequences)
+        let frozenTrainU = tunable == nil ? representations(backbone, of: train.sequences) : []
 
         let head = ParameterSet()
         let w = head.declare("target.w", [kt, d], .output, .normal(std: 0.01))   // row per item: contiguous dots
@@ -110,9 +143,9 @@ public enum Transfer {
         var initRng = Rng(seed: options.seed)
         head.allocate(rng: &initRng)
         let adam = Adam(parameters: head, config: AdamConfig(learningRate: options.learningRate))
-        let best = UnsafeMutablePointer<Float>.allocate(capacity: head.count)
-        defer { best.deallocate() }
-        best.update(from: head.values, count: head.count)
+        let backboneAdam = tunable.map { Adam(parameters: $0.parameters, config: AdamConfig(learningRate: options.learningRate)) }
+        var bestHead = Array(UnsafeBufferPointer(start: head.values, count: head.count))
+        var bestBackbone = tunable.map { Array(UnsafeBufferPointer(start: $0.parameters.values, count: $0.parameters.count)) }
 
         func score(_ u: UnsafePointer<Float>, _ item: Int32) -> Float {
             let wi = head.value(w) + Int(item) * d
@@ -120,7 +153,8 @@ public enum Transfer {
             for j in 0..<d { s += u[j] * wi[j] }
             return s
         }
-        func evaluate(_ pairs: TransferPairs, _ reps: [Float]) -> RankingMetrics {
+        func evaluate(_ pairs: TransferPairs) -> RankingMetrics {
+            let reps = representations(backbone, of: pairs.sequences)
             var acc = MetricAccumulator()
             reps.withUnsafeBufferPointer { r in
                 for (i, pos) in pairs.targets.enumerated() {
@@ -147,49 +181,64 @@ public enum Transfer {
             var start = 0
             while start < n {
                 let end = min(n, start + options.batchSize)
+                let rows = Array(order[start..<end])
                 head.zeroGrads()
-                let count = Float((end - start) * (1 + options.trainNegatives))
+                let u: [Float]
+                if let t = tunable {
+                    t.parameters.zeroGrads()
+                    u = t.trainingHiddenLast(train.sequences.batch(rows))
+                } else {
+                    u = rows.flatMap { frozenTrainU[($0 * d)..<(($0 + 1) * d)] }
+                }
+                var du = [Float](repeating: 0, count: tunable == nil ? 0 : rows.count * d)
+                let count = Float(rows.count * (1 + options.trainNegatives))
                 var batchLoss = 0.0
-                trainU.withUnsafeBufferPointer { r in
-                    let dw = head.grad(w), db = head.grad(b)
-                    for idx in order[start..<end] {
-                        let u = r.baseAddress! + idx * d
+                u.withUnsafeBufferPointer { r in
+                    let dw = head.grad(w), db = head.grad(b), wv = head.value(w)
+                    for (k, idx) in rows.enumerated() {
+                        let ui = r.baseAddress! + k * d
                         let pos = train.targets[idx]
                         var items = [pos]
                         while items.count < 1 + options.trainNegatives {
                             let c = Int32(1 + rng.int(below: kt - 1))
                             if c != pos { items.append(c) }
                         }
-                        for (k, item) in items.enumerated() {
-                            let y: Float = k == 0 ? 1 : 0
-                            let s = score(u, item)
+                        for (j, item) in items.enumerated() {
+                            let y: Float = j == 0 ? 1 : 0
+                            let s = score(ui, item)
                             // Stable log(1 + e^-|s|) form of the sigmoid cross-entropy.
                             batchLoss += Double(max(s, 0) - s * y + log1pf(expf(-abs(s))))
                             let g = (1 / (1 + expf(-s)) - y) / count
-                            let dwi = dw + Int(item) * d
-                            for j in 0..<d { dwi[j] += g * u[j] }
+                            let dwi = dw + Int(item) * d, wi = wv + Int(item) * d
+                            for q in 0..<d { dwi[q] += g * ui[q] }
+                            if !du.isEmpty { for q in 0..<d { du[k * d + q] += g * wi[q] } }
                             db[Int(item)] += g
                         }
                     }
                 }
+                if let t = tunable { t.backwardHiddenLast(du) }
                 adam.update()
+                backboneAdam?.update()
                 lossSum += batchLoss
                 pairs += Int(count)
                 start = end
             }
-            let v = validation.map { evaluate($0, validU!) }
+            let v = validation.map { evaluate($0) }
             history.append(TransferEpoch(epoch: epoch, loss: lossSum / Double(max(pairs, 1)), validation: v,
                                          seconds: Double(DispatchTime.now().uptimeNanoseconds - e0) / 1e9))
             let selected = v?.mrr5 ?? Double(epoch)   // without validation: keep the last epoch
             if selected > bestScore {
                 bestScore = selected
                 bestEpoch = epoch
-                best.update(from: head.values, count: head.count)
+                bestHead = Array(UnsafeBufferPointer(start: head.values, count: head.count))
+                bestBackbone = tunable.map { Array(UnsafeBufferPointer(start: $0.parameters.values, count: $0.parameters.count)) }
             }
         }
-        head.values.update(from: best, count: head.count)
-        let testMetrics = evaluate(test, testU)
+        head.values.update(from: bestHead, count: head.count)
+        if let t = tunable, let saved = bestBackbone { t.parameters.values.update(from: saved, count: saved.count) }
+        let testMetrics = evaluate(test)
         return TransferResult(history: history, bestEpoch: bestEpoch, test: testMetrics, headParameters: head.count,
-                              backboneFrozen: true, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                              backboneFrozen: tunable == nil,
+                              seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
 }

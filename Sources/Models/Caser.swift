@@ -17,6 +17,7 @@ public final class Caser: SequenceModel {
     private let emb = ScratchBuffer(), feat = ScratchBuffer(), hidden = ScratchBuffer()
     private let dEmb = ScratchBuffer(), dFeat = ScratchBuffer(), dHidden = ScratchBuffer()
     private let hc = ScratchBuffer(), dhc = ScratchBuffer()
+    private var tunedWindows: [Int32] = []
 
     public init(config: ModelConfig, itemCount: Int, seed: UInt64) {
         precondition(config.kind == .caser, "Caser built from a \(config.kind) config")
@@ -107,6 +108,32 @@ public final class Caser: SequenceModel {
         for b in 0..<B { window(batch.ids[(b * T)..<((b + 1) * T)], before: T, into: &windows) }
         let h = forward(windows: windows, W: B)
         return Array(UnsafeBufferPointer(start: h, count: B * d))
+    }
+
+    /// `hiddenLast` that keeps the activations for `backwardHiddenLast` (fine-tuning as a transfer backbone).
+    public func trainingHiddenLast(_ batch: SequenceBatch) -> [Float] {
+        let T = batch.length
+        tunedWindows = []
+        for b in 0..<batch.batchSize { window(batch.ids[(b * T)..<((b + 1) * T)], before: T, into: &tunedWindows) }
+        let h = forward(windows: tunedWindows, W: batch.batchSize)
+        return Array(UnsafeBufferPointer(start: h, count: batch.batchSize * config.dim))
+    }
+
+    /// Adds the gradient of a loss on the last hidden vectors (B × d, from the latest `trainingHiddenLast`)
+    /// into the convolution, fully connected and input parameters.
+    public func backwardHiddenLast(_ dhIn: [Float]) {
+        let l = config.caserWindow, d = config.dim, F = convolutions.outputWidth, W = tunedWindows.count / l
+        precondition(dhIn.count == W * d, "backwardHiddenLast without a matching trainingHiddenLast")
+        let h = hidden.pointer, dh = dHidden.reserve(W * d)
+        for i in 0..<(W * d) { dh[i] = h[i] > 0 ? dhIn[i] : 0 }
+        let df = dFeat.reserve(W * F)
+        df.update(repeating: 0, count: W * F)
+        Linear.backward(dx: df, dw: parameters.grad(fcWeight), dbias: parameters.grad(fcBias), dout: dh,
+                        x: feat.pointer, w: parameters.value(fcWeight), N: W, C: F, O: d)
+        let de = dEmb.reserve(W * l * d)
+        de.update(repeating: 0, count: W * l * d)
+        convolutions.backward(dOutput: df, dInput: de)
+        tunedWindows.withUnsafeBufferPointer { input.backward(dout: de, ids: $0.baseAddress!, N: W * l) }
     }
 
     public func scoreLast(_ batch: SequenceBatch) -> [Float] {

@@ -13,6 +13,7 @@ public final class GRU4Rec: SequenceModel {
     public let output: OutputLayer
     public let layers: [GRULayer]
     private let acts = ScratchBuffer(), grads = ScratchBuffer(), hc = ScratchBuffer(), dhc = ScratchBuffer()
+    private var tunedIds: [Int32] = [], tunedShape = (B: 0, T: 0)
 
     public init(config: ModelConfig, itemCount: Int, seed: UInt64) {
         precondition(config.kind == .gru4rec, "GRU4Rec built from a \(config.kind) config")
@@ -83,6 +84,30 @@ public final class GRU4Rec: SequenceModel {
         var out = [Float](repeating: 0, count: B * d)
         for b in 0..<B { for j in 0..<d { out[b * d + j] = top[(b * T + T - 1) * d + j] } }
         return out
+    }
+
+    /// `hiddenLast` that keeps the activations for `backwardHiddenLast` (fine-tuning as a transfer backbone).
+    public func trainingHiddenLast(_ batch: SequenceBatch) -> [Float] {
+        tunedIds = batch.ids
+        tunedShape = (batch.batchSize, batch.length)
+        return hiddenLast(batch)
+    }
+
+    /// Adds the gradient of a loss on the last hidden vectors (B × d, from the latest `trainingHiddenLast`)
+    /// into the GRU and input parameters.
+    public func backwardHiddenLast(_ dh: [Float]) {
+        let (B, T) = tunedShape, d = config.dim, N = B * T
+        precondition(dh.count == B * d && tunedIds.count == N, "backwardHiddenLast without a matching trainingHiddenLast")
+        let g = grads.reserve(2 * N * d)
+        g.update(repeating: 0, count: 2 * N * d)
+        for b in 0..<B { for j in 0..<d { g[(b * T + T - 1) * d + j] = dh[b * d + j] } }
+        var cur = g, next = g + N * d
+        for l in stride(from: layers.count - 1, through: 0, by: -1) {
+            next.update(repeating: 0, count: N * d)
+            layers[l].backward(dOutput: cur, dInput: next)
+            swap(&cur, &next)
+        }
+        tunedIds.withUnsafeBufferPointer { input.backward(dout: cur, ids: $0.baseAddress!, N: N) }
     }
 
     public func scoreLast(_ batch: SequenceBatch) -> [Float] {
