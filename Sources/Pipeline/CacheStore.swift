@@ -34,7 +34,8 @@ public struct CacheStore: Sendable {
     public static func resolveRoot(option: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
                                    cwd: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) -> URL {
         let path = option ?? environment[environmentVariable].flatMap { $0.isEmpty ? nil : $0 } ?? ".cache"
-        return URL(fileURLWithPath: path, relativeTo: cwd).standardizedFileURL
+        if path.hasPrefix("/") { return URL(fileURLWithPath: path).standardizedFileURL }
+        return cwd.appendingPathComponent(path).standardizedFileURL
     }
 
     // MARK: - Paths

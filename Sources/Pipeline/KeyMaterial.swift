@@ -15,6 +15,8 @@ public struct KeyMaterial: Codable, Equatable, Sendable {
         public var sha256: String
     }
 
+    /// The stage id: two stages never share an entry through parameters their author forgot to declare.
+    public var id: StageID
     public var kind: String
     public var version: Int
     public var parameters: JSONValue
@@ -23,8 +25,9 @@ public struct KeyMaterial: Codable, Equatable, Sendable {
     /// In declared order.
     public var files: [File]
 
-    public init(kind: String, version: Int, parameters: JSONValue, inputs: [Input], files: [File]) {
-        self.kind = kind
+    public init(id: StageID, version: Int, parameters: JSONValue, inputs: [Input], files: [File]) {
+        self.id = id
+        self.kind = id.kind
         self.version = version
         self.parameters = parameters
         self.inputs = inputs.sorted { $0.id < $1.id }
@@ -35,6 +38,7 @@ public struct KeyMaterial: Codable, Equatable, Sendable {
     /// an encoder's formatting choices.
     public var canonicalString: String {
         let value: JSONValue = .object([
+            "id": .string(id.raw),
             "kind": .string(kind),
             "version": .number(Double(version)),
             "parameters": parameters,
@@ -63,7 +67,7 @@ public struct KeyMaterial: Codable, Equatable, Sendable {
             }
             files.append(File(name: url.lastPathComponent, sha256: try ContentHash.of(url)))
         }
-        return KeyMaterial(kind: stage.kind, version: stage.version, parameters: stage.parameters,
+        return KeyMaterial(id: stage.id, version: stage.version, parameters: stage.parameters,
                            inputs: inputs, files: files)
     }
 

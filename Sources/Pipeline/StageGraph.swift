@@ -79,7 +79,9 @@ public struct StageGraph {
             path.append(current)
             current = byID[current]!.inputs.filter { byID[$0] != nil }.min()!
         }
-        let loop = Array(path[seen[current]!...].reversed())
+        var loop = Array(path[seen[current]!...].reversed())
+        let first = loop.firstIndex(of: loop.min()!)!
+        loop = Array(loop[first...] + loop[..<first])
         let cycle = loop + [loop[0]]
         // Printed in data-flow direction: each stage feeds the next.
         return cycle.map(\.raw).joined(separator: " -> ")
