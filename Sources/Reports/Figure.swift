@@ -71,10 +71,14 @@ public struct Panel: Sendable, Hashable {
     public var series: [Series]
     public var markers: [Marker]
     public var legend: LegendPosition
+    /// Explicit tick positions (e.g. d = 64, 128, 256, 512 on a log axis); nil lets gnuplot choose.
+    public var xTics: [Double]?
+    public var yTics: [Double]?
 
     public init(title: String? = nil, xLabel: String, yLabel: String, xLog: Bool = false, yLog: Bool = false,
                 xRange: ClosedRange<Double>? = nil, yRange: ClosedRange<Double>? = nil,
-                series: [Series], markers: [Marker] = [], legend: LegendPosition = .topRight) {
+                series: [Series], markers: [Marker] = [], legend: LegendPosition = .topRight,
+                xTics: [Double]? = nil, yTics: [Double]? = nil) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
@@ -85,6 +89,8 @@ public struct Panel: Sendable, Hashable {
         self.series = series
         self.markers = markers
         self.legend = legend
+        self.xTics = xTics
+        self.yTics = yTics
     }
 }
 
@@ -149,6 +155,12 @@ public struct Figure: Sendable, Hashable {
                     if panel.xLog, pt.x <= 0 { throw fail("\(at) has x = \(pt.x) on a logarithmic x axis") }
                     if panel.yLog, pt.y <= 0 { throw fail("\(at) has y = \(pt.y) on a logarithmic y axis") }
                 }
+            }
+            for t in (panel.xTics ?? []) where !t.isFinite || (panel.xLog && t <= 0) {
+                throw fail("\(where_): x tick \(t) cannot be drawn on this x axis")
+            }
+            for t in (panel.yTics ?? []) where !t.isFinite || (panel.yLog && t <= 0) {
+                throw fail("\(where_): y tick \(t) cannot be drawn on this y axis")
             }
             for m in panel.markers {
                 guard m.x.isFinite, !panel.xLog || m.x > 0 else {

@@ -21,7 +21,7 @@ public enum Gnuplot {
 
     /// Runs `gnuplot script` in `directory`; fails on a non-zero exit, on any stderr output (gnuplot reports
     /// many errors and all warnings there while exiting 0), or on anything written to stdout.
-    public static func run(script: String, in directory: URL, executable: URL) throws {
+    public static func run(script: String, in directory: URL, executable: URL, timeout: TimeInterval = 120) throws {
         let process = Process()
         process.executableURL = executable
         process.arguments = [script]
@@ -50,6 +50,16 @@ public enum Gnuplot {
             try process.run()
         } catch {
             throw ReportError.gnuplotFailed("cannot start \(executable.path): \(error)")
+        }
+        // A script that waits for input or loops must not hang the pipeline.
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            if Date() > deadline {
+                process.terminate()
+                process.waitUntilExit()
+                throw ReportError.gnuplotFailed("\(script) did not finish within \(Int(timeout)) s; stopped")
+            }
+            usleep(5_000)
         }
         process.waitUntilExit()
         let stderrText = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
@@ -132,6 +142,8 @@ extension Figure {
                 l.append("    set logscale y 10")
                 if ys.allSatisfy({ $0 >= 1 }) { l.append("    set format y '%.0s%c'") }
             }
+            l.append("    set xtics " + tics(panel.xTics))
+            l.append("    set ytics " + tics(panel.yTics))
             l.append("    set xrange " + range(panel.xRange))
             l.append("    set yrange " + range(panel.yRange))
             l.append("    set key \(panel.legend.rawValue)")
@@ -166,6 +178,11 @@ extension Figure {
         l.append("    set output")
         l.append("}")
         return l.joined(separator: "\n") + "\n"
+    }
+
+    private func tics(_ values: [Double]?) -> String {
+        guard let values, !values.isEmpty else { return "autofreq" }
+        return "(" + values.map(Escape.number).joined(separator: ", ") + ")"
     }
 
     private func range(_ r: ClosedRange<Double>?) -> String {

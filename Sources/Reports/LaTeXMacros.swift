@@ -46,6 +46,27 @@ public struct LaTeXMacros: Sendable {
         return name
     }
 
+    /// Adds one macro per number of `table` (ours, not the paper's), keyed
+    /// "<key>/<group>/<row label>/<column>" where the row label is the row's first text cell.
+    /// Returns the macro names in table order.
+    @discardableResult
+    public mutating func add(table: Table, key: String) -> [String] {
+        var names: [String] = []
+        for group in table.groups {
+            for (r, row) in group.rows.enumerated() {
+                let label = row.lazy.compactMap { cell -> String? in
+                    if case .text(let s) = cell.value { return s } else { return nil }
+                }.first ?? "row\(r + 1)"
+                for (c, column) in table.columns.enumerated() {
+                    guard case .number(let v, let f) = row[c].value, v.isFinite else { continue }
+                    let k = ([key] + [group.title].compactMap { $0 } + [label, column.header]).joined(separator: "/")
+                    names.append(add(k, v, format: f ?? column.format))
+                }
+            }
+        }
+        return names
+    }
+
     /// The macro name for a key added earlier.
     public func name(for key: String) -> String? { nameOfKey[key] }
 

@@ -117,17 +117,20 @@ public struct Cell: Sendable, Hashable {
     public var paper: CellValue?
     /// Rendered bold (e.g. the best value of a column).
     public var bold: Bool
+    /// Standard deviation over seeds; shown as "mean ± std" in columns declared with `spread: true`.
+    public var std: Double?
 
-    public init(_ value: CellValue, paper: CellValue? = nil, bold: Bool = false) {
+    public init(_ value: CellValue, paper: CellValue? = nil, bold: Bool = false, std: Double? = nil) {
         self.value = value
         self.paper = paper
         self.bold = bold
+        self.std = std
     }
 
-    /// A number in the column's format, optionally with the paper's number beside it.
+    /// A number in the column's format, optionally with the paper's number beside it and a spread.
     public static func number(_ v: Double, _ format: NumberFormat? = nil, paper: Double? = nil,
-                              bold: Bool = false) -> Cell {
-        Cell(.number(v, format), paper: paper.map { .number($0, format) }, bold: bold)
+                              bold: Bool = false, std: Double? = nil) -> Cell {
+        Cell(.number(v, format), paper: paper.map { .number($0, format) }, bold: bold, std: std)
     }
 
     /// A text cell.
@@ -162,15 +165,18 @@ public struct Column: Sendable, Hashable {
     public var paper: Bool
     /// Title of a column group spanning this column and adjacent columns with the same group.
     public var group: String?
+    /// When true cells show "mean ± std" (from `Cell.std`), and CSV gets a "<header> std" column.
+    public var spread: Bool
 
     public init(_ title: String, unit: String? = nil, format: NumberFormat = .decimal(4),
-                alignment: Alignment = .right, paper: Bool = false, group: String? = nil) {
+                alignment: Alignment = .right, paper: Bool = false, group: String? = nil, spread: Bool = false) {
         self.title = title
         self.unit = unit
         self.format = format
         self.alignment = alignment
         self.paper = paper
         self.group = group
+        self.spread = spread
     }
 
     /// A left-aligned text column (model names, dataset names).

@@ -135,3 +135,27 @@ func sampleFigure() -> Figure {
         #expect(try Gnuplot.locate().lastPathComponent == "gnuplot", "gnuplot must be installed (scripts/bootstrap.sh)")
     }
 }
+
+@Suite struct FigureStyleTests {
+    /// Figure 1's shape: accuracy vs d on a log axis with explicit ticks, error bars over seeds, one panel.
+    @Test func explicitTicksAndErrorLinesRender() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let d: [Double] = [64, 128, 256, 512]
+        let fig = Figure(Panel(xLabel: "embedding dimension d", yLabel: "MRR@5", xLog: true,
+                               series: [Series("NextItNet", points: zip(d, [0.081, 0.090, 0.096, 0.099]).map {
+                                   DataPoint($0, $1, yError: 0.001)
+                               })],
+                               legend: .bottomRight, xTics: d),
+                         title: "Figure 1")
+        let gp = fig.script(name: "fig1")
+        #expect(gp.contains("set xtics (64, 128, 256, 512)"))
+        #expect(gp.contains("with yerrorlines"))
+        try fig.render(to: root, name: "fig1")
+        let svg = try String(contentsOf: root.appendingPathComponent("fig1.svg"), encoding: .utf8)
+        for tick in ["64", "128", "256", "512"] { #expect(svg.contains(">\(tick)<"), "tick \(tick) drawn") }
+        let badTick = Figure(Panel(xLabel: "x", yLabel: "y", xLog: true, series: [Series("s", x: [1], y: [1])],
+                                   xTics: [0, 1]))
+        #expect(throws: ReportError.self) { try badTick.validate() }
+    }
+}

@@ -15,7 +15,7 @@ func sampleTable() -> Table {
         columns: [
             .label("Model"),
             Column("MRR@5", format: .decimal(4), paper: true, group: "Accuracy"),
-            Column("HR@5", format: .decimal(4), paper: true, group: "Accuracy"),
+            Column("HR@5", format: .decimal(4), paper: true, group: "Accuracy", spread: true),
             Column("TT", unit: "min", format: .integer),
             Column("Params", format: .count, paper: true),
             Column("Share", format: .percent(1)),
@@ -26,7 +26,7 @@ func sampleTable() -> Table {
         provenance: Provenance([("profile", "smoke"), ("git commit", "0123abc"),
                                 ("date", "2026-11-29T03:00:00Z"), ("host", "ci-host")]))
     t.addGroup("Weishi")
-    t.addRow(["NextItNet", .number(0.098765), .number(0.17), .number(1234.4), .number(136_000_000),
+    t.addRow(["NextItNet", .number(0.098765), .number(0.17, std: 0.00123), .number(1234.4), .number(136_000_000),
               .number(1)])
     t.addRow(["Bo-NextItNet", .number(0.10234, paper: 0.1063), .number(0.18, paper: 0.1766),
               .number(66), .number(34_100_000, paper: 34_000_000, bold: true), .number(0.25)])
@@ -166,6 +166,17 @@ func temporaryDirectory() throws -> URL {
         #expect(macros.add("a_b", text: "new") == "cprecAB")
         #expect(macros.count == keys.count)
         #expect(macros.text.contains("\\newcommand{\\cprecAB}{new}"))
+    }
+
+    @Test func everyNumberOfATable() {
+        var macros = LaTeXMacros()
+        let names = macros.add(table: sampleTable(), key: "table3")
+        // 5 + 5 numbers in the Weishi rows, 1 in the ML-latest row (missing cells and text are skipped).
+        #expect(names.count == 11)
+        #expect(macros.name(for: "table3/Weishi/Bo-NextItNet/Params") == "cprecTableThreeWeishiBoNextItNetParams")
+        #expect(macros.text.contains("\\newcommand{\\cprecTableThreeWeishiBoNextItNetParams}{34M}"))
+        #expect(macros.text.contains("\\newcommand{\\cprecTableThreeWeishiNextItNetTTMin}{1,234}"))
+        #expect(macros.text.contains("\\newcommand{\\cprecTableThreeWeishiNextItNetShare}{100.0\\%}"))
     }
 
     @Test func valuesAreEscapedAndFormatted() {
