@@ -126,7 +126,7 @@ extension Figure {
         for (p, panel) in panels.enumerated() {
             l.append("    # panel \(p + 1)")
             l.append("    unset logscale; unset arrow; unset label; unset title; set autoscale")
-            l.append("    set format x '% h'; set format y '% h'")
+            l.append("    set format x '% h'; set format y '% h'; set offsets 0, 0, 0, 0")
             l.append("    set grid lc rgb '#dddddd'")
             if let t = panel.title { l.append("    set title \(Escape.gnuplot(t))") }
             l.append("    set xlabel \(Escape.gnuplot(panel.xLabel))")
@@ -146,6 +146,17 @@ extension Figure {
             l.append("    set ytics " + tics(panel.yTics))
             l.append("    set xrange " + range(panel.xRange))
             l.append("    set yrange " + range(panel.yRange))
+            // With explicit ticks, autoscaling to the next default tick (a whole decade on a log axis) would
+            // squash the data; fit the data with a small margin instead.
+            let fitX = panel.xTics != nil && panel.xRange == nil
+            let fitY = panel.yTics != nil && panel.yRange == nil
+            if fitX { l.append("    set autoscale xfix") }
+            if fitY { l.append("    set autoscale yfix") }
+            if fitX || fitY {
+                let h = fitX ? "graph 0.05" : "0"
+                let v = fitY ? "graph 0.05" : "0"
+                l.append("    set offsets \(h), \(h), \(v), \(v)")
+            }
             l.append("    set key \(panel.legend.rawValue)")
             for m in panel.markers {
                 let x = Escape.number(m.x)

@@ -154,6 +154,9 @@ func sampleFigure() -> Figure {
         try fig.render(to: root, name: "fig1")
         let svg = try String(contentsOf: root.appendingPathComponent("fig1.svg"), encoding: .utf8)
         for tick in ["64", "128", "256", "512"] { #expect(svg.contains(">\(tick)<"), "tick \(tick) drawn") }
+        if let keep = ProcessInfo.processInfo.environment["REPORTS_FIGURE_DIR"] {
+            try fig.render(to: URL(fileURLWithPath: keep), name: "fig1")
+        }
         let badTick = Figure(Panel(xLabel: "x", yLabel: "y", xLog: true, series: [Series("s", x: [1], y: [1])],
                                    xTics: [0, 1]))
         #expect(throws: ReportError.self) { try badTick.validate() }
