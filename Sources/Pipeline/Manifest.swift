@@ -51,12 +51,12 @@ enum ISOTime {
     }
 }
 
-/// Host facts recorded in manifests.
-enum Provenance {
-    static let host: String = ProcessInfo.processInfo.hostName
+/// Host facts recorded in manifests (and printed by reports as provenance).
+public enum HostFacts {
+    public static let host: String = ProcessInfo.processInfo.hostName
 
     /// The checkout's commit, or nil outside git (or without git installed).
-    static let gitCommit: String? = {
+    public static let gitCommit: String? = {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["git", "rev-parse", "HEAD"]
