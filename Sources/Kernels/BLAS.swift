@@ -1,4 +1,5 @@
 import CBLAS
+import Dispatch
 
 /// Thin, row-major wrappers over OpenBLAS; every matrix product in the engine goes through here.
 public enum BLAS {
@@ -6,6 +7,19 @@ public enum BLAS {
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 
     public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// When true, `gemm` accumulates its wall time and FLOPs below (the bench's GEMM share); off by default.
+    nonisolated(unsafe) public static var profiling = false
+    /// Seconds spent inside `gemm` while `profiling` was on.
+    nonisolated(unsafe) public static var profiledSeconds: Double = 0
+    /// Floating-point operations (2·m·n·k per call) issued while `profiling` was on.
+    nonisolated(unsafe) public static var profiledFlops: Double = 0
+
+    /// Clears the profiling accumulators.
+    public static func resetProfile() {
+        profiledSeconds = 0
+        profiledFlops = 0
+    }
 
     /// The kernel OpenBLAS chose for this CPU (e.g. "Haswell", "SkylakeX", "Zen").
     public static var coreName: String {
@@ -26,6 +40,15 @@ public enum BLAS {
         let lda = lda ?? (transA ? m : k)
         let ldb = ldb ?? (transB ? k : n)
         let ldc = ldc ?? n
+        if profiling {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            cblas_sgemm(
+                CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            profiledSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            profiledFlops += 2 * Double(m) * Double(n) * Double(k)
+            return
+        }
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

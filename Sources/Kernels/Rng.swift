@@ -40,7 +40,8 @@ public struct Rng {
     /// Uniform integer in 0..<n (Lemire's multiply-shift; bias is below 2^-32 for our n).
     public mutating func int(below n: Int) -> Int {
         precondition(n > 0)
-        return Int((next() >> 32) &* UInt64(n) >> 32)
+        // Parenthesised: `>>` binds tighter than `&*` in Swift, which made this always 0.
+        return Int(((next() >> 32) &* UInt64(n)) >> 32)
     }
 
     /// Standard normal draw (Box-Muller on 53-bit uniforms).

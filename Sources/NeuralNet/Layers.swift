@@ -1,0 +1,229 @@
+import Kernels
+
+// Layers as forward/backward pairs over flat row-major Float buffers (llm.c style).
+// Letters: N = rows (B·T positions), B = batch, T = positions per sequence, C = input channels,
+// O = output channels, D = width, V = vocabulary size, k = kernel, r = dilation.
+// Rule: forward OVERWRITES its outputs; backward ADDS into every gradient buffer it receives.
+// So residual branches and tied parameters (two uses of one ParamRef) need no special handling.
+
+/// Item embedding lookup; id 0 is padding: it reads as the zero vector and receives no gradient.
+public enum Embedding {
+    /// - Parameters: out (N, D); ids (N); table (V, D).
+    public static func forward(out: FloatPtr, ids: UnsafePointer<Int32>, table: ConstFloatPtr, N: Int, D: Int) {
+        for n in 0..<N {
+            let id = Int(ids[n])
+            let o = out + n * D
+            if id == 0 { o.update(repeating: 0, count: D) } else { o.update(from: table + id * D, count: D) }
+        }
+    }
+
+    /// - Parameters: dtable (V, D) += scatter of dout (N, D) at ids (N), skipping id 0.
+    public static func backward(dtable: FloatPtr, dout: ConstFloatPtr, ids: UnsafePointer<Int32>, N: Int, D: Int) {
+        for n in 0..<N {
+            let id = Int(ids[n])
+            if id != 0 { Kernels.addInPlace(dtable + id * D, dout + n * D, D) }
+        }
+    }
+}
+
+/// Dilated causal 1-D convolution as one GEMM over an im2col buffer.
+/// y[b,t] = bias + Σ_j x[b, t − (k−1−j)·r] · w[j]   (left zero padding (k−1)·r, so y[t] never sees x[>t]).
+public enum CausalConv {
+    /// Fills col (B·T, k·C): row (b,t), slot j holds x[b, t − (k−1−j)·r] or zeros before the sequence start.
+    public static func im2col(col: FloatPtr, x: ConstFloatPtr, B: Int, T: Int, C: Int, k: Int, r: Int) {
+        let cs = SendablePtr(col), xs = SendablePtr(UnsafeMutablePointer(mutating: x))
+        Kernels.parallelRanges(B * T, costPerItem: k * C) { lo, hi in
+            for n in lo..<hi {
+                let t = n % T
+                let row = cs.p + n * k * C
+                for j in 0..<k {
+                    let s = (k - 1 - j) * r
+                    let dst = row + j * C
+                    if t >= s { dst.update(from: xs.p + (n - s) * C, count: C) } else { dst.update(repeating: 0, count: C) }
+                }
+            }
+        }
+    }
+
+    /// - Parameters: y (B, T, O) out; col (B·T, k·C) cache written for backward; x (B, T, C);
+    ///   w (k, C, O) = (k·C, O); bias (O).
+    public static func forward(
+        y: FloatPtr, col: FloatPtr, x: ConstFloatPtr, w: ConstFloatPtr, bias: ConstFloatPtr,
+        B: Int, T: Int, C: Int, O: Int, k: Int, r: Int
+    ) {
+        let N = B * T
+        im2col(col: col, x: x, B: B, T: T, C: C, k: k, r: r)
+        for n in 0..<N { (y + n * O).update(from: bias, count: O) }
+        BLAS.gemm(m: N, n: O, k: k * C, a: col, b: w, beta: 1, c: y)
+    }
+
+    /// Adds into dx (B, T, C), dw (k·C, O), dbias (O). dcol (B·T, k·C) is scratch (overwritten).
+    public static func backward(
+        dx: FloatPtr, dw: FloatPtr, dbias: FloatPtr, dcol: FloatPtr,
+        dy: ConstFloatPtr, col: ConstFloatPtr, w: ConstFloatPtr,
+        B: Int, T: Int, C: Int, O: Int, k: Int, r: Int
+    ) {
+        let N = B * T
+        BLAS.gemm(transA: true, m: k * C, n: O, k: N, a: col, b: dy, beta: 1, c: dw)
+        Kernels.addColumnSums(dbias, dy, rows: N, cols: O)
+        BLAS.gemm(transB: true, m: N, n: k * C, k: O, a: dy, b: w, beta: 0, c: dcol)
+        // col2im: slot j of row (b,t) flows back to x[b, t − s_j]; rows are split by sequence to stay disjoint.
+        let ds = SendablePtr(dx), cs = SendablePtr(dcol)
+        Kernels.parallelRanges(B, costPerItem: T * k * C) { lo, hi in
+            for b in lo..<hi {
+                for t in 0..<T {
+                    let n = b * T + t
+                    for j in 0..<k {
+                        let s = (k - 1 - j) * r
+                        if t >= s { addRow(ds.p + (n - s) * C, cs.p + n * k * C + j * C, C) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reference twin: direct loops, used only by tests.
+    public static func forwardNaive(
+        y: FloatPtr, x: ConstFloatPtr, w: ConstFloatPtr, bias: ConstFloatPtr,
+        B: Int, T: Int, C: Int, O: Int, k: Int, r: Int
+    ) {
+        for b in 0..<B {
+            for t in 0..<T {
+                for o in 0..<O {
+                    var s = Double(bias[o])
+                    for j in 0..<k {
+                        let ts = t - (k - 1 - j) * r
+                        if ts < 0 { continue }
+                        for c in 0..<C { s += Double(x[(b * T + ts) * C + c]) * Double(w[(j * C + c) * O + o]) }
+                    }
+                    y[(b * T + t) * O + o] = Float(s)
+                }
+            }
+        }
+    }
+}
+
+@inline(__always)
+func addRow(_ y: FloatPtr, _ x: ConstFloatPtr, _ n: Int) {
+    var i = 0
+    while i + 8 <= n {
+        let v = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+            + UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n { y[i] += x[i]; i += 1 }
+}
+
+/// Layer normalisation over the channels of each row, learned gain γ and shift β.
+public enum LayerNorm {
+    /// - Parameters: out (N, C); mean, rstd (N) caches for backward; x (N, C); gamma, beta (C).
+    public static func forward(
+        out: FloatPtr, mean: FloatPtr, rstd: FloatPtr, x: ConstFloatPtr, gamma: ConstFloatPtr, beta: ConstFloatPtr,
+        N: Int, C: Int, eps: Float
+    ) {
+        let os = SendablePtr(out), ms = SendablePtr(mean), rs = SendablePtr(rstd)
+        let xs = SendablePtr(UnsafeMutablePointer(mutating: x))
+        let gs = SendablePtr(UnsafeMutablePointer(mutating: gamma)), bs = SendablePtr(UnsafeMutablePointer(mutating: beta))
+        Kernels.parallelRanges(N, costPerItem: 4 * C) { lo, hi in
+            for n in lo..<hi {
+                let xr = xs.p + n * C, o = os.p + n * C
+                let m = Float(Kernels.sum(xr, C) / Double(C))
+                var v = 0.0
+                for c in 0..<C { let d = Double(xr[c] - m); v += d * d }
+                let s = Float(1 / (v / Double(C) + Double(eps)).squareRoot())
+                ms.p[n] = m
+                rs.p[n] = s
+                let mv = SIMD8<Float>(repeating: m), sv = SIMD8<Float>(repeating: s)
+                var c = 0
+                while c + 8 <= C {
+                    let xv = UnsafeRawPointer(xr + c).loadUnaligned(as: SIMD8<Float>.self)
+                    let g = UnsafeRawPointer(gs.p + c).loadUnaligned(as: SIMD8<Float>.self)
+                    let b = UnsafeRawPointer(bs.p + c).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(o + c).storeBytes(of: (xv - mv) * sv * g + b, as: SIMD8<Float>.self)
+                    c += 8
+                }
+                while c < C { o[c] = (xr[c] - m) * s * gs.p[c] + bs.p[c]; c += 1 }
+            }
+        }
+    }
+
+    /// Adds into dx (N, C), dgamma, dbeta (C); dout (N, C); x, mean, rstd as saved by forward.
+    public static func backward(
+        dx: FloatPtr, dgamma: FloatPtr, dbeta: FloatPtr, dout: ConstFloatPtr,
+        x: ConstFloatPtr, mean: ConstFloatPtr, rstd: ConstFloatPtr, gamma: ConstFloatPtr, N: Int, C: Int
+    ) {
+        // dγ, dβ reduce over rows: done serially so the result never depends on the thread count.
+        for n in 0..<N {
+            let xr = x + n * C, g = dout + n * C
+            let m = mean[n], s = rstd[n]
+            for c in 0..<C {
+                let xh = (xr[c] - m) * s
+                dgamma[c] += g[c] * xh
+                dbeta[c] += g[c]
+            }
+        }
+        let ds = SendablePtr(dx), gs = SendablePtr(UnsafeMutablePointer(mutating: dout))
+        let xs = SendablePtr(UnsafeMutablePointer(mutating: x))
+        let ms = SendablePtr(UnsafeMutablePointer(mutating: mean)), rs = SendablePtr(UnsafeMutablePointer(mutating: rstd))
+        let gam = SendablePtr(UnsafeMutablePointer(mutating: gamma))
+        Kernels.parallelRanges(N, costPerItem: 6 * C) { lo, hi in
+            for n in lo..<hi {
+                let xr = xs.p + n * C, g = gs.p + n * C, d = ds.p + n * C
+                let m = ms.p[n], s = rs.p[n]
+                // dx = s · (dxh − mean(dxh) − xh · mean(dxh · xh)),  dxh = dout · γ
+                var sumD: Float = 0, sumDX: Float = 0
+                for c in 0..<C {
+                    let dxh = g[c] * gam.p[c]
+                    sumD += dxh
+                    sumDX += dxh * (xr[c] - m) * s
+                }
+                let mD = sumD / Float(C), mDX = sumDX / Float(C)
+                for c in 0..<C {
+                    let xh = (xr[c] - m) * s
+                    d[c] += s * (g[c] * gam.p[c] - mD - xh * mDX)
+                }
+            }
+        }
+    }
+}
+
+/// Fully connected layer y = x · W (+ b).
+public enum Linear {
+    /// - Parameters: out (N, O); x (N, C); w (C, O); bias (O) or nil.
+    public static func forward(out: FloatPtr, x: ConstFloatPtr, w: ConstFloatPtr, bias: ConstFloatPtr?, N: Int, C: Int, O: Int) {
+        if let bias {
+            for n in 0..<N { (out + n * O).update(from: bias, count: O) }
+            BLAS.gemm(m: N, n: O, k: C, a: x, b: w, beta: 1, c: out)
+        } else {
+            BLAS.gemm(m: N, n: O, k: C, a: x, b: w, beta: 0, c: out)
+        }
+    }
+
+    /// Adds into dx (N, C) (skipped when nil), dw (C, O), dbias (O) (when non-nil).
+    public static func backward(
+        dx: FloatPtr?, dw: FloatPtr, dbias: FloatPtr?, dout: ConstFloatPtr, x: ConstFloatPtr, w: ConstFloatPtr,
+        N: Int, C: Int, O: Int
+    ) {
+        BLAS.gemm(transA: true, m: C, n: O, k: N, a: x, b: dout, beta: 1, c: dw)
+        if let dbias { Kernels.addColumnSums(dbias, dout, rows: N, cols: O) }
+        if let dx { BLAS.gemm(transB: true, m: N, n: C, k: O, a: dout, b: w, beta: 1, c: dx) }
+    }
+}
+
+/// ReLU and residual add (thin names over Kernels so a model reads as a list of layers).
+public enum Activation {
+    /// out (n) = max(x, 0); out may alias x.
+    public static func reluForward(out: FloatPtr, x: ConstFloatPtr, n: Int) { Kernels.relu(out, x, n) }
+    /// dx (n) += dout where out > 0.
+    public static func reluBackward(dx: FloatPtr, dout: ConstFloatPtr, out: ConstFloatPtr, n: Int) {
+        Kernels.reluBackward(dx, dout, out, n)
+    }
+    /// out (n) = a + b.
+    public static func residualForward(out: FloatPtr, a: ConstFloatPtr, b: ConstFloatPtr, n: Int) { Kernels.add(out, a, b, n) }
+    /// da += dout, db += dout.
+    public static func residualBackward(da: FloatPtr, db: FloatPtr, dout: ConstFloatPtr, n: Int) {
+        Kernels.addInPlace(da, dout, n)
+        Kernels.addInPlace(db, dout, n)
+    }
+}
