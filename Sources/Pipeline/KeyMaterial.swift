@@ -110,7 +110,7 @@ public enum ContentHash {
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
             throw PipelineError.message("\(url.path) does not exist")
         }
-        if !isDir.boolValue { return try SHA256.hex(fileAt: url) }
+        if !isDir.boolValue { return try FileHashMemo.shared.hash(url) }
         var lines: [String] = []
         for rel in try filesBelow(url) {
             lines.append("\(rel)\t\(try SHA256.hex(fileAt: url.appendingPathComponent(rel)))")
@@ -134,5 +134,31 @@ public enum ContentHash {
     /// One hash over a stage's named outputs (name -> content hash), the value downstream keys use.
     public static func combined(_ outputs: [String: String]) -> String {
         SHA256.hex(outputs.keys.sorted().map { "\($0)\t\(outputs[$0]!)" }.joined(separator: "\n"))
+    }
+}
+
+/// Remembers file hashes within one process by (path, size, mtime, inode), so large dataset files are hashed once
+/// per command even though status, plan and run each ask.
+final class FileHashMemo: @unchecked Sendable {
+    static let shared = FileHashMemo()
+    private let mutex = NSLock()
+    private var memo: [String: String] = [:]
+
+    func hash(_ url: URL) throws -> String {
+        let attrs = try FileManager.default.attributesOfItem(atPath: url.path)
+        let size = (attrs[.size] as? NSNumber)?.int64Value ?? -1
+        let mtime = (attrs[.modificationDate] as? Date)?.timeIntervalSince1970 ?? -1
+        let inode = (attrs[.systemFileNumber] as? NSNumber)?.uint64Value ?? 0
+        // Small files are cheap to hash and may be rewritten within one mtime tick; only memoise big ones.
+        guard size >= 1 << 20 else { return try SHA256.hex(fileAt: url) }
+        let k = "\(url.standardizedFileURL.path)\u{0}\(size)\u{0}\(mtime)\u{0}\(inode)"
+        mutex.lock()
+        if let h = memo[k] { mutex.unlock(); return h }
+        mutex.unlock()
+        let h = try SHA256.hex(fileAt: url)
+        mutex.lock()
+        memo[k] = h
+        mutex.unlock()
+        return h
     }
 }

@@ -211,12 +211,14 @@ extension Engine {
         }
         try? fm.removeItem(at: work)
         try? fm.removeItem(at: store.failedLog(s.id))
+        let previousOutputs = store.readIndex(s.id)?.outputHash
         do {
             try record(s, manifest: manifest, options: options)
         } catch {
             return fail("\(error)", nil)
         }
-        board.finish(s.id, line: "done  \(s.id) in \(formatDuration(seconds))")
+        let cutoff = previousOutputs == outputHash ? " (outputs unchanged: dependants stay cached)" : ""
+        board.finish(s.id, line: "done  \(s.id) in \(formatDuration(seconds))\(cutoff)")
         return StageResult(outcome: .ran(seconds: seconds), outputHash: outputHash, key: key)
     }
 

@@ -284,3 +284,39 @@ struct Boom: Error, CustomStringConvertible {
         #expect(e.status()[0].state == .stale)
     }
 }
+
+@Suite struct ProgressTests {
+    let dir = temporaryDirectory()
+
+    func stage(_ rec: Recorder) -> TestStage {
+        var s = TestStage("train/a", recorder: rec)
+        s.body = { c in
+            c.progress("epoch 1/2 loss 4.25", fraction: 0.5)
+            c.log("hello from the stage")
+            try "x".write(to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
+        }
+        return s
+    }
+
+    @Test func plainLinesWhenNotATerminal() throws {
+        let out = Captured()
+        _ = try run([stage(Recorder())], dir, console: out.console)
+        #expect(out.text.contains("run   train/a\n"))
+        #expect(out.text.contains("train/a  epoch 1/2 loss 4.25  ["))
+        #expect(out.text.contains("ETA"))
+        #expect(out.text.contains("done  train/a in "))
+        #expect(!out.text.contains("\u{1B}["))
+        let e = try engine([stage(Recorder())], dir)
+        let log = try String(contentsOf: e.store.entry(kind: "train", key: e.status()[0].key!).appendingPathComponent("log.txt"),
+                             encoding: .utf8)
+        #expect(log.contains("hello from the stage") && log.contains("progress: epoch 1/2"))
+    }
+
+    @Test func redrawsOnATerminal() throws {
+        let out = Captured()
+        let console = Console(isTerminal: true) { s in out.console.write(s) }
+        _ = try run([stage(Recorder())], dir, console: console)
+        #expect(out.text.contains("\u{1B}[2K"))
+        #expect(out.text.contains("done  train/a in "))
+    }
+}

@@ -5,7 +5,7 @@
 // and review the diff before committing.
 import Foundation
 import Testing
-@testable import Reports
+import Reports
 
 /// The representative table of the goldens: a column group, paper columns, missing cells, escaping, notes.
 func sampleTable() -> Table {
