@@ -31,6 +31,13 @@ public final class StageContext: @unchecked Sendable {
         return url
     }
 
+    /// The manifest of a declared upstream stage's entry (its timing, host, commit), if readable.
+    public func inputManifest(_ id: StageID) -> Manifest? {
+        guard let out = inputDirectories[id] else { return nil }
+        let url = out.deletingLastPathComponent().appendingPathComponent("manifest.json")
+        return try? JSONDecoder().decode(Manifest.self, from: Data(contentsOf: url))
+    }
+
     /// Reports short progress (e.g. "epoch 3/20 loss 4.12") and the fraction done when known (for ETA).
     public func progress(_ message: String, fraction: Double? = nil) { progressSink(message, fraction) }
 
