@@ -65,6 +65,24 @@ import Testing
         #expect(server.requests.contains("/data.bin bytes=\(data.count / 2)-"))
     }
 
+    @Test func resumeWithoutServerRangesRestartsAndCompletePartIsAccepted() throws {
+        let root = try makeTempDir("srv"), dl = try makeTempDir("dl"), dl2 = try makeTempDir("dl")
+        defer { for d in [root, dl, dl2] { try? FileManager.default.removeItem(at: d) } }
+        let data = Self.payload()
+        try data.write(to: root.appendingPathComponent("data.bin"))
+        let server = try LocalHTTPServer(root: root)
+        defer { server.stop() }
+        // A server that ignores Range: curl refuses to append, the fetch starts over.
+        try data.prefix(1000).write(to: dl.appendingPathComponent("data.bin.part"))
+        let r = try Fetcher.download(url: server.url("norange/data.bin"), into: dl)
+        #expect(try Data(contentsOf: r.file) == data)
+        #expect(!r.verified)
+        // A .part that is already complete (killed before the rename): the range request gets 416, the file is kept.
+        try data.write(to: dl2.appendingPathComponent("data.bin.part"))
+        let r2 = try Fetcher.download(url: server.url("data.bin"), into: dl2)
+        #expect(try Data(contentsOf: r2.file) == data)
+    }
+
     @Test func http404And500AreErrorsWithTheStatus() throws {
         let root = try makeTempDir("srv"), dl = try makeTempDir("dl")
         defer { try? FileManager.default.removeItem(at: root); try? FileManager.default.removeItem(at: dl) }

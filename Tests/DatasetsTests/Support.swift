@@ -23,7 +23,7 @@ func datasetError(_ body: () throws -> Void) -> DatasetError? {
 }
 
 /// A local HTTP server on 127.0.0.1 (free port chosen by the OS) serving `root`, with byte ranges, /status/<code>,
-/// and /truncated/<file> (announces the full Content-Length, sends half, closes). Requests are logged to `log`.
+/// /truncated/<file> (announces the full Content-Length, sends half, closes) and /norange/<file> (ignores Range). Requests are logged to `log`.
 final class LocalHTTPServer {
     let process = Process()
     let port: Int
@@ -59,6 +59,9 @@ final class LocalHTTPServer {
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
+            if self.path.startswith("/norange/"):
+                data = open(os.path.join(root, self.path.split("/", 2)[2]), "rb").read()
+                return self.reply(200, data)
             path = os.path.join(root, self.path.lstrip("/"))
             if not os.path.isfile(path):
                 return self.reply(404, b"not found")
