@@ -367,29 +367,30 @@ public enum Fetcher {
     }
 
     /// Runs a program to completion; stdout goes to `stdoutTo` when given (large outputs), else is captured.
+    ///
+    /// Output is captured through temporary files, not pipes: a pipe's write end can leak into a child process spawned
+    /// concurrently by another thread, and reading such a pipe to EOF would then wait for that unrelated child.
     static func run(_ executable: String, _ args: [String], stdoutTo: FileHandle? = nil) throws -> (code: Int32, stdout: String, stderr: String) {
+        let fm = FileManager.default
+        let base = fm.temporaryDirectory.appendingPathComponent("cprec-run-\(UUID().uuidString)")
+        let outURL = base.appendingPathExtension("out"), errURL = base.appendingPathExtension("err")
+        _ = fm.createFile(atPath: outURL.path, contents: nil)
+        _ = fm.createFile(atPath: errURL.path, contents: nil)
+        defer { try? fm.removeItem(at: outURL); try? fm.removeItem(at: errURL) }
+        let outHandle = try FileHandle(forWritingTo: outURL), errHandle = try FileHandle(forWritingTo: errURL)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
-        let outPipe = Pipe(), errPipe = Pipe()
-        p.standardOutput = stdoutTo ?? outPipe
-        p.standardError = errPipe
+        p.standardOutput = stdoutTo ?? outHandle
+        p.standardError = errHandle
         p.standardInput = FileHandle.nullDevice
         do { try p.run() } catch {
+            try? outHandle.close(); try? errHandle.close()
             throw DatasetError.tool(name: args.first ?? executable, detail: "cannot start: \(error.localizedDescription)")
         }
-        // Drain both pipes before waiting so a chatty tool cannot block on a full pipe.
-        final class Box: @unchecked Sendable { var data = Data() }
-        let err = Box()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            err.data = errPipe.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = stdoutTo == nil ? outPipe.fileHandleForReading.readDataToEndOfFile() : Data()
-        group.wait()
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: err.data, as: UTF8.self))
+        try? outHandle.close(); try? errHandle.close()
+        let out = (try? Data(contentsOf: outURL)) ?? Data(), err = (try? Data(contentsOf: errURL)) ?? Data()
+        return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 }
