@@ -13,7 +13,9 @@ struct PipelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipeline",
         abstract: "Reproduce the CpRec paper (SIGIR 2020): cached stages from raw data to tables and figures.",
-        discussion: helpDiscussion(),
+        // Building the graph for the help text costs time, so only when help is what was asked for.
+        discussion: CommandLine.arguments.dropFirst().contains { ["-h", "--help", "help"].contains($0) }
+            ? helpDiscussion() : "",
         subcommands: subcommands)
 }
 
@@ -34,11 +36,11 @@ func helpDiscussion() -> String {
     for k in counts.keys.sorted() { text += "  \(k) (\(counts[k]!) in the default profile)\n" }
     text += """
 
-        Examples:
-          pipeline all -j 2                      everything, two stages at a time
-          pipeline run 'train/*/cprec-*' --force rerun matching stages
-          pipeline status                        what is fresh, stale (and why) or missing
-        The cache lives in --cache-dir, else $\(CacheStore.environmentVariable), else ./.cache.
+        EXAMPLES:
+          pipeline all -j 2                  every stage, two at a time
+          pipeline run 'train/*' --force     rerun matching stages
+          pipeline status                    fresh, stale (and why), missing
+        The cache is --cache-dir, else $\(CacheStore.environmentVariable), else ./.cache.
         """
     return text
 }
