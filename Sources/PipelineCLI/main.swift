@@ -214,7 +214,8 @@ struct Status: ParsableCommand {
             }
             var why = s.reasons
             if !s.waitingFor.isEmpty { why.append("input \(s.waitingFor.map(\.raw).joined(separator: ", ")) not fresh") }
-            print("\(state)  \(s.id.raw.padding(toLength: width, withPad: " ", startingAt: 0))  \(why.joined(separator: "; "))")
+            let line = "\(state)  \(s.id.raw.padding(toLength: width, withPad: " ", startingAt: 0))  \(why.joined(separator: "; "))"
+            print(line.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
         }
         let fresh = statuses.count - notFresh
         let stale = statuses.filter { $0.state == .stale }.count

@@ -30,6 +30,8 @@ struct Boom: Error, CustomStringConvertible {
         let manifest = try JSONDecoder().decode(
             Manifest.self, from: Data(contentsOf: e.store.entry(kind: "train", key: key).appendingPathComponent("manifest.json")))
         #expect(manifest.material.parameters == ["lr": 0.1])
+        let raw = try String(contentsOf: e.store.entry(kind: "train", key: key).appendingPathComponent("manifest.json"), encoding: .utf8)
+        #expect(raw.contains(#""id" : "train/b""#) && raw.contains(#""lr" : 0.1"#))
         #expect(manifest.threads >= 1 && manifest.outputs.map(\.name) == ["out.txt"])
     }
 
