@@ -180,6 +180,16 @@ struct Boom: Error, CustomStringConvertible {
         #expect(rec.count("prep/d") == 0 && rec.count("prep/a") == 1 && rec.count("train/b") == 3)
     }
 
+    @Test func forcedRerunWithDifferentOutputsWarnsOfNondeterminism() throws {
+        var s = TestStage("train/random", recorder: Recorder())
+        s.body = { c in
+            try UUID().uuidString.write(to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
+        }
+        #expect(try run([s], dir).warnings.isEmpty)
+        let forced = try run([s], dir, force: true)
+        #expect(forced.warnings.contains { $0.contains("train/random is not deterministic") })
+    }
+
     @Test func topologicalOrderAndGlobs() throws {
         let rec = Recorder()
         // Ids sort lexically against the data flow, so a lexical order would be wrong.

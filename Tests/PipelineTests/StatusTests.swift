@@ -109,6 +109,18 @@ import Testing
         #expect(message([TestStage("a/x", inputs: ["a/y"], recorder: rec), TestStage("a/z", recorder: rec)])
                     .contains("declares input 'a/y', which is not a stage"))
         #expect(message([TestStage("_index/x", recorder: rec)]).contains("not start with '_'"))
+        var badOutput = TestStage("a/x", recorder: rec)
+        badOutput.outputs = ["sub/out.txt"]
+        #expect(message([badOutput]).contains("must be a plain file or folder name"))
+        var badPublish = TestStage("a/x", recorder: rec)
+        badPublish.publishes = ["other.txt": "t.txt"]
+        #expect(message([badPublish]).contains("publishes 'other.txt', which is not one of its outputs"))
+        badPublish.publishes = ["out.txt": "../t.txt"]
+        #expect(message([badPublish]).contains("must be relative"))
+        var p1 = TestStage("a/x", recorder: rec), p2 = TestStage("a/y", recorder: rec)
+        p1.publishes = ["out.txt": "t.txt"]
+        p2.publishes = ["out.txt": "t.txt"]
+        #expect(message([p1, p2]) == "stages 'a/x' and 'a/y' both publish 't.txt'")
     }
 
     @Test func unknownGlobErrorsWithCloseMatchesAndWritesNothing() throws {
