@@ -167,7 +167,16 @@ import Testing
         #expect(e.status().allSatisfy { $0.state == .fresh })
         #expect(try engine(stages(0.1), dir).status()[1].state != .fresh)  // train/a at 0.1 was pruned
 
+        // A lock left by a killed run goes too; a held one stays.
+        let deadKey = String(repeating: "a", count: 64), liveKey = String(repeating: "b", count: 64)
+        let dead = LockOwner(pid: 1, host: "elsewhere", heartbeat: 0, started: "", token: "d")
+        #expect(try CacheLock.tryCreate(e.store.lock(kind: "train", key: deadKey), owner: dead))
+        let live = try CacheLock.acquire(e.store.lock(kind: "train", key: liveKey), staleAfter: 600)
+        defer { live.release() }
+
         let all = try e.clean(keepResults: false)
+        #expect(!FileManager.default.fileExists(atPath: e.store.lock(kind: "train", key: deadKey).path))
+        #expect(FileManager.default.fileExists(atPath: e.store.lock(kind: "train", key: liveKey).path))
         #expect(all.removedEntries == 2 && all.removedBytes > 0)
         #expect(e.status().allSatisfy { $0.state == .missing })
         #expect(FileManager.default.fileExists(atPath: outside.path))
