@@ -310,6 +310,11 @@ public struct Engine {
                 } else if name.hasPrefix(".tmp-") || name.hasPrefix(".trash-") {
                     let key = String(name.dropFirst(name.hasPrefix(".tmp-") ? 5 : 7).prefix(64))
                     if !held(store.lock(kind: kind, key: key)) { remove(url) }
+                } else if name.hasSuffix(".lock"), isKey(String(name.dropLast(5))), !held(url) {
+                    remove(url)  // abandoned by a killed run
+                } else if name.hasPrefix("."), name.contains(".lock.new-") || name.contains(".lock.broken-") {
+                    let key = String(name.dropFirst().prefix(64))
+                    if !held(store.lock(kind: kind, key: key)) { remove(url) }
                 }
             }
         }
