@@ -186,7 +186,9 @@ public enum Fetcher {
         for (i, p) in paths.enumerated() {
             let name = uniqueName(p.lastPathComponent, index: i, taken: files.map(\.name))
             let out = destination.appendingPathComponent(name)
-            try placeCopy(of: p, at: out)
+            // A real copy, never a hard link: editing the user's file later must not alter the cached entry.
+            try? FileManager.default.removeItem(at: out)
+            try FileManager.default.copyItem(at: p, to: out)
             files.append(try describe(out, name: name, origin: p.path))
         }
         return FetchRecord(dataset: spec.name, kind: "user-placed", url: "", downloadSHA256: "", downloadBytes: 0, checksum: "recorded",
@@ -358,7 +360,8 @@ public enum Fetcher {
 
     // MARK: - helpers
 
-    /// Hard link when possible (no copy of large raw files), else a copy.
+    /// Hard link when possible (no copy of large downloads; a re-download renames a new inode into place, so the
+    /// linked entry stays intact), else a copy.
     static func placeCopy(of source: URL, at destination: URL) throws {
         let fm = FileManager.default
         try? fm.removeItem(at: destination)

@@ -130,7 +130,9 @@ import Testing
         // A member the archive lacks is an error naming it.
         var bad = spec
         bad.source = .download(DownloadSource(url: server.url("ml-tiny.zip"), sha256: zipSHA, archive: .zip, members: ["ml-tiny/ratings.dat"]))
-        let err = datasetError { _ = try Fetcher.fetch(bad, into: try makeTempDir("out2"), options: FetchOptions(downloadDirectory: dl)) }
+        let out2 = try makeTempDir("out2")
+        defer { try? FileManager.default.removeItem(at: out2) }
+        let err = datasetError { _ = try Fetcher.fetch(bad, into: out2, options: FetchOptions(downloadDirectory: dl)) }
         guard case .archive(_, "ml-tiny/ratings.dat", _)? = err else { Issue.record("expected an archive error, got \(String(describing: err))"); return }
     }
 
@@ -153,7 +155,9 @@ import Testing
         #expect(record.files.map(\.name) == ["tiktok.csv"])
         // A placed file in the wrong format fails at fetch with file:line.
         try writeFile(cwd, "data/tiktok/tiktok.csv", "a,b,c\nb,,d\n")
-        let bad = datasetError { _ = try Fetcher.fetch(spec, into: try makeTempDir("o"), options: FetchOptions(downloadDirectory: out, workingDirectory: cwd)) }
+        let out3 = try makeTempDir("out3")
+        defer { try? FileManager.default.removeItem(at: out3) }
+        let bad = datasetError { _ = try Fetcher.fetch(spec, into: out3, options: FetchOptions(downloadDirectory: out, workingDirectory: cwd)) }
         #expect(bad?.description.contains("tiktok.csv:2:") == true)
     }
 }
