@@ -156,6 +156,9 @@ public struct Engine {
             switch store.check(kind: s.kind, key: key) {
             case .valid(let m):
                 st.state = .fresh
+                if let r = record, r.key != key {
+                    st.reasons = ["an earlier result, restored and republished by the next run"]
+                }
                 st.outputHash = m.outputHash
                 st.lastSeconds = m.seconds
                 known[s.id] = m.outputHash

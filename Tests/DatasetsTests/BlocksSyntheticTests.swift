@@ -163,6 +163,15 @@ import Testing
         #expect(again == spec)
         let syn = try JSONDecoder().decode(DatasetSource.self, from: Data(#"{"kind": "synthetic", "users": 50, "seed": 4}"#.utf8))
         #expect(syn == .synthetic({ var s = SyntheticSpec(); s.users = 50; s.seed = 4; return s }()))
+        try spec.validate()
+        var wrong = spec
+        wrong.source = .download(DownloadSource(url: "ftp://x/y.zip", archive: .zip, members: ["a"]))
+        #expect(datasetError { try wrong.validate() } == .invalidParameter(field: "ml-100k.source.url", expected: "an http(s) URL"))
+        wrong.source = .download(DownloadSource(url: "https://x/y.zip", sha256: "abc", archive: .zip, members: ["a"]))
+        #expect(datasetError { try wrong.validate() }?.description.contains("ml-100k.source.sha256") == true)
+        wrong = spec
+        wrong.prep.testFraction = 1.5
+        #expect(datasetError { try wrong.validate() }?.description.contains("ml-100k.prep.testFraction") == true)
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(DatasetSource.self, from: Data(#"{"kind": "ftp"}"#.utf8)) }
     }
 }

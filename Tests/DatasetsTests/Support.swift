@@ -71,7 +71,7 @@ final class LocalHTTPServer {
                 if start >= len(data):
                     return self.reply(416, b"", [("Content-Range", "bytes */%d" % len(data))])
                 return self.reply(206, data[start:], [("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))])
-            self.reply(200, data)
+            self.reply(200, data, [("Last-Modified", "Thu, 01 Oct 2020 12:00:00 GMT")])
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
     print(server.server_address[1], flush=True)
     threading.Timer(60, lambda: os._exit(0)).start()  # never outlive a crashed test run

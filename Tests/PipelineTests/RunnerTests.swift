@@ -130,6 +130,8 @@ struct Boom: Error, CustomStringConvertible {
         let published1 = try String(contentsOf: pub, encoding: .utf8)
         _ = try run([stage(0.2)], dir)
         #expect(try String(contentsOf: pub, encoding: .utf8) != published1)
+        let restorable = try engine([stage(0.1)], dir).status()[0]
+        #expect(restorable.state == .fresh && restorable.reasons == ["an earlier result, restored and republished by the next run"])
         let out = Captured()
         let third = try run([stage(0.1)], dir, console: out.console)
         #expect(third.cached == ["train/a"])
