@@ -1,0 +1,164 @@
+// Figure tests run the real gnuplot (scripts/bootstrap.sh installs it; a missing gnuplot fails them loudly).
+import Foundation
+import Testing
+import Reports
+
+/// A two-panel figure like the project's: a log–log long-tail plot with block boundaries, and a Pareto plot
+/// with model names beside the points and error bars.
+func sampleFigure() -> Figure {
+    let frequencies = (1...2000).map { rank in DataPoint(Double(rank), 50_000 / pow(Double(rank), 1.1)) }
+    let longTail = Panel(title: "Item frequency (long tail)", xLabel: "item rank", yLabel: "interactions",
+                         xLog: true, yLog: true,
+                         series: [Series("ml-latest (synthetic)", points: frequencies, style: .lines)],
+                         markers: [Marker(x: 200, label: "block 2"), Marker(x: 1000, label: "block 3")],
+                         legend: .bottomLeft)
+    let models: [(String, Double, Double)] = [("NextItNet", 61e6, 0.1012), ("CpRec-Cl", 9e6, 0.0981),
+                                               ("CpRec-Cb", 14e6, 0.1031), ("Bo-NextItNet", 34e6, 0.1063)]
+    let pareto = Panel(title: "Accuracy vs size", xLabel: "parameters", yLabel: "MRR@5", xLog: true,
+                       series: [Series("MRR@5 (ours)", points: models.map {
+                           DataPoint($0.1, $0.2, yError: 0.002, label: $0.0)
+                       }, style: .points),
+                       Series("paper's O'Brien line", x: [5e6, 7e7], y: [0.097, 0.104], style: .lines)],
+                       legend: .bottomRight)
+    return Figure(title: "Sample figure: HR@5 & MRR@5", panels: [longTail, pareto],
+                  provenance: Provenance([("profile", "smoke"), ("git commit", "0123abc")]))
+}
+
+@Suite struct FigureTests {
+    @Test func rendersPNGAndSVGThatGnuplotDrew() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let dir = root.appendingPathComponent("figures")
+        let written = try sampleFigure().render(to: dir, name: "sample")
+        #expect(written.map(\.lastPathComponent) == ["sample.dat", "sample.gp", "sample.png", "sample.svg"])
+        // Only the four results remain: the temporary render folder is gone.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+                == ["sample.dat", "sample.gp", "sample.png", "sample.svg"])
+        let png = try Data(contentsOf: dir.appendingPathComponent("sample.png"))
+        #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        #expect(png.count > 10_000, "a drawn 1280×480 plot is well over 10 kB; got \(png.count) bytes")
+        let svg = try String(contentsOf: dir.appendingPathComponent("sample.svg"), encoding: .utf8)
+        #expect(svg.hasPrefix("<?xml"))
+        #expect(svg.contains("<svg"))
+        // noenhanced: "@" survives in labels and legend entries; the apostrophe survives gnuplot quoting.
+        #expect(svg.contains("MRR@5 (ours)"))
+        #expect(svg.contains("HR@5 &amp; MRR@5") || svg.contains("HR@5 & MRR@5"))
+        #expect(svg.contains("O&apos;Brien") || svg.contains("O'Brien") || svg.contains("O&#39;Brien"))
+        #expect(svg.contains("Bo-NextItNet"), "point labels are drawn")
+        #expect(svg.contains("block 2"), "marker labels are drawn")
+        // For looking at the picture: REPORTS_FIGURE_DIR=/tmp/figs swift test -c release --filter FigureTests
+        if let keep = ProcessInfo.processInfo.environment["REPORTS_FIGURE_DIR"] {
+            try sampleFigure().render(to: URL(fileURLWithPath: keep), name: "sample")
+        }
+    }
+
+    @Test func scriptRerunsByHand() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        try sampleFigure().render(to: root, name: "hand")
+        let first = try Data(contentsOf: root.appendingPathComponent("hand.svg"))
+        for ext in ["png", "svg"] { try FileManager.default.removeItem(at: root.appendingPathComponent("hand.\(ext)")) }
+        // What a reader does: cd figures && gnuplot hand.gp
+        try Gnuplot.run(script: "hand.gp", in: root, executable: try Gnuplot.locate())
+        try Figure.verifyRendered(png: root.appendingPathComponent("hand.png"), svg: root.appendingPathComponent("hand.svg"))
+        #expect(try Data(contentsOf: root.appendingPathComponent("hand.svg")) == first, "rerun reproduces the SVG")
+    }
+
+    @Test func dataFileHasOneCommentedBlockPerSeries() {
+        let dat = sampleFigure().dataFile(name: "sample")
+        let blocks = dat.components(separatedBy: "\n\n\n")
+        #expect(blocks.count == 3)
+        #expect(blocks[1].hasPrefix("# index 1: panel 2 'Accuracy vs size', series 'MRR@5 (ours)'"))
+        #expect(blocks[1].contains("61000000\t0.1012\t0.002\t\"NextItNet\""))
+        let gp = sampleFigure().script(name: "sample")
+        #expect(gp.contains("set termoption noenhanced"))
+        #expect(gp.contains("set multiplot layout 1,2"))
+        #expect(gp.contains("'' index 1 using 1:2:4 with labels"))
+    }
+
+    @Test func logAxisWithZeroIsAnErrorAndWritesNothing() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let bad = Figure(Panel(xLabel: "rank", yLabel: "count", xLog: true, yLog: true,
+                               series: [Series("counts", x: [1, 2, 3], y: [10, 0, 3])]))
+        #expect {
+            try bad.render(to: root, name: "bad")
+        } throws: { error in
+            "\(error)".contains("y = 0.0 on a logarithmic y axis")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty)
+        let negative = Figure(Panel(xLabel: "x", yLabel: "y", xLog: true,
+                                    series: [Series("s", x: [-1, 2], y: [1, 2])]))
+        #expect(throws: ReportError.self) { try negative.validate() }
+        let nan = Figure(Panel(xLabel: "x", yLabel: "y", series: [Series("s", x: [1], y: [.nan])]))
+        #expect(throws: ReportError.self) { try nan.validate() }
+        let empty = Figure(Panel(xLabel: "x", yLabel: "y", series: [Series("s", points: [])]))
+        #expect(throws: ReportError.self) { try empty.validate() }
+    }
+
+    @Test func badOutputDirectoryIsAnError() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let blocker = root.appendingPathComponent("figures")
+        try Data("not a folder".utf8).write(to: blocker)
+        #expect(throws: ReportError.self) { try sampleFigure().render(to: blocker, name: "f") }
+        #expect(throws: ReportError.self) { try sampleFigure().render(to: root, name: "../escape") }
+    }
+
+    @Test func gnuplotWarningsAndErrorsFailEvenWithExitZero() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let gnuplot = try Gnuplot.locate()
+        // gnuplot exits 0 after this warning (empty x range); we must not.
+        try "set terminal svg\nset output 'w.svg'\nset xrange [1:1]\nplot x\n"
+            .write(to: root.appendingPathComponent("warn.gp"), atomically: true, encoding: .utf8)
+        #expect { try Gnuplot.run(script: "warn.gp", in: root, executable: gnuplot) } throws: { error in
+            "\(error)".lowercased().contains("warning")
+        }
+        try "plot 'missing.dat'\n".write(to: root.appendingPathComponent("err.gp"), atomically: true, encoding: .utf8)
+        #expect { try Gnuplot.run(script: "err.gp", in: root, executable: gnuplot) } throws: { error in
+            "\(error)".contains("missing.dat")
+        }
+        // Output to a folder that does not exist: gnuplot would fall back to stdout.
+        try "set terminal pngcairo\nset output 'nowhere/x.png'\nplot x\n"
+            .write(to: root.appendingPathComponent("out.gp"), atomically: true, encoding: .utf8)
+        #expect(throws: ReportError.self) { try Gnuplot.run(script: "out.gp", in: root, executable: gnuplot) }
+    }
+
+    @Test func missingGnuplotNamesTheInstallCommand() throws {
+        #expect {
+            _ = try Gnuplot.locate(path: "/nonexistent-bin:/also-not-here")
+        } throws: { error in
+            let m = "\(error)"
+            return m.contains("scripts/bootstrap.sh") && m.contains("apt-get install gnuplot-nox")
+        }
+        #expect(try Gnuplot.locate().lastPathComponent == "gnuplot", "gnuplot must be installed (scripts/bootstrap.sh)")
+    }
+}
+
+@Suite struct FigureStyleTests {
+    /// Figure 1's shape: accuracy vs d on a log axis with explicit ticks, error bars over seeds, one panel.
+    @Test func explicitTicksAndErrorLinesRender() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let d: [Double] = [64, 128, 256, 512]
+        let fig = Figure(Panel(xLabel: "embedding dimension d", yLabel: "MRR@5", xLog: true,
+                               series: [Series("NextItNet", points: zip(d, [0.081, 0.090, 0.096, 0.099]).map {
+                                   DataPoint($0, $1, yError: 0.001)
+                               })],
+                               legend: .bottomRight, xTics: d),
+                         title: "Figure 1")
+        let gp = fig.script(name: "fig1")
+        #expect(gp.contains("set xtics (64, 128, 256, 512)"))
+        #expect(gp.contains("with yerrorlines"))
+        try fig.render(to: root, name: "fig1")
+        let svg = try String(contentsOf: root.appendingPathComponent("fig1.svg"), encoding: .utf8)
+        for tick in ["64", "128", "256", "512"] { #expect(svg.contains(">\(tick)<"), "tick \(tick) drawn") }
+        if let keep = ProcessInfo.processInfo.environment["REPORTS_FIGURE_DIR"] {
+            try fig.render(to: URL(fileURLWithPath: keep), name: "fig1")
+        }
+        let badTick = Figure(Panel(xLabel: "x", yLabel: "y", xLog: true, series: [Series("s", x: [1], y: [1])],
+                                   xTics: [0, 1]))
+        #expect(throws: ReportError.self) { try badTick.validate() }
+    }
+}
