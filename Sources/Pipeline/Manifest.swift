@@ -1,5 +1,11 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The record written beside every cache entry: what went in, what came out, where and when it ran.
 public struct Manifest: Codable, Equatable, Sendable {
     /// One output file or folder with its content hash.
@@ -53,7 +59,12 @@ enum ISOTime {
 
 /// Host facts recorded in manifests (and printed by reports as provenance).
 public enum HostFacts {
-    public static let host: String = ProcessInfo.processInfo.hostName
+    /// gethostname(2) directly: Foundation's hostName may wait on DNS.
+    public static let host: String = {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count - 1) == 0 else { return "unknown-host" }
+        return String(cString: buf)
+    }()
 
     /// The checkout's commit, or nil outside git (or without git installed).
     public static let gitCommit: String? = {
