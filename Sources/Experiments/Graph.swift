@@ -102,7 +102,23 @@ struct GraphBuilder {
         // and the same fine-tuning from a random backbone (what pre-training buys).
         var finetunes: [StageID] = []
         var tables = ["table1"] + specs.tables.map(\.name)
-        // TEMP-TRANSFER
+        if let t = profile.transfer {
+            let entry = try catalog.entry(t.dataset)
+            let (prep, blocks) = try addDataset(t.dataset)
+            for m in t.models {
+                let model = try specs.model(m, profile: profile)
+                let (train, _) = try addRun(dataset: t.dataset, model: model)
+                for pretrained in [true, false] {
+                    let stage = FinetuneStage(dataset: DatasetLabel(t.dataset, entry), model: model, transfer: t,
+                                              training: profile.training, pretrained: pretrained, train: train, prep: prep,
+                                              blocks: blocks)
+                    add(stage)
+                    finetunes.append(stage.id)
+                }
+            }
+            add(Table6Stage(finetunes: finetunes, profile: profile.name, paperValues: paperValues))
+            tables.append("table6")
+        }
 
         let synthetic = allDatasets.allSatisfy { name in
             if case .synthetic = (try? catalog.spec(name))?.source { return true }

@@ -61,6 +61,7 @@ public struct EvaluationRecord: Codable, Sendable {
 /// What the finetune stage writes (Table 6).
 public struct TransferRecord: Codable, Sendable {
     public var dataset: String
+    public var datasetLabel: String
     public var model: String
     public var label: String
     public var pretrained: Bool
@@ -68,6 +69,7 @@ public struct TransferRecord: Codable, Sendable {
     public var hr5: Double
     public var negatives: Int
     public var testUsers: Int
+    public var backboneFrozen: Bool
     /// Parameters and training time of the pre-trained backbone (as the paper's Table 6 reports them).
     public var params: ParamCounts
     public var pretrainSeconds: Double

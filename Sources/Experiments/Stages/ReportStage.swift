@@ -46,7 +46,7 @@ struct ReportStage: Stage {
         }
         for id in finetunes {
             results.transfer.append(try JSONFiles.read(TransferRecord.self,
-                                                       from: try context.inputDirectory(id).appendingPathComponent("transfer.json")))
+                                                       from: try context.inputDirectory(id).appendingPathComponent(FinetuneStage.fileName)))
         }
         return results
     }

@@ -1,0 +1,115 @@
+import Datasets
+import Evaluation
+import Foundation
+import Kernels
+import Models
+import NeuralNet
+import Pipeline
+import Reports
+
+/// `finetune/<dataset>/<model>[-scratch]`: a new target-item layer on the pre-trained (or a random) backbone,
+/// evaluated as PeterRec does: the true item against sampled negatives, MRR@5 and HR@5.
+struct FinetuneStage: Stage {
+    static let fileName = "transfer.json"
+    let dataset: DatasetLabel
+    let model: ModelEntry
+    let transfer: TransferSpec
+    let training: TrainingSpec
+    let pretrained: Bool
+    let train: StageID
+    let prep: StageID
+    let blocks: StageID
+    var id: StageID { StageID("finetune/\(dataset.name)/\(model.name)\(pretrained ? "" : "-scratch")") }
+    var version: Int { 1 }
+    var parameters: JSONValue {
+        .object(["model": .encoded(model.config), "label": .string(model.label), "pretrained": .bool(pretrained),
+                 "epochs": .number(Double(transfer.epochs)), "negatives": .number(Double(transfer.negatives)),
+                 "freezeBackbone": .bool(transfer.freezeBackbone), "training": .encoded(training)])
+    }
+    // The random-init ablation still reads the train stage: it needs the same architecture and its parameter count.
+    var inputs: [StageID] { [train, prep, blocks] }
+    var outputs: [String] { [Self.fileName] }
+
+    func run(_ context: StageContext) throws {
+        Kernels.setThreads(context.threads)
+        let data = try PreparedDataset.load(from: try context.inputDirectory(prep))
+        guard let target = data.transfer else {
+            throw ExperimentError("dataset \(dataset.name) has no target part: its format must be coldrec (source + target files)")
+        }
+        let trainDir = try context.inputDirectory(train)
+        let record = try JSONFiles.read(TrainRecord.self, from: trainDir.appendingPathComponent(TrainStage.recordName))
+        let config = try RunInputs.config(model, blocks: try BlocksStage.load(try context.inputDirectory(blocks)),
+                                          itemCount: data.itemCount)
+        guard let backbone = try ModelFactory.make(config, itemCount: data.itemCount, seed: training.seed) as? any HiddenRepresentation else {
+            throw ExperimentError("transfer needs a backbone with a hidden representation; \(model.name) is \(config.kind.rawValue)")
+        }
+        if pretrained { try Checkpoint.load(from: trainDir.appendingPathComponent(TrainStage.checkpointName), parameters: backbone.parameters) }
+        var options = TransferOptions()
+        options.epochs = transfer.epochs
+        options.batchSize = training.batchSize
+        options.learningRate = Float(training.learningRate)
+        options.evalNegatives = transfer.negatives
+        options.finetuneBackbone = !transfer.freezeBackbone
+        options.seed = training.seed
+        context.progress("fine-tuning the target layer on \(target.train.rows) pairs")
+        let result = try Transfer.finetune(
+            backbone: backbone, targetItemCount: target.targetItemCount,
+            train: TransferPairs(rowsWithTarget: RunInputs.sequences(target.train)),
+            validation: TransferPairs(rowsWithTarget: RunInputs.sequences(target.valid)),
+            test: TransferPairs(rowsWithTarget: RunInputs.sequences(target.test)), options: options)
+        for e in result.history {
+            context.log(String(format: "epoch %d loss %.4f valid MRR@5 %.4f %.1f s", e.epoch, e.loss, e.validation?.mrr5 ?? .nan, e.seconds))
+        }
+        let p = backbone.parameters
+        let out = TransferRecord(dataset: dataset.name, datasetLabel: dataset.label, model: model.name, label: model.label, pretrained: pretrained,
+                                 mrr5: result.test.mrr5, hr5: result.test.hr5, negatives: transfer.negatives,
+                                 testUsers: result.test.count, backboneFrozen: result.backboneFrozen,
+                                 params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
+                                 pretrainSeconds: record.secondsToBest, finetuneSeconds: result.seconds)
+        try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
+    }
+}
+
+/// `table/table6`: NextItNet vs CpRec on the transfer task, with the random-init ablation.
+struct Table6Stage: Stage {
+    let finetunes: [StageID]
+    let profile: String
+    let paperValues: URL
+    var id: StageID { "table/table6" }
+    var version: Int { 1 }
+    var parameters: JSONValue { .object(["profile": .string(profile)]) }
+    var inputs: [StageID] { finetunes }
+    var fileInputs: [URL] { [paperValues] }
+    var outputs: [String] { ["table6.md", "table6.tex", "table6.csv"] }
+    var publishes: [String: String] {
+        ["table6.md": "paper-tables/table6.md", "table6.tex": "paper-tables/table6.tex", "table6.csv": "paper-tables/table6.csv"]
+    }
+
+    func run(_ context: StageContext) throws {
+        let paper = try PaperValues.load(paperValues)
+        var table = Table(title: "Table 6: CpRec vs NextItNet on the transfer learning task",
+                          caption: "MRR@5 and HR@5 after fine-tuning (true item ranked against sampled negatives, as PeterRec); Params and TT of the pre-trained model.",
+                          columns: [.label("Model"), .label("Backbone"), Column("MRR@5", paper: true), Column("HR@5", paper: true),
+                                    Column("Params", format: .count, paper: true), Column("TT", unit: "min", format: .decimal(2), paper: true)],
+                          groupTitle: "Dataset", provenance: RunFacts.provenance(profile: profile))
+        var lastDataset = ""
+        var frozen = true
+        for id in finetunes {
+            let r = try JSONFiles.read(TransferRecord.self, from: try context.inputDirectory(id).appendingPathComponent(FinetuneStage.fileName))
+            frozen = frozen && r.backboneFrozen
+            if r.dataset != lastDataset {
+                table.addGroup(r.datasetLabel)
+                lastDataset = r.dataset
+            }
+            func pv(_ column: String) -> Double? { paper.value(table: "table6", paperDataset: "ColdRec", model: r.model, column: column) }
+            table.addRow([.text(r.label), .text(r.pretrained ? "pre-trained" : "random init (ablation)"),
+                          .number(r.mrr5, paper: r.pretrained ? pv("MRR@5") : nil), .number(r.hr5, paper: r.pretrained ? pv("HR@5") : nil),
+                          .number(Double(r.params.total), paper: nil),
+                          r.pretrained ? .number(r.pretrainSeconds / 60, paper: nil) : .missing()])
+        }
+        table.notes = ["Paper values: not retrievable (n/a).",
+                       "Fine-tuning: a target-item layer on the backbone's last hidden vector, sigmoid cross-entropy with one sampled negative; backbone \(frozen ? "frozen" : "fine-tuned").",
+                       "Random init: the same fine-tuning from an untrained backbone, to show what pre-training buys (not in the paper)."]
+        try table.write(to: context.outputDirectory, name: "table6")
+    }
+}
