@@ -53,7 +53,7 @@ public final class CacheLock: @unchecked Sendable {
                                warn: (String) -> Void = { _ in }) throws -> CacheLock {
         let fm = FileManager.default
         try fm.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let me = LockOwner(pid: getpid(), host: Provenance.host, heartbeat: Date().timeIntervalSince1970,
+        let me = LockOwner(pid: getpid(), host: HostFacts.host, heartbeat: Date().timeIntervalSince1970,
                            started: ISOTime.string(Date()), token: UUID().uuidString)
         var toldWaiting = false
         var pause = 0.02
@@ -129,7 +129,7 @@ public final class CacheLock: @unchecked Sendable {
 
     /// Why a lock is abandoned, or nil when its holder may still be alive.
     static func staleness(_ o: LockOwner, staleAfter: TimeInterval) -> String? {
-        if o.host == Provenance.host && kill(o.pid, 0) != 0 && errno == ESRCH {
+        if o.host == HostFacts.host && kill(o.pid, 0) != 0 && errno == ESRCH {
             return "process \(o.pid) no longer exists"
         }
         let age = Date().timeIntervalSince1970 - o.heartbeat

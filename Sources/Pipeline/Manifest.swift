@@ -65,17 +65,17 @@ enum ISOTime {
     }
 }
 
-/// Host facts recorded in manifests.
-enum Provenance {
+/// Host facts recorded in manifests (and printed by reports as provenance).
+public enum HostFacts {
     /// gethostname(2) directly: Foundation's hostName may wait on DNS.
-    static let host: String = {
+    public static let host: String = {
         var buf = [CChar](repeating: 0, count: 256)
         guard gethostname(&buf, buf.count - 1) == 0 else { return "unknown-host" }
         return String(cString: buf)
     }()
 
     /// The checkout's commit, or nil outside git (or without git installed).
-    static let gitCommit: String? = {
+    public static let gitCommit: String? = {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["git", "rev-parse", "HEAD"]

@@ -158,7 +158,7 @@ extension Engine {
 
         let start = Date()
         board.start(s.id, expected: store.readIndex(s.id)?.seconds)
-        log.write("stage \(s.id) key \(key) threads \(threads) host \(Provenance.host) pid \(getpid())")
+        log.write("stage \(s.id) key \(key) threads \(threads) host \(HostFacts.host) pid \(getpid())")
         log.write("parameters \(material.parameters.canonicalString)")
         func abandon(_ message: String) -> StageResult {
             log.write("FAILED: \(message)")
@@ -199,7 +199,7 @@ extension Engine {
         let outputHash = ContentHash.combined(hashesByName)
         let seconds = end.timeIntervalSince(start)
         let manifest = Manifest(id: s.id, key: key, material: material, outputs: outputs, outputHash: outputHash,
-                                gitCommit: Provenance.gitCommit, host: Provenance.host, pid: getpid(),
+                                gitCommit: HostFacts.gitCommit, host: HostFacts.host, pid: getpid(),
                                 start: ISOTime.string(start), end: ISOTime.string(end), seconds: seconds,
                                 threads: threads)
         log.write(String(format: "done in %.3f s, output hash %@", seconds, outputHash))

@@ -31,6 +31,13 @@ public final class StageContext: @unchecked Sendable {
         return url
     }
 
+    /// The manifest of a declared upstream stage's entry (its timing, host, commit), if readable.
+    public func inputManifest(_ id: StageID) -> Manifest? {
+        guard let out = inputDirectories[id] else { return nil }
+        let url = out.deletingLastPathComponent().appendingPathComponent("manifest.json")
+        return try? JSONDecoder().decode(Manifest.self, from: Data(contentsOf: url))
+    }
+
     /// A file inside a declared upstream stage's output folder.
     public func inputFile(_ id: StageID, _ name: String) throws -> URL {
         try inputDirectory(id).appendingPathComponent(name)

@@ -6,8 +6,12 @@ public enum Escape {
     public static func latex(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.count)
+        var previous: Character = " "
         for ch in text {
+            defer { previous = ch }
             switch ch {
+            // Straight double quotes print as two closing quotes in LaTeX; pick the opening form after a space.
+            case "\"": out += (previous.isWhitespace || "([{".contains(previous)) ? "``" : "''"
             case "\\": out += "\\textbackslash{}"
             case "{": out += "\\{"
             case "}": out += "\\}"

@@ -1,7 +1,7 @@
 // Figure tests run the real gnuplot (scripts/bootstrap.sh installs it; a missing gnuplot fails them loudly).
 import Foundation
 import Testing
-@testable import Reports
+import Reports
 
 /// A two-panel figure like the project's: a log–log long-tail plot with block boundaries, and a Pareto plot
 /// with model names beside the points and error bars.

@@ -5,7 +5,7 @@
 // and review the diff before committing.
 import Foundation
 import Testing
-@testable import Reports
+import Reports
 
 /// The representative table of the goldens: a column group, paper columns, missing cells, escaping, notes.
 func sampleTable() -> Table {
@@ -85,6 +85,7 @@ func temporaryDirectory() throws -> URL {
         #expect(Escape.latex("a_b 50% & #1 $x ~ ^ {} \\") ==
                 "a\\_b 50\\% \\& \\#1 \\$x \\textasciitilde{} \\textasciicircum{} \\{\\} \\textbackslash{}")
         #expect(Escape.latex("MRR@5") == "MRR@5")
+        #expect(Escape.latex("\"a\" (\"b\")") == "``a'' (``b'')")
         #expect(Escape.latex("4×, ±0.1, 4–8") == "4$\\times$, $\\pm$0.1, 4--8")
     }
 
