@@ -153,8 +153,10 @@ public enum Transfer {
             for j in 0..<d { s += u[j] * wi[j] }
             return s
         }
-        func evaluate(_ pairs: TransferPairs) -> RankingMetrics {
-            let reps = representations(backbone, of: pairs.sequences)
+        // A frozen backbone's validation representations never change: compute them once.
+        let frozenValidU = tunable == nil ? validation.map { representations(backbone, of: $0.sequences) } : nil
+        func evaluate(_ pairs: TransferPairs, cached: [Float]? = nil) -> RankingMetrics {
+            let reps = cached ?? representations(backbone, of: pairs.sequences)
             var acc = MetricAccumulator()
             reps.withUnsafeBufferPointer { r in
                 for (i, pos) in pairs.targets.enumerated() {
@@ -223,7 +225,7 @@ public enum Transfer {
                 pairs += Int(count)
                 start = end
             }
-            let v = validation.map { evaluate($0) }
+            let v = validation.map { evaluate($0, cached: frozenValidU) }
             history.append(TransferEpoch(epoch: epoch, loss: lossSum / Double(max(pairs, 1)), validation: v,
                                          seconds: Double(DispatchTime.now().uptimeNanoseconds - e0) / 1e9))
             let selected = v?.mrr5 ?? Double(epoch)   // without validation: keep the last epoch

@@ -100,7 +100,7 @@ public final class CacheLock: @unchecked Sendable {
         o.heartbeat = Date().timeIntervalSince1970
         if let data = try? JSONEncoder().encode(o) {
             let tmp = path.appendingPathComponent("owner.json.\(UUID().uuidString)")
-            if (try? data.write(to: tmp)) != nil {
+            if (try? CacheStore.writeFile(data, to: tmp)) != nil {
                 if rename(tmp.path, path.appendingPathComponent("owner.json").path) != 0 {
                     try? FileManager.default.removeItem(at: tmp)
                 }
@@ -113,7 +113,7 @@ public final class CacheLock: @unchecked Sendable {
         let tmp = path.deletingLastPathComponent()
             .appendingPathComponent(".\(path.lastPathComponent).new-\(owner.token)")
         try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
-        try JSONEncoder().encode(owner).write(to: tmp.appendingPathComponent("owner.json"))
+        try CacheStore.writeFile(JSONEncoder().encode(owner), to: tmp.appendingPathComponent("owner.json"))
         if rename(tmp.path, path.path) == 0 { return true }
         let err = errno
         try? fm.removeItem(at: tmp)

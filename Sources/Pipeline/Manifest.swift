@@ -50,10 +50,18 @@ public struct IndexRecord: Codable, Equatable, Sendable {
 }
 
 enum ISOTime {
-    static func string(_ date: Date) -> String {
+    // Making a formatter costs milliseconds on Linux; one shared instance behind a lock.
+    private static let formatter: ISO8601DateFormatter = {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: date)
+        return f
+    }()
+    private static let mutex = NSLock()
+
+    static func string(_ date: Date) -> String {
+        mutex.lock()
+        defer { mutex.unlock() }
+        return formatter.string(from: date)
     }
 }
 

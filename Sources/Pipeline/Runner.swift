@@ -205,7 +205,7 @@ extension Engine {
         log.write(String(format: "done in %.3f s, output hash %@", seconds, outputHash))
         log.close()
         do {
-            try Manifest.encoder().encode(manifest).write(to: temp.appendingPathComponent("manifest.json"))
+            try CacheStore.writeFile(Manifest.encoder().encode(manifest), to: temp.appendingPathComponent("manifest.json"))
             try store.commit(temporary: temp, kind: kind, key: key)
         } catch {
             try? fm.removeItem(at: temp)
@@ -246,9 +246,13 @@ extension Engine {
 
     /// Points the index at the entry and publishes its files.
     private func record(_ s: any Stage, manifest: Manifest, options: RunOptions) throws {
-        try store.writeIndex(IndexRecord(id: s.id, key: manifest.key, material: manifest.material,
-                                         outputHash: manifest.outputHash, seconds: manifest.seconds,
-                                         time: ISOTime.string(Date())))
+        // Unchanged pointers are not rewritten: a warm run over hundreds of stages then writes nothing.
+        let current = store.readIndex(s.id)
+        if current?.key != manifest.key || current?.outputHash != manifest.outputHash {
+            try store.writeIndex(IndexRecord(id: s.id, key: manifest.key, material: manifest.material,
+                                             outputHash: manifest.outputHash, seconds: manifest.seconds,
+                                             time: ISOTime.string(Date())))
+        }
         guard let root = options.outputRoot else { return }
         let out = store.outputs(kind: s.kind, key: manifest.key)
         for name in s.publishes.keys.sorted() {

@@ -67,7 +67,11 @@ import Testing
         t.batchSize = 32
         t.learningRate = 1e-2
         let frozen = try Transfer.finetune(backbone: try ModelFactory.make(c, itemCount: Self.K, seed: 1) as! GRU4Rec,
-                                           targetItemCount: Self.KT, train: train, test: test, options: t)
+                                           targetItemCount: Self.KT, train: train, validation: test, test: test, options: t)
+        // Validation = test here, so the restored best head must reproduce its epoch's validation metrics.
+        #expect(frozen.history.allSatisfy { $0.validation != nil })
+        #expect(frozen.history[frozen.bestEpoch - 1].validation == frozen.test)
+        #expect(frozen.history.allSatisfy { $0.validation!.mrr5 <= frozen.test.mrr5 })
         t.finetuneBackbone = true
         let tunedModel = try ModelFactory.make(c, itemCount: Self.K, seed: 1) as! GRU4Rec
         let before = Array(UnsafeBufferPointer(start: tunedModel.parameters.values, count: tunedModel.parameters.count))
