@@ -50,7 +50,7 @@ import Testing
         let key = try KeyMaterial.of(s, inputHashes: [:]).key
         let lock = e.store.lock(kind: "train", key: key)
         // What a killed run leaves: its lock and a half-written temporary.
-        let owner = LockOwner(pid: try deadPID(), host: Provenance.host, heartbeat: Date().timeIntervalSince1970,
+        let owner = LockOwner(pid: try deadPID(), host: HostFacts.host, heartbeat: Date().timeIntervalSince1970,
                               started: "then", token: "dead")
         #expect(try CacheLock.tryCreate(lock, owner: owner))
         let leftover = e.store.root.appendingPathComponent("train/.tmp-\(key)-killed/out")
