@@ -20,6 +20,36 @@ public struct DatasetSpec: Codable, Hashable, Sendable {
 
     enum CodingKeys: String, CodingKey { case name, source, format, prep }
 
+    /// Checks what decoding cannot (ranges, hex checksums, file counts per format); errors name `<dataset>.<key>`.
+    public func validate() throws {
+        func bad(_ key: String, _ expected: String) -> DatasetError { .invalidParameter(field: "\(name).\(key)", expected: expected) }
+        func isHex(_ s: String, _ n: Int) -> Bool { s.count == n && s.allSatisfy { $0.isHexDigit } }
+        if name.isEmpty || name.contains("/") { throw bad("name", "a non-empty name without '/'") }
+        do { try prep.validate() } catch DatasetError.invalidParameter(let field, let expected) { throw bad(field, expected) }
+        switch source {
+        case .download(let d):
+            guard let u = URL(string: d.url), u.scheme == "http" || u.scheme == "https" else { throw bad("source.url", "an http(s) URL") }
+            if !d.sha256.isEmpty && !isHex(d.sha256, 64) { throw bad("source.sha256", "64 hex digits or empty") }
+            if !d.md5.isEmpty && !isHex(d.md5, 32) { throw bad("source.md5", "32 hex digits or empty") }
+            if d.archive == .zip && d.members.count != format.fileCount {
+                throw bad("source.members", "\(format.fileCount) path(s) inside the archive for format \(format.kind.rawValue)")
+            }
+            if d.archive == .none && format.fileCount != 1 { throw bad("source.archive", "zip (a two-file format needs an archive)") }
+        case .userPlaced(let u):
+            if u.files.count != format.fileCount { throw bad("source.files", "\(format.fileCount) path(s) for format \(format.kind.rawValue)") }
+        case .synthetic(let sy):
+            do { try sy.validate() } catch DatasetError.invalidParameter(let field, let expected) { throw bad(field, expected) }
+            if format.kind == .coldrec && sy.targetItems == 0 { throw bad("source.targetItems", "> 0 for the coldrec format") }
+        }
+        if format.kind == .movielensRatings || format.kind == .userItemTime {
+            if format.userColumn < 0 || format.itemColumn < 0 || format.userColumn == format.itemColumn {
+                throw bad("format.userColumn/itemColumn", "two different column indices >= 0")
+            }
+            if format.timeColumn < -1 { throw bad("format.timeColumn", "a column index, or -1 for file order") }
+        }
+        if let d = format.delimiter, d.isEmpty { throw bad("format.delimiter", "a non-empty string (or leave it out to detect)") }
+    }
+
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)

@@ -26,7 +26,7 @@ public struct FetchRecord: Codable, Equatable, Sendable {
     public var downloadBytes: Int64
     /// `verified` when a spec checksum matched, `recorded` when the spec had none (the hash is only recorded).
     public var checksum: String
-    /// The server's Last-Modified time of the download (curl --remote-time), ISO 8601; identifies moving snapshots such as ml-latest.
+    /// The server's Last-Modified header for the download (as sent, or ""); identifies moving snapshots such as ml-latest.
     public var serverLastModified: String
     /// When the fetch finished (ISO 8601, UTC) and how long it took.
     public var fetchedAt: String
@@ -34,11 +34,16 @@ public struct FetchRecord: Codable, Equatable, Sendable {
     /// The raw files in the order the format reads them.
     public var files: [FetchedFile]
 
-    /// Writes `fetch.json` (pretty, key-sorted) into `directory`.
+    /// Writes `fetch.json` (pretty, key-sorted) into `directory`, without `fetchedAt` and `seconds`: re-fetching the
+    /// same bytes then yields a byte-identical file, so the cache's early cutoff spares prep; the times belong in the
+    /// stage manifest (take them from the returned record).
     public func write(to directory: URL) throws {
+        var stable = self
+        stable.fetchedAt = ""
+        stable.seconds = 0
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try e.encode(self).write(to: directory.appendingPathComponent(FetchRecord.fileName))
+        try e.encode(stable).write(to: directory.appendingPathComponent(FetchRecord.fileName))
     }
 
     /// Reads `fetch.json` from a fetch output folder.
@@ -75,7 +80,7 @@ public struct FetchOptions: Sendable {
 /// Downloads go through the `curl` program rather than URLSession: on Linux, FoundationNetworking is a separate,
 /// heavier library whose download tasks cannot append to a partial file, while curl gives resume (`-C -`), redirects
 /// (`-L`), HTTP errors as failures (`--fail`), truncation detection (exit 18 on a short body) and the server's
-/// Last-Modified (`-R`) in one well-known tool that is present on every machine the bootstrap supports.
+/// headers (`--dump-header`, for Last-Modified) in one well-known tool present on every machine the bootstrap supports.
 public enum Fetcher {
     /// Fetches `spec`'s raw files into `destination` (created), writes `fetch.json` there and returns the record.
     public static func fetch(_ spec: DatasetSpec, into destination: URL, options: FetchOptions) throws -> FetchRecord {
@@ -181,7 +186,9 @@ public enum Fetcher {
         for (i, p) in paths.enumerated() {
             let name = uniqueName(p.lastPathComponent, index: i, taken: files.map(\.name))
             let out = destination.appendingPathComponent(name)
-            try placeCopy(of: p, at: out)
+            // A real copy, never a hard link: editing the user's file later must not alter the cached entry.
+            try? FileManager.default.removeItem(at: out)
+            try FileManager.default.copyItem(at: p, to: out)
             files.append(try describe(out, name: name, origin: p.path))
         }
         return FetchRecord(dataset: spec.name, kind: "user-placed", url: "", downloadSHA256: "", downloadBytes: 0, checksum: "recorded",
@@ -215,7 +222,7 @@ public enum Fetcher {
         public var sha256: String
         /// True when a spec checksum (SHA-256 or MD5) was checked.
         public var verified: Bool
-        /// Server Last-Modified (ISO 8601) or "".
+        /// The server's Last-Modified header or "" (kept in a `<name>.last-modified` sidecar for reuse).
         public var lastModified: String
     }
 
@@ -231,6 +238,8 @@ public enum Fetcher {
         let name = base.isEmpty || base == "/" ? "download" : base
         let final = directory.appendingPathComponent(name)
         let part = directory.appendingPathComponent(name + ".part")
+        let headers = directory.appendingPathComponent(name + ".headers")
+        let sidecar = directory.appendingPathComponent(name + ".last-modified")
         let fm = FileManager.default
         let hasChecksum = !sha256.isEmpty || !md5.isEmpty
 
@@ -251,7 +260,7 @@ public enum Fetcher {
             attempt += 1
             let resumeAt = (try? fm.attributesOfItem(atPath: part.path)[.size] as? NSNumber)??.int64Value ?? 0
             log(resumeAt > 0 ? "resuming \(url) at \(resumeAt) bytes" : "downloading \(url)")
-            var args = ["curl", "--fail", "--location", "--silent", "--show-error", "--remote-time",
+            var args = ["curl", "--fail", "--location", "--silent", "--show-error", "--dump-header", headers.path,
                         "--connect-timeout", "30", "--output", part.path, "--write-out", "%{http_code}"]
             if resumeAt > 0 { args += ["--continue-at", "-"] }
             args.append(url)
@@ -285,6 +294,13 @@ public enum Fetcher {
             try? fm.removeItem(at: part)
             throw error
         }
+        // The last Last-Modified header (after redirects) of the request that completed the file.
+        let dumped = (try? String(contentsOf: headers, encoding: .utf8)) ?? ""
+        let modified = dumped.split(whereSeparator: \.isNewline).reversed()
+            .first { $0.lowercased().hasPrefix("last-modified:") }
+            .map { String($0.dropFirst("last-modified:".count)).trimmingCharacters(in: .whitespaces) } ?? ""
+        try Data(modified.utf8).write(to: sidecar)
+        try? fm.removeItem(at: headers)
         try? fm.removeItem(at: final)
         try fm.moveItem(at: part, to: final)
         return try finish(final, verified: hasChecksum)
@@ -293,7 +309,8 @@ public enum Fetcher {
     private static func finish(_ file: URL, verified: Bool) throws -> Download {
         let attrs = try FileManager.default.attributesOfItem(atPath: file.path)
         let bytes = (attrs[.size] as? NSNumber)?.int64Value ?? 0
-        let modified = (attrs[.modificationDate] as? Date).map(iso8601) ?? ""
+        let sidecar = file.deletingLastPathComponent().appendingPathComponent(file.lastPathComponent + ".last-modified")
+        let modified = (try? String(contentsOf: sidecar, encoding: .utf8)) ?? ""
         return Download(file: file, bytes: bytes, sha256: try SHA256.hex(fileAt: file), verified: verified, lastModified: modified)
     }
 
@@ -343,7 +360,8 @@ public enum Fetcher {
 
     // MARK: - helpers
 
-    /// Hard link when possible (no copy of large raw files), else a copy.
+    /// Hard link when possible (no copy of large downloads; a re-download renames a new inode into place, so the
+    /// linked entry stays intact), else a copy.
     static func placeCopy(of source: URL, at destination: URL) throws {
         let fm = FileManager.default
         try? fm.removeItem(at: destination)
@@ -367,29 +385,30 @@ public enum Fetcher {
     }
 
     /// Runs a program to completion; stdout goes to `stdoutTo` when given (large outputs), else is captured.
+    ///
+    /// Output is captured through temporary files, not pipes: a pipe's write end can leak into a child process spawned
+    /// concurrently by another thread, and reading such a pipe to EOF would then wait for that unrelated child.
     static func run(_ executable: String, _ args: [String], stdoutTo: FileHandle? = nil) throws -> (code: Int32, stdout: String, stderr: String) {
+        let fm = FileManager.default
+        let base = fm.temporaryDirectory.appendingPathComponent("cprec-run-\(UUID().uuidString)")
+        let outURL = base.appendingPathExtension("out"), errURL = base.appendingPathExtension("err")
+        _ = fm.createFile(atPath: outURL.path, contents: nil)
+        _ = fm.createFile(atPath: errURL.path, contents: nil)
+        defer { try? fm.removeItem(at: outURL); try? fm.removeItem(at: errURL) }
+        let outHandle = try FileHandle(forWritingTo: outURL), errHandle = try FileHandle(forWritingTo: errURL)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
-        let outPipe = Pipe(), errPipe = Pipe()
-        p.standardOutput = stdoutTo ?? outPipe
-        p.standardError = errPipe
+        p.standardOutput = stdoutTo ?? outHandle
+        p.standardError = errHandle
         p.standardInput = FileHandle.nullDevice
         do { try p.run() } catch {
+            try? outHandle.close(); try? errHandle.close()
             throw DatasetError.tool(name: args.first ?? executable, detail: "cannot start: \(error.localizedDescription)")
         }
-        // Drain both pipes before waiting so a chatty tool cannot block on a full pipe.
-        final class Box: @unchecked Sendable { var data = Data() }
-        let err = Box()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            err.data = errPipe.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = stdoutTo == nil ? outPipe.fileHandleForReading.readDataToEndOfFile() : Data()
-        group.wait()
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: err.data, as: UTF8.self))
+        try? outHandle.close(); try? errHandle.close()
+        let out = (try? Data(contentsOf: outURL)) ?? Data(), err = (try? Data(contentsOf: errURL)) ?? Data()
+        return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 }

@@ -188,19 +188,23 @@ public enum Parsers {
         let pad = format.effectivePadToken
         let strictComma = format.kind == .sessionCSV || format.kind == .coldrec
         let explicit: [UInt8]? = format.delimiter.map { Array($0.utf8) } ?? (strictComma ? [UInt8(ascii: ",")] : nil)
+        let padBytes = pad.map { Array($0.utf8) }
         var sequences: [[Int32]] = []
         try forEachLine(file, maxLines: maxLines) { line, number in
             var seq: [Int32] = []
             if let d = explicit {
                 for r in split(line, by: d) {
-                    let token = string(line, r.lowerBound, r.upperBound).trimmingCharacters(in: .whitespaces)
-                    if token.isEmpty {
+                    // Trim spaces on bytes and test for the pad token before building a String (the hot path).
+                    var a = r.lowerBound, b = r.upperBound
+                    while a < b && (line[a] == 0x20 || line[a] == 0x09) { a += 1 }
+                    while b > a && (line[b - 1] == 0x20 || line[b - 1] == 0x09) { b -= 1 }
+                    if a == b {
                         throw DatasetError.malformedLine(file: name, line: number,
                                                          expected: "an item token between delimiters (\(format.summary))",
                                                          found: preview(line))
                     }
-                    if token == pad { continue }
-                    seq.append(interner.intern(token))
+                    if let p = padBytes, p.count == b - a, (0..<p.count).allSatisfy({ line[a + $0] == p[$0] }) { continue }
+                    seq.append(interner.intern(string(line, a, b)))
                 }
             } else {
                 var start = -1

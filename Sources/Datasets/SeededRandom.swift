@@ -35,7 +35,7 @@ struct Rng {
     mutating func uniformDouble() -> Double { Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0) }
 
     /// Uniform integer in 0..<n (Lemire's multiply-shift). Parenthesised on purpose: `>>` binds tighter than `&*`
-    /// in Swift, and `Kernels.Rng.int(below:)` as first committed lacks these parentheses and always returns 0.
+    /// in Swift (without them the result is always 0, as in the first version of `Kernels.Rng`).
     mutating func int(below n: Int) -> Int {
         precondition(n > 0 && n <= Int(UInt32.max))
         return Int(((next() >> 32) &* UInt64(n)) >> 32)

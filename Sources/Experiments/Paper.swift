@@ -24,12 +24,20 @@ public struct ExperimentOptions: Sendable {
 public enum Paper {
     /// Every stage of the selected profile (built from the specs; validated on load).
     public static func graph(_ options: ExperimentOptions) throws -> [any Stage] {
-        // Filled in as the dataset, model and report stages land.
-        []
+        let specs = try SpecBundle.load(options.specDirectory)
+        let catalog = try DatasetCatalog.load(options.specDirectory)
+        let profile = try specs.profile(options.profile)
+        for (name, _) in options.sources where catalog.entries[name] == nil {
+            throw ExperimentError("--source \(name)=…: unknown dataset '\(name)'; declared: \(catalog.order.joined(separator: ", "))")
+        }
+        var builder = GraphBuilder(specs: specs, catalog: catalog, profile: profile, options: options)
+        try builder.build()
+        return builder.stages
     }
 
     /// Profiles declared in the specs, with a one-line summary each (for `pipeline --help`).
     public static func profiles(specDirectory: URL) throws -> [(name: String, summary: String)] {
-        []
+        let specs = try SpecBundle.load(specDirectory)
+        return specs.profileOrder.map { ($0, specs.profiles[$0]!.summary) }
     }
 }

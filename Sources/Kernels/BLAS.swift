@@ -53,4 +53,13 @@ public enum BLAS {
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+
+    /// y(n) = alpha · Aᵀ · x + beta · y for row-major A (m×n), x (m): column sums when x is all ones.
+    public static func gemvT(
+        m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil, x: UnsafePointer<Float>,
+        beta: Float = 1, y: UnsafeMutablePointer<Float>
+    ) {
+        if m == 0 || n == 0 { return }
+        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(m), Int32(n), alpha, a, Int32(lda ?? n), x, 1, beta, y, 1)
+    }
 }

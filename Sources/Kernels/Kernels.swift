@@ -15,6 +15,14 @@ public struct SendablePtr<T>: @unchecked Sendable {
     @inlinable public init(_ p: UnsafeMutablePointer<T>) { self.p = p }
 }
 
+/// max(a, b) per lane; the stdlib's generic `pointwiseMax` compiles to an unspecialised call here.
+@inlinable @inline(__always)
+public func vmax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: a .< b) }
+
+/// min(a, b) per lane.
+@inlinable @inline(__always)
+public func vmin(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .< a) }
+
 /// Elementwise, row-wise and reduction kernels, SIMD8 inner loops, split over the thread budget when big enough.
 public enum Kernels {
     /// The engine's one thread setting (elementwise work and BLAS); 1 until `setThreads` is called.
@@ -128,7 +136,7 @@ public enum Kernels {
             var i = lo
             while i + 8 <= hi {
                 let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(o + i).storeBytes(of: pointwiseMax(v, z), as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(o + i).storeBytes(of: vmax(v, z), as: SIMD8<Float>.self)
                 i += 8
             }
             while i < hi { o[i] = max(x[i], 0); i += 1 }
@@ -204,7 +212,7 @@ public enum Kernels {
         var m = SIMD8<Float>(repeating: -.infinity)
         var i = 0
         while i + 8 <= n {
-            m = pointwiseMax(m, UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self))
+            m = vmax(m, UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self))
             i += 8
         }
         var s = m.max()
@@ -212,27 +220,35 @@ public enum Kernels {
         return s
     }
 
-    /// db[j] += Σ_n x[n, j] for x (N, C): the bias gradient of a layer.
+    /// 4,096 ones: the x of the column-sum GEMVs (immutable, so safe to share across threads).
+    static let ones: UnsafeMutablePointer<Float> = {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: 4096)
+        p.initialize(repeating: 1, count: 4096)
+        return p
+    }()
+
+    /// db[j] += Σ_n x[n, j] for x (N, C): the bias gradient of a layer (BLAS gemv over 4,096-row slabs).
     public static func addColumnSums(_ db: FloatPtr, _ x: ConstFloatPtr, rows: Int, cols: Int) {
-        for r in 0..<rows {
-            let row = x + r * cols
-            var j = 0
-            while j + 8 <= cols {
-                let v = UnsafeRawPointer(db + j).loadUnaligned(as: SIMD8<Float>.self)
-                    + UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(db + j).storeBytes(of: v, as: SIMD8<Float>.self)
-                j += 8
-            }
-            while j < cols { db[j] += row[j]; j += 1 }
+        var r = 0
+        while r < rows {
+            let m = min(4096, rows - r)
+            BLAS.gemvT(m: m, n: cols, a: x + r * cols, x: ones, beta: 1, y: db)
+            r += m
         }
+    }
+
+    /// Naive twin of `addColumnSums` (tests).
+    public static func addColumnSumsNaive(_ db: FloatPtr, _ x: ConstFloatPtr, rows: Int, cols: Int) {
+        for r in 0..<rows { for j in 0..<cols { db[j] += x[r * cols + j] } }
     }
 
     // MARK: exp and row softmax
 
-    /// e^x for 8 lanes: Cephes-style range reduction + degree-6 polynomial (rel. error ~2e-7), no libm calls.
+    /// e^x for 8 lanes: Cephes-style range reduction + degree-6 polynomial (rel. error ~2e-7), no libm calls;
+    /// clamped to [−87.3, 88.3].
     @inlinable @inline(__always)
     public static func exp8(_ x0: SIMD8<Float>) -> SIMD8<Float> {
-        let x = pointwiseMin(pointwiseMax(x0, SIMD8(repeating: -87.3)), SIMD8(repeating: 88.3))
+        let x = vmin(vmax(x0, SIMD8(repeating: -87.3)), SIMD8(repeating: 88.3))
         // Round x·log2(e) to the nearest integer with the 1.5·2^23 trick (keeps everything in SIMD).
         let magic = SIMD8<Float>(repeating: 12_582_912)
         let t = x * SIMD8(repeating: 1.442_695_04) + magic
@@ -248,8 +264,8 @@ public enum Kernels {
         p = p * (r * r) + r + SIMD8(repeating: 1)
         let ti = unsafeBitCast(t, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
         let scale = unsafeBitCast((ti &+ 127) &<< 23, to: SIMD8<Float>.self)
-        let y = p * scale
-        return y.replacing(with: SIMD8(repeating: 0), where: x0 .< SIMD8(repeating: -87.3))
+        // Inputs below −87.3 give e^−87.3 ≈ 1e-38 rather than 0: a per-lane select here compiles to a scalar loop.
+        return p * scale
     }
 
     /// Scalar e^x with the same polynomial as `exp8` (for row tails).
@@ -281,6 +297,36 @@ public enum Kernels {
         }
         while i < n { p[i] *= inv; i += 1 }
         return m + Float(Foundation.log(s))
+    }
+
+    /// One row of fused softmax cross-entropy: turns logits into scale · (softmax − onehot(t)) in place
+    /// (three passes: max, exp + sum, scale) and returns the loss −log softmax[t].
+    @inlinable
+    public static func softmaxCrossEntropyGradRow(_ p: FloatPtr, _ n: Int, target t: Int, scale: Float) -> Float {
+        let logit = p[t]
+        let m = maxValue(p, n)
+        let mv = SIMD8<Float>(repeating: m)
+        var acc = SIMD8<Float>(repeating: 0)
+        var i = 0
+        while i + 8 <= n {
+            let e = exp8(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - mv)
+            UnsafeMutableRawPointer(p + i).storeBytes(of: e, as: SIMD8<Float>.self)
+            acc += e
+            i += 8
+        }
+        var s = Double(acc.sum())
+        while i < n { let e = exp1(p[i] - m); p[i] = e; s += Double(e); i += 1 }
+        let k = Float(Double(scale) / s)
+        let kv = SIMD8<Float>(repeating: k)
+        i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) * kv
+            UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { p[i] *= k; i += 1 }
+        p[t] -= scale
+        return m + Float(Foundation.log(s)) - logit
     }
 
     /// out (rows, cols) = softmax of each row of x (out may alias x).

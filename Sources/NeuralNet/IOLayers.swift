@@ -231,8 +231,7 @@ public final class LowRankEmbedding: InputLayer {
 
 // MARK: outputs
 
-/// Row budget of the fused softmax chunks: 16M floats (64 MiB) of logits at a time.
-func softmaxChunk(_ N: Int, _ V: Int) -> Int { max(1, min(N, 16_777_216 / max(V, 1))) }
+func softmaxChunk(_ N: Int, _ V: Int) -> Int { SoftmaxCrossEntropy.chunkRows(N: N, V: V) }
 
 /// Full softmax: logits = x · W + b over all V items (W (d, V), b (V)).
 public final class FullSoftmax: OutputLayer {
@@ -348,10 +347,9 @@ public final class TreeSoftmax: OutputLayer {
         var total = 0.0
         headTargets.withUnsafeBufferPointer { ht in
             Linear.forward(out: hl, x: x, w: params.value(head), bias: nil, N: N, C: dim, O: H)
-            total += SoftmaxCrossEntropy.forward(losses: losses.reserve(N), probs: hl, targets: ht.baseAddress!,
-                                                 N: N, V: H, maskPadding: maskPadding)
-            SoftmaxCrossEntropy.gradientInPlace(probs: hl, targets: ht.baseAddress!, N: N, V: H,
-                                                maskPadding: maskPadding, scale: scale)
+            total += SoftmaxCrossEntropy.forwardBackwardInPlace(
+                losses: losses.reserve(N), logits: hl, targets: ht.baseAddress!, N: N, V: H,
+                maskPadding: maskPadding, scale: scale)
         }
         Linear.backward(dx: dx, dw: params.grad(head), dbias: nil, dout: hl, x: x, w: params.value(head), N: N, C: dim, O: H)
         for i in 1..<layout.bounds.count {
@@ -370,10 +368,9 @@ public final class TreeSoftmax: OutputLayer {
             BLAS.gemm(m: m, n: w, k: dim, a: xs, b: P, c: z)
             BLAS.gemm(m: m, n: K, k: w, a: z, b: W, c: l)
             local.withUnsafeBufferPointer { lt in
-                total += SoftmaxCrossEntropy.forward(losses: losses.reserve(m), probs: l, targets: lt.baseAddress!,
-                                                     N: m, V: K, maskPadding: false)
-                SoftmaxCrossEntropy.gradientInPlace(probs: l, targets: lt.baseAddress!, N: m, V: K,
-                                                    maskPadding: false, scale: scale)
+                total += SoftmaxCrossEntropy.forwardBackwardInPlace(
+                    losses: losses.reserve(m), logits: l, targets: lt.baseAddress!, N: m, V: K,
+                    maskPadding: false, scale: scale)
             }
             BLAS.gemm(transA: true, m: w, n: K, k: m, a: z, b: l, beta: 1, c: params.grad(weights[i - 1]))
             BLAS.gemm(transB: true, m: m, n: w, k: K, a: l, b: W, c: dz)

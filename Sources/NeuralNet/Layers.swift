@@ -115,7 +115,15 @@ func addRow(_ y: FloatPtr, _ x: ConstFloatPtr, _ n: Int) {
     while i < n { y[i] += x[i]; i += 1 }
 }
 
+@inline(__always) func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+@inline(__always) func store8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
 /// Layer normalisation over the channels of each row, learned gain γ and shift β.
+/// SIMD8 paths when C is a multiple of 8 (every model width here), scalar otherwise.
 public enum LayerNorm {
     /// - Parameters: out (N, C); mean, rstd (N) caches for backward; x (N, C); gamma, beta (C).
     public static func forward(
@@ -125,25 +133,37 @@ public enum LayerNorm {
         let os = SendablePtr(out), ms = SendablePtr(mean), rs = SendablePtr(rstd)
         let xs = SendablePtr(UnsafeMutablePointer(mutating: x))
         let gs = SendablePtr(UnsafeMutablePointer(mutating: gamma)), bs = SendablePtr(UnsafeMutablePointer(mutating: beta))
+        let simd = C % 8 == 0
         Kernels.parallelRanges(N, costPerItem: 4 * C) { lo, hi in
+            let g = gs.p, bt = bs.p
             for n in lo..<hi {
                 let xr = xs.p + n * C, o = os.p + n * C
-                let m = Float(Kernels.sum(xr, C) / Double(C))
-                var v = 0.0
-                for c in 0..<C { let d = Double(xr[c] - m); v += d * d }
-                let s = Float(1 / (v / Double(C) + Double(eps)).squareRoot())
+                var m: Float = 0, v: Float = 0
+                if simd {
+                    var acc = SIMD8<Float>(repeating: 0)
+                    for c in stride(from: 0, to: C, by: 8) { acc += load8(xr + c) }
+                    m = acc.sum() / Float(C)
+                    let mv = SIMD8<Float>(repeating: m)
+                    var sq = SIMD8<Float>(repeating: 0)
+                    for c in stride(from: 0, to: C, by: 8) { let dv = load8(xr + c) - mv; sq += dv * dv }
+                    v = sq.sum() / Float(C)
+                } else {
+                    for c in 0..<C { m += xr[c] }
+                    m /= Float(C)
+                    for c in 0..<C { let dv = xr[c] - m; v += dv * dv }
+                    v /= Float(C)
+                }
+                let s = 1 / (v + eps).squareRoot()
                 ms.p[n] = m
                 rs.p[n] = s
-                let mv = SIMD8<Float>(repeating: m), sv = SIMD8<Float>(repeating: s)
-                var c = 0
-                while c + 8 <= C {
-                    let xv = UnsafeRawPointer(xr + c).loadUnaligned(as: SIMD8<Float>.self)
-                    let g = UnsafeRawPointer(gs.p + c).loadUnaligned(as: SIMD8<Float>.self)
-                    let b = UnsafeRawPointer(bs.p + c).loadUnaligned(as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(o + c).storeBytes(of: (xv - mv) * sv * g + b, as: SIMD8<Float>.self)
-                    c += 8
+                if simd {
+                    let mv = SIMD8<Float>(repeating: m), sv = SIMD8<Float>(repeating: s)
+                    for c in stride(from: 0, to: C, by: 8) {
+                        store8(o + c, (load8(xr + c) - mv) * sv * load8(g + c) + load8(bt + c))
+                    }
+                } else {
+                    for c in 0..<C { o[c] = (xr[c] - m) * s * g[c] + bt[c] }
                 }
-                while c < C { o[c] = (xr[c] - m) * s * gs.p[c] + bs.p[c]; c += 1 }
             }
         }
     }
@@ -153,14 +173,23 @@ public enum LayerNorm {
         dx: FloatPtr, dgamma: FloatPtr, dbeta: FloatPtr, dout: ConstFloatPtr,
         x: ConstFloatPtr, mean: ConstFloatPtr, rstd: ConstFloatPtr, gamma: ConstFloatPtr, N: Int, C: Int
     ) {
+        let simd = C % 8 == 0
         // dγ, dβ reduce over rows: done serially so the result never depends on the thread count.
         for n in 0..<N {
             let xr = x + n * C, g = dout + n * C
             let m = mean[n], s = rstd[n]
-            for c in 0..<C {
-                let xh = (xr[c] - m) * s
-                dgamma[c] += g[c] * xh
-                dbeta[c] += g[c]
+            if simd {
+                let mv = SIMD8<Float>(repeating: m), sv = SIMD8<Float>(repeating: s)
+                for c in stride(from: 0, to: C, by: 8) {
+                    let gv = load8(g + c)
+                    store8(dgamma + c, load8(dgamma + c) + gv * ((load8(xr + c) - mv) * sv))
+                    store8(dbeta + c, load8(dbeta + c) + gv)
+                }
+            } else {
+                for c in 0..<C {
+                    dgamma[c] += g[c] * ((xr[c] - m) * s)
+                    dbeta[c] += g[c]
+                }
             }
         }
         let ds = SendablePtr(dx), gs = SendablePtr(UnsafeMutablePointer(mutating: dout))
@@ -169,19 +198,35 @@ public enum LayerNorm {
         let gam = SendablePtr(UnsafeMutablePointer(mutating: gamma))
         Kernels.parallelRanges(N, costPerItem: 6 * C) { lo, hi in
             for n in lo..<hi {
-                let xr = xs.p + n * C, g = gs.p + n * C, d = ds.p + n * C
+                let xr = xs.p + n * C, g = gs.p + n * C, d = ds.p + n * C, ga = gam.p
                 let m = ms.p[n], s = rs.p[n]
                 // dx = s · (dxh − mean(dxh) − xh · mean(dxh · xh)),  dxh = dout · γ
-                var sumD: Float = 0, sumDX: Float = 0
-                for c in 0..<C {
-                    let dxh = g[c] * gam.p[c]
-                    sumD += dxh
-                    sumDX += dxh * (xr[c] - m) * s
-                }
-                let mD = sumD / Float(C), mDX = sumDX / Float(C)
-                for c in 0..<C {
-                    let xh = (xr[c] - m) * s
-                    d[c] += s * (g[c] * gam.p[c] - mD - xh * mDX)
+                if simd {
+                    let mv = SIMD8<Float>(repeating: m), sv = SIMD8<Float>(repeating: s)
+                    var aD = SIMD8<Float>(repeating: 0), aDX = SIMD8<Float>(repeating: 0)
+                    for c in stride(from: 0, to: C, by: 8) {
+                        let dxh = load8(g + c) * load8(ga + c)
+                        aD += dxh
+                        aDX += dxh * ((load8(xr + c) - mv) * sv)
+                    }
+                    let mD = SIMD8<Float>(repeating: aD.sum() / Float(C))
+                    let mDX = SIMD8<Float>(repeating: aDX.sum() / Float(C))
+                    for c in stride(from: 0, to: C, by: 8) {
+                        let xh = (load8(xr + c) - mv) * sv
+                        store8(d + c, load8(d + c) + sv * (load8(g + c) * load8(ga + c) - mD - xh * mDX))
+                    }
+                } else {
+                    var sumD: Float = 0, sumDX: Float = 0
+                    for c in 0..<C {
+                        let dxh = g[c] * ga[c]
+                        sumD += dxh
+                        sumDX += dxh * (xr[c] - m) * s
+                    }
+                    let mD = sumD / Float(C), mDX = sumDX / Float(C)
+                    for c in 0..<C {
+                        let xh = (xr[c] - m) * s
+                        d[c] += s * (g[c] * ga[c] - mD - xh * mDX)
+                    }
                 }
             }
         }

@@ -36,28 +36,31 @@ public enum SoftmaxCrossEntropy {
         }
     }
 
-    /// In place: probs (N, V) becomes scale · (p − onehot) (masked rows zero), ready to be the GEMM input of
-    /// the backward pass.
-    static func gradientInPlace(
-        probs: FloatPtr, targets: UnsafePointer<Int32>, N: Int, V: Int, maskPadding: Bool, scale: Float
-    ) {
-        let ps = SendablePtr(probs)
-        Kernels.parallelRanges(N, costPerItem: V) { lo, hi in
+    /// Fused forward + backward from logits: logits (N, V) become scale · (p − onehot) in place (masked rows
+    /// zero); per-row losses (N) are written; returns their sum.
+    public static func forwardBackwardInPlace(
+        losses: FloatPtr, logits: FloatPtr, targets: UnsafePointer<Int32>, N: Int, V: Int, maskPadding: Bool,
+        scale: Float
+    ) -> Double {
+        let ls = SendablePtr(losses), ps = SendablePtr(logits)
+        Kernels.parallelRanges(N, costPerItem: 3 * V) { lo, hi in
             for n in lo..<hi {
                 let row = ps.p + n * V
                 let t = Int(targets[n])
-                if maskPadding && t == 0 { row.update(repeating: 0, count: V); continue }
-                let sv = SIMD8<Float>(repeating: scale)
-                var i = 0
-                while i + 8 <= V {
-                    let v = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) * sv
-                    UnsafeMutableRawPointer(row + i).storeBytes(of: v, as: SIMD8<Float>.self)
-                    i += 8
-                }
-                while i < V { row[i] *= scale; i += 1 }
-                row[t] -= scale
+                if maskPadding && t == 0 { row.update(repeating: 0, count: V); ls.p[n] = 0; continue }
+                ls.p[n] = Kernels.softmaxCrossEntropyGradRow(row, V, target: t, scale: scale)
             }
         }
+        var s = 0.0
+        for n in 0..<N { s += Double(losses[n]) }
+        return s
+    }
+
+    /// Row chunk for the fused linear softmax: ~2 MiB of logits (cache-resident between the GEMMs and the
+    /// softmax passes) when that still gives ≥ 256 rows, else 64 MiB (large V: the dW GEMM wants tall chunks).
+    public static func chunkRows(N: Int, V: Int) -> Int {
+        let cached = 524_288 / max(V, 1)
+        return max(1, min(N, cached >= 256 ? cached : max(256, 16_777_216 / max(V, 1))))
     }
 
     /// Fused linear + softmax + cross-entropy forward and backward, in row chunks so the N×V logits never
@@ -77,10 +80,8 @@ public enum SoftmaxCrossEntropy {
             let rows = min(chunk, N - start)
             let xc = x + start * D
             Linear.forward(out: scratch, x: xc, w: w, bias: bias, N: rows, C: D, O: V)
-            total += forward(losses: lossScratch, probs: scratch, targets: targets + start, N: rows, V: V,
-                             maskPadding: maskPadding)
-            gradientInPlace(probs: scratch, targets: targets + start, N: rows, V: V, maskPadding: maskPadding,
-                            scale: scale)
+            total += forwardBackwardInPlace(losses: lossScratch, logits: scratch, targets: targets + start, N: rows,
+                                            V: V, maskPadding: maskPadding, scale: scale)
             Linear.backward(dx: dx.map { $0 + start * D }, dw: dw, dbias: dbias, dout: scratch, x: xc, w: w,
                             N: rows, C: D, O: V)
             start += rows

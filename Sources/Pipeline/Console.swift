@@ -25,6 +25,14 @@ public final class Console: @unchecked Sendable {
         }
     }
 
+    /// Terminal width, so live lines never wrap (a wrapped line would break the redraw).
+    var columns: Int {
+        guard isTerminal else { return Int.max }
+        var w = winsize()
+        if ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &w) == 0, w.ws_col > 0 { return Int(w.ws_col) }
+        return 80
+    }
+
     /// Discards everything.
     public static func silent() -> Console { Console(isTerminal: false) { _ in } }
 
@@ -154,7 +162,8 @@ final class ProgressBoard: @unchecked Sendable {
         guard console.isTerminal else { return }
         var text = drawn > 0 ? "\u{1B}[\(drawn)A" : ""
         let ids = live.keys.sorted()
-        for id in ids { text += "\r\u{1B}[2K" + lineLocked(id, live[id]!) + "\n" }
+        let width = max(20, console.columns - 1)
+        for id in ids { text += "\r\u{1B}[2K" + String(lineLocked(id, live[id]!).prefix(width)) + "\n" }
         text += "\u{1B}[0J"
         console.write(text)
         drawn = ids.count

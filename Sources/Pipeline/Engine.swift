@@ -156,6 +156,9 @@ public struct Engine {
             switch store.check(kind: s.kind, key: key) {
             case .valid(let m):
                 st.state = .fresh
+                if let r = record, r.key != key {
+                    st.reasons = ["an earlier result, restored and republished by the next run"]
+                }
                 st.outputHash = m.outputHash
                 st.lastSeconds = m.seconds
                 known[s.id] = m.outputHash
@@ -309,6 +312,11 @@ public struct Engine {
                     }
                 } else if name.hasPrefix(".tmp-") || name.hasPrefix(".trash-") {
                     let key = String(name.dropFirst(name.hasPrefix(".tmp-") ? 5 : 7).prefix(64))
+                    if !held(store.lock(kind: kind, key: key)) { remove(url) }
+                } else if name.hasSuffix(".lock"), isKey(String(name.dropLast(5))), !held(url) {
+                    remove(url)  // abandoned by a killed run
+                } else if name.hasPrefix("."), name.contains(".lock.new-") || name.contains(".lock.broken-") {
+                    let key = String(name.dropFirst().prefix(64))
                     if !held(store.lock(kind: kind, key: key)) { remove(url) }
                 }
             }

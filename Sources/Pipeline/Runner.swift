@@ -102,6 +102,8 @@ extension Engine {
 
         // Fresh entries need no lock: they are immutable once renamed into place.
         var warnedDamage = false
+        var replaced: String?  // output hash of the entry a forced run replaces
+        if forced, case .valid(let m) = store.check(kind: kind, key: key) { replaced = m.outputHash }
         if !forced {
             switch store.check(kind: kind, key: key) {
             case .valid(let m): return reuse(s, manifest: m, material: material, options: options, board: board, note: "")
@@ -218,6 +220,9 @@ extension Engine {
             return fail("\(error)", nil)
         }
         let cutoff = previousOutputs == outputHash ? " (outputs unchanged: dependants stay cached)" : ""
+        if let r = replaced, r != outputHash {
+            warn("\(s.id) is not deterministic: a forced rerun with the same key produced different outputs")
+        }
         board.finish(s.id, line: "done  \(s.id) in \(formatDuration(seconds))\(cutoff)")
         return StageResult(outcome: .ran(seconds: seconds), outputHash: outputHash, key: key)
     }

@@ -92,3 +92,15 @@ extension StageID {
         return raw
     }
 }
+
+// A stage id is written as a plain string in manifests and the index.
+extension StageID {
+    public init(from decoder: Decoder) throws {
+        raw = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(raw)
+    }
+}

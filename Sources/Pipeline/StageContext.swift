@@ -38,6 +38,14 @@ public final class StageContext: @unchecked Sendable {
         return try? JSONDecoder().decode(Manifest.self, from: Data(contentsOf: url))
     }
 
+    /// A file inside a declared upstream stage's output folder.
+    public func inputFile(_ id: StageID, _ name: String) throws -> URL {
+        try inputDirectory(id).appendingPathComponent(name)
+    }
+
+    /// Where to write one declared output.
+    public func outputFile(_ name: String) -> URL { outputDirectory.appendingPathComponent(name) }
+
     /// Reports short progress (e.g. "epoch 3/20 loss 4.12") and the fraction done when known (for ETA).
     public func progress(_ message: String, fraction: Double? = nil) { progressSink(message, fraction) }
 

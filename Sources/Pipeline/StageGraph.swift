@@ -23,7 +23,17 @@ public struct StageGraph {
                 throw PipelineError.message(
                     "stage id '\(s.id)': the kind (the part before the first '/') must be non-empty and not start with '_' or '.', and the id must not contain '..'")
             }
+            try StageGraph.checkFiles(s)
             byID[s.id] = s
+        }
+        var publishers: [String: StageID] = [:]
+        for s in stages {
+            for target in s.publishes.values.sorted() {
+                if let other = publishers[target] {
+                    throw PipelineError.message("stages '\(other)' and '\(s.id)' both publish '\(target)'")
+                }
+                publishers[target] = s.id
+            }
         }
         var deps: [StageID: [StageID]] = [:]
         for s in stages {
@@ -65,6 +75,26 @@ public struct StageGraph {
         for (i, s) in order.enumerated() { idx[s.id] = i }
         index = idx
         dependants = deps.mapValues { Array(Set($0)).sorted() }
+    }
+
+    /// Output names are plain file names; published files come from the outputs and stay under the output root.
+    private static func checkFiles(_ s: any Stage) throws {
+        var seen: Set<String> = []
+        for o in s.outputs {
+            if o.isEmpty || o.contains("/") || o == "." || o == ".." {
+                throw PipelineError.message("stage '\(s.id)': output '\(o)' must be a plain file or folder name")
+            }
+            if !seen.insert(o).inserted { throw PipelineError.message("stage '\(s.id)': output '\(o)' declared twice") }
+        }
+        for (name, target) in s.publishes.sorted(by: { $0.key < $1.key }) {
+            if !seen.contains(name) {
+                throw PipelineError.message("stage '\(s.id)': publishes '\(name)', which is not one of its outputs")
+            }
+            let parts = target.split(separator: "/", omittingEmptySubsequences: false)
+            if target.hasPrefix("/") || parts.contains("..") || parts.contains("") {
+                throw PipelineError.message("stage '\(s.id)': publish path '\(target)' must be relative, without '..'")
+            }
+        }
     }
 
     private static func findCycle(_ stages: [any Stage]) -> String {

@@ -5,7 +5,8 @@ import Pipeline
 
 /// Every subcommand of `pipeline`; add new ones here (bench, export slurm, submit, …).
 let subcommands: [ParsableCommand.Type] = [
-    All.self, Run.self, Status.self, Plan.self, Dag.self, Tables.self, Figures.self, Clean.self, Export.self, Submit.self,
+    All.self, Run.self, Status.self, Plan.self, Dag.self, Tables.self, Figures.self, Clean.self, BenchCommand.self,
+    Export.self, Submit.self,
 ]
 
 /// The `pipeline` command: every table and figure of the CpRec paper as one cached stage graph.
@@ -13,7 +14,9 @@ struct PipelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipeline",
         abstract: "Reproduce the CpRec paper (SIGIR 2020): cached stages from raw data to tables and figures.",
-        discussion: helpDiscussion(),
+        // Building the graph for the help text costs time, so only when help is what was asked for.
+        discussion: CommandLine.arguments.dropFirst().contains { ["-h", "--help", "help"].contains($0) }
+            ? helpDiscussion() : "",
         subcommands: subcommands)
 }
 
@@ -34,11 +37,11 @@ func helpDiscussion() -> String {
     for k in counts.keys.sorted() { text += "  \(k) (\(counts[k]!) in the default profile)\n" }
     text += """
 
-        Examples:
-          pipeline all -j 2                      everything, two stages at a time
-          pipeline run 'train/*/cprec-*' --force rerun matching stages
-          pipeline status                        what is fresh, stale (and why) or missing
-        The cache lives in --cache-dir, else $\(CacheStore.environmentVariable), else ./.cache.
+        EXAMPLES:
+          pipeline all -j 2                  every stage, two at a time
+          pipeline run 'train/*' --force     rerun matching stages
+          pipeline status                    fresh, stale (and why), missing
+        The cache is --cache-dir, else $\(CacheStore.environmentVariable), else ./.cache.
         """
     return text
 }
@@ -212,7 +215,8 @@ struct Status: ParsableCommand {
             }
             var why = s.reasons
             if !s.waitingFor.isEmpty { why.append("input \(s.waitingFor.map(\.raw).joined(separator: ", ")) not fresh") }
-            print("\(state)  \(s.id.raw.padding(toLength: width, withPad: " ", startingAt: 0))  \(why.joined(separator: "; "))")
+            let line = "\(state)  \(s.id.raw.padding(toLength: width, withPad: " ", startingAt: 0))  \(why.joined(separator: "; "))"
+            print(line.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
         }
         let fresh = statuses.count - notFresh
         let stale = statuses.filter { $0.state == .stale }.count

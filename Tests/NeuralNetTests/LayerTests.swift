@@ -70,8 +70,9 @@ import Testing
         }
     }
 
-    @Test func layerNormFiniteDifferences() {
-        let N = 5, C = 12
+    @Test(arguments: [12, 16])  // scalar path and SIMD8 path
+    func layerNormFiniteDifferences(C: Int) {
+        let N = 5
         let x = Buf(randn(N * C, seed: 10, scale: 2)), gamma = Buf(randn(C, seed: 11)), beta = Buf(randn(C, seed: 12))
         let out = Buf(zeros: N * C), mean = Buf(zeros: N), rstd = Buf(zeros: N)
         LayerNorm.forward(out: out.p, mean: mean.p, rstd: rstd.p, x: x.p, gamma: gamma.p, beta: beta.p, N: N, C: C, eps: 1e-5)

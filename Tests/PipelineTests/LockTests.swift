@@ -77,12 +77,12 @@ import Testing
         // A held lock keeps its heartbeat fresh, so a waiter with a short timeout still waits.
         let got = Recorder()
         let waiter = Thread {
-            let l = try! CacheLock.acquire(path, staleAfter: 0.5)
+            let l = try! CacheLock.acquire(path, staleAfter: 0.8)
             got.started("waiter")
             l.release()
         }
         waiter.start()
-        Thread.sleep(forTimeInterval: 1.0)
+        Thread.sleep(forTimeInterval: 1.2)  // longer than the waiter's timeout: only the heartbeat keeps it
         #expect(got.count("waiter") == 0)
         lock.release()
         let deadline = Date().addingTimeInterval(5)

@@ -30,6 +30,8 @@ struct Boom: Error, CustomStringConvertible {
         let manifest = try JSONDecoder().decode(
             Manifest.self, from: Data(contentsOf: e.store.entry(kind: "train", key: key).appendingPathComponent("manifest.json")))
         #expect(manifest.material.parameters == ["lr": 0.1])
+        let raw = try String(contentsOf: e.store.entry(kind: "train", key: key).appendingPathComponent("manifest.json"), encoding: .utf8)
+        #expect(raw.contains(#""id" : "train/b""#) && raw.contains(#""lr" : 0.1"#))
         #expect(manifest.threads >= 1 && manifest.outputs.map(\.name) == ["out.txt"])
     }
 
@@ -128,6 +130,8 @@ struct Boom: Error, CustomStringConvertible {
         let published1 = try String(contentsOf: pub, encoding: .utf8)
         _ = try run([stage(0.2)], dir)
         #expect(try String(contentsOf: pub, encoding: .utf8) != published1)
+        let restorable = try engine([stage(0.1)], dir).status()[0]
+        #expect(restorable.state == .fresh && restorable.reasons == ["an earlier result, restored and republished by the next run"])
         let out = Captured()
         let third = try run([stage(0.1)], dir, console: out.console)
         #expect(third.cached == ["train/a"])
@@ -176,6 +180,16 @@ struct Boom: Error, CustomStringConvertible {
         let both = try run(stages, dir, ["train/b"], force: true, downstream: true)
         #expect(both.ran == ["train/b", "eval/c"])
         #expect(rec.count("prep/d") == 0 && rec.count("prep/a") == 1 && rec.count("train/b") == 3)
+    }
+
+    @Test func forcedRerunWithDifferentOutputsWarnsOfNondeterminism() throws {
+        var s = TestStage("train/random", recorder: Recorder())
+        s.body = { c in
+            try UUID().uuidString.write(to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
+        }
+        #expect(try run([s], dir).warnings.isEmpty)
+        let forced = try run([s], dir, force: true)
+        #expect(forced.warnings.contains { $0.contains("train/random is not deterministic") })
     }
 
     @Test func topologicalOrderAndGlobs() throws {

@@ -109,6 +109,18 @@ import Testing
         #expect(message([TestStage("a/x", inputs: ["a/y"], recorder: rec), TestStage("a/z", recorder: rec)])
                     .contains("declares input 'a/y', which is not a stage"))
         #expect(message([TestStage("_index/x", recorder: rec)]).contains("not start with '_'"))
+        var badOutput = TestStage("a/x", recorder: rec)
+        badOutput.outputs = ["sub/out.txt"]
+        #expect(message([badOutput]).contains("must be a plain file or folder name"))
+        var badPublish = TestStage("a/x", recorder: rec)
+        badPublish.publishes = ["other.txt": "t.txt"]
+        #expect(message([badPublish]).contains("publishes 'other.txt', which is not one of its outputs"))
+        badPublish.publishes = ["out.txt": "../t.txt"]
+        #expect(message([badPublish]).contains("must be relative"))
+        var p1 = TestStage("a/x", recorder: rec), p2 = TestStage("a/y", recorder: rec)
+        p1.publishes = ["out.txt": "t.txt"]
+        p2.publishes = ["out.txt": "t.txt"]
+        #expect(message([p1, p2]) == "stages 'a/x' and 'a/y' both publish 't.txt'")
     }
 
     @Test func unknownGlobErrorsWithCloseMatchesAndWritesNothing() throws {
@@ -155,7 +167,16 @@ import Testing
         #expect(e.status().allSatisfy { $0.state == .fresh })
         #expect(try engine(stages(0.1), dir).status()[1].state != .fresh)  // train/a at 0.1 was pruned
 
+        // A lock left by a killed run goes too; a held one stays.
+        let deadKey = String(repeating: "a", count: 64), liveKey = String(repeating: "b", count: 64)
+        let dead = LockOwner(pid: 1, host: "elsewhere", heartbeat: 0, started: "", token: "d")
+        #expect(try CacheLock.tryCreate(e.store.lock(kind: "train", key: deadKey), owner: dead))
+        let live = try CacheLock.acquire(e.store.lock(kind: "train", key: liveKey), staleAfter: 600)
+        defer { live.release() }
+
         let all = try e.clean(keepResults: false)
+        #expect(!FileManager.default.fileExists(atPath: e.store.lock(kind: "train", key: deadKey).path))
+        #expect(FileManager.default.fileExists(atPath: e.store.lock(kind: "train", key: liveKey).path))
         #expect(all.removedEntries == 2 && all.removedBytes > 0)
         #expect(e.status().allSatisfy { $0.state == .missing })
         #expect(FileManager.default.fileExists(atPath: outside.path))

@@ -1,1 +1,0 @@
-// The Evaluation module; see README.md's module map.

@@ -1,0 +1,247 @@
+import Foundation
+import Kernels
+import Models
+import NeuralNet
+
+/// Training settings beyond the model config; part of the train stage's cache key.
+public struct TrainOptions: Codable, Hashable, Sendable {
+    /// How the reported epoch is chosen.
+    public enum Selection: String, Codable, Sendable {
+        /// Best validation MRR@5 (default; the test set is never looked at during training).
+        case validation
+        /// Best test MRR@5, as the authors' code does (it evaluates the test set after every epoch).
+        case paper
+    }
+    public var batchSize = 128
+    public var maxEpochs = 20
+    /// Stop after this many epochs without a better selection MRR@5.
+    public var patience = 3
+    public var learningRate: Float = 1e-3
+    /// The authors' L2 term coefficient (0.001 in CpRec's code; 0 = off).
+    public var l2: Float = 0
+    public var seed: UInt64 = 1
+    public var selection: Selection = .validation
+    /// Batch size for the per-epoch evaluation.
+    public var evalBatchSize = 256
+    /// Evaluate at most this many rows per epoch (nil = all).
+    public var evalLimit: Int? = nil
+    /// Report progress every this many steps inside an epoch (nil = once per epoch only).
+    public var progressEvery: Int? = nil
+    /// Stop after this many epochs of *this call* (simulates a kill in tests; nil = run to the end).
+    public var stopAfterEpochs: Int? = nil
+
+    public init() {}
+}
+
+/// One epoch's log line.
+public struct EpochRecord: Codable, Hashable, Sendable {
+    public var epoch: Int
+    /// Mean training loss over the epoch's steps.
+    public var loss: Double
+    public var validation: RankingMetrics?
+    /// Present with `selection: paper` (the test metrics the authors' code prints each epoch).
+    public var test: RankingMetrics?
+    /// Wall seconds for the epoch, training plus its evaluation.
+    public var seconds: Double
+}
+
+/// What a training run produced.
+public struct TrainResult: Codable, Hashable, Sendable {
+    public var history: [EpochRecord]
+    /// 1-based epoch whose parameters were kept (0 for models without parameters).
+    public var bestEpoch: Int
+    /// Selection metrics (validation or test, per `selection`) of the best epoch.
+    public var bestMetrics: RankingMetrics
+    public var selection: TrainOptions.Selection
+    /// Wall seconds to the end of the best epoch, and for the whole run (summed over resumed runs).
+    public var secondsToBest: Double
+    public var totalSeconds: Double
+    /// True when patience ran out before `maxEpochs`.
+    public var stoppedEarly: Bool
+    /// Epoch the last call resumed after (0 = fresh start).
+    public var resumedAfterEpoch: Int
+    /// The best parameters (a `Checkpoint` file without optimizer state).
+    public var checkpoint: URL
+}
+
+/// A progress report: once per epoch (validation set) and optionally every N steps (validation nil).
+public struct TrainProgress: Sendable {
+    public var epoch: Int
+    public var maxEpochs: Int
+    public var step: Int
+    public var stepsPerEpoch: Int
+    public var loss: Double
+    public var validation: RankingMetrics?
+    /// Fraction of `maxEpochs` done (an upper bound on work; early stopping ends sooner).
+    public var fraction: Double { (Double(epoch - 1) + Double(step) / Double(max(stepsPerEpoch, 1))) / Double(max(maxEpochs, 1)) }
+    /// "epoch 3/20 loss 4.1000 MRR@5 0.1200".
+    public var message: String {
+        var s = "epoch \(epoch)/\(maxEpochs)"
+        if validation == nil && step < stepsPerEpoch { s += " step \(step)/\(stepsPerEpoch)" }
+        s += String(format: " loss %.4f", loss)
+        if let v = validation { s += String(format: " MRR@5 %.4f HR@5 %.4f", v.mrr5, v.hr5) }
+        return s
+    }
+}
+
+/// Errors a training run reports.
+public enum TrainError: Error, CustomStringConvertible {
+    case missingTestSet
+    case emptyTraining
+    case nonFiniteLoss(epoch: Int)
+    public var description: String {
+        switch self {
+        case .missingTestSet: return "selection 'paper' selects on the test set, but no test sequences were given"
+        case .emptyTraining: return "no training sequences"
+        case .nonFiniteLoss(let e): return "training loss became NaN/inf in epoch \(e); lower the learning rate"
+        }
+    }
+}
+
+/// Adam training with early stopping, best-checkpoint keeping and epoch-level resume.
+///
+/// Resume: after every epoch the work directory gets `last-<e>.ckpt` (parameters + Adam moments),
+/// `best-<e>.ckpt` when the epoch improved, then `state.json` (history, counters) by atomic rename; the
+/// state file names the checkpoints, so a kill between writes leaves the previous consistent state. The
+/// shuffle of epoch e comes from `Rng(seed ⊕ e)`, so no generator state needs saving: a single-thread resumed
+/// run ends bit-identical to an uninterrupted one. A state written with different `TrainOptions` is ignored
+/// (training starts over); a checkpoint written for a different `ModelConfig` is an error.
+public enum Trainer {
+    struct State: Codable {
+        var history: [EpochRecord] = []
+        var bestEpoch = 0
+        var bestScore = -1.0
+        var bestMetrics = RankingMetrics()
+        var sinceBest = 0
+        var finished = false
+        var stoppedEarly = false
+        var lastCheckpoint: String?
+        var bestCheckpoint: String?
+        /// The options this state was produced with (minus `stopAfterEpochs`); a mismatch restarts training.
+        var options: TrainOptions?
+    }
+
+    /// Trains `model` (built from `config`) on `train`; see the type's comment for selection and resume.
+    /// After return the model holds the best epoch's parameters.
+    public static func train(_ model: any SequenceModel, config: ModelConfig, train: SequenceSet,
+                             validation: SequenceSet, test: SequenceSet? = nil, options: TrainOptions,
+                             workDirectory: URL, progress: ((TrainProgress) -> Void)? = nil) throws -> TrainResult {
+        if options.selection == .paper && test == nil { throw TrainError.missingTestSet }
+        guard train.count > 0 else { throw TrainError.emptyTraining }
+        let fm = FileManager.default
+        try fm.createDirectory(at: workDirectory, withIntermediateDirectories: true)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let configData = try enc.encode(config)
+        let stateURL = workDirectory.appendingPathComponent("state.json")
+        let params = model.parameters
+        let adam = Adam(parameters: params, config: AdamConfig(learningRate: options.learningRate, l2: options.l2))
+
+        var keyOptions = options
+        keyOptions.stopAfterEpochs = nil
+        var state = State()
+        state.options = keyOptions
+        if fm.fileExists(atPath: stateURL.path),
+           let saved = try? JSONDecoder().decode(State.self, from: Data(contentsOf: stateURL)),
+           saved.options == keyOptions {
+            state = saved
+            if let last = state.lastCheckpoint {
+                try Checkpoint.load(from: workDirectory.appendingPathComponent(last), expectedConfig: configData,
+                                    parameters: params, optimizer: adam)
+            }
+        }
+        let resumedAfter = state.history.last?.epoch ?? 0
+
+        func evaluate() -> (validation: RankingMetrics?, test: RankingMetrics?) {
+            let v = validation.count > 0
+                ? Evaluator.evaluate(model, on: validation, batchSize: options.evalBatchSize, limit: options.evalLimit) : nil
+            let t = options.selection == .paper
+                ? Evaluator.evaluate(model, on: test!, batchSize: options.evalBatchSize, limit: options.evalLimit) : nil
+            return (v, t)
+        }
+        func bestURL() -> URL { workDirectory.appendingPathComponent(state.bestCheckpoint ?? "best-0.ckpt") }
+        func saveState() throws {
+            try enc.encode(state).write(to: stateURL, options: .atomic)
+        }
+        func result() -> TrainResult {
+            let upToBest = state.history.filter { $0.epoch <= state.bestEpoch }.reduce(0) { $0 + $1.seconds }
+            return TrainResult(history: state.history, bestEpoch: state.bestEpoch, bestMetrics: state.bestMetrics,
+                               selection: options.selection, secondsToBest: upToBest,
+                               totalSeconds: state.history.reduce(0) { $0 + $1.seconds },
+                               stoppedEarly: state.stoppedEarly, resumedAfterEpoch: resumedAfter, checkpoint: bestURL())
+        }
+
+        // Models without parameters (MostPop) are evaluated once as "epoch 0".
+        if params.count == 0 {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let (v, t) = evaluate()
+            state.bestMetrics = (options.selection == .paper ? t : v) ?? RankingMetrics()
+            state.history = [EpochRecord(epoch: 0, loss: 0, validation: v, test: t,
+                                         seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)]
+            state.finished = true
+            state.bestCheckpoint = "best-0.ckpt"
+            try Checkpoint.save(to: bestURL(), config: configData, parameters: params)
+            try saveState()
+            return result()
+        }
+
+        var epochsThisCall = 0
+        let steps = (train.count + options.batchSize - 1) / options.batchSize
+        while !state.finished {
+            let epoch = (state.history.last?.epoch ?? 0) + 1
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            var order = Array(0..<train.count)
+            var rng = Rng(seed: options.seed ^ (0xD1B5_4A32_D192_ED03 &* UInt64(epoch)))
+            rng.shuffle(&order)
+            var lossSum = 0.0
+            for s in 0..<steps {
+                let batch = train.batch(order[(s * options.batchSize)..<min(train.count, (s + 1) * options.batchSize)])
+                params.zeroGrads()
+                let loss = model.trainStep(batch)
+                guard loss.isFinite else { throw TrainError.nonFiniteLoss(epoch: epoch) }
+                adam.update()
+                lossSum += Double(loss)
+                if let every = options.progressEvery, every > 0, (s + 1) % every == 0, s + 1 < steps {
+                    progress?(TrainProgress(epoch: epoch, maxEpochs: options.maxEpochs, step: s + 1, stepsPerEpoch: steps,
+                                            loss: lossSum / Double(s + 1), validation: nil))
+                }
+            }
+            let (v, t) = evaluate()
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let record = EpochRecord(epoch: epoch, loss: lossSum / Double(steps), validation: v, test: t, seconds: seconds)
+            state.history.append(record)
+            let selectedOrNil = options.selection == .paper ? t : v
+            let selected = selectedOrNil ?? RankingMetrics()
+            // Without a validation set every epoch counts as better: the last epoch is kept, no early stop.
+            let score = selectedOrNil?.mrr5 ?? Double(epoch)
+            let previousLast = state.lastCheckpoint, previousBest = state.bestCheckpoint
+            if score > state.bestScore {
+                state.bestScore = score
+                state.bestEpoch = epoch
+                state.bestMetrics = selected
+                state.sinceBest = 0
+                state.bestCheckpoint = "best-\(epoch).ckpt"
+                try Checkpoint.save(to: workDirectory.appendingPathComponent(state.bestCheckpoint!), config: configData,
+                                    parameters: params)
+            } else {
+                state.sinceBest += 1
+            }
+            if state.sinceBest >= options.patience { state.finished = true; state.stoppedEarly = epoch < options.maxEpochs }
+            if epoch >= options.maxEpochs { state.finished = true }
+            state.lastCheckpoint = "last-\(epoch).ckpt"
+            try Checkpoint.save(to: workDirectory.appendingPathComponent(state.lastCheckpoint!), config: configData,
+                                parameters: params, optimizer: adam)
+            try saveState()
+            // Only now are the previous files unreferenced.
+            for old in [previousLast, previousBest].compactMap({ $0 }) where old != state.lastCheckpoint && old != state.bestCheckpoint {
+                try? fm.removeItem(at: workDirectory.appendingPathComponent(old))
+            }
+            progress?(TrainProgress(epoch: epoch, maxEpochs: options.maxEpochs, step: steps, stepsPerEpoch: steps,
+                                    loss: record.loss, validation: selected))
+            epochsThisCall += 1
+            if let stop = options.stopAfterEpochs, epochsThisCall >= stop, !state.finished { return result() }
+        }
+        try Checkpoint.load(from: bestURL(), expectedConfig: configData, parameters: params)
+        return result()
+    }
+}

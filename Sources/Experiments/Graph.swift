@@ -1,0 +1,125 @@
+import Datasets
+import Foundation
+import Models
+import Pipeline
+
+/// Builds the stage graph of one profile from the specs: datasets → training runs → tables, figures, report.
+struct GraphBuilder {
+    let specs: SpecBundle
+    let catalog: DatasetCatalog
+    let profile: ProfileSpec
+    let options: ExperimentOptions
+    private(set) var stages: [any Stage] = []
+    private var seen: Set<StageID> = []
+
+    init(specs: SpecBundle, catalog: DatasetCatalog, profile: ProfileSpec, options: ExperimentOptions) {
+        self.specs = specs
+        self.catalog = catalog
+        self.profile = profile
+        self.options = options
+    }
+
+    private mutating func add(_ stage: any Stage) {
+        if seen.insert(stage.id).inserted { stages.append(stage) }
+    }
+
+    private var paperValues: URL { specs.directory.appendingPathComponent("paper-values.yaml") }
+
+    private func label(_ name: String) throws -> DatasetLabel { DatasetLabel(name, try catalog.entry(name)) }
+
+    /// fetch → prep → blocks for one dataset; returns the ids of prep and blocks.
+    @discardableResult
+    mutating func addDataset(_ name: String) throws -> (prep: StageID, blocks: StageID) {
+        let entry = try catalog.entry(name)
+        let fetch = FetchStage(dataset: entry.spec, source: options.sources[name])
+        let prep = PrepStage(dataset: entry.spec, fetch: fetch.id)
+        let blocks = BlocksStage(dataset: entry.spec, rule: entry.blocks, prep: prep.id)
+        add(fetch)
+        add(prep)
+        add(blocks)
+        return (prep.id, blocks.id)
+    }
+
+    /// train + evaluate of one model on one dataset; returns (train id, evaluate id).
+    @discardableResult
+    mutating func addRun(dataset: String, model: ModelEntry) throws -> (train: StageID, evaluate: StageID) {
+        let (prep, blocks) = try addDataset(dataset)
+        let train = TrainStage(dataset: dataset, model: model, training: profile.training, prep: prep, blocks: blocks)
+        let evaluate = EvaluateStage(dataset: dataset, model: model, train: train.id, prep: prep, blocks: blocks,
+                                     inferenceBatch: profile.inferenceBatch)
+        add(train)
+        add(evaluate)
+        return (train.id, evaluate.id)
+    }
+
+    mutating func build() throws {
+        // Every model any table or figure names, on every dataset of the profile.
+        var modelNames: [String] = []
+        for t in specs.tables { for r in t.rows + ["nextitnet"] where !modelNames.contains(r) { modelNames.append(r) } }
+        for m in specs.paretoModels + specs.convergenceModels where !modelNames.contains(m) { modelNames.append(m) }
+        var evaluations: [StageID] = []
+        for ds in profile.datasets {
+            for m in modelNames { evaluations.append(try addRun(dataset: ds, model: try specs.model(m, profile: profile)).evaluate) }
+        }
+        let mainLabels = try profile.datasets.map(label)
+
+        for table in specs.tables {
+            add(TableStage(table: table, datasets: mainLabels, models: try table.rows.map { try specs.model($0, profile: profile) },
+                           paperValues: paperValues, profile: profile.name))
+        }
+
+        // Table 1 and the long-tail figure describe every dataset the profile touches.
+        var allDatasets = profile.datasets
+        if let f = profile.figure1, !allDatasets.contains(f.dataset) { allDatasets.append(f.dataset) }
+        if let t = profile.transfer, !allDatasets.contains(t.dataset) { allDatasets.append(t.dataset) }
+        let ids = try allDatasets.map { try addDataset($0) }
+        add(Table1Stage(datasets: try allDatasets.map(label), preps: ids.map(\.prep), profile: profile.name))
+        add(LongTailFigureStage(datasets: try allDatasets.map(label), preps: ids.map(\.prep), blocks: ids.map(\.blocks)))
+
+        // Figure 1: the model-size sweep on one dataset.
+        var figures = ["longtail"]
+        var sweep: [Fig1Point] = []
+        if let f = profile.figure1 {
+            let base = try specs.model(specs.figure1Model, profile: profile)
+            for d in f.dims {
+                var m = base
+                m.config.dim = d
+                sweep.append(Fig1Point(axis: "dim", value: d, stage: try sweepRun(f.dataset, base: base, variant: m, suffix: "d\(d)")))
+            }
+            for depth in f.depths {
+                var m = base
+                m.config.dilations = (0..<depth).map { $0 % 2 == 0 ? 1 : 4 }
+                sweep.append(Fig1Point(axis: "depth", value: depth, stage: try sweepRun(f.dataset, base: base, variant: m, suffix: "r\(depth)")))
+            }
+            add(Figure1Stage(dataset: f.dataset, datasetLabel: try label(f.dataset).label, points: sweep))
+            figures.append("fig1")
+        }
+        add(ParetoFigureStage(datasets: mainLabels, models: try specs.paretoModels.map { try specs.model($0, profile: profile) }))
+        add(ConvergenceFigureStage(datasets: mainLabels, models: try specs.convergenceModels.map { try specs.model($0, profile: profile) }))
+        figures += ["pareto", "convergence"]
+
+        // Table 6: pre-train on the source sequences (a plain train stage), fine-tune on the target task,
+        // and the same fine-tuning from a random backbone (what pre-training buys).
+        var finetunes: [StageID] = []
+        var tables = ["table1"] + specs.tables.map(\.name)
+        // TEMP-TRANSFER
+
+        let synthetic = allDatasets.allSatisfy { name in
+            if case .synthetic = (try? catalog.spec(name))?.source { return true }
+            return false
+        }
+        add(ReportStage(profile: profile, datasets: mainLabels, synthetic: synthetic, tables: tables, figures: figures,
+                        evaluations: evaluations, finetunes: finetunes, dimSweep: sweep, paperValues: paperValues))
+    }
+
+    /// A Figure-1 run; reuses the table's run when the sweep point equals the profile's own model.
+    private mutating func sweepRun(_ dataset: String, base: ModelEntry, variant: ModelEntry, suffix: String) throws -> StageID {
+        if variant.config == base.config && profile.datasets.contains(dataset) {
+            return EvaluateStage.stageID(dataset: dataset, model: base.name)
+        }
+        var v = variant
+        v.name = "\(base.name)-\(suffix)"
+        v.label = "\(base.label) \(suffix)"
+        return try addRun(dataset: dataset, model: v).evaluate
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+
+/// Parameter counts split as the paper's tables report them.
+public struct ParamCounts: Codable, Hashable, Sendable {
+    public var input: Int
+    public var middle: Int
+    public var output: Int
+    public var total: Int { input + middle + output }
+    public init(input: Int, middle: Int, output: Int) {
+        self.input = input
+        self.middle = middle
+        self.output = output
+    }
+}
+
+/// One epoch of a training run as logged by the train stage.
+public struct EpochLog: Codable, Hashable, Sendable {
+    public var epoch: Int
+    public var loss: Double
+    public var validMRR5: Double?
+    public var testMRR5: Double?
+    public var seconds: Double
+}
+
+/// What the train stage writes to `train.json` beside the checkpoint.
+public struct TrainRecord: Codable, Sendable {
+    public var dataset: String
+    public var model: String
+    public var history: [EpochLog]
+    public var bestEpoch: Int
+    public var secondsToBest: Double
+    public var secondsTotal: Double
+    public var selection: String
+    public var threads: Int
+}
+
+/// What the evaluate stage writes to `metrics.json`: everything a table row needs.
+public struct EvaluationRecord: Codable, Sendable {
+    public var dataset: String
+    public var model: String
+    public var label: String
+    /// "MRR@5", "HR@5", "NDCG@5", "MRR@20", "HR@20", "NDCG@20" on the test split.
+    public var metrics: [String: Double]
+    public var params: ParamCounts
+    public var secondsToBest: Double
+    public var secondsTotal: Double
+    public var bestEpoch: Int
+    public var epochsTrained: Int
+    public var selection: String
+    /// Wall time to produce the top-5 list of every test sequence by full scoring.
+    public var inferenceFullSeconds: Double
+    /// The same through the model's fast top-N path (equal to full for models without one).
+    public var inferenceFastSeconds: Double
+    public var testSequences: Int
+    public var inferenceBatch: Int
+    public var threads: Int
+
+    public var secondsPerEpoch: Double { secondsTotal / Double(max(epochsTrained, 1)) }
+}
+
+/// What the finetune stage writes (Table 6).
+public struct TransferRecord: Codable, Sendable {
+    public var dataset: String
+    public var model: String
+    public var label: String
+    public var pretrained: Bool
+    public var mrr5: Double
+    public var hr5: Double
+    public var negatives: Int
+    public var testUsers: Int
+    /// Parameters and training time of the pre-trained backbone (as the paper's Table 6 reports them).
+    public var params: ParamCounts
+    public var pretrainSeconds: Double
+    public var finetuneSeconds: Double
+}
+
+enum JSONFiles {
+    static func write<T: Encodable>(_ value: T, to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(value).write(to: url, options: .atomic)
+    }
+
+    static func read<T: Decodable>(_ type: T.Type, from url: URL) throws -> T {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ExperimentError("cannot read \(url.path): \(error.localizedDescription)")
+        }
+        do { return try JSONDecoder().decode(T.self, from: data) } catch {
+            throw ExperimentError("\(url.path) is not a valid \(T.self): \(error)")
+        }
+    }
+}
+
+/// An experiment-level failure with a message meant for the user.
+public struct ExperimentError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ message: String) { description = message }
+}

@@ -1,0 +1,288 @@
+import Foundation
+import Models
+
+/// One entry of pipeline/models.yaml: a printable label and a full model configuration.
+public struct ModelEntry: Sendable {
+    public var name: String
+    public var label: String
+    public var config: ModelConfig
+}
+
+/// One table of pipeline/experiments.yaml.
+public struct TableSpec: Sendable {
+    public static let columnVocabulary = ["MRR@5", "HR@5", "NDCG@5", "MRR@20", "HR@20", "NDCG@20",
+                                          "Params", "Params(io)", "Params(mid)", "TT", "Speedup"]
+    public var name: String
+    public var title: String
+    public var caption: String
+    public var rows: [String]
+    public var columns: [String]
+}
+
+/// Training settings shared by every train stage of a profile.
+public struct TrainingSpec: Codable, Hashable, Sendable {
+    public var batchSize: Int
+    public var maxEpochs: Int
+    public var patience: Int
+    public var learningRate: Double
+    public var l2: Double
+    /// `validation` (select the epoch on a validation split) or `paper` (on the test set, as the authors' code).
+    public var selection: String
+    public var seed: UInt64
+}
+
+/// Figure 1's sweep: NextItNet over embedding sizes and depths on one dataset.
+public struct Figure1Spec: Sendable {
+    public var dataset: String
+    public var dims: [Int]
+    public var depths: [Int]
+}
+
+/// The transfer-learning experiment (Table 6).
+public struct TransferSpec: Sendable {
+    public var dataset: String
+    public var models: [String]
+    public var epochs: Int
+    public var negatives: Int
+    public var freezeBackbone: Bool
+}
+
+/// A profile: which datasets and settings `pipeline all --profile NAME` uses.
+public struct ProfileSpec: Sendable {
+    public var name: String
+    public var summary: String
+    public var datasets: [String]
+    public var training: TrainingSpec
+    public var modelDefaults: [String: SpecScalar]
+    public var figure1: Figure1Spec?
+    public var transfer: TransferSpec?
+    public var inferenceBatch: Int
+}
+
+/// A scalar or list value from a spec, kept to layer profile defaults under a model entry.
+public enum SpecScalar: Sendable, Equatable {
+    case int(Int), double(Double), string(String), bool(Bool), ints([Int])
+}
+
+/// Everything under pipeline/: models, tables, figures, profiles and dataset nodes, validated on load.
+public struct SpecBundle {
+    public var directory: URL
+    public var models: [String: ModelEntry]
+    public var modelOrder: [String]
+    public var tables: [TableSpec]
+    public var paretoModels: [String]
+    public var convergenceModels: [String]
+    public var figure1Model: String
+    public var profiles: [String: ProfileSpec]
+    public var profileOrder: [String]
+
+    /// Loads and cross-checks every spec file; every error names file, line and key.
+    public static func load(_ directory: URL) throws -> SpecBundle {
+        let modelsNode = try SpecNode.load(directory.appendingPathComponent("models.yaml"))
+        let experimentsNode = try SpecNode.load(directory.appendingPathComponent("experiments.yaml"))
+        let profilesNode = try SpecNode.load(directory.appendingPathComponent("profiles.yaml"))
+
+        try modelsNode.checkKeys(["models"])
+        var models: [String: SpecNode] = [:]
+        var modelOrder: [String] = []
+        for (name, node) in try modelsNode.required("models").entries() {
+            try node.checkKeys(ModelConfigReader.keys + ["label"])
+            models[name] = node
+            modelOrder.append(name)
+        }
+
+        try experimentsNode.checkKeys(["tables", "figures"])
+        var tables: [TableSpec] = []
+        for (name, node) in try experimentsNode.required("tables").entries() {
+            try node.checkKeys(["title", "caption", "rows", "columns"])
+            let rows = try node.required("rows").strings()
+            for (i, row) in rows.enumerated() where models[row] == nil {
+                throw SpecError(file: node.file, line: node.line, path: "\(node.path).rows[\(i)]",
+                                message: "unknown model '\(row)'; models are declared in models.yaml")
+            }
+            let columnsNode = try node.required("columns")
+            let columns = try columnsNode.list().map { try $0.oneOf(TableSpec.columnVocabulary) }
+            tables.append(TableSpec(name: name, title: try node.required("title").string(),
+                                    caption: try node.required("caption").string(), rows: rows, columns: columns))
+        }
+        let figures = try experimentsNode.required("figures")
+        try figures.checkKeys(["fig1", "pareto", "convergence"])
+        func modelList(_ node: SpecNode) throws -> [String] {
+            let names = try node.strings()
+            for (i, n) in names.enumerated() where models[n] == nil {
+                throw SpecError(file: node.file, line: node.line, path: "\(node.path)[\(i)]", message: "unknown model '\(n)'")
+            }
+            return names
+        }
+        let fig1Model = try figures.required("fig1").required("model").string()
+        guard models[fig1Model] != nil else { throw figures.fail("fig1.model: unknown model '\(fig1Model)'") }
+
+        var profiles: [String: ProfileSpec] = [:]
+        var profileOrder: [String] = []
+        try profilesNode.checkKeys(["profiles"])
+        for (name, node) in try profilesNode.required("profiles").entries() {
+            profiles[name] = try ProfileReader.read(name: name, node: node)
+            profileOrder.append(name)
+        }
+
+        // Resolve every model against the first profile's defaults once, so a bad model entry fails at load.
+        var resolved: [String: ModelEntry] = [:]
+        for name in modelOrder {
+            let node = models[name]!
+            let label = try node["label"]?.string() ?? name
+            resolved[name] = ModelEntry(name: name, label: label,
+                                        config: try ModelConfigReader.read(node, defaults: [:]))
+        }
+        _ = resolved
+        return SpecBundle(directory: directory, models: resolved, modelOrder: modelOrder, tables: tables,
+                          paretoModels: try modelList(figures.required("pareto").required("models")),
+                          convergenceModels: try modelList(figures.required("convergence").required("models")),
+                          figure1Model: fig1Model, profiles: profiles, profileOrder: profileOrder,
+                          modelNodes: models)
+    }
+
+    /// Raw model nodes, kept so each profile's defaults can be layered under them.
+    var modelNodes: [String: SpecNode] = [:]
+
+    init(directory: URL, models: [String: ModelEntry], modelOrder: [String], tables: [TableSpec],
+         paretoModels: [String], convergenceModels: [String], figure1Model: String,
+         profiles: [String: ProfileSpec], profileOrder: [String], modelNodes: [String: SpecNode]) {
+        self.directory = directory
+        self.models = models
+        self.modelOrder = modelOrder
+        self.tables = tables
+        self.paretoModels = paretoModels
+        self.convergenceModels = convergenceModels
+        self.figure1Model = figure1Model
+        self.profiles = profiles
+        self.profileOrder = profileOrder
+        self.modelNodes = modelNodes
+    }
+
+    /// The model entry with the profile's defaults applied under the entry's own keys.
+    public func model(_ name: String, profile: ProfileSpec) throws -> ModelEntry {
+        guard let node = modelNodes[name], let entry = models[name] else {
+            throw SpecError(file: "models.yaml", line: nil, path: "models", message: "unknown model '\(name)'")
+        }
+        var e = entry
+        e.config = try ModelConfigReader.read(node, defaults: profile.modelDefaults)
+        return e
+    }
+
+    public func profile(_ name: String) throws -> ProfileSpec {
+        guard let p = profiles[name] else {
+            throw SpecError(file: "profiles.yaml", line: nil, path: "profiles",
+                            message: "unknown profile '\(name)'; profiles: \(profileOrder.joined(separator: ", "))")
+        }
+        return p
+    }
+}
+
+/// Reads a ModelConfig from a spec mapping, key by key, so typos and bad values name their line.
+enum ModelConfigReader {
+    static let keys = ["kind", "dim", "dilations", "kernel", "input", "output", "sharing", "blocks", "blockFactor",
+                       "blockWidths", "lowRank", "gruLayers", "caserWindow", "caserHorizontal", "caserVertical",
+                       "layerNormEps", "maskPadding"]
+
+    static func read(_ node: SpecNode, defaults: [String: SpecScalar]) throws -> ModelConfig {
+        let kindName = try node.required("kind").oneOf(["nextitnet", "gru4rec", "caser", "mostpop"])
+        var c = ModelConfig(kind: ModelConfig.Kind(rawValue: kindName)!)
+        func apply(_ key: String, _ value: SpecScalar, _ at: SpecNode?) throws {
+            func bad(_ expected: String) -> SpecError {
+                at?.fail("expected \(expected)") ?? SpecError(file: "profiles.yaml", line: nil, path: "model.\(key)", message: "expected \(expected)")
+            }
+            func int() throws -> Int { if case .int(let v) = value { return v }; throw bad("an integer") }
+            func ints() throws -> [Int] { if case .ints(let v) = value { return v }; throw bad("a list of integers") }
+            func str() throws -> String { if case .string(let v) = value { return v }; throw bad("a string") }
+            func factorization() throws -> ModelConfig.Factorization {
+                guard let f = ModelConfig.Factorization(rawValue: try str()) else { throw bad("full | blockwise | lowrank") }
+                return f
+            }
+            switch key {
+            case "kind", "label": break
+            case "dim": c.dim = try int()
+            case "dilations": c.dilations = try ints()
+            case "kernel": c.kernel = try int()
+            case "input": c.input = try factorization()
+            case "output": c.output = try factorization()
+            case "sharing":
+                guard let s = ModelConfig.Sharing(rawValue: try str()) else {
+                    throw bad("none | cross-layer | cross-block | adjacent-layer | adjacent-block")
+                }
+                c.sharing = s
+            case "blocks": c.blocks = try ints()
+            case "blockFactor": c.blockFactor = try int()
+            case "blockWidths": c.blockWidths = try ints()
+            case "lowRank": c.lowRank = try int()
+            case "gruLayers": c.gruLayers = try int()
+            case "caserWindow": c.caserWindow = try int()
+            case "caserHorizontal": c.caserHorizontal = try int()
+            case "caserVertical": c.caserVertical = try int()
+            case "layerNormEps":
+                switch value {
+                case .double(let d): c.layerNormEps = Float(d)
+                case .int(let i): c.layerNormEps = Float(i)
+                default: throw bad("a number")
+                }
+            case "maskPadding": if case .bool(let b) = value { c.maskPadding = b } else { throw bad("true or false") }
+            default: throw bad("a known model key")
+            }
+        }
+        for key in keys.sorted() { if let v = defaults[key] { try apply(key, v, nil) } }
+        for (key, child) in try node.entries() { try apply(key, try scalar(child), child) }
+        if c.dim < 1 || c.kernel < 1 || c.dilations.isEmpty || c.dilations.contains(where: { $0 < 1 }) {
+            throw node.fail("dim, kernel and dilations must be positive (got dim \(c.dim), kernel \(c.kernel), dilations \(c.dilations))")
+        }
+        return c
+    }
+
+    static func scalar(_ node: SpecNode) throws -> SpecScalar {
+        switch node.node {
+        case .sequence: return .ints(try node.ints())
+        case .mapping: throw node.fail("expected a value, found a mapping")
+        case .scalar:
+            let text = try node.string()
+            if ["true", "false"].contains(text) { return .bool(text == "true") }
+            if let i = Int(text) { return .int(i) }
+            if let d = Double(text) { return .double(d) }
+            return .string(text)
+        }
+    }
+}
+
+/// Reads one profile mapping.
+enum ProfileReader {
+    static func read(name: String, node: SpecNode) throws -> ProfileSpec {
+        try node.checkKeys(["summary", "datasets", "training", "model", "figure1", "transfer", "inferenceBatch"])
+        var defaults: [String: SpecScalar] = [:]
+        if let m = node["model"] {
+            try m.checkKeys(ModelConfigReader.keys.filter { $0 != "kind" })
+            for (k, v) in try m.entries() { defaults[k] = try ModelConfigReader.scalar(v) }
+        }
+        let t = try node.required("training")
+        try t.checkKeys(["batchSize", "maxEpochs", "patience", "learningRate", "l2", "selection", "seed"])
+        let training = TrainingSpec(
+            batchSize: try t.required("batchSize").int(), maxEpochs: try t.required("maxEpochs").int(),
+            patience: try t["patience"]?.int() ?? 2, learningRate: try t["learningRate"]?.double() ?? 1e-3,
+            l2: try t["l2"]?.double() ?? 0, selection: try t["selection"]?.oneOf(["validation", "paper"]) ?? "validation",
+            seed: UInt64(try t["seed"]?.int() ?? 10))
+        if training.batchSize < 1 || training.maxEpochs < 1 { throw t.fail("batchSize and maxEpochs must be ≥ 1") }
+        var fig1: Figure1Spec?
+        if let f = node["figure1"] {
+            try f.checkKeys(["dataset", "dims", "depths"])
+            fig1 = Figure1Spec(dataset: try f.required("dataset").string(), dims: try f.required("dims").ints(),
+                               depths: try f.required("depths").ints())
+        }
+        var transfer: TransferSpec?
+        if let x = node["transfer"] {
+            try x.checkKeys(["dataset", "models", "epochs", "negatives", "freezeBackbone"])
+            transfer = TransferSpec(dataset: try x.required("dataset").string(), models: try x.required("models").strings(),
+                                    epochs: try x["epochs"]?.int() ?? 5, negatives: try x["negatives"]?.int() ?? 99,
+                                    freezeBackbone: try x["freezeBackbone"]?.bool() ?? false)
+        }
+        return ProfileSpec(name: name, summary: try node.required("summary").string(),
+                           datasets: try node.required("datasets").strings(), training: training,
+                           modelDefaults: defaults, figure1: fig1, transfer: transfer,
+                           inferenceBatch: try node["inferenceBatch"]?.int() ?? 128)
+    }
+}

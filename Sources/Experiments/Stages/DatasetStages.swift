@@ -1,0 +1,95 @@
+import Datasets
+import Foundation
+import Pipeline
+
+/// `fetch/<dataset>`: raw files by download (verified, resumable), from a user-placed file, or generated.
+struct FetchStage: Stage {
+    let dataset: DatasetSpec
+    let source: URL?
+    var id: StageID { StageID("fetch/\(dataset.name)") }
+    var version: Int { 1 }
+    var parameters: JSONValue {
+        // The spec's source and format decide the raw bytes; prep parameters do not, so they stay out of this key.
+        JSONValue.object(["source": .encoded(dataset.source), "format": .encoded(dataset.format),
+                          "override": source.map { .string($0.path) } ?? .null])
+    }
+    var inputs: [StageID] { [] }
+    var fileInputs: [URL] {
+        if let source { return [source] }
+        if case .userPlaced(let u) = dataset.source {
+            let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+            return u.files.map { cwd.appendingPathComponent($0) }.filter { FileManager.default.fileExists(atPath: $0.path) }
+        }
+        return []
+    }
+    /// Raw files get fixed names (raw-0, raw-1, in the order the format reads them) so the outputs can be declared
+    /// whatever the source calls them; fetch.json keeps each file's origin.
+    var outputs: [String] { [FetchRecord.fileName] + (0..<dataset.format.fileCount).map { "raw-\($0)" } }
+
+    func run(_ context: StageContext) throws {
+        let options = FetchOptions(downloadDirectory: context.workDirectory.appendingPathComponent("downloads"),
+                                   overrides: source.map { [$0] } ?? [],
+                                   log: { line in context.log(line); context.progress(line) })
+        let staging = context.workDirectory.appendingPathComponent("staging-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: staging) }
+        var record = try Fetcher.fetch(dataset, into: staging, options: options)
+        for i in record.files.indices {
+            let name = "raw-\(i)"
+            try FileManager.default.moveItem(at: staging.appendingPathComponent(record.files[i].name),
+                                             to: context.outputDirectory.appendingPathComponent(name))
+            record.files[i].name = name
+        }
+        try record.write(to: context.outputDirectory)
+        context.log("fetched \(record.files.map(\.origin).joined(separator: ", ")) [\(record.checksum)]")
+    }
+}
+
+/// `prep/<dataset>`: fixed-length, frequency-indexed sequences split into train / valid / test.
+struct PrepStage: Stage {
+    let dataset: DatasetSpec
+    let fetch: StageID
+    var id: StageID { StageID("prep/\(dataset.name)") }
+    var version: Int { 1 }
+    var parameters: JSONValue { .object(["format": .encoded(dataset.format), "prep": .encoded(dataset.prep)]) }
+    var inputs: [StageID] { [fetch] }
+    var outputs: [String] { PreparedFiles.all(transfer: dataset.format.kind == .coldrec) }
+
+    func run(_ context: StageContext) throws {
+        context.progress("parsing and preparing")
+        let prepared = try Prep.prepare(spec: dataset, fetchDirectory: try context.inputDirectory(fetch))
+        try prepared.write(to: context.outputDirectory)
+        let s = prepared.stats
+        context.log("prepared \(s.sequences) sequences (train \(s.trainSequences), valid \(s.validSequences), test \(s.testSequences)), \(s.items) items, \(s.interactions) interactions, t = \(s.seqLength)")
+    }
+}
+
+/// `blocks/<dataset>`: CpRec's frequency blocks (contiguous id ranges over the frequency order).
+struct BlocksStage: Stage {
+    static let fileName = "blocks.json"
+    let dataset: DatasetSpec
+    let rule: BlockRule
+    let prep: StageID
+    var id: StageID { StageID("blocks/\(dataset.name)") }
+    var version: Int { 1 }
+    var parameters: JSONValue { .object(["rule": .encoded(rule)]) }
+    var inputs: [StageID] { [prep] }
+    var outputs: [String] { [Self.fileName] }
+
+    func run(_ context: StageContext) throws {
+        let counts = try PreparedDataset.loadItemCounts(from: try context.inputDirectory(prep))
+        let blocks = try Blocking.compute(counts: counts, rule: rule)
+        try blocks.jsonData().write(to: context.outputDirectory.appendingPathComponent(Self.fileName), options: .atomic)
+        context.log("blocks \(blocks.boundaries) shares \(blocks.blocks.map { String(format: "%.3f", $0.share) })")
+    }
+
+    static func load(_ directory: URL) throws -> Blocks {
+        try JSONDecoder().decode(Blocks.self, from: Data(contentsOf: directory.appendingPathComponent(fileName)))
+    }
+}
+
+extension JSONValue {
+    /// Any Encodable as a JSONValue (for stage parameters); encoding our own Codable specs cannot fail.
+    static func encoded<T: Encodable>(_ value: T) -> JSONValue {
+        do { return try JSONValue(encoding: value) } catch { preconditionFailure("cannot encode \(T.self): \(error)") }
+    }
+}

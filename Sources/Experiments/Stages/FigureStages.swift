@@ -1,0 +1,148 @@
+import Datasets
+import Foundation
+import Pipeline
+import Reports
+
+private func figureFiles(_ name: String) -> [String] { ["dat", "gp", "png", "svg"].map { "\(name).\($0)" } }
+private func figurePublishes(_ name: String) -> [String: String] {
+    Dictionary(uniqueKeysWithValues: figureFiles(name).map { ($0, "figures/\($0)") })
+}
+
+/// `figure/longtail`: item popularity rank vs frequency (log–log), block boundaries marked, one panel per dataset.
+struct LongTailFigureStage: Stage {
+    let datasets: [DatasetLabel]
+    let preps: [StageID]
+    let blocks: [StageID]
+    var id: StageID { "figure/longtail" }
+    var version: Int { 1 }
+    var parameters: JSONValue { .object(["datasets": .encoded(datasets)]) }
+    var inputs: [StageID] { preps + blocks }
+    var outputs: [String] { figureFiles("longtail") }
+    var publishes: [String: String] { figurePublishes("longtail") }
+
+    func run(_ context: StageContext) throws {
+        var panels: [Panel] = []
+        for (i, ds) in datasets.enumerated() {
+            let counts = try PreparedDataset.loadItemCounts(from: try context.inputDirectory(preps[i]))
+            let b = try BlocksStage.load(try context.inputDirectory(blocks[i]))
+            let points = DatasetStatistics.rankFrequency(counts: counts).filter { $0.frequency > 0 }
+                .map { DataPoint(Double($0.rank), Double($0.frequency)) }
+            // Boundary ids are exclusive upper ids, so the last item of block j has rank boundary - 1.
+            let markers = b.boundaries.dropLast().enumerated().map { j, upper in
+                Marker(x: Double(max(upper - 1, 1)), label: "block \(j + 1) | \(j + 2)")
+            }
+            panels.append(Panel(title: ds.label, xLabel: "item popularity rank", yLabel: "interactions",
+                                xLog: true, yLog: true, series: [Series("items", points: points, style: .lines)],
+                                markers: markers))
+        }
+        let figure = Figure(title: "Long-tail item popularity and CpRec's frequency blocks", panels: panels,
+                            rows: panels.count > 2 ? 2 : 1, panelWidth: 560, panelHeight: 420,
+                            provenance: RunFacts.provenance(profile: nil))
+        try figure.render(to: context.outputDirectory, name: "longtail")
+    }
+}
+
+/// One point of Figure 1's sweep: which axis it varies and the evaluate stage that measured it.
+struct Fig1Point: Codable, Hashable {
+    var axis: String
+    var value: Int
+    var stage: StageID
+}
+
+/// `figure/fig1`: NextItNet accuracy vs embedding size d and vs depth, parameter counts at each point.
+struct Figure1Stage: Stage {
+    let dataset: String
+    let datasetLabel: String
+    let points: [Fig1Point]
+    var id: StageID { "figure/fig1" }
+    var version: Int { 1 }
+    var parameters: JSONValue { .object(["dataset": .string(datasetLabel), "points": .encoded(points)]) }
+    var inputs: [StageID] { points.map(\.stage) }
+    var outputs: [String] { figureFiles("fig1") }
+    var publishes: [String: String] { figurePublishes("fig1") }
+
+    func run(_ context: StageContext) throws {
+        var panels: [Panel] = []
+        for (axis, label) in [("dim", "embedding size d"), ("depth", "residual blocks (2 conv layers each)")] {
+            let pts = points.filter { $0.axis == axis }.sorted { $0.value < $1.value }
+            guard !pts.isEmpty else { continue }
+            var mrr: [DataPoint] = [], hr: [DataPoint] = []
+            for p in pts {
+                let r = try JSONFiles.read(EvaluationRecord.self,
+                                           from: try context.inputDirectory(p.stage).appendingPathComponent(EvaluateStage.fileName))
+                let params = DatasetStatistics.compact(r.params.total)
+                mrr.append(DataPoint(Double(p.value), r.metrics["MRR@5"] ?? .nan, label: params))
+                hr.append(DataPoint(Double(p.value), r.metrics["HR@5"] ?? .nan))
+            }
+            panels.append(Panel(title: "NextItNet on \(datasetLabel): accuracy vs \(axis == "dim" ? "d" : "depth") (labels: parameters)",
+                                xLabel: label, yLabel: "accuracy", xLog: axis == "dim",
+                                series: [Series("MRR@5", points: mrr), Series("HR@5", points: hr)],
+                                legend: .bottomRight, xTics: pts.map { Double($0.value) }))
+        }
+        let figure = Figure(title: "Figure 1: model size vs accuracy", panels: panels, panelWidth: 640, panelHeight: 480,
+                            provenance: RunFacts.provenance(profile: nil))
+        try figure.render(to: context.outputDirectory, name: "fig1")
+    }
+}
+
+/// `figure/pareto`: parameters vs MRR@5 of every NextItNet / CpRec variant, one panel per dataset.
+struct ParetoFigureStage: Stage {
+    let datasets: [DatasetLabel]
+    let models: [ModelEntry]
+    var id: StageID { "figure/pareto" }
+    var version: Int { 1 }
+    var parameters: JSONValue { .object(["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
+                                         "labels": .encoded(models.map(\.label))]) }
+    var inputs: [StageID] { datasets.flatMap { ds in models.map { EvaluateStage.stageID(dataset: ds.name, model: $0.name) } } }
+    var outputs: [String] { figureFiles("pareto") }
+    var publishes: [String: String] { figurePublishes("pareto") }
+
+    func run(_ context: StageContext) throws {
+        var panels: [Panel] = []
+        for ds in datasets {
+            var points: [DataPoint] = []
+            for m in models {
+                let r = try EvaluateStage.load(context, dataset: ds.name, model: m.name)
+                points.append(DataPoint(Double(r.params.total), r.metrics["MRR@5"] ?? .nan, label: m.label))
+            }
+            panels.append(Panel(title: ds.label, xLabel: "parameters (whole model)", yLabel: "MRR@5", xLog: true,
+                                series: [Series("NextItNet / CpRec variants", points: points, style: .points)],
+                                legend: .bottomRight))
+        }
+        let figure = Figure(title: "Model size vs accuracy", panels: panels, rows: panels.count > 2 ? 2 : 1,
+                            panelWidth: 640, panelHeight: 480, provenance: RunFacts.provenance(profile: nil))
+        try figure.render(to: context.outputDirectory, name: "pareto")
+    }
+}
+
+/// `figure/convergence`: validation MRR@5 per epoch, one panel per dataset.
+struct ConvergenceFigureStage: Stage {
+    let datasets: [DatasetLabel]
+    let models: [ModelEntry]
+    var id: StageID { "figure/convergence" }
+    var version: Int { 1 }
+    var parameters: JSONValue { .object(["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
+                                         "labels": .encoded(models.map(\.label))]) }
+    var inputs: [StageID] { datasets.flatMap { ds in models.map { TrainStage.stageID(dataset: ds.name, model: $0.name) } } }
+    var outputs: [String] { figureFiles("convergence") }
+    var publishes: [String: String] { figurePublishes("convergence") }
+
+    func run(_ context: StageContext) throws {
+        var panels: [Panel] = []
+        for ds in datasets {
+            var series: [Series] = []
+            for m in models {
+                let dir = try context.inputDirectory(TrainStage.stageID(dataset: ds.name, model: m.name))
+                let record = try JSONFiles.read(TrainRecord.self, from: dir.appendingPathComponent(TrainStage.recordName))
+                series.append(Series(m.label, points: record.history.compactMap { e in
+                    (e.validMRR5 ?? e.testMRR5).map { DataPoint(Double(e.epoch), $0) }
+                }))
+            }
+            panels.append(Panel(title: ds.label, xLabel: "epoch", yLabel: "MRR@5 (selection split)", series: series,
+                                legend: .bottomRight))
+        }
+        let figure = Figure(title: "Convergence: NextItNet vs CpRec", panels: panels, rows: panels.count > 2 ? 2 : 1,
+                            panelWidth: 560, panelHeight: 420, provenance: RunFacts.provenance(profile: nil))
+        try figure.render(to: context.outputDirectory, name: "convergence")
+    }
+}

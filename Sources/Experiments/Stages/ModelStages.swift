@@ -1,0 +1,128 @@
+import Datasets
+import Evaluation
+import Foundation
+import Kernels
+import Models
+import NeuralNet
+import Pipeline
+
+/// Reads a prepared dataset and its blocks, and resolves a model config against them.
+enum RunInputs {
+    static func sequences(_ m: SequenceMatrix) -> SequenceSet { SequenceSet(ids: m.data, length: m.length) }
+
+    /// The config with the dataset's frequency blocks filled in (block-wise models) and validated against K.
+    static func config(_ model: ModelEntry, blocks: Blocks, itemCount: Int) throws -> ModelConfig {
+        var c = model.config
+        if c.blocks.isEmpty { c.blocks = blocks.boundaries }
+        do { try ModelFactory.validate(c, itemCount: itemCount) } catch {
+            throw ExperimentError("model \(model.name): \(error)")
+        }
+        return c
+    }
+}
+
+/// `train/<dataset>/<model>`: Adam until validation MRR@5 stops improving; resumable from its last epoch.
+struct TrainStage: Stage {
+    static let checkpointName = "model.ckpt"
+    static let recordName = "train.json"
+    static func stageID(dataset: String, model: String) -> StageID { StageID("train/\(dataset)/\(model)") }
+
+    let dataset: String
+    let model: ModelEntry
+    let training: TrainingSpec
+    let prep: StageID
+    let blocks: StageID
+    var id: StageID { Self.stageID(dataset: dataset, model: model.name) }
+    var version: Int { 1 }
+    var parameters: JSONValue { .object(["model": .encoded(model.config), "training": .encoded(training)]) }
+    var inputs: [StageID] { [prep, blocks] }
+    var outputs: [String] { [Self.checkpointName, Self.recordName] }
+
+    func run(_ context: StageContext) throws {
+        Kernels.setThreads(context.threads)
+        let data = try PreparedDataset.load(from: try context.inputDirectory(prep))
+        let config = try RunInputs.config(model, blocks: try BlocksStage.load(try context.inputDirectory(blocks)),
+                                          itemCount: data.itemCount)
+        let train = RunInputs.sequences(data.train)
+        let net = try ModelFactory.make(config, itemCount: data.itemCount, seed: training.seed, trainSequences: train)
+        var options = TrainOptions()
+        options.batchSize = training.batchSize
+        options.maxEpochs = training.maxEpochs
+        options.patience = training.patience
+        options.learningRate = Float(training.learningRate)
+        options.l2 = Float(training.l2)
+        options.seed = training.seed
+        options.selection = training.selection == "paper" ? .paper : .validation
+        options.progressEvery = 20
+        let result = try Trainer.train(net, config: config, train: train, validation: RunInputs.sequences(data.valid),
+                                       test: RunInputs.sequences(data.test), options: options,
+                                       workDirectory: context.workDirectory) { p in
+            if p.validation != nil { context.log(p.message) }
+            context.progress(p.message, fraction: p.fraction)
+        }
+        try FileManager.default.copyItem(at: result.checkpoint,
+                                         to: context.outputDirectory.appendingPathComponent(Self.checkpointName))
+        let record = TrainRecord(dataset: dataset, model: model.name,
+                                 history: result.history.map { EpochLog(epoch: $0.epoch, loss: $0.loss,
+                                                                        validMRR5: $0.validation?.mrr5,
+                                                                        testMRR5: $0.test?.mrr5, seconds: $0.seconds) },
+                                 bestEpoch: result.bestEpoch, secondsToBest: result.secondsToBest,
+                                 secondsTotal: result.totalSeconds, selection: training.selection, threads: context.threads)
+        try JSONFiles.write(record, to: context.outputDirectory.appendingPathComponent(Self.recordName))
+        context.log("best epoch \(result.bestEpoch) of \(result.history.count)\(result.resumedAfterEpoch > 0 ? ", resumed after epoch \(result.resumedAfterEpoch)" : "")")
+    }
+}
+
+/// `evaluate/<dataset>/<model>`: test metrics over all items, parameter counts, training time, top-5 inference time.
+struct EvaluateStage: Stage {
+    static let fileName = "metrics.json"
+    static func stageID(dataset: String, model: String) -> StageID { StageID("evaluate/\(dataset)/\(model)") }
+
+    /// Reads an upstream evaluation from a stage's declared inputs.
+    static func load(_ context: StageContext, dataset: String, model: String) throws -> EvaluationRecord {
+        try JSONFiles.read(EvaluationRecord.self,
+                           from: try context.inputDirectory(stageID(dataset: dataset, model: model)).appendingPathComponent(fileName))
+    }
+
+    let dataset: String
+    let model: ModelEntry
+    let train: StageID
+    let prep: StageID
+    let blocks: StageID
+    let inferenceBatch: Int
+    var id: StageID { Self.stageID(dataset: dataset, model: model.name) }
+    var version: Int { 1 }
+    var parameters: JSONValue { .object(["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch))]) }
+    var inputs: [StageID] { [train, prep, blocks] }
+    var outputs: [String] { [Self.fileName] }
+
+    func run(_ context: StageContext) throws {
+        Kernels.setThreads(context.threads)
+        let data = try PreparedDataset.load(from: try context.inputDirectory(prep))
+        let config = try RunInputs.config(model, blocks: try BlocksStage.load(try context.inputDirectory(blocks)),
+                                          itemCount: data.itemCount)
+        let trainSet = RunInputs.sequences(data.train)
+        let net = try ModelFactory.make(config, itemCount: data.itemCount, seed: 0, trainSequences: trainSet)
+        let trainDir = try context.inputDirectory(train)
+        try Checkpoint.load(from: trainDir.appendingPathComponent(TrainStage.checkpointName), parameters: net.parameters)
+        let record = try JSONFiles.read(TrainRecord.self, from: trainDir.appendingPathComponent(TrainStage.recordName))
+
+        let test = RunInputs.sequences(data.test)
+        context.progress("ranking \(test.count) test sequences")
+        let metrics = Evaluator.evaluate(net, on: test, batchSize: inferenceBatch)
+        context.progress("timing top-5 inference")
+        let timing = InferenceTiming.measure(net, on: test, batchSize: inferenceBatch, n: 5)
+        let p = net.parameters
+        let out = EvaluationRecord(
+            dataset: dataset, model: model.name, label: model.label,
+            metrics: ["MRR@5": metrics.mrr5, "HR@5": metrics.hr5, "NDCG@5": metrics.ndcg5,
+                      "MRR@20": metrics.mrr20, "HR@20": metrics.hr20, "NDCG@20": metrics.ndcg20],
+            params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
+            secondsToBest: record.secondsToBest, secondsTotal: record.secondsTotal, bestEpoch: record.bestEpoch,
+            epochsTrained: record.history.count, selection: record.selection,
+            inferenceFullSeconds: timing.fullSeconds, inferenceFastSeconds: timing.fastSeconds,
+            testSequences: test.count, inferenceBatch: inferenceBatch, threads: context.threads)
+        try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
+        context.log("\(model.label): \(metrics.summary); params \(out.params.total); top-5 full \(String(format: "%.3f", timing.fullSeconds)) s, fast \(String(format: "%.3f", timing.fastSeconds)) s")
+    }
+}

@@ -1,0 +1,199 @@
+import Dispatch
+import Foundation
+import Kernels
+import NeuralNet
+
+/// One `pipeline bench` case: a fixed NextItNet trained for a fixed number of steps on synthetic data.
+public struct BenchOptions: Sendable {
+    public var name: String
+    public var dim: Int
+    /// Residual blocks (dilations cycle 1, 4 → conv layers 1, 2, 4, 8, …).
+    public var depth: Int = 4
+    public var batch: Int = 256
+    /// Sequence length t; a token is one predicted position (t − 1 per sequence).
+    public var length: Int = 20
+    public var items: Int
+    public var blockwise: Bool = false
+    /// Block bounds for block-wise cases (last is replaced by `items`).
+    public var blocks: [Int] = []
+    public var blockFactor: Int = 4
+    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    public var warmup: Int = 3
+    public var steps: Int = 10
+    /// Epoch size the seconds-per-epoch estimate is stated for (tokens).
+    public var epochTokens: Int = 1_000_000
+
+    /// The cases: (a) d 64, 1,682 items; (b) d 256, 20,000 items, full softmax; (c) (b) block-wise.
+    public static func preset(_ name: String) -> BenchOptions? {
+        switch name {
+        case "a": return BenchOptions(name: "a", dim: 64, items: 1682)
+        case "b": return BenchOptions(name: "b", dim: 256, items: 20_000)
+        case "c":
+            return BenchOptions(name: "c", dim: 256, items: 20_000, blockwise: true, blocks: [2000, 8000, 20_000])
+        default: return nil
+        }
+    }
+
+    public var modelConfig: ModelConfig {
+        var c = ModelConfig(kind: .nextitnet)
+        c.dim = dim
+        c.dilations = (0..<depth).map { $0 % 2 == 0 ? 1 : 4 }
+        if blockwise {
+            c.input = .blockwise
+            c.output = .blockwise
+            var b = blocks.filter { $0 < items }
+            b.append(items)
+            c.blocks = b
+            c.blockFactor = blockFactor
+        }
+        return c
+    }
+}
+
+/// What `pipeline bench --json` prints (snake_case keys are the scripts' interface).
+public struct BenchResult: Codable, Sendable {
+    public var `case`: String
+    public var tokens_per_s: Double
+    public var s_per_1m_tokens: Double
+    public var seconds_per_epoch: Double
+    public var epoch_tokens: Int
+    /// Share of measured step time spent inside BLAS.gemm.
+    public var gemm_share: Double
+    public var peak_rss_mib: Double
+    /// sgemm rate of this machine measured in the same run, same thread count.
+    public var sgemm_gflops: Double
+    /// Model FLOP utilisation: GEMM FLOPs per step / median step time / sgemm_gflops.
+    public var mfu: Double
+    public var threads: Int
+    public var openblas_core: String
+    public var step_ms_median: Double
+    /// CPU seconds (all threads, user + system) per measured step: the cost without other processes' contention.
+    public var cpu_s_per_step: Double
+    public var step_ms_min: Double
+    public var gflop_per_step: Double
+    public var d: Int
+    public var depth: Int
+    public var batch: Int
+    public var items: Int
+    public var steps: Int
+    public var parameters: Int
+}
+
+/// Runs bench cases; the logic behind `pipeline bench`.
+public enum BenchEngine {
+    /// Peak resident set size of this process (VmHWM), MiB.
+    public static func peakRSSMiB() -> Double {
+        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = Double(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+            return kb / 1024
+        }
+        return 0
+    }
+
+    /// Resets VmHWM to the current RSS (Linux ≥ 4.0), so each case reports its own peak; false if refused.
+    @discardableResult
+    public static func resetPeakRSS() -> Bool {
+        guard let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+        defer { try? h.close() }
+        do { try h.write(contentsOf: Data("5".utf8)); return true } catch { return false }
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+    /// CPU time of this process (user + system, all threads), seconds.
+    static func cpuTime() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Best-of-5 sgemm rate (GFLOP/s) on a 2048×1024×1024 product at the current thread setting.
+    public static func measureSGEMM() -> Double {
+        let m = 2048, n = 1024, k = 1024
+        var rng = Rng(seed: 1)
+        let a = (0..<(m * k)).map { _ in rng.uniform() - 0.5 }, b = (0..<(k * n)).map { _ in rng.uniform() - 0.5 }
+        var c = [Float](repeating: 0, count: m * n)
+        var best = Double.infinity
+        for _ in 0..<6 {
+            let t0 = now()
+            BLAS.gemm(m: m, n: n, k: k, a: a, b: b, c: &c)
+            best = min(best, now() - t0)
+        }
+        return 2 * Double(m * n * k) / best / 1e9
+    }
+
+    /// Zipf(1) item ids in 1..<items (frequency-sorted like real data, so block-wise cases see realistic tails).
+    static func syntheticBatches(_ o: BenchOptions, count: Int) -> [SequenceBatch] {
+        var cdf = [Double](repeating: 0, count: o.items)
+        var s = 0.0
+        for i in 1..<o.items { s += 1 / Double(i); cdf[i] = s }
+        var rng = Rng(seed: 2020)
+        return (0..<count).map { _ in
+            var ids = [Int32]()
+            ids.reserveCapacity(o.batch * o.length)
+            for _ in 0..<(o.batch * o.length) {
+                let u = rng.uniformDouble() * s
+                var lo = 1, hi = o.items - 1
+                while lo < hi { let mid = (lo + hi) / 2; if cdf[mid] < u { lo = mid + 1 } else { hi = mid } }
+                ids.append(Int32(lo))
+            }
+            return SequenceBatch(ids: ids, batchSize: o.batch, length: o.length)
+        }
+    }
+
+    /// Trains the case's model for warmup + steps Adam steps and measures it.
+    public static func run(_ o: BenchOptions, log: (String) -> Void) -> BenchResult {
+        Kernels.setThreads(o.threads)
+        let sgemm = measureSGEMM()
+        log("case \(o.name): sgemm " + String(format: "%.1f", sgemm) + " GFLOP/s on \(o.threads) thread(s), "
+            + "OpenBLAS core \(BLAS.coreName)")
+        if ["Prescott", "Core2", "Nehalem", "Atom", "Katmai", "Generic"].contains(BLAS.coreName) {
+            // Seen on VMs that mask the CPU model: OpenBLAS then runs an SSE kernel at a fraction of the machine.
+            log("warning: OpenBLAS chose the generic \(BLAS.coreName) kernel; on an AVX2/AVX-512 CPU set "
+                + "OPENBLAS_CORETYPE=Haswell or SkylakeX")
+        }
+        resetPeakRSS()
+        let model = NextItNet(config: o.modelConfig, itemCount: o.items, seed: 1)
+        let adam = Adam(parameters: model.parameters)
+        let batches = syntheticBatches(o, count: 4)
+        var times = [Double]()
+        var gemmSeconds = 0.0, gemmFlops = 0.0, cpu = 0.0
+        for s in 0..<(o.warmup + o.steps) {
+            let measured = s >= o.warmup
+            BLAS.resetProfile()
+            BLAS.profiling = measured
+            let t0 = now(), c0 = cpuTime()
+            model.parameters.zeroGrads()
+            let loss = model.trainStep(batches[s % batches.count])
+            adam.update()
+            let dt = now() - t0
+            BLAS.profiling = false
+            if measured {
+                cpu += cpuTime() - c0
+                times.append(dt)
+                gemmSeconds += BLAS.profiledSeconds
+                gemmFlops += BLAS.profiledFlops
+            }
+            log(String(format: "  step %2d", s) + (measured ? " " : "w") + String(format: " %7.1f ms  loss %.4f", dt * 1000, loss))
+        }
+        let sorted = times.sorted()
+        let median = sorted.isEmpty ? .nan : sorted[sorted.count / 2]
+        let tokens = Double(o.batch * (o.length - 1))
+        let tps = tokens / median
+        let flopsPerStep = gemmFlops / Double(max(times.count, 1))
+        let total = times.reduce(0, +)
+        let r = BenchResult(
+            case: o.name, tokens_per_s: tps, s_per_1m_tokens: 1e6 / tps,
+            seconds_per_epoch: Double(o.epochTokens) / tps, epoch_tokens: o.epochTokens,
+            gemm_share: total > 0 ? gemmSeconds / total : 0, peak_rss_mib: peakRSSMiB(), sgemm_gflops: sgemm,
+            mfu: flopsPerStep / median / (sgemm * 1e9), threads: o.threads, openblas_core: BLAS.coreName,
+            step_ms_median: median * 1000, cpu_s_per_step: cpu / Double(max(times.count, 1)), step_ms_min: (sorted.first ?? .nan) * 1000,
+            gflop_per_step: flopsPerStep / 1e9, d: o.dim, depth: o.depth, batch: o.batch, items: o.items,
+            steps: o.steps, parameters: model.parameters.count)
+        log("case \(o.name): " + String(format: "%.0f tokens/s (%.1f s per 1M tokens), step %.1f ms median, GEMM share %.0f%%, "
+                   + "MFU %.0f%%, %.1f GFLOP/step, %.3f CPU s/step, peak RSS %.0f MiB", r.tokens_per_s, r.s_per_1m_tokens,
+                   r.step_ms_median, r.gemm_share * 100, r.mfu * 100, r.gflop_per_step, r.cpu_s_per_step, r.peak_rss_mib))
+        return r
+    }
+}

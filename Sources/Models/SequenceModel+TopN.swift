@@ -1,0 +1,41 @@
+/// Top-N selection over score rows, shared by the default `topN` and the evaluator.
+public enum TopN {
+    /// The `n` best item ids of one score row (padding 0 excluded), best first; ties by ascending id.
+    public static func select(scores: UnsafePointer<Float>, itemCount: Int, n: Int) -> [Int32] {
+        let n = min(n, itemCount - 1)
+        guard n > 0 else { return [] }
+        // Insertion into a small sorted buffer: O(K·n), cheap for n = 5 or 20.
+        var best = [Int32]()
+        var bestScores = [Float]()
+        best.reserveCapacity(n + 1)
+        bestScores.reserveCapacity(n + 1)
+        for i in 1..<itemCount {
+            let v = scores[i]
+            if best.count == n && !(v > bestScores[n - 1]) { continue }
+            var pos = best.count
+            while pos > 0 && v > bestScores[pos - 1] { pos -= 1 }
+            best.insert(Int32(i), at: pos)
+            bestScores.insert(v, at: pos)
+            if best.count > n { best.removeLast(); bestScores.removeLast() }
+        }
+        return best
+    }
+
+    /// Top-`n` lists of every row of a B×K score matrix: B×n ids.
+    public static func select(scores: [Float], rows: Int, itemCount: Int, n: Int) -> [Int32] {
+        precondition(scores.count == rows * itemCount)
+        var out = [Int32]()
+        out.reserveCapacity(rows * n)
+        scores.withUnsafeBufferPointer { p in
+            for b in 0..<rows { out.append(contentsOf: select(scores: p.baseAddress! + b * itemCount, itemCount: itemCount, n: n)) }
+        }
+        return out
+    }
+}
+
+extension SequenceModel {
+    /// Full scoring followed by selection; models with a cheaper exact path override it.
+    public func topNByFullScoring(_ batch: SequenceBatch, n: Int) -> [Int32] {
+        TopN.select(scores: scoreLast(batch), rows: batch.batchSize, itemCount: itemCount, n: n)
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Kernels
+import Models
+
+/// `pipeline bench`: training throughput of fixed NextItNet cases on synthetic data (see issue 3).
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure engine training throughput (tokens/s, GEMM share, peak RSS, sgemm rate, MFU).",
+        discussion: """
+            Cases: a = d 64, 1,682 items; b = d 256, 20,000 items, full softmax; c = b with block-wise input and \
+            softmax, blocks [2000, 8000, rest], f = 4. All use 4 residual blocks (dilations 1,2,4,8,1,2,4,8), \
+            kernel 3, t = 20, batch 256. With --json, stdout holds exactly one JSON object (one case) or \
+            {"cases": [...]} (several); human-readable progress goes to stderr.
+            """)
+
+    @Option(name: .customLong("case"), help: "Case to run (a, b or c); repeat or comma-separate. Default: all.")
+    var cases: [String] = []
+
+    @Flag(help: "Print the result as JSON on stdout.")
+    var json = false
+
+    @Option(name: .customLong("d"), help: "Override the width d.")
+    var dim: Int?
+
+    @Option(help: "Override the number of residual blocks.")
+    var depth: Int?
+
+    @Option(help: "Override the batch size.")
+    var batch: Int?
+
+    @Option(help: "Override the number of items.")
+    var items: Int?
+
+    @Option(help: "Threads for BLAS and elementwise work (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Measured steps (after warm-up).")
+    var steps: Int?
+
+    @Option(help: "Warm-up steps (not measured).")
+    var warmup: Int?
+
+    @Option(help: "Epoch size in tokens for the seconds-per-epoch estimate.")
+    var epochTokens: Int?
+
+    func run() throws {
+        let names = cases.isEmpty ? ["a", "b", "c"] : cases.flatMap { $0.split(separator: ",").map(String.init) }
+        var results = [BenchResult]()
+        for name in names {
+            guard var o = BenchOptions.preset(name) else {
+                throw ValidationError("unknown bench case \(name) (use a, b or c)")
+            }
+            if let dim { o.dim = dim }
+            if let depth { o.depth = depth }
+            if let batch { o.batch = batch }
+            if let items { o.items = items }
+            if let threads { o.threads = threads }
+            if let steps { o.steps = steps }
+            if let warmup { o.warmup = warmup }
+            if let epochTokens { o.epochTokens = epochTokens }
+            results.append(BenchEngine.run(o) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        }
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            let data: Data
+            if results.count == 1 {
+                data = try enc.encode(results[0])
+            } else {
+                data = try enc.encode(["cases": results])
+            }
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+}

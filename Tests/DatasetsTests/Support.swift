@@ -1,0 +1,114 @@
+import Foundation
+@testable import Datasets
+
+/// A fresh temporary folder, removed by the caller's `defer`.
+func makeTempDir(_ label: String = "ds") throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("cprec-\(label)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// Writes `text` to `dir/name` and returns its URL.
+@discardableResult
+func writeFile(_ dir: URL, _ name: String, _ text: String) throws -> URL {
+    let url = dir.appendingPathComponent(name)
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try Data(text.utf8).write(to: url)
+    return url
+}
+
+/// The error a throwing closure raised, as a DatasetError (nil when it did not throw one).
+func datasetError(_ body: () throws -> Void) -> DatasetError? {
+    do { try body(); return nil } catch let e as DatasetError { return e } catch { return nil }
+}
+
+/// A local HTTP server on 127.0.0.1 (free port chosen by the OS) serving `root`, with byte ranges, /status/<code>,
+/// /truncated/<file> (announces the full Content-Length, sends half, closes) and /norange/<file> (ignores Range). Requests are logged to `log`.
+final class LocalHTTPServer {
+    let process = Process()
+    let port: Int
+    let log: URL
+
+    static let script = """
+    import http.server, os, socket, sys, threading
+    root, log = sys.argv[1], sys.argv[2]
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def log_message(self, *args):
+            pass
+        def reply(self, code, body, headers=()):
+            self.send_response(code)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        def do_GET(self):
+            rng = self.headers.get("Range")
+            with open(log, "a") as f:
+                f.write("%s %s\\n" % (self.path, rng))
+            if self.path.startswith("/status/"):
+                return self.reply(int(self.path.split("/")[2]), b"server error page")
+            if self.path.startswith("/truncated/"):
+                data = open(os.path.join(root, self.path.split("/", 2)[2]), "rb").read()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if self.path.startswith("/norange/"):
+                data = open(os.path.join(root, self.path.split("/", 2)[2]), "rb").read()
+                return self.reply(200, data)
+            path = os.path.join(root, self.path.lstrip("/"))
+            if not os.path.isfile(path):
+                return self.reply(404, b"not found")
+            data = open(path, "rb").read()
+            if rng and rng.startswith("bytes="):
+                start = int(rng[6:].split("-")[0])
+                if start >= len(data):
+                    return self.reply(416, b"", [("Content-Range", "bytes */%d" % len(data))])
+                return self.reply(206, data[start:], [("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))])
+            self.reply(200, data, [("Last-Modified", "Thu, 01 Oct 2020 12:00:00 GMT")])
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    print(server.server_address[1], flush=True)
+    threading.Timer(60, lambda: os._exit(0)).start()  # never outlive a crashed test run
+    server.serve_forever()
+    """
+
+    init(root: URL) throws {
+        let scriptURL = root.appendingPathComponent(".server.py")
+        try Data(LocalHTTPServer.script.utf8).write(to: scriptURL)
+        log = root.appendingPathComponent(".requests.log")
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", scriptURL.path, root.path, log.path]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        while !line.contains(0x0A) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        guard let p = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            process.terminate()
+            throw DatasetError.tool(name: "python3", detail: "test HTTP server did not start")
+        }
+        port = p
+    }
+
+    func url(_ path: String) -> String { "http://127.0.0.1:\(port)/\(path)" }
+
+    var requests: [String] { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
+
+    /// SIGKILL, not terminate(): the test runner's children may inherit SIGTERM as ignored/blocked, and a server
+    /// that survives SIGTERM would stall this (cooperative) thread in waitUntilExit until its safety timer.
+    func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}

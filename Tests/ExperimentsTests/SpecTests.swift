@@ -1,0 +1,87 @@
+import Foundation
+import Pipeline
+import Testing
+@testable import Experiments
+
+@Suite struct SpecTests {
+    @Test func shippedSpecsBuildEveryProfile() throws {
+        let profiles = try Paper.profiles(specDirectory: repositorySpecs).map(\.name)
+        #expect(profiles == ["smoke", "default", "movielens", "paper"])
+        for p in profiles {
+            let stages = try Paper.graph(ExperimentOptions(profile: p, specDirectory: repositorySpecs,
+                                                           outputRoot: URL(fileURLWithPath: "/tmp")))
+            let graph = try StageGraph(stages)
+            let ids = Set(graph.ordered.map(\.id.raw))
+            for t in ["table1", "table2", "table3", "table4", "table5", "table6"] { #expect(ids.contains("table/\(t)"), "\(p) lacks \(t)") }
+            for f in ["fig1", "longtail", "pareto", "convergence"] { #expect(ids.contains("figure/\(f)"), "\(p) lacks \(f)") }
+            #expect(ids.contains("report/report"))
+        }
+    }
+
+    @Test func smokeGraphTrainsEveryTableModelOnEveryDataset() throws {
+        let stages = try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: repositorySpecs, outputRoot: URL(fileURLWithPath: "/tmp")))
+        let ids = Set(stages.map(\.id.raw))
+        for ds in ["weishi-smoke", "mllatest-smoke"] {
+            for m in ["mostpop", "gru4rec", "caser", "nextitnet", "cprec-cl", "cprec-cb", "cprec-al", "cprec-ab", "bi-nextitnet",
+                      "bo-nextitnet", "bio-nextitnet", "b1-nextitnet", "cl-nextitnet", "cb-nextitnet", "al-nextitnet",
+                      "ab-nextitnet", "bi-gru4rec", "bo-gru4rec", "bio-gru4rec"] {
+                #expect(ids.contains("evaluate/\(ds)/\(m)"), "missing evaluate/\(ds)/\(m)")
+            }
+        }
+        // Figure 1's sweep point equal to the table's NextItNet reuses its run instead of training it twice.
+        #expect(!ids.contains("train/mllatest-smoke/nextitnet-d16"))
+        #expect(ids.contains("train/mllatest-smoke/nextitnet-d32"))
+        #expect(ids.contains("finetune/coldrec-smoke/cprec-cb-scratch"))
+    }
+
+    @Test func profileDefaultsAreLayeredUnderModelEntries() throws {
+        let specs = try SpecBundle.load(repositorySpecs)
+        let smoke = try specs.profile("smoke")
+        let cprec = try specs.model("cprec-cb", profile: smoke)
+        #expect(cprec.config.dim == 16)
+        #expect(cprec.config.input == .blockwise && cprec.config.output == .blockwise && cprec.config.sharing == .crossBlock)
+        #expect(cprec.label == "CpRec-Cb")
+    }
+
+    @Test func unknownKeyNamesFileLineAndSuggestion() throws {
+        let dir = try specsCopy(editing: "models.yaml") { $0.replacingOccurrences(of: "cprec-cb:       {label: CpRec-Cb, kind: nextitnet, input: blockwise",
+                                                                                      with: "cprec-cb:       {label: CpRec-Cb, kind: nextitnet, inptu: blockwise") }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let error = #expect(throws: SpecError.self) { try SpecBundle.load(dir) }
+        let text = error.map { "\($0)" } ?? ""
+        #expect(text.contains("models.yaml:"))
+        #expect(text.contains("models.cprec-cb"))
+        #expect(text.contains("unknown key 'inptu'"))
+        #expect(text.contains("did you mean 'input'"))
+    }
+
+    @Test func badValuesAndReferencesAreRejected() throws {
+        let badSharing = try specsCopy(editing: "models.yaml") { $0.replacingOccurrences(of: "sharing: cross-layer}", with: "sharing: crosslayer}") }
+        defer { try? FileManager.default.removeItem(at: badSharing) }
+        #expect(throws: SpecError.self) { try SpecBundle.load(badSharing) }
+
+        let badRow = try specsCopy(editing: "experiments.yaml") { $0.replacingOccurrences(of: "rows: [gru4rec, bi-gru4rec", with: "rows: [gru5rec, bi-gru4rec") }
+        defer { try? FileManager.default.removeItem(at: badRow) }
+        let e = #expect(throws: SpecError.self) { try SpecBundle.load(badRow) }
+        #expect("\(e.map { "\($0)" } ?? "")".contains("unknown model 'gru5rec'"))
+
+        let badDataset = try specsCopy(editing: "profiles.yaml") { $0.replacingOccurrences(of: "datasets: [weishi-smoke, mllatest-smoke]", with: "datasets: [weishi-smoek, mllatest-smoke]") }
+        defer { try? FileManager.default.removeItem(at: badDataset) }
+        let e2 = #expect(throws: SpecError.self) {
+            try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: badDataset, outputRoot: badDataset))
+        }
+        #expect("\(e2.map { "\($0)" } ?? "")".contains("did you mean 'weishi-smoke'"))
+
+        let badYAML = try specsCopy(editing: "profiles.yaml") { $0.replacingOccurrences(of: "profiles:", with: "profiles: [") }
+        defer { try? FileManager.default.removeItem(at: badYAML) }
+        let e3 = #expect(throws: SpecError.self) { try SpecBundle.load(badYAML) }
+        #expect("\(e3.map { "\($0)" } ?? "")".contains("profiles.yaml"))
+    }
+
+    @Test func unknownProfileListsTheDeclaredOnes() throws {
+        let e = #expect(throws: SpecError.self) {
+            try Paper.graph(ExperimentOptions(profile: "nope", specDirectory: repositorySpecs, outputRoot: URL(fileURLWithPath: "/tmp")))
+        }
+        #expect("\(e.map { "\($0)" } ?? "")".contains("smoke, default, movielens, paper"))
+    }
+}
