@@ -79,6 +79,8 @@ SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
 SchedulerParameters=batch_sched_delay=0
 DependencyParameters=kill_invalid_depend
+# Reject at sbatch time a job asking more than the partition has (else it pends forever, reason PartitionConfig).
+EnforcePartLimits=ALL
 ReturnToService=2
 MinJobAge=600
 StateSaveLocation=$STATE/ctld

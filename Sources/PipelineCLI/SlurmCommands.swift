@@ -163,7 +163,7 @@ struct Submit: ParsableCommand {
         print(result.stdout, terminator: "")
         let jobs = SlurmOutput.submitted(result.stdout)
         guard result.status == 0, jobs.count == plan.jobs.count else {
-            throw ValidationError("submission script \(url.path) failed (exit \(result.status), \(jobs.count) of \(plan.jobs.count) jobs submitted)")
+            throw PipelineError.message("submission script \(url.path) failed (exit \(result.status), \(jobs.count) of \(plan.jobs.count) jobs submitted)")
         }
         print("submitted \(jobs.count) job(s) (\(plan.fresh.count) fresh stage(s) left out); script \(url.path)")
         print("follow: pipeline status --profile \(global.profile) --cache-dir \(cache.path)")
@@ -174,15 +174,29 @@ struct Submit: ParsableCommand {
     func waitFor(_ jobs: [(job: String, stage: StageID)]) throws {
         let final: Set<String> = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL",
                                   "PREEMPTED", "BOOT_FAIL", "DEADLINE"]
+        let neverStarts: Set<String> = ["PartitionConfig", "BadConstraints", "PartitionNodeLimit", "PartitionTimeLimit",
+                                        "DependencyNeverSatisfied", "InvalidAccount", "InvalidQOS"]
         var ended: [String: String] = [:]
         let start = Date()
         while ended.count < jobs.count {
             let open = jobs.filter { ended[$0.job] == nil }
-            let r = try command(["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", open.map(\.job).joined(separator: ",")])
+            let r = try command(["squeue", "-h", "-t", "all", "-o", "%i %T %r", "-j", open.map(\.job).joined(separator: ",")])
             var seen: [String: String] = [:]
+            var stuck: [String] = []
             for line in r.stdout.split(separator: "\n") {
                 let f = line.split(separator: " ")
-                if f.count == 2 { seen[String(f[0])] = String(f[1]) }
+                guard f.count >= 2 else { continue }
+                seen[String(f[0])] = String(f[1])
+                // Pending for a reason that no amount of waiting fixes (e.g. more CPUs than the partition has).
+                if f[1] == "PENDING", f.count >= 3, neverStarts.contains(String(f[2])),
+                   let j = open.first(where: { $0.job == f[0] }) {
+                    stuck.append("\(j.job) \(j.stage) (\(f[2]))")
+                }
+            }
+            if !stuck.isEmpty {
+                print("\(stuck.count) job(s) can never start: \(stuck.joined(separator: ", ")); "
+                      + "they stay queued (scancel them, fix the resources, submit again)")
+                throw ExitCode.failure
             }
             for j in open {
                 // A job missing from squeue has been purged (MinJobAge): its outcome is unknown.
@@ -212,7 +226,7 @@ func command(_ argv: [String], passStderr: Bool = false) throws -> (status: Int3
     let out = Pipe()
     p.standardOutput = out
     if !passStderr { p.standardError = FileHandle.nullDevice }
-    do { try p.run() } catch { throw ValidationError("cannot run \(argv[0]): \(error)") }
+    do { try p.run() } catch { throw PipelineError.message("cannot run \(argv[0]): \(error)") }
     let data = out.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: data, as: UTF8.self))
