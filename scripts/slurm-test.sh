@@ -4,8 +4,10 @@
 #   scripts/slurm-test.sh [--profile P] [--keep]   `pipeline submit --profile P --wait` (default P: smoke) into a
 #                                                  temporary cache, then checks every stage is fresh and that each
 #                                                  stage's key and output hash equal a local `pipeline all` run's
-#   scripts/slurm-test.sh --generic                the same check on a small generic stage graph
-#                                                  (SlurmClusterTests, with CPREC_SLURM_TEST=1)
+#   scripts/slurm-test.sh --generic                the same check on a small generic stage graph, plus a job
+#                                                  scancel'ed mid-stage: its dependants are cancelled, a new
+#                                                  export submits only what did not finish, and the new job
+#                                                  breaks the dead job's lock (SlurmClusterTests, CPREC_SLURM_TEST=1)
 #
 # Needs root: brings Slurm up with scripts/slurm-up.sh (installing slurmctld slurmd slurm-client munge when
 # missing) and always stops it again, by PID, with scripts/slurm-down.sh. Prints the time of each phase.

@@ -24,6 +24,10 @@ import Testing
                 let fd = open(root.appendingPathComponent("runs.txt").path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
                 _ = line.withCString { write(fd, $0, strlen($0)) }
                 close(fd)
+                if FileManager.default.fileExists(atPath: root.appendingPathComponent("hang-\(CacheStore.escape(id))").path) {
+                    try "".write(to: root.appendingPathComponent("started-\(CacheStore.escape(id))"), atomically: true, encoding: .utf8)
+                    Thread.sleep(forTimeInterval: 120)
+                }
                 Thread.sleep(forTimeInterval: 0.3)
                 var text = "\(id)\n"
                 for i in inputs.sorted() {
@@ -41,7 +45,7 @@ import Testing
         let env = ProcessInfo.processInfo.environment
         let root = URL(fileURLWithPath: env[Self.childRoot]!)
         let e = try Engine(stages: Self.graph(root), store: CacheStore(root: root.appendingPathComponent("cache")))
-        let summary = try e.run([env[Self.childStage]!], options: RunOptions(threads: 1))
+        let summary = try e.run([env[Self.childStage]!], options: RunOptions(threads: 1), console: .standardError())
         #expect(summary.succeeded)
     }
 
@@ -99,6 +103,70 @@ import Testing
             let a = try #require(e.store.readIndex(id)), b = try #require(local.store.readIndex(id))
             #expect(a.outputHash == b.outputHash && a.key == b.key, "\(id)")
         }
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    /// Exports the non-fresh stages, submits them, returns (job, stage) pairs.
+    func submit(_ e: Engine, _ root: URL) throws -> (plan: SlurmPlan, jobs: [(job: String, stage: StageID)]) {
+        let exe = CommandLine.arguments[0]
+        let plan = try e.slurmPlan(nil, policy: SlurmResourcePolicy(cpus: 1, time: "00:05:00")) { id, _ in
+            ["/usr/bin/env", "\(Self.childRoot)=\(root.path)", "\(Self.childStage)=\(id.raw)",
+             exe, "--testing-library", "swift-testing", "--filter", "slurmJobRunsOneStage"]
+        }
+        let script = root.appendingPathComponent("submit-\(UUID().uuidString).sh")
+        try SlurmScript.render(plan.jobs, options: .init(logDirectory: root.appendingPathComponent("logs"),
+                                                         workingDirectory: root)).write(to: script, atomically: true, encoding: .utf8)
+        return (plan, SlurmOutput.submitted(try shell(["bash", script.path]).stdout))
+    }
+
+    /// Polls squeue until every job has ended (or `until` says stop); returns each job's state.
+    func wait(_ ids: [String], seconds: Double = 120, until: () -> Bool = { false }) throws -> [String: String] {
+        var states: [String: String] = [:]
+        let start = Date()
+        while Date().timeIntervalSince(start) < seconds {
+            states = [:]
+            for line in try shell(["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", ids.joined(separator: ",")]).stdout.split(separator: "\n") {
+                let f = line.split(separator: " ")
+                if f.count == 2 { states[String(f[0])] = String(f[1]) }
+            }
+            if until() || ids.allSatisfy({ ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"].contains(states[$0] ?? "") }) { break }
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        return states
+    }
+
+    @Test(.enabled(if: enabled), .timeLimit(.minutes(3)))
+    func realSlurmRecoversFromACancelledJob() throws {
+        let root = URL(fileURLWithPath: "/tmp/cprec-slurm-cancel-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let e = try Engine(stages: Self.graph(root), store: CacheStore(root: root.appendingPathComponent("cache")))
+        let hang = root.appendingPathComponent("hang-train%2Fdata%2Fa")
+        try "".write(to: hang, atomically: true, encoding: .utf8)
+        let first = try submit(e, root)
+        #expect(first.jobs.count == 6)
+        let victim = try #require(first.jobs.first { $0.stage == "train/data/a" }).job
+        let started = root.appendingPathComponent("started-train%2Fdata%2Fa")
+        _ = try wait([victim], until: { FileManager.default.fileExists(atPath: started.path) })
+        try #require(FileManager.default.fileExists(atPath: started.path), "train/data/a never started")
+        _ = try shell(["scancel", victim])
+        let states = try wait(first.jobs.map(\.job))
+        // The cancelled stage's dependants are cancelled too; the rest completes.
+        for (job, stage) in first.jobs {
+            let expected = ["train/data/a", "table/t1", "figure/f1"].contains(stage.raw) ? "CANCELLED" : "COMPLETED"
+            #expect(states[job] == expected, "\(stage)")
+        }
+        let key = try #require(e.status().first { $0.id == "train/data/a" }?.key)
+        #expect(CacheLock.readOwner(e.store.lock(kind: "train", key: key)) != nil, "the killed job left its lock")
+
+        // Export again: only what did not finish is submitted, and the new job breaks the dead job's lock.
+        try FileManager.default.removeItem(at: hang)
+        let second = try submit(e, root)
+        #expect(second.jobs.map(\.stage) == ["train/data/a", "figure/f1", "table/t1"])
+        let after = try wait(second.jobs.map(\.job))
+        #expect(second.jobs.allSatisfy { after[$0.job] == "COMPLETED" })
+        let log = try String(contentsOf: root.appendingPathComponent("logs/train_data_a.\(second.jobs[0].job).out"), encoding: .utf8)
+        #expect(log.contains("broke stale lock") && log.contains("no longer exists"))
+        #expect(e.status().allSatisfy { $0.state == .fresh })
         try? FileManager.default.removeItem(at: root)
     }
 
