@@ -6,6 +6,7 @@ import Pipeline
 /// Every subcommand of `pipeline`; add new ones here (bench, export slurm, submit, …).
 let subcommands: [ParsableCommand.Type] = [
     All.self, Run.self, Status.self, Plan.self, Dag.self, Tables.self, Figures.self, Clean.self, BenchCommand.self,
+    Export.self, Submit.self,
 ]
 
 /// The `pipeline` command: every table and figure of the CpRec paper as one cached stage graph.
