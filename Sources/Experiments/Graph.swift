@@ -46,7 +46,7 @@ struct GraphBuilder {
         let (prep, blocks) = try addDataset(dataset)
         let train = TrainStage(dataset: dataset, model: model, training: profile.training, prep: prep, blocks: blocks)
         let evaluate = EvaluateStage(dataset: dataset, model: model, train: train.id, prep: prep, blocks: blocks,
-                                     inferenceBatch: profile.inferenceBatch)
+                                     inferenceBatch: profile.inferenceBatch, threads: profile.training.threads)
         add(train)
         add(evaluate)
         return (train.id, evaluate.id)

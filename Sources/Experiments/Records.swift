@@ -13,33 +13,53 @@ public struct ParamCounts: Codable, Hashable, Sendable {
     }
 }
 
-/// One epoch of a training run as logged by the train stage.
+/// One epoch of a training run as logged by the train stage (deterministic: no wall times).
 public struct EpochLog: Codable, Hashable, Sendable {
     public var epoch: Int
     public var loss: Double
     public var validMRR5: Double?
     public var testMRR5: Double?
-    public var seconds: Double
 }
 
-/// What the train stage writes to `train.json` beside the checkpoint.
+/// What the train stage writes to `train.json` beside the checkpoint. Wall times are measurements in the
+/// manifest (`Timing`), not here, so identical runs write identical files.
 public struct TrainRecord: Codable, Sendable {
     public var dataset: String
     public var model: String
     public var history: [EpochLog]
     public var bestEpoch: Int
-    public var secondsToBest: Double
-    public var secondsTotal: Double
     public var selection: String
-    public var threads: Int
 }
 
-/// What the evaluate stage writes to `metrics.json`: everything a table row needs.
-public struct EvaluationRecord: Codable, Sendable {
+/// Names of the measurements train and evaluate stages record in their manifests.
+enum Timing {
+    static let secondsToBest = "secondsToBest"
+    static let secondsTotal = "secondsTotal"
+    static let inferenceFull = "inferenceFullSeconds"
+    static let inferenceFast = "inferenceFastSeconds"
+    static let threads = "threads"
+}
+
+/// What the evaluate stage writes to `metrics.json`: the deterministic part of a table row.
+public struct EvaluationOutput: Codable, Sendable {
     public var dataset: String
     public var model: String
     public var label: String
     /// "MRR@5", "HR@5", "NDCG@5", "MRR@20", "HR@20", "NDCG@20" on the test split.
+    public var metrics: [String: Double]
+    public var params: ParamCounts
+    public var bestEpoch: Int
+    public var epochsTrained: Int
+    public var selection: String
+    public var testSequences: Int
+    public var inferenceBatch: Int
+}
+
+/// A table row in memory: the evaluation output plus the timings from the evaluate stage's manifest.
+public struct EvaluationRecord: Codable, Sendable {
+    public var dataset: String
+    public var model: String
+    public var label: String
     public var metrics: [String: Double]
     public var params: ParamCounts
     public var secondsToBest: Double
@@ -70,10 +90,8 @@ public struct TransferRecord: Codable, Sendable {
     public var negatives: Int
     public var testUsers: Int
     public var backboneFrozen: Bool
-    /// Parameters and training time of the pre-trained backbone (as the paper's Table 6 reports them).
+    /// Parameters of the pre-trained backbone (as the paper's Table 6 reports them; its training time is a measurement).
     public var params: ParamCounts
-    public var pretrainSeconds: Double
-    public var finetuneSeconds: Double
 }
 
 enum JSONFiles {

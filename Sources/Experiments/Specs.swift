@@ -29,6 +29,9 @@ public struct TrainingSpec: Codable, Hashable, Sendable {
     /// `validation` (select the epoch on a validation split) or `paper` (on the test set, as the authors' code).
     public var selection: String
     public var seed: UInt64
+    /// BLAS and elementwise threads of each train/evaluate/finetune stage. Part of the key: float sums in a
+    /// different order give different (equally valid) numbers, and a result must not depend on `-j`.
+    public var threads: Int
 }
 
 /// Figure 1's sweep: NextItNet over embedding sizes and depths on one dataset.
@@ -260,13 +263,15 @@ enum ProfileReader {
             for (k, v) in try m.entries() { defaults[k] = try ModelConfigReader.scalar(v) }
         }
         let t = try node.required("training")
-        try t.checkKeys(["batchSize", "maxEpochs", "patience", "learningRate", "l2", "selection", "seed"])
+        try t.checkKeys(["batchSize", "maxEpochs", "patience", "learningRate", "l2", "selection", "seed", "threads"])
         let training = TrainingSpec(
             batchSize: try t.required("batchSize").int(), maxEpochs: try t.required("maxEpochs").int(),
             patience: try t["patience"]?.int() ?? 2, learningRate: try t["learningRate"]?.double() ?? 1e-3,
             l2: try t["l2"]?.double() ?? 0, selection: try t["selection"]?.oneOf(["validation", "paper"]) ?? "validation",
-            seed: UInt64(try t["seed"]?.int() ?? 10))
-        if training.batchSize < 1 || training.maxEpochs < 1 { throw t.fail("batchSize and maxEpochs must be ≥ 1") }
+            seed: UInt64(try t["seed"]?.int() ?? 10), threads: try t["threads"]?.int() ?? 1)
+        if training.batchSize < 1 || training.maxEpochs < 1 || training.threads < 1 {
+            throw t.fail("batchSize, maxEpochs and threads must be ≥ 1")
+        }
         var fig1: Figure1Spec?
         if let f = node["figure1"] {
             try f.checkKeys(["dataset", "dims", "depths"])

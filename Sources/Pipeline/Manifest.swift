@@ -30,6 +30,9 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var end: String
     public var seconds: Double
     public var threads: Int
+    /// Observations that are not reproducible bit for bit (wall times, throughput), recorded by the stage
+    /// through `StageContext.record` and kept out of the output hash, so they never invalidate downstream stages.
+    public var measurements: [String: Double]?
 
     static func encoder() -> JSONEncoder {
         let e = JSONEncoder()

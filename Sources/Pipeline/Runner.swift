@@ -201,7 +201,7 @@ extension Engine {
         let manifest = Manifest(id: s.id, key: key, material: material, outputs: outputs, outputHash: outputHash,
                                 gitCommit: HostFacts.gitCommit, host: HostFacts.host, pid: getpid(),
                                 start: ISOTime.string(start), end: ISOTime.string(end), seconds: seconds,
-                                threads: threads)
+                                threads: threads, measurements: context.measurements.isEmpty ? nil : context.measurements)
         log.write(String(format: "done in %.3f s, output hash %@", seconds, outputHash))
         log.close()
         do {

@@ -11,6 +11,8 @@ public final class StageContext: @unchecked Sendable {
     private let inputDirectories: [StageID: URL]
     private let progressSink: (String, Double?) -> Void
     private let logSink: (String) -> Void
+    private let lock = NSLock()
+    private var recorded: [String: Double] = [:]
 
     public init(outputDirectory: URL, workDirectory: URL, threads: Int, inputDirectories: [StageID: URL],
                 progress: @escaping (String, Double?) -> Void = { _, _ in },
@@ -45,6 +47,26 @@ public final class StageContext: @unchecked Sendable {
 
     /// Where to write one declared output.
     public func outputFile(_ name: String) -> URL { outputDirectory.appendingPathComponent(name) }
+
+    /// Records a measurement (a wall time, a throughput) in the entry's manifest rather than in an output file:
+    /// timings differ between identical runs, and outputs must not, or early cutoff and hash comparisons break.
+    public func record(_ name: String, _ value: Double) {
+        lock.lock()
+        recorded[name] = value
+        lock.unlock()
+    }
+
+    /// Everything recorded so far (the runner writes it into the manifest).
+    public var measurements: [String: Double] {
+        lock.lock()
+        defer { lock.unlock() }
+        return recorded
+    }
+
+    /// A measurement a declared upstream stage recorded, if any.
+    public func inputMeasurement(_ id: StageID, _ name: String) -> Double? {
+        inputManifest(id)?.measurements?[name]
+    }
 
     /// Reports short progress (e.g. "epoch 3/20 loss 4.12") and the fraction done when known (for ETA).
     public func progress(_ message: String, fraction: Double? = nil) { progressSink(message, fraction) }

@@ -53,8 +53,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Profile from the specs (see `pipeline --help`).")
     var profile = "default"
 
-    @Option(name: [.short, .customLong("jobs")], help: "Stages to run at once.")
-    var jobs = 1
+    @Option(name: [.short, .customLong("jobs")], help: "Stages to run at once (default: one per core).")
+    var jobs = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: "Cache folder (default: $\(CacheStore.environmentVariable), else ./.cache).")
     var cacheDir: String?

@@ -68,8 +68,7 @@ struct Figure1Stage: Stage {
             guard !pts.isEmpty else { continue }
             var mrr: [DataPoint] = [], hr: [DataPoint] = []
             for p in pts {
-                let r = try JSONFiles.read(EvaluationRecord.self,
-                                           from: try context.inputDirectory(p.stage).appendingPathComponent(EvaluateStage.fileName))
+                let r = try EvaluateStage.load(context, p.stage)
                 let params = DatasetStatistics.compact(r.params.total)
                 mrr.append(DataPoint(Double(p.value), r.metrics["MRR@5"] ?? .nan, label: params))
                 hr.append(DataPoint(Double(p.value), r.metrics["HR@5"] ?? .nan))

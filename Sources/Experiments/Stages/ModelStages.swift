@@ -37,6 +37,7 @@ struct TrainStage: Stage {
     var parameters: JSONValue { .object(["model": .encoded(model.config), "training": .encoded(training)]) }
     var inputs: [StageID] { [prep, blocks] }
     var outputs: [String] { [Self.checkpointName, Self.recordName] }
+    var preferredThreads: Int? { training.threads }
 
     func run(_ context: StageContext) throws {
         Kernels.setThreads(context.threads)
@@ -64,10 +65,11 @@ struct TrainStage: Stage {
                                          to: context.outputDirectory.appendingPathComponent(Self.checkpointName))
         let record = TrainRecord(dataset: dataset, model: model.name,
                                  history: result.history.map { EpochLog(epoch: $0.epoch, loss: $0.loss,
-                                                                        validMRR5: $0.validation?.mrr5,
-                                                                        testMRR5: $0.test?.mrr5, seconds: $0.seconds) },
-                                 bestEpoch: result.bestEpoch, secondsToBest: result.secondsToBest,
-                                 secondsTotal: result.totalSeconds, selection: training.selection, threads: context.threads)
+                                                                        validMRR5: $0.validation?.mrr5, testMRR5: $0.test?.mrr5) },
+                                 bestEpoch: result.bestEpoch, selection: training.selection)
+        context.record(Timing.secondsToBest, result.secondsToBest)
+        context.record(Timing.secondsTotal, result.totalSeconds)
+        context.record(Timing.threads, Double(context.threads))
         try JSONFiles.write(record, to: context.outputDirectory.appendingPathComponent(Self.recordName))
         context.log("best epoch \(result.bestEpoch) of \(result.history.count)\(result.resumedAfterEpoch > 0 ? ", resumed after epoch \(result.resumedAfterEpoch)" : "")")
     }
@@ -78,10 +80,20 @@ struct EvaluateStage: Stage {
     static let fileName = "metrics.json"
     static func stageID(dataset: String, model: String) -> StageID { StageID("evaluate/\(dataset)/\(model)") }
 
-    /// Reads an upstream evaluation from a stage's declared inputs.
+    /// Reads an upstream evaluation from a stage's declared inputs, with the timings its manifest recorded.
     static func load(_ context: StageContext, dataset: String, model: String) throws -> EvaluationRecord {
-        try JSONFiles.read(EvaluationRecord.self,
-                           from: try context.inputDirectory(stageID(dataset: dataset, model: model)).appendingPathComponent(fileName))
+        try load(context, stageID(dataset: dataset, model: model))
+    }
+
+    static func load(_ context: StageContext, _ id: StageID) throws -> EvaluationRecord {
+        let o = try JSONFiles.read(EvaluationOutput.self, from: try context.inputDirectory(id).appendingPathComponent(fileName))
+        func m(_ name: String) -> Double { context.inputMeasurement(id, name) ?? .nan }
+        return EvaluationRecord(dataset: o.dataset, model: o.model, label: o.label, metrics: o.metrics, params: o.params,
+                                secondsToBest: m(Timing.secondsToBest), secondsTotal: m(Timing.secondsTotal),
+                                bestEpoch: o.bestEpoch, epochsTrained: o.epochsTrained, selection: o.selection,
+                                inferenceFullSeconds: m(Timing.inferenceFull), inferenceFastSeconds: m(Timing.inferenceFast),
+                                testSequences: o.testSequences, inferenceBatch: o.inferenceBatch,
+                                threads: Int(context.inputMeasurement(id, Timing.threads) ?? 0))
     }
 
     let dataset: String
@@ -90,9 +102,13 @@ struct EvaluateStage: Stage {
     let prep: StageID
     let blocks: StageID
     let inferenceBatch: Int
+    let threads: Int
     var id: StageID { Self.stageID(dataset: dataset, model: model.name) }
     var version: Int { 1 }
-    var parameters: JSONValue { .object(["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch))]) }
+    var parameters: JSONValue {
+        .object(["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)), "threads": .number(Double(threads))])
+    }
+    var preferredThreads: Int? { threads }
     var inputs: [StageID] { [train, prep, blocks] }
     var outputs: [String] { [Self.fileName] }
 
@@ -113,16 +129,21 @@ struct EvaluateStage: Stage {
         context.progress("timing top-5 inference")
         let timing = InferenceTiming.measure(net, on: test, batchSize: inferenceBatch, n: 5)
         let p = net.parameters
-        let out = EvaluationRecord(
+        let out = EvaluationOutput(
             dataset: dataset, model: model.name, label: model.label,
             metrics: ["MRR@5": metrics.mrr5, "HR@5": metrics.hr5, "NDCG@5": metrics.ndcg5,
                       "MRR@20": metrics.mrr20, "HR@20": metrics.hr20, "NDCG@20": metrics.ndcg20],
             params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
-            secondsToBest: record.secondsToBest, secondsTotal: record.secondsTotal, bestEpoch: record.bestEpoch,
-            epochsTrained: record.history.count, selection: record.selection,
-            inferenceFullSeconds: timing.fullSeconds, inferenceFastSeconds: timing.fastSeconds,
-            testSequences: test.count, inferenceBatch: inferenceBatch, threads: context.threads)
+            bestEpoch: record.bestEpoch, epochsTrained: record.history.count, selection: record.selection,
+            testSequences: test.count, inferenceBatch: inferenceBatch)
         try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
+        // Timings go to the manifest: the training ones are carried over so tables read one stage per row.
+        for name in [Timing.secondsToBest, Timing.secondsTotal] {
+            if let v = context.inputMeasurement(train, name) { context.record(name, v) }
+        }
+        context.record(Timing.inferenceFull, timing.fullSeconds)
+        context.record(Timing.inferenceFast, timing.fastSeconds)
+        context.record(Timing.threads, Double(context.threads))
         context.log("\(model.label): \(metrics.summary); params \(out.params.total); top-5 full \(String(format: "%.3f", timing.fullSeconds)) s, fast \(String(format: "%.3f", timing.fastSeconds)) s")
     }
 }

@@ -37,12 +37,11 @@ struct ReportStage: Stage {
         results.profile = profile.name
         results.datasets = datasets.map { ($0.name, $0.label) }
         for id in evaluations {
-            let r = try JSONFiles.read(EvaluationRecord.self, from: try context.inputDirectory(id).appendingPathComponent(EvaluateStage.fileName))
+            let r = try EvaluateStage.load(context, id)
             results.evaluations[r.dataset, default: [:]][r.model] = r
         }
         for p in dimSweep where p.axis == "dim" {
-            let r = try JSONFiles.read(EvaluationRecord.self, from: try context.inputDirectory(p.stage).appendingPathComponent(EvaluateStage.fileName))
-            results.dimSweep.append((p.value, r))
+            results.dimSweep.append((p.value, try EvaluateStage.load(context, p.stage)))
         }
         for id in finetunes {
             results.transfer.append(try JSONFiles.read(TransferRecord.self,
@@ -154,10 +153,7 @@ struct ReportStage: Stage {
             if let m = context.inputManifest(id) { seconds[id.kind, default: 0] += m.seconds }
         }
         // Training runs are upstream of the evaluations; their time is recorded in each evaluation.
-        let evaluations = (try? evaluations.map { id -> Double in
-            try JSONFiles.read(EvaluationRecord.self, from: try context.inputDirectory(id).appendingPathComponent(EvaluateStage.fileName)).secondsTotal
-        }) ?? []
-        seconds["train"] = evaluations.reduce(0, +)
+        seconds["train"] = evaluations.compactMap { context.inputMeasurement($0, Timing.secondsTotal) }.reduce(0, +)
         return seconds.keys.sorted().map { ("wall time of \($0) stages", String(format: "%.1f s", seconds[$0]!)) }
     }
 }

@@ -29,6 +29,7 @@ struct FinetuneStage: Stage {
     // The random-init ablation still reads the train stage: it needs the same architecture and its parameter count.
     var inputs: [StageID] { [train, prep, blocks] }
     var outputs: [String] { [Self.fileName] }
+    var preferredThreads: Int? { training.threads }
 
     func run(_ context: StageContext) throws {
         Kernels.setThreads(context.threads)
@@ -37,7 +38,6 @@ struct FinetuneStage: Stage {
             throw ExperimentError("dataset \(dataset.name) has no target part: its format must be coldrec (source + target files)")
         }
         let trainDir = try context.inputDirectory(train)
-        let record = try JSONFiles.read(TrainRecord.self, from: trainDir.appendingPathComponent(TrainStage.recordName))
         let config = try RunInputs.config(model, blocks: try BlocksStage.load(try context.inputDirectory(blocks)),
                                           itemCount: data.itemCount)
         guard let backbone = try ModelFactory.make(config, itemCount: data.itemCount, seed: training.seed) as? any HiddenRepresentation else {
@@ -64,9 +64,10 @@ struct FinetuneStage: Stage {
         let out = TransferRecord(dataset: dataset.name, datasetLabel: dataset.label, model: model.name, label: model.label, pretrained: pretrained,
                                  mrr5: result.test.mrr5, hr5: result.test.hr5, negatives: transfer.negatives,
                                  testUsers: result.test.count, backboneFrozen: result.backboneFrozen,
-                                 params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
-                                 pretrainSeconds: record.secondsToBest, finetuneSeconds: result.seconds)
+                                 params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)))
         try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
+        if let t = context.inputMeasurement(train, Timing.secondsToBest) { context.record(Timing.secondsToBest, t) }
+        context.record("finetuneSeconds", result.seconds)
     }
 }
 
@@ -105,7 +106,7 @@ struct Table6Stage: Stage {
             table.addRow([.text(r.label), .text(r.pretrained ? "pre-trained" : "random init (ablation)"),
                           .number(r.mrr5, paper: r.pretrained ? pv("MRR@5") : nil), .number(r.hr5, paper: r.pretrained ? pv("HR@5") : nil),
                           .number(Double(r.params.total), paper: nil),
-                          r.pretrained ? .number(r.pretrainSeconds / 60, paper: nil) : .missing()])
+                          (r.pretrained ? context.inputMeasurement(id, Timing.secondsToBest) : nil).map { .number($0 / 60, paper: nil) } ?? .missing()])
         }
         table.notes = ["Paper values: not retrievable (n/a).",
                        "Fine-tuning: a target-item layer on the backbone's last hidden vector, sigmoid cross-entropy with one sampled negative; backbone \(frozen ? "frozen" : "fine-tuned").",
