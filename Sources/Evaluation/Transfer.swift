@@ -19,7 +19,7 @@ public protocol FineTunableBackbone: HiddenRepresentation {
     func backwardHiddenLast(_ dHidden: [Float])
 }
 
-extension NextItNet: HiddenRepresentation { public var hiddenSize: Int { config.dim } }
+extension NextItNet: FineTunableBackbone { public var hiddenSize: Int { config.dim } }
 extension GRU4Rec: FineTunableBackbone { public var hiddenSize: Int { config.dim } }
 extension Caser: FineTunableBackbone { public var hiddenSize: Int { config.dim } }
 
@@ -69,7 +69,7 @@ public struct TransferOptions: Codable, Hashable, Sendable {
     /// Seed of the evaluation negatives: keep it fixed across models so they are ranked on the same lists.
     public var evalSeed: UInt64 = 20_200_401
     /// Also update the backbone (PeterRec's "FineAll"); false trains only the new head ("FineCLS").
-    /// Needs a `FineTunableBackbone` (GRU4Rec, Caser; NextItNet does not expose its backward yet).
+    /// Needs a `FineTunableBackbone` (NextItNet and every CpRec variant, GRU4Rec, Caser).
     public var finetuneBackbone = false
     public init() {}
 }
@@ -102,8 +102,8 @@ public struct TransferResult: Codable, Hashable, Sendable {
 ///
 /// With `finetuneBackbone` false (default) the backbone is frozen and its representations are computed once.
 /// With it true the backbone (a `FineTunableBackbone`) is updated in place by its own Adam; the best epoch's
-/// backbone parameters are restored at the end. NextItNet does not expose a backward from its last hidden
-/// vector, so NextItNet/CpRec backbones can only be used frozen.
+/// backbone parameters are restored at the end. Fine-tuning NextItNet/CpRec updates the input layer and the
+/// residual blocks; the pre-training output layer gets no gradient.
 public enum Transfer {
     /// Hidden vectors of every row of `sequences`: N × backbone.hiddenSize.
     public static func representations(_ backbone: any HiddenRepresentation, of sequences: SequenceSet,

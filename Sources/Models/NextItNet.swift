@@ -173,6 +173,8 @@ public final class NextItNet: SequenceModel {
 
     private var trainWS: Workspace?
     private var inferWS: Workspace?
+    /// Workspace of the latest `trainingHiddenLast`; cleared by `trainStep`, which overwrites its activations.
+    private var tunedWS: Workspace?
 
     private func workspace(training: Bool, B: Int, T: Int) -> Workspace {
         let current = training ? trainWS : inferWS
@@ -235,6 +237,7 @@ public final class NextItNet: SequenceModel {
         let B = batch.batchSize, T = batch.length - 1, d = config.dim
         precondition(T >= 1, "sequences need at least two ids")
         let ws = workspace(training: true, B: B, T: T)
+        tunedWS = nil
         let N = ws.N
         batch.ids.withUnsafeBufferPointer { s in
             for b in 0..<B {
@@ -268,13 +271,15 @@ public final class NextItNet: SequenceModel {
     }
 
     /// Runs the network on the whole batch and gathers the hidden state at the last position: (B, d).
-    private func lastHidden(_ batch: SequenceBatch) -> (Workspace, FloatPtr) {
+    /// With `training`, the per-layer caches of the training workspace are kept for `backward`.
+    private func lastHidden(_ batch: SequenceBatch, training: Bool = false) -> (Workspace, FloatPtr) {
         let B = batch.batchSize, T = batch.length, d = config.dim
-        let ws = workspace(training: false, B: B, T: T)
+        let ws = workspace(training: training, B: B, T: T)
         batch.ids.withUnsafeBufferPointer { ws.ids.update(from: $0.baseAddress!, count: B * T) }
         forward(ws)
         let h = ws.streams[blocks]
-        let out = ws.streams[0]  // free after forward: reuse it for the gathered rows
+        // Inference: streams[0] is free after forward. Training: hc, the output layer's scratch, is idle here.
+        let out = training ? ws.hc : ws.streams[0]
         for b in 0..<B { (out + b * d).update(from: h + (b * T + T - 1) * d, count: d) }
         return (ws, out)
     }
@@ -283,6 +288,27 @@ public final class NextItNet: SequenceModel {
     public func hiddenLast(_ batch: SequenceBatch) -> [Float] {
         let (_, h) = lastHidden(batch)
         return Array(UnsafeBufferPointer(start: h, count: batch.batchSize * config.dim))
+    }
+
+    /// `hiddenLast` that keeps the activations for `backwardHiddenLast` (fine-tuning as a transfer backbone).
+    public func trainingHiddenLast(_ batch: SequenceBatch) -> [Float] {
+        let (ws, h) = lastHidden(batch, training: true)
+        tunedWS = ws
+        return Array(UnsafeBufferPointer(start: h, count: batch.batchSize * config.dim))
+    }
+
+    /// Adds the gradient of a loss on the last hidden vectors (B × d, from the latest `trainingHiddenLast`)
+    /// into the residual blocks and the input layer; the output layer gets none.
+    public func backwardHiddenLast(_ dh: [Float]) {
+        guard let ws = tunedWS else { preconditionFailure("backwardHiddenLast without a preceding trainingHiddenLast") }
+        let B = ws.B, T = ws.T, d = config.dim
+        precondition(dh.count == B * d, "backwardHiddenLast: dh has \(dh.count) values, expected \(B) × \(d)")
+        // Only the last position of each row receives a gradient from the loss.
+        ws.dstream.update(repeating: 0, count: ws.N * d)
+        dh.withUnsafeBufferPointer { g in
+            for b in 0..<B { (ws.dstream + (b * T + T - 1) * d).update(from: g.baseAddress! + b * d, count: d) }
+        }
+        backward(ws)
     }
 
     public func scoreLast(_ batch: SequenceBatch) -> [Float] {

@@ -57,8 +57,8 @@ import Testing
     }
 
     /// Fine-tuning a GRU4Rec backbone end to end updates the backbone and fits the training pairs better than a
-    /// frozen one (on this small set it overfits, so test accuracy is not asserted); NextItNet is frozen-only.
-    @Test func finetunedBackboneLearnsAndNextItNetIsFrozenOnly() throws {
+    /// frozen one (on this small set it overfits, so test accuracy is not asserted).
+    @Test func finetunedBackboneLearns() throws {
         var c = ModelConfig(kind: .gru4rec)
         c.dim = 16
         let train = Self.pairs(rows: 384, seed: 31), test = Self.pairs(rows: 200, seed: 32)
@@ -81,13 +81,71 @@ import Testing
         #expect(!tuned.backboneFrozen && frozen.backboneFrozen)
         #expect(tuned.history.last!.loss < frozen.history.last!.loss - 0.1)
         #expect(before != Array(UnsafeBufferPointer(start: tunedModel.parameters.values, count: tunedModel.parameters.count)))
+    }
+
+    /// A NextItNet / CpRec backbone fine-tunes end to end: its input layer and residual blocks change, its
+    /// pre-training output layer does not, and it fits the training pairs better than the frozen backbone.
+    @Test(arguments: [false, true])
+    func finetunedNextItNetBackboneLearns(cprec: Bool) throws {
+        var c = ModelConfig(kind: .nextitnet)
+        c.dim = 16
+        c.dilations = [1, 2]
+        if cprec {
+            c.input = .blockwise
+            c.output = .blockwise
+            c.blocks = [20, 60, Self.K]
+            c.sharing = .crossBlock
+        }
+        let train = Self.pairs(rows: 384, seed: 31), test = Self.pairs(rows: 200, seed: 32)
+        var t = TransferOptions()
+        t.epochs = 8
+        t.batchSize = 32
+        t.learningRate = 1e-2
+        let frozen = try Transfer.finetune(backbone: try ModelFactory.make(c, itemCount: Self.K, seed: 1) as! NextItNet,
+                                           targetItemCount: Self.KT, train: train, test: test, options: t)
+        t.finetuneBackbone = true
+        let m = try ModelFactory.make(c, itemCount: Self.K, seed: 1) as! NextItNet
+        let p = m.parameters
+        func snapshot(_ g: ParameterGroup) -> [Float] {
+            zip(p.specs, p.refs).filter { $0.0.group == g }.flatMap { Array(UnsafeBufferPointer(start: p.value($0.1), count: $0.1.count)) }
+        }
+        let before = [ParameterGroup.input, .middle, .output].map(snapshot)
+        let tuned = try Transfer.finetune(backbone: m, targetItemCount: Self.KT, train: train, test: test, options: t)
+        let after = [ParameterGroup.input, .middle, .output].map(snapshot)
+        print("transfer NextItNet\(cprec ? " (CpRec-Cb)" : "") random init: frozen train loss \(frozen.history.last!.loss); "
+              + "fine-tuned \(tuned.history.last!.loss)")
+        #expect(!tuned.backboneFrozen && frozen.backboneFrozen)
+        #expect(after[0] != before[0] && after[1] != before[1])
+        #expect(after[2] == before[2])
+        #expect(tuned.history.last!.loss < frozen.history.last!.loss - 0.05)
+    }
+
+    /// A backbone without a backward from its hidden vector is frozen-only: asking to fine-tune it throws.
+    @Test func frozenOnlyBackboneRefusesFinetuning() throws {
+        final class FrozenOnly: HiddenRepresentation {
+            let base: NextItNet
+            init(_ base: NextItNet) { self.base = base }
+            var parameters: ParameterSet { base.parameters }
+            var itemCount: Int { base.itemCount }
+            var hiddenSize: Int { base.hiddenSize }
+            func trainStep(_ batch: SequenceBatch) -> Float { base.trainStep(batch) }
+            func scoreLast(_ batch: SequenceBatch) -> [Float] { base.scoreLast(batch) }
+            func topN(_ batch: SequenceBatch, n: Int) -> [Int32] { base.topN(batch, n: n) }
+            func hiddenLast(_ batch: SequenceBatch) -> [Float] { base.hiddenLast(batch) }
+        }
         var n = ModelConfig(kind: .nextitnet)
         n.dim = 8
         n.dilations = [1]
+        let train = Self.pairs(rows: 64, seed: 31), test = Self.pairs(rows: 32, seed: 32)
+        var t = TransferOptions()
+        t.epochs = 1
+        t.finetuneBackbone = true
+        let backbone = FrozenOnly(try ModelFactory.make(n, itemCount: Self.K, seed: 1) as! NextItNet)
         #expect(throws: TransferError.self) {
-            try Transfer.finetune(backbone: try ModelFactory.make(n, itemCount: Self.K, seed: 1) as! NextItNet,
-                                  targetItemCount: Self.KT, train: train, test: test, options: t)
+            try Transfer.finetune(backbone: backbone, targetItemCount: Self.KT, train: train, test: test, options: t)
         }
+        t.finetuneBackbone = false
+        #expect(try Transfer.finetune(backbone: backbone, targetItemCount: Self.KT, train: train, test: test, options: t).backboneFrozen)
     }
 
     @Test(arguments: ["gru4rec", "caser"])
