@@ -20,10 +20,12 @@ let package = Package(
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
 
         .target(name: "Hashing", dependencies: ["CCrypto"]),
-        .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: fast),
+        // The seeded generator, dependency-free so data preparation does not link BLAS to shuffle.
+        .target(name: "Random", swiftSettings: fast),
+        .target(name: "Kernels", dependencies: ["CBLAS", "Random"], swiftSettings: fast),
         .target(name: "NeuralNet", dependencies: ["Kernels"], swiftSettings: fast),
         .target(name: "Models", dependencies: ["NeuralNet", "Kernels"], swiftSettings: fast),
-        .target(name: "Datasets", dependencies: ["Hashing"]),
+        .target(name: "Datasets", dependencies: ["Hashing", "Random"]),
         .target(name: "Evaluation", dependencies: ["Models", "Kernels"], swiftSettings: fast),
         .target(name: "Pipeline", dependencies: ["Hashing"]),
         .target(name: "Reports"),

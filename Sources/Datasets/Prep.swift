@@ -1,4 +1,5 @@
 import Foundation
+import Random
 
 
 /// Fixed-length rows of item ids, row-major (`rows × length`), 0 = padding.

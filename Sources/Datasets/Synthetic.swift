@@ -1,4 +1,5 @@
 import Foundation
+import Random
 
 /// Parameters of the embedded synthetic generator (every field optional in YAML).
 public struct SyntheticSpec: Codable, Hashable, Sendable {

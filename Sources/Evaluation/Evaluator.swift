@@ -65,6 +65,19 @@ public struct InferenceTiming: Codable, Hashable, Sendable {
     /// Fraction of rows whose fast top-N list equals the full-scoring list exactly.
     public var agreement: Double
 
+    /// Speedup of `model`'s fast top-N path over `baseline`'s full scoring, timed in alternation (`rounds` each,
+    /// medians) so both see the same machine load; returns (baseline seconds, model seconds).
+    public static func paired(baseline: any SequenceModel, model: any SequenceModel, on sequences: SequenceSet,
+                              batchSize: Int, n: Int = 5, rounds: Int = 5) -> (baseline: Double, model: Double) {
+        var b = [Double](), m = [Double]()
+        for _ in 0..<max(rounds, 1) {
+            b.append(measure(baseline, on: sequences, batchSize: batchSize, n: n).fullSeconds)
+            m.append(measure(model, on: sequences, batchSize: batchSize, n: n).fastSeconds)
+        }
+        func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
+        return (median(b), median(m))
+    }
+
     /// Times both paths on the context (all but the last item) of every row of `sequences`.
     public static func measure(_ model: any SequenceModel, on sequences: SequenceSet, batchSize: Int, n: Int = 5,
                                limit: Int? = nil) -> InferenceTiming {

@@ -69,7 +69,7 @@ enum ClaimChecks {
                 total += 1
                 // Per-epoch time: total time also depends on how many epochs early stopping allowed.
                 let trainRatio = base.secondsPerEpoch / max(c.secondsPerEpoch, 1e-9)
-                let inferRatio = base.inferenceFullSeconds / max(c.inferenceFastSeconds, 1e-9)
+                let inferRatio = c.speedup ?? 0
                 if trainRatio > 1 && inferRatio > 1 { faster += 1 }
                 parts.append("\(ds.label) \(m): training \(f(trainRatio, 2))×, inference \(f(inferRatio, 2))×")
             }

@@ -44,9 +44,17 @@ struct GraphBuilder {
     @discardableResult
     mutating func addRun(dataset: String, model: ModelEntry) throws -> (train: StageID, evaluate: StageID) {
         let (prep, blocks) = try addDataset(dataset)
+        // Inference speedup is timed against NextItNet on the same data, inside the model's own evaluate stage.
+        var baseline: ModelEntry?
+        if model.name != "nextitnet" {
+            baseline = try specs.model("nextitnet", profile: profile)
+            if baseline!.config == model.config { baseline = nil }
+            else if let b = baseline { add(TrainStage(dataset: dataset, model: b, training: profile.training, prep: prep, blocks: blocks)) }
+        }
         let train = TrainStage(dataset: dataset, model: model, training: profile.training, prep: prep, blocks: blocks)
         let evaluate = EvaluateStage(dataset: dataset, model: model, train: train.id, prep: prep, blocks: blocks,
-                                     inferenceBatch: profile.inferenceBatch, threads: profile.training.threads)
+                                     inferenceBatch: profile.inferenceBatch, threads: profile.training.threads,
+                                     baseline: baseline)
         add(train)
         add(evaluate)
         return (train.id, evaluate.id)

@@ -38,6 +38,8 @@ enum Timing {
     static let inferenceFull = "inferenceFullSeconds"
     static let inferenceFast = "inferenceFastSeconds"
     static let threads = "threads"
+    /// NextItNet's full-scoring top-5 time / this model's fast top-5 time, timed in alternation in one stage.
+    static let speedup = "inferenceSpeedup"
 }
 
 /// What the evaluate stage writes to `metrics.json`: the deterministic part of a table row.
@@ -71,6 +73,8 @@ public struct EvaluationRecord: Codable, Sendable {
     public var inferenceFullSeconds: Double
     /// The same through the model's fast top-N path (equal to full for models without one).
     public var inferenceFastSeconds: Double
+    /// NextItNet's full-scoring time over this model's fast path, timed in alternation (nil: not measurable).
+    public var speedup: Double?
     public var testSequences: Int
     public var inferenceBatch: Int
     public var threads: Int

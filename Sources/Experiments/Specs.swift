@@ -283,7 +283,7 @@ enum ProfileReader {
             try x.checkKeys(["dataset", "models", "epochs", "negatives", "freezeBackbone"])
             transfer = TransferSpec(dataset: try x.required("dataset").string(), models: try x.required("models").strings(),
                                     epochs: try x["epochs"]?.int() ?? 5, negatives: try x["negatives"]?.int() ?? 99,
-                                    freezeBackbone: try x["freezeBackbone"]?.bool() ?? true)
+                                    freezeBackbone: try x["freezeBackbone"]?.bool() ?? false)
         }
         return ProfileSpec(name: name, summary: try node.required("summary").string(),
                            datasets: try node.required("datasets").strings(), training: training,

@@ -29,15 +29,7 @@ public final class NextItNet: SequenceModel {
         self.config = config
         self.itemCount = itemCount
         let d = config.dim, p = parameters
-        switch config.input {
-        case .full:
-            input = FullEmbedding(p, name: "input.embedding", vocabulary: itemCount, dim: d,
-                                  initializer: .uniform(limit: (1 / Float(itemCount)).squareRoot()))
-        case .blockwise:
-            input = AdaptiveInput(p, prefix: "input", layout: NextItNet.layout(config, itemCount), dim: d)
-        case .lowrank:
-            input = LowRankEmbedding(p, prefix: "input.lowrank", vocabulary: itemCount, rank: config.lowRank, dim: d)
-        }
+        input = ModelIO.input(config, itemCount: itemCount, params: p)
         let k = config.kernel
         for (b, r) in config.dilations.enumerated() {
             for j in 0..<2 {
@@ -49,12 +41,7 @@ public final class NextItNet: SequenceModel {
                 layers.append(ConvLayer(weight: w, bias: bias, gamma: g, beta: beta, dilation: r * (j + 1)))
             }
         }
-        switch config.output {
-        case .full: output = FullSoftmax(p, prefix: "output.softmax", vocabulary: itemCount, dim: d)
-        case .blockwise: output = TreeSoftmax(p, prefix: "output", layout: NextItNet.layout(config, itemCount), dim: d)
-        case .lowrank:
-            output = LowRankSoftmax(p, prefix: "output.lowrank", vocabulary: itemCount, rank: config.lowRank, dim: d)
-        }
+        output = ModelIO.output(config, itemCount: itemCount, params: p)
         p.allocate(rng: &rng)
     }
 
@@ -313,20 +300,7 @@ public final class NextItNet: SequenceModel {
 
     public func scoreLast(_ batch: SequenceBatch) -> [Float] {
         let (_, h) = lastHidden(batch)
-        let B = batch.batchSize, K = itemCount
-        var probs = [Float](repeating: 0, count: B * K)
-        probs.withUnsafeMutableBufferPointer { pb in
-            let p = pb.baseAddress!
-            output.score(out: p, x: h, N: B)
-            // Metrics rank real items only: padding gets probability 0 and the rest is renormalised.
-            for b in 0..<B {
-                let row = p + b * K
-                row[0] = 0
-                let s = Kernels.sum(row, K)
-                if s > 0 { Kernels.scale(row, Float(1 / s), K) }
-            }
-        }
-        return probs
+        return ModelIO.score(output: output, h: h, B: batch.batchSize, itemCount: itemCount)
     }
 
     public func topN(_ batch: SequenceBatch, n: Int) -> [Int32] {

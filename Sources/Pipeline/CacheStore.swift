@@ -1,4 +1,5 @@
 import Foundation
+import Hashing
 
 #if canImport(Glibc)
 import Glibc
@@ -92,6 +93,15 @@ public struct CacheStore: Sendable {
     }
 
     /// Checks an entry's files against its manifest (re-hashing every output).
+    /// The hash a consumer keys on for an input: its output hash, joined with its recorded measurements when
+    /// the consumer `readsMeasurements`.
+    public func exposedHash(of input: StageID, outputHash: String, key: String?, for consumer: any Stage) -> String {
+        guard consumer.readsMeasurements, let key, case .valid(let m) = check(kind: input.kind, key: key),
+              let measured = m.measurements, !measured.isEmpty else { return outputHash }
+        let text = measured.keys.sorted().map { "\($0)=\(measured[$0]!)" }.joined(separator: ",")
+        return ContentHash.combined(["outputs": outputHash, "measurements": SHA256.hex(text)])
+    }
+
     public func check(kind: String, key: String) -> EntryCheck {
         let dir = entry(kind: kind, key: key)
         let fm = FileManager.default

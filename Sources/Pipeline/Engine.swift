@@ -126,6 +126,7 @@ public struct Engine {
     /// Every stage's state, in topological order; reads the cache, writes nothing.
     public func status() -> [StageStatus] {
         var known: [StageID: String] = [:]
+        var knownKeys: [StageID: String] = [:]
         var out: [StageStatus] = []
         for s in graph.ordered {
             let record = store.readIndex(s.id)
@@ -133,7 +134,10 @@ public struct Engine {
                                  lastSeconds: record?.seconds)
             let waiting = Array(Set(s.inputs).filter { known[$0] == nil }).sorted()
             // Unknown input hashes are taken from the last run, so the diff shows only this stage's own changes.
-            var hashes = known
+            var hashes: [StageID: String] = [:]
+            for id in s.inputs where known[id] != nil {
+                hashes[id] = store.exposedHash(of: id, outputHash: known[id]!, key: knownKeys[id], for: s)
+            }
             for w in waiting { hashes[w] = record?.material.inputs.first { $0.id == w }?.outputHash ?? "" }
             let material: KeyMaterial
             do {
@@ -162,6 +166,7 @@ public struct Engine {
                 st.outputHash = m.outputHash
                 st.lastSeconds = m.seconds
                 known[s.id] = m.outputHash
+                knownKeys[s.id] = key
             case .damaged(let why):
                 st.state = .stale
                 st.reasons = ["cache entry damaged: \(why)"]

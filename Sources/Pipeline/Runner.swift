@@ -52,7 +52,9 @@ extension Engine {
                         var hashes: [StageID: String] = [:]
                         var keys: [StageID: String] = [:]
                         for id in s.inputs {
-                            hashes[id] = state.hashes[id]
+                            hashes[id] = state.hashes[id].map {
+                                self.store.exposedHash(of: id, outputHash: $0, key: state.keys[id], for: s)
+                            }
                             keys[id] = state.keys[id]
                         }
                         let job = Job(stage: s, inputHashes: hashes, inputKeys: keys,

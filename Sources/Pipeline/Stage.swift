@@ -32,6 +32,9 @@ public protocol Stage {
     var publishes: [String: String] { get }
     /// Threads this stage wants (nil: the runner shares `--threads` among running stages).
     var preferredThreads: Int? { get }
+    /// True for stages that present their inputs' measurements (timings): their key then also covers those
+    /// measurements, so new timings reach tables while stages reading outputs only keep their early cutoff.
+    var readsMeasurements: Bool { get }
     /// Does the work: reads inputs through the context, writes every declared output into `context.outputDirectory`.
     func run(_ context: StageContext) throws
 }
@@ -83,6 +86,8 @@ extension Stage {
     public var publishes: [String: String] { [:] }
     /// Threads this stage wants; nil lets the runner share `--threads` among the running stages.
     public var preferredThreads: Int? { nil }
+    /// Most stages read outputs only.
+    public var readsMeasurements: Bool { false }
 }
 
 extension StageID {

@@ -75,6 +75,9 @@ struct TrainStage: Stage {
     }
 }
 
+/// Number of trainable parameters (0 for MostPop, which has nothing to time against NextItNet).
+private func p0(_ model: any SequenceModel) -> Int { model.parameters.count }
+
 /// `evaluate/<dataset>/<model>`: test metrics over all items, parameter counts, training time, top-5 inference time.
 struct EvaluateStage: Stage {
     static let fileName = "metrics.json"
@@ -92,6 +95,7 @@ struct EvaluateStage: Stage {
                                 secondsToBest: m(Timing.secondsToBest), secondsTotal: m(Timing.secondsTotal),
                                 bestEpoch: o.bestEpoch, epochsTrained: o.epochsTrained, selection: o.selection,
                                 inferenceFullSeconds: m(Timing.inferenceFull), inferenceFastSeconds: m(Timing.inferenceFast),
+                                speedup: context.inputMeasurement(id, Timing.speedup),
                                 testSequences: o.testSequences, inferenceBatch: o.inferenceBatch,
                                 threads: Int(context.inputMeasurement(id, Timing.threads) ?? 0))
     }
@@ -103,13 +107,17 @@ struct EvaluateStage: Stage {
     let blocks: StageID
     let inferenceBatch: Int
     let threads: Int
+    /// NextItNet on the same data: the inference speedup is timed against it inside this stage (nil for itself).
+    let baseline: ModelEntry?
     var id: StageID { Self.stageID(dataset: dataset, model: model.name) }
-    var version: Int { 1 }
+    var version: Int { 2 }
     var parameters: JSONValue {
-        .object(["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)), "threads": .number(Double(threads))])
+        .object(["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)), "threads": .number(Double(threads)),
+                 "baseline": baseline.map { .encoded($0.config) } ?? .null])
     }
     var preferredThreads: Int? { threads }
-    var inputs: [StageID] { [train, prep, blocks] }
+    var baselineTrain: StageID? { baseline.map { TrainStage.stageID(dataset: dataset, model: $0.name) } }
+    var inputs: [StageID] { [train, prep, blocks] + (baselineTrain.map { [$0] } ?? []) }
     var outputs: [String] { [Self.fileName] }
 
     func run(_ context: StageContext) throws {
@@ -128,6 +136,17 @@ struct EvaluateStage: Stage {
         let metrics = Evaluator.evaluate(net, on: test, batchSize: inferenceBatch)
         context.progress("timing top-5 inference")
         let timing = InferenceTiming.measure(net, on: test, batchSize: inferenceBatch, n: 5)
+        if let baseline, let baselineTrain, p0(net) > 0 {
+            let reference = try ModelFactory.make(try RunInputs.config(baseline, blocks: try BlocksStage.load(try context.inputDirectory(blocks)),
+                                                                       itemCount: data.itemCount),
+                                                  itemCount: data.itemCount, seed: 0)
+            try Checkpoint.load(from: try context.inputDirectory(baselineTrain).appendingPathComponent(TrainStage.checkpointName),
+                                parameters: reference.parameters)
+            let (b, m) = InferenceTiming.paired(baseline: reference, model: net, on: test, batchSize: inferenceBatch)
+            context.record(Timing.speedup, b / m)
+        } else if baseline == nil {
+            context.record(Timing.speedup, 1)
+        }
         let p = net.parameters
         let out = EvaluationOutput(
             dataset: dataset, model: model.name, label: model.label,

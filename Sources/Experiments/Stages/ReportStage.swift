@@ -14,7 +14,9 @@ struct ReportStage: Stage {
     let dimSweep: [Fig1Point]
     let paperValues: URL
     var id: StageID { "report/report" }
-    var version: Int { 1 }
+    /// Presents training and inference times, which live in the inputs' manifests.
+    var readsMeasurements: Bool { true }
+    var version: Int { 2 }
     var parameters: JSONValue {
         .object(["profile": .string(profile.name), "datasets": .encoded(datasets), "tables": .encoded(tables),
                  "figures": .encoded(figures), "synthetic": .bool(synthetic), "sweep": .encoded(dimSweep),
@@ -26,10 +28,31 @@ struct ReportStage: Stage {
         return ids
     }
     var fileInputs: [URL] { [paperValues] }
-    var outputs: [String] { ["REPORT.md", "claims.md", "claims.csv", "numbers.tex"] }
+    var outputs: [String] { ["REPORT.md", "claims.md", "claims.csv", "numbers.tex", "headline.md", "headline.tex", "headline.csv"] }
     var publishes: [String: String] {
         ["REPORT.md": "REPORT.md", "claims.md": "paper-tables/claims.md", "claims.csv": "paper-tables/claims.csv",
-         "numbers.tex": "paper-tables/numbers.tex"]
+         "numbers.tex": "paper-tables/numbers.tex", "headline.md": "paper-tables/headline.md",
+         "headline.tex": "paper-tables/headline.tex", "headline.csv": "paper-tables/headline.csv"]
+    }
+
+    /// NextItNet against each CpRec variant per dataset: the paper's headline in one small table (README shows it).
+    func headline(_ results: ResultSet) -> Table {
+        var table = Table(title: "Headline: CpRec vs NextItNet (profile \(profile.name))",
+                          caption: "MRR@5 and HR@5 on the test split, whole-model parameters, compression and top-5 inference speedup over NextItNet.",
+                          columns: [.label("Model"), Column("MRR@5"), Column("HR@5"), Column("Params", format: .count),
+                                    Column("Compression", format: .times(1)), Column("Speedup", format: .times(2))],
+                          groupTitle: "Dataset", provenance: RunFacts.provenance(profile: profile.name))
+        for ds in results.datasets {
+            guard let base = results.record(ds.name, "nextitnet") else { continue }
+            table.addGroup(ds.label)
+            for m in ["nextitnet"] + ClaimChecks.cprec {
+                guard let r = results.record(ds.name, m) else { continue }
+                table.addRow([.text(r.label), .optional(r.metrics["MRR@5"]), .optional(r.metrics["HR@5"]),
+                              .number(Double(r.params.total)), .number(Double(base.params.total) / Double(r.params.total)),
+                              ResultColumns.cell("Speedup", record: r, baseline: base, paper: nil)])
+            }
+        }
+        return table
     }
 
     func gather(_ context: StageContext) throws -> ResultSet {
@@ -56,6 +79,8 @@ struct ReportStage: Stage {
         let claims = ClaimChecks.all(results, statements: paper.claims)
         let provenance = RunFacts.provenance(profile: profile.name)
         try ClaimsReport.write(claims, to: context.outputDirectory, name: "claims", provenance: provenance)
+        let headlineTable = headline(results)
+        try headlineTable.write(to: context.outputDirectory, name: "headline")
 
         var doc = MarkdownDocument()
         doc.heading("Reproduction report: CpRec (SIGIR 2020)", level: 1)
@@ -73,6 +98,8 @@ struct ReportStage: Stage {
                 with the paper's, which were measured on Weishi, ML-latest, TikTok and ColdRec.
                 """)
         }
+
+        doc.table(headlineTable)
 
         doc.heading("Claims of the paper")
         doc.table(ClaimsReport.table(claims))

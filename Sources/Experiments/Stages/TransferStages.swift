@@ -77,6 +77,8 @@ struct Table6Stage: Stage {
     let profile: String
     let paperValues: URL
     var id: StageID { "table/table6" }
+    /// Presents training and inference times, which live in the inputs' manifests.
+    var readsMeasurements: Bool { true }
     var version: Int { 1 }
     var parameters: JSONValue { .object(["profile": .string(profile)]) }
     var inputs: [StageID] { finetunes }
