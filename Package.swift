@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Kernels"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Evaluation", "NeuralNet", "Kernels"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Hashing"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Hashing", "Random"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Hashing"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"], resources: [.copy("Golden")]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pipeline", "Reports"]),

@@ -58,9 +58,12 @@ enum ClaimChecks {
         return ("NextItNet params / CpRec params (Table 2): " + parts.joined(separator: "; ") + ". Threshold: best ≥ 4×.", verdict, names(r))
     }
 
-    /// Holds when most CpRec runs train faster per epoch and infer top-5 faster than NextItNet.
+    /// A time ratio counts as "faster" only beyond this factor: single timings on a shared machine vary by a few percent.
+    static let fasterBy = 1.1
+
+    /// Holds when most CpRec runs are faster than NextItNet both per training epoch and in top-5 inference.
     static func speed(_ r: ResultSet) -> (String, Claim.Verdict, String) {
-        var faster = 0, total = 0
+        var trainFaster = 0, inferFaster = 0, total = 0
         var parts: [String] = []
         for ds in r.datasets {
             guard let base = r.record(ds.name, "nextitnet") else { continue }
@@ -70,14 +73,17 @@ enum ClaimChecks {
                 // Per-epoch time: total time also depends on how many epochs early stopping allowed.
                 let trainRatio = base.secondsPerEpoch / max(c.secondsPerEpoch, 1e-9)
                 let inferRatio = c.speedup ?? 0
-                if trainRatio > 1 && inferRatio > 1 { faster += 1 }
+                if trainRatio >= fasterBy { trainFaster += 1 }
+                if inferRatio >= fasterBy { inferFaster += 1 }
                 parts.append("\(ds.label) \(m): training \(f(trainRatio, 2))×, inference \(f(inferRatio, 2))×")
             }
         }
         if total == 0 { return ("no CpRec run evaluated", .notMeasurable, names(r)) }
-        let verdict: Claim.Verdict = faster * 2 > total ? .holds : .doesNotHold
+        let verdict: Claim.Verdict = trainFaster * 2 > total && inferFaster * 2 > total ? .holds : .doesNotHold
         return ("NextItNet time / CpRec time, training per epoch and top-5 inference: " + parts.joined(separator: "; ")
-                + ". \(faster) of \(total) runs faster in both.", verdict, names(r))
+                + ". Faster (≥ \(f(fasterBy, 1))×) in training: \(trainFaster) of \(total); in inference: \(inferFaster) of \(total)."
+                + (inferFaster * 2 > total ? "" : " Top-5 inference runs the whole convolution stack for one output position, so a cheaper softmax shows only when the item vocabulary is large relative to d (see `pipeline bench` case c vs b)."),
+                verdict, names(r))
     }
 
     /// Holds when CpRec's MRR@5 is at least NextItNet's in more than half of (dataset, variant) pairs.
@@ -165,7 +171,8 @@ enum ClaimChecks {
         let holds = c.mrr5 >= n.mrr5 * (1 - tolerance) && c.params.total < n.params.total
         var evidence = "Fine-tuned MRR@5 \(c.label) \(f(c.mrr5)) vs NextItNet \(f(n.mrr5)); pre-trained params \(c.params.total) vs \(n.params.total) (Table 6)."
         if let scratch = r.transfer.first(where: { !$0.pretrained && $0.model == "nextitnet" }) {
-            evidence += " Without pre-training NextItNet reaches \(f(scratch.mrr5))."
+            evidence += " Without pre-training NextItNet reaches \(f(scratch.mrr5))"
+            evidence += scratch.mrr5 >= n.mrr5 ? ": pre-training buys nothing on this data." : "."
         }
         return (evidence, holds ? .holds : .doesNotHold, n.dataset)
     }

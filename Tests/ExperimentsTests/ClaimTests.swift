@@ -47,6 +47,14 @@ import Testing
         #expect(r.0.contains("inference 4.00×"))
     }
 
+    @Test func inferenceWithinTimingNoiseIsNotFaster() {
+        var r = results(cprecMRR: 0.1, cprecParams: 200_000)
+        for m in ClaimChecks.cprec { r.evaluations["d"]![m]!.speedup = 1.03 }
+        let verdict = ClaimChecks.speed(r)
+        #expect(verdict.1 == .doesNotHold)
+        #expect(verdict.0.contains("in inference: 0 of 4"))
+    }
+
     @Test func claimsWithoutEvidenceAreNotMeasurable() {
         let empty = ResultSet()
         #expect(ClaimChecks.compression(empty).1 == .notMeasurable)

@@ -45,6 +45,7 @@ struct TestStage: Stage {
     var outputs: [String] = ["out.txt"]
     var publishes: [String: String] = [:]
     var preferredThreads: Int? = nil
+    var readsMeasurements = false
     /// Not declared: must not reach the key.
     var note = "undeclared"
     /// Whether the file content depends on the parameters (false lets early cutoff show).

@@ -16,7 +16,7 @@ struct ReportStage: Stage {
     var id: StageID { "report/report" }
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
-    var version: Int { 2 }
+    var version: Int { 3 }
     var parameters: JSONValue {
         .object(["profile": .string(profile.name), "datasets": .encoded(datasets), "tables": .encoded(tables),
                  "figures": .encoded(figures), "synthetic": .bool(synthetic), "sweep": .encoded(dimSweep),
