@@ -72,6 +72,23 @@ import Testing
         #expect(cl.filter { $0.hasSuffix(".w") && $0.contains("conv") } == ["shared.conv.w"])
     }
 
+    /// A small model (d 8, dilations 1, 2) prepared for finite differences: larger conv weights than the init so
+    /// every path carries signal, and non-zero conv biases (with zero biases, padded rows reach layer norm as
+    /// all-zero vectors where 1/√eps makes differences meaningless).
+    static func gradientCheckModel(_ name: String, _ configure: (inout ModelConfig) -> Void = { _ in }) -> NextItNet {
+        var c = config(name, dim: 8, dilations: [1, 2])
+        c.layerNormEps = 1e-5
+        configure(&c)
+        let m = NextItNet(config: c, itemCount: K, seed: 3)
+        let p = m.parameters
+        var brng = Rng(seed: 6)
+        for (spec, ref) in zip(p.specs, p.refs) where spec.name.contains("conv") {
+            if spec.name.hasSuffix(".w") { Kernels.scale(p.value(ref), 20, ref.count) }
+            if spec.name.hasSuffix(".b") { for i in 0..<ref.count { p.value(ref)[i] = brng.normal() } }
+        }
+        return m
+    }
+
     static func batch(B: Int, T: Int, seed: UInt64, padding: Bool) -> SequenceBatch {
         var r = Rng(seed: seed)
         var ids = [Int32]()
@@ -84,18 +101,8 @@ import Testing
 
     @Test(arguments: [("NextItNet", true), ("CpRec-Ab", true), ("Bio", false), ("B1", true), ("CpRec-Cl", false)])
     func wholeModelGradientMatchesFiniteDifferences(name: String, mask: Bool) {
-        var c = Self.config(name, dim: 8, dilations: [1, 2])
-        c.maskPadding = mask
-        c.layerNormEps = 1e-5
-        let m = NextItNet(config: c, itemCount: Self.K, seed: 3)
+        let m = Self.gradientCheckModel(name) { $0.maskPadding = mask }
         let p = m.parameters
-        // Larger weights than the init so every path carries signal, and non-zero conv biases: with zero
-        // biases, padded rows reach layer norm as all-zero vectors where 1/√eps makes differences meaningless.
-        var brng = Rng(seed: 6)
-        for (spec, ref) in zip(p.specs, p.refs) where spec.name.contains("conv") {
-            if spec.name.hasSuffix(".w") { Kernels.scale(p.value(ref), 20, ref.count) }
-            if spec.name.hasSuffix(".b") { for i in 0..<ref.count { p.value(ref)[i] = brng.normal() } }
-        }
         let b = Self.batch(B: 3, T: 7, seed: 4, padding: true)
         p.zeroGrads()
         _ = m.trainStep(b)

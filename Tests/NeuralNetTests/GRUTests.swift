@@ -25,28 +25,13 @@ import Kernels
         _ = loss()
         params.zeroGrads()
         var dx = [Float](repeating: 0, count: x.count)
-        x.withUnsafeBufferPointer { _ in }
         layer.backward(dOutput: r, dInput: &dx)
         let eps: Float = 1e-2
-        var worst: Float = 0
-        for i in 0..<params.count {
-            let old = params.values[i]
-            params.values[i] = old + eps; let lp = loss()
-            params.values[i] = old - eps; let lm = loss()
-            params.values[i] = old
-            let fd = Float((lp - lm) / Double(2 * eps))
-            worst = max(worst, abs(fd - params.grads[i]) / max(1, abs(fd)))
-        }
+        let worst = worstRelativeError(count: params.count, eps: eps, get: { params.values[$0] },
+                                       set: { params.values[$0] = $1 }, analytic: { params.grads[$0] }, loss: loss)
         #expect(worst < 2e-3, "worst parameter gradient error \(worst)")
-        var worstX: Float = 0
-        for i in 0..<x.count {
-            let old = x[i]
-            x[i] = old + eps; let lp = loss()
-            x[i] = old - eps; let lm = loss()
-            x[i] = old
-            let fd = Float((lp - lm) / Double(2 * eps))
-            worstX = max(worstX, abs(fd - dx[i]) / max(1, abs(fd)))
-        }
+        let worstX = worstRelativeError(count: x.count, eps: eps, get: { x[$0] }, set: { x[$0] = $1 },
+                                        analytic: { dx[$0] }, loss: loss)
         #expect(worstX < 2e-3, "worst input gradient error \(worstX)")
     }
 

@@ -71,3 +71,19 @@ func parameterViolation(_ p: ParameterSet, samples: Int = 25, eps: Float = 1e-2,
     }
     return worst
 }
+
+/// Worst |numeric − analytic| / max(1, |numeric|) over every coordinate, central differences with step eps, for
+/// values reached through accessors (a Swift array the loss reads, or a parameter buffer).
+func worstRelativeError(count: Int, eps: Float, get: (Int) -> Float, set: (Int, Float) -> Void,
+                        analytic: (Int) -> Float, loss: () -> Double) -> Float {
+    var worst: Float = 0
+    for i in 0..<count {
+        let old = get(i)
+        set(i, old + eps); let lp = loss()
+        set(i, old - eps); let lm = loss()
+        set(i, old)
+        let fd = Float((lp - lm) / Double(2 * eps))
+        worst = max(worst, abs(fd - analytic(i)) / max(1, abs(fd)))
+    }
+    return worst
+}

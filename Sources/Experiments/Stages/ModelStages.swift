@@ -6,18 +6,36 @@ import Models
 import NeuralNet
 import Pipeline
 
-/// Reads a prepared dataset and its blocks, and resolves a model config against them.
-enum RunInputs {
+/// What every model stage reads: the prepared dataset and its frequency blocks (read once), with the stage's
+/// thread budget applied.
+struct RunInputs {
+    let data: PreparedDataset
+    let blocks: Blocks
+
+    init(_ context: StageContext, prep: StageID, blocks: StageID) throws {
+        Kernels.setThreads(context.threads)
+        data = try PreparedDataset.load(from: try context.inputDirectory(prep))
+        self.blocks = try BlocksStage.load(try context.inputDirectory(blocks))
+    }
+
     static func sequences(_ m: SequenceMatrix) -> SequenceSet { SequenceSet(ids: m.data, length: m.length) }
 
     /// The config with the dataset's frequency blocks filled in (block-wise models) and validated against K.
-    static func config(_ model: ModelEntry, blocks: Blocks, itemCount: Int) throws -> ModelConfig {
+    func config(_ model: ModelEntry) throws -> ModelConfig {
         var c = model.config
         if c.blocks.isEmpty { c.blocks = blocks.boundaries }
-        do { try ModelFactory.validate(c, itemCount: itemCount) } catch {
+        do { try ModelFactory.validate(c, itemCount: data.itemCount) } catch {
             throw ExperimentError("model \(model.name): \(error)")
         }
         return c
+    }
+
+    /// The model with the weights a train stage saved in `trainDirectory`.
+    func trained(_ model: ModelEntry, from trainDirectory: URL) throws -> any SequenceModel {
+        let net = try ModelFactory.make(try config(model), itemCount: data.itemCount, seed: 0,
+                                        trainSequences: Self.sequences(data.train))
+        try Checkpoint.load(from: trainDirectory.appendingPathComponent(TrainStage.checkpointName), parameters: net.parameters)
+        return net
     }
 }
 
@@ -40,10 +58,9 @@ struct TrainStage: Stage {
     var preferredThreads: Int? { training.threads }
 
     func run(_ context: StageContext) throws {
-        Kernels.setThreads(context.threads)
-        let data = try PreparedDataset.load(from: try context.inputDirectory(prep))
-        let config = try RunInputs.config(model, blocks: try BlocksStage.load(try context.inputDirectory(blocks)),
-                                          itemCount: data.itemCount)
+        let inputs = try RunInputs(context, prep: prep, blocks: blocks)
+        let data = inputs.data
+        let config = try inputs.config(model)
         let train = RunInputs.sequences(data.train)
         let net = try ModelFactory.make(config, itemCount: data.itemCount, seed: training.seed, trainSequences: train)
         var options = TrainOptions()
@@ -121,27 +138,18 @@ struct EvaluateStage: Stage {
     var outputs: [String] { [Self.fileName] }
 
     func run(_ context: StageContext) throws {
-        Kernels.setThreads(context.threads)
-        let data = try PreparedDataset.load(from: try context.inputDirectory(prep))
-        let config = try RunInputs.config(model, blocks: try BlocksStage.load(try context.inputDirectory(blocks)),
-                                          itemCount: data.itemCount)
-        let trainSet = RunInputs.sequences(data.train)
-        let net = try ModelFactory.make(config, itemCount: data.itemCount, seed: 0, trainSequences: trainSet)
+        let inputs = try RunInputs(context, prep: prep, blocks: blocks)
         let trainDir = try context.inputDirectory(train)
-        try Checkpoint.load(from: trainDir.appendingPathComponent(TrainStage.checkpointName), parameters: net.parameters)
+        let net = try inputs.trained(model, from: trainDir)
         let record = try JSONFiles.read(TrainRecord.self, from: trainDir.appendingPathComponent(TrainStage.recordName))
 
-        let test = RunInputs.sequences(data.test)
+        let test = RunInputs.sequences(inputs.data.test)
         context.progress("ranking \(test.count) test sequences")
         let metrics = Evaluator.evaluate(net, on: test, batchSize: inferenceBatch)
         context.progress("timing top-5 inference")
         let timing = InferenceTiming.measure(net, on: test, batchSize: inferenceBatch, n: 5)
         if let baseline, let baselineTrain, p0(net) > 0 {
-            let reference = try ModelFactory.make(try RunInputs.config(baseline, blocks: try BlocksStage.load(try context.inputDirectory(blocks)),
-                                                                       itemCount: data.itemCount),
-                                                  itemCount: data.itemCount, seed: 0)
-            try Checkpoint.load(from: try context.inputDirectory(baselineTrain).appendingPathComponent(TrainStage.checkpointName),
-                                parameters: reference.parameters)
+            let reference = try inputs.trained(baseline, from: try context.inputDirectory(baselineTrain))
             let (b, m) = InferenceTiming.paired(baseline: reference, model: net, on: test, batchSize: inferenceBatch)
             context.record(Timing.speedup, b / m)
         } else if baseline == nil {

@@ -32,14 +32,13 @@ struct FinetuneStage: Stage {
     var preferredThreads: Int? { training.threads }
 
     func run(_ context: StageContext) throws {
-        Kernels.setThreads(context.threads)
-        let data = try PreparedDataset.load(from: try context.inputDirectory(prep))
+        let inputs = try RunInputs(context, prep: prep, blocks: blocks)
+        let data = inputs.data
         guard let target = data.transfer else {
             throw ExperimentError("dataset \(dataset.name) has no target part: its format must be coldrec (source + target files)")
         }
         let trainDir = try context.inputDirectory(train)
-        let config = try RunInputs.config(model, blocks: try BlocksStage.load(try context.inputDirectory(blocks)),
-                                          itemCount: data.itemCount)
+        let config = try inputs.config(model)
         guard let backbone = try ModelFactory.make(config, itemCount: data.itemCount, seed: training.seed) as? any HiddenRepresentation else {
             throw ExperimentError("transfer needs a backbone with a hidden representation; \(model.name) is \(config.kind.rawValue)")
         }
