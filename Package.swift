@@ -19,10 +19,12 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
 
+        // The worker pool and the AVX-512/AVX2 elementwise loops (target clones picked at load time).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Hashing", dependencies: ["CCrypto"]),
         // The seeded generator, dependency-free so data preparation does not link BLAS to shuffle.
         .target(name: "Random", swiftSettings: fast),
-        .target(name: "Kernels", dependencies: ["CBLAS", "Random"], swiftSettings: fast),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CKernels", "Random"], swiftSettings: fast),
         .target(name: "NeuralNet", dependencies: ["Kernels"], swiftSettings: fast),
         .target(name: "Models", dependencies: ["NeuralNet", "Kernels"], swiftSettings: fast),
         .target(name: "Datasets", dependencies: ["Hashing", "Random"]),

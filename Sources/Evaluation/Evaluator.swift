@@ -107,7 +107,7 @@ public struct InferenceTiming: Codable, Hashable, Sendable {
             for r in 0..<m where f[(r * n)..<((r + 1) * n)] == g[(r * n)..<((r + 1) * n)] { same += 1 }
         }
         return InferenceTiming(fullSeconds: Double(t1 - t0) / 1e9, fastSeconds: Double(t2 - t1) / 1e9,
-                               sequences: rows, batchSize: batchSize, threads: BLAS.threads, n: n,
+                               sequences: rows, batchSize: batchSize, threads: Kernels.threads, n: n,
                                agreement: rows == 0 ? 1 : Double(same) / Double(rows))
     }
 }

@@ -3,7 +3,7 @@ import Dispatch
 
 /// Thin, row-major wrappers over OpenBLAS; every matrix product in the engine goes through here.
 public enum BLAS {
-    /// Sets the number of threads OpenBLAS uses for each call (the engine's one thread setting).
+    /// Sets the number of threads OpenBLAS itself uses per call (the engine keeps it at 1; see Kernels.setThreads).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 
     public static var threads: Int { Int(openblas_get_num_threads()) }
@@ -29,26 +29,53 @@ public enum BLAS {
 
     /// C(m×n) = alpha · op(A) · op(B) + beta · C, all row-major.
     /// op(A) is m×k (A stored k×m when transA), op(B) is k×n (B stored n×k when transB).
-    @inlinable
     public static func gemm(
         transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
         b: UnsafePointer<Float>, ldb: Int? = nil,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil, threads parts: Int = Kernels.threads
     ) {
         if m == 0 || n == 0 { return }
         let lda = lda ?? (transA ? m : k)
         let ldb = ldb ?? (transB ? k : n)
         let ldc = ldc ?? n
+        let t0 = profiling ? DispatchTime.now().uptimeNanoseconds : 0
+        if parts > 1 && 2 * m * n * k >= parallelFlops && max(m, n) >= 32 {
+            // Split the larger output dimension into one slab per thread (multiples of 16 keep the kernels'
+            // full tiles); each slab is an independent single-threaded sgemm with the same K reduction.
+            let splitRows = m >= n
+            let extent = splitRows ? m : n
+            let per = ((extent + parts - 1) / parts + 15) / 16 * 16
+            let slabs = (extent + per - 1) / per
+            let ap = SendablePtr(UnsafeMutablePointer(mutating: a)), bp = SendablePtr(UnsafeMutablePointer(mutating: b))
+            let cp = SendablePtr(c)
+            Kernels.parallelFor(slabs) { s in
+                let lo = s * per, len = min(per, extent - lo)
+                if splitRows {
+                    sgemm(transA, transB, len, n, k, alpha, ap.p + (transA ? lo : lo * lda), lda, bp.p, ldb, beta,
+                          cp.p + lo * ldc, ldc)
+                } else {
+                    sgemm(transA, transB, m, len, k, alpha, ap.p, lda, bp.p + (transB ? lo * ldb : lo), ldb, beta,
+                          cp.p + lo, ldc)
+                }
+            }
+        } else {
+            sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        }
         if profiling {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            cblas_sgemm(
-                CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
             profiledSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
             profiledFlops += 2 * Double(m) * Double(n) * Double(k)
-            return
         }
+    }
+
+    /// Products smaller than this (FLOPs) run on one thread: splitting them costs more than it saves.
+    public static let parallelFlops = 1_000_000
+
+    @inline(__always)
+    static func sgemm(
+        _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: UnsafePointer<Float>,
+        _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+    ) {
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

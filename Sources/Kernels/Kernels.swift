@@ -1,4 +1,4 @@
-import Dispatch
+@_exported import CKernels
 import Foundation
 
 // Dimension letters used across Kernels and NeuralNet: N = rows (B·T positions), C/D = channels,
@@ -9,7 +9,13 @@ public typealias FloatPtr = UnsafeMutablePointer<Float>
 /// Read-only flat Float buffer.
 public typealias ConstFloatPtr = UnsafePointer<Float>
 
-/// Lets raw pointers cross into `concurrentPerform` closures; each chunk touches a disjoint range.
+/// Holds a region's body for the C pool's trampoline.
+final class TaskBox {
+    let body: (Int) -> Void
+    init(_ body: @escaping (Int) -> Void) { self.body = body }
+}
+
+/// Lets raw pointers cross into parallel-region closures; each chunk touches a disjoint range.
 public struct SendablePtr<T>: @unchecked Sendable {
     public let p: UnsafeMutablePointer<T>
     @inlinable public init(_ p: UnsafeMutablePointer<T>) { self.p = p }
@@ -25,17 +31,19 @@ public func vmin(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.repla
 
 /// Elementwise, row-wise and reduction kernels, SIMD8 inner loops, split over the thread budget when big enough.
 public enum Kernels {
-    /// The engine's one thread setting (elementwise work and BLAS); 1 until `setThreads` is called.
+    /// The engine's one thread setting (elementwise work and matrix products); 1 until `setThreads` is called.
     nonisolated(unsafe) public private(set) static var threads = 1
 
-    /// Sets the thread budget for elementwise work and for OpenBLAS.
+    /// Sets the thread budget. Our pool runs every parallel region, GEMMs included (split by `BLAS.gemm`);
+    /// OpenBLAS itself stays single-threaded so its idle threads never spin against ours.
     public static func setThreads(_ n: Int) {
-        threads = max(1, n)
-        BLAS.setThreads(threads)
+        ck_pool_set_threads(Int32(max(1, n)))
+        threads = Int(ck_pool_threads())
+        BLAS.setThreads(1)
     }
 
-    /// Work (in float operations) below which a chunk is not worth a thread: ~0.3 ms of streaming.
-    public static let parallelGrain = 150_000
+    /// Work (in float operations) below which a chunk is not worth a thread: a few microseconds.
+    public static let parallelGrain = 16_384
 
     /// Calls `body(lo, hi)` over disjoint ranges covering 0..<count; splits across threads only when
     /// count × costPerItem is large enough that dispatch pays off. Ranges depend only on count and threads.
@@ -49,10 +57,22 @@ public enum Kernels {
         }
         let chunks = min(t, count)
         let per = (count + chunks - 1) / chunks
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        parallelFor(chunks) { c in
             let lo = c * per
             let hi = min(count, lo + per)
             if lo < hi { body(lo, hi) }
+        }
+    }
+
+    /// Runs body(i) for i in 0..<count on the pool (the calling thread takes part); returns when all are done.
+    public static func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { escaping in
+            let box = TaskBox(escaping)
+            withExtendedLifetime(box) {
+                ck_pool_run(count, { ctx, i in
+                    Unmanaged<TaskBox>.fromOpaque(ctx!).takeUnretainedValue().body(i)
+                }, Unmanaged.passUnretained(box).toOpaque())
+            }
         }
     }
 
@@ -274,60 +294,17 @@ public enum Kernels {
 
     /// Softmax of one row in place; returns log Σ exp(x − max) + max (the log-partition).
     @inlinable
-    public static func softmaxRowInPlace(_ p: FloatPtr, _ n: Int) -> Float {
-        let m = maxValue(p, n)
-        let mv = SIMD8<Float>(repeating: m)
-        var acc = SIMD8<Float>(repeating: 0)
-        var i = 0
-        while i + 8 <= n {
-            let e = exp8(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - mv)
-            UnsafeMutableRawPointer(p + i).storeBytes(of: e, as: SIMD8<Float>.self)
-            acc += e
-            i += 8
-        }
-        var s = Double(acc.sum())
-        while i < n { let e = exp1(p[i] - m); p[i] = e; s += Double(e); i += 1 }
-        let inv = Float(1 / s)
-        let iv = SIMD8<Float>(repeating: inv)
-        i = 0
-        while i + 8 <= n {
-            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) * iv
-            UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < n { p[i] *= inv; i += 1 }
-        return m + Float(Foundation.log(s))
-    }
+    public static func softmaxRowInPlace(_ p: FloatPtr, _ n: Int) -> Float { ck_softmax_row(p, n) }
 
     /// One row of fused softmax cross-entropy: turns logits into scale · (softmax − onehot(t)) in place
     /// (three passes: max, exp + sum, scale) and returns the loss −log softmax[t].
     @inlinable
     public static func softmaxCrossEntropyGradRow(_ p: FloatPtr, _ n: Int, target t: Int, scale: Float) -> Float {
-        let logit = p[t]
-        let m = maxValue(p, n)
-        let mv = SIMD8<Float>(repeating: m)
-        var acc = SIMD8<Float>(repeating: 0)
-        var i = 0
-        while i + 8 <= n {
-            let e = exp8(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - mv)
-            UnsafeMutableRawPointer(p + i).storeBytes(of: e, as: SIMD8<Float>.self)
-            acc += e
-            i += 8
-        }
-        var s = Double(acc.sum())
-        while i < n { let e = exp1(p[i] - m); p[i] = e; s += Double(e); i += 1 }
-        let k = Float(Double(scale) / s)
-        let kv = SIMD8<Float>(repeating: k)
-        i = 0
-        while i + 8 <= n {
-            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) * kv
-            UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < n { p[i] *= k; i += 1 }
-        p[t] -= scale
-        return m + Float(Foundation.log(s)) - logit
+        ck_softmax_xent_row(p, n, t, scale)
     }
+
+    /// The instruction set of the C row kernels on this CPU ("AVX-512", "AVX2+FMA" or "baseline").
+    public static var rowKernelISA: String { ["baseline", "AVX2+FMA", "AVX-512"][Int(ck_isa_level())] }
 
     /// out (rows, cols) = softmax of each row of x (out may alias x).
     public static func softmaxRows(_ out: FloatPtr, _ x: ConstFloatPtr, rows: Int, cols: Int) {

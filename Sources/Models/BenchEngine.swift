@@ -66,6 +66,8 @@ public struct BenchResult: Codable, Sendable {
     public var mfu: Double
     public var threads: Int
     public var openblas_core: String
+    /// Instruction set of the engine's own C row kernels (softmax, layer norm, Adam).
+    public var row_kernels: String
     public var step_ms_median: Double
     /// CPU seconds (all threads, user + system) per measured step: the cost without other processes' contention.
     public var cpu_s_per_step: Double
@@ -147,7 +149,7 @@ public enum BenchEngine {
         Kernels.setThreads(o.threads)
         let sgemm = measureSGEMM()
         log("case \(o.name): sgemm " + String(format: "%.1f", sgemm) + " GFLOP/s on \(o.threads) thread(s), "
-            + "OpenBLAS core \(BLAS.coreName)")
+            + "OpenBLAS core \(BLAS.coreName), row kernels \(Kernels.rowKernelISA)")
         if ["Prescott", "Core2", "Nehalem", "Atom", "Katmai", "Generic"].contains(BLAS.coreName) {
             // Seen on VMs that mask the CPU model: OpenBLAS then runs an SSE kernel at a fraction of the machine.
             log("warning: OpenBLAS chose the generic \(BLAS.coreName) kernel; on an AVX2/AVX-512 CPU set "
@@ -188,6 +190,7 @@ public enum BenchEngine {
             seconds_per_epoch: Double(o.epochTokens) / tps, epoch_tokens: o.epochTokens,
             gemm_share: total > 0 ? gemmSeconds / total : 0, peak_rss_mib: peakRSSMiB(), sgemm_gflops: sgemm,
             mfu: flopsPerStep / median / (sgemm * 1e9), threads: o.threads, openblas_core: BLAS.coreName,
+            row_kernels: Kernels.rowKernelISA,
             step_ms_median: median * 1000, cpu_s_per_step: cpu / Double(max(times.count, 1)), step_ms_min: (sorted.first ?? .nan) * 1000,
             gflop_per_step: flopsPerStep / 1e9, d: o.dim, depth: o.depth, batch: o.batch, items: o.items,
             steps: o.steps, parameters: model.parameters.count)

@@ -184,8 +184,8 @@ public final class NextItNet: SequenceModel {
                 CausalConv.forward(y: ws.convs[l], col: ws.cols[l], x: x, w: p.value(L.weight), bias: p.value(L.bias),
                                    B: ws.B, T: ws.T, C: d, O: d, k: k, r: L.dilation)
                 LayerNorm.forward(out: ws.acts[l], mean: ws.means[l], rstd: ws.rstds[l], x: ws.convs[l],
-                                  gamma: p.value(L.gamma), beta: p.value(L.beta), N: N, C: d, eps: config.layerNormEps)
-                Activation.reluForward(out: ws.acts[l], x: ws.acts[l], n: N * d)
+                                  gamma: p.value(L.gamma), beta: p.value(L.beta), N: N, C: d, eps: config.layerNormEps,
+                                  relu: true)
                 x = UnsafePointer(ws.acts[l])
             }
             Activation.residualForward(out: ws.streams[b + 1], a: ws.streams[b], b: x, n: N * d)
@@ -198,23 +198,17 @@ public final class NextItNet: SequenceModel {
         for b in stride(from: blocks - 1, through: 0, by: -1) {
             // ws.dstream holds d(streams[b+1]); the residual passes it unchanged to streams[b], and the conv
             // branch adds its part on top (backward adds), so dstream ends as d(streams[b]).
-            // conv2: dstream → relu' → dA → LN' → dB → conv' → dA (= d act1)
-            // conv1: dA → relu' → dB → LN' → dA → conv' → adds into dstream
+            // conv2: dstream → (ReLU, LN)' → dB → conv' → dA (= d act1)
+            // conv1: dA → (ReLU, LN)' → dB → conv' → adds into dstream
             for j in stride(from: 1, through: 0, by: -1) {
                 let l = 2 * b + j, L = layers[l]
-                let dIn = j == 1 ? ws.dstream : ws.dA
-                let r1 = j == 1 ? ws.dA : ws.dB, r2 = j == 1 ? ws.dB : ws.dA
-                r1.update(repeating: 0, count: nd)
-                Activation.reluBackward(dx: r1, dout: dIn, out: ws.acts[l], n: nd)
-                r2.update(repeating: 0, count: nd)
-                LayerNorm.backward(dx: r2, dgamma: p.grad(L.gamma), dbeta: p.grad(L.beta), dout: r1,
-                                   x: ws.convs[l], mean: ws.means[l], rstd: ws.rstds[l], gamma: p.value(L.gamma),
-                                   N: N, C: d)
-                let dx = j == 1 ? ws.dA : ws.dstream
-                if j == 1 { ws.dA.update(repeating: 0, count: nd) }
-                CausalConv.backward(dx: dx, dw: p.grad(L.weight), dbias: p.grad(L.bias), dcol: ws.dcol, dy: r2,
-                                    col: ws.cols[l], w: p.value(L.weight), B: ws.B, T: ws.T, C: d, O: d, k: k,
-                                    r: L.dilation)
+                LayerNorm.backward(dx: ws.dB, dgamma: p.grad(L.gamma), dbeta: p.grad(L.beta),
+                                   dout: j == 1 ? ws.dstream : ws.dA, x: ws.convs[l], mean: ws.means[l],
+                                   rstd: ws.rstds[l], gamma: p.value(L.gamma), N: N, C: d, relu: true,
+                                   out: ws.acts[l], accumulate: false)
+                CausalConv.backward(dx: j == 1 ? ws.dA : ws.dstream, dw: p.grad(L.weight), dbias: p.grad(L.bias),
+                                    dcol: ws.dcol, dy: ws.dB, col: ws.cols[l], w: p.value(L.weight), B: ws.B, T: ws.T,
+                                    C: d, O: d, k: k, r: L.dilation, accumulate: j == 0)
             }
         }
         input.backward(dout: ws.dstream, ids: ws.ids, N: N)

@@ -70,15 +70,7 @@ public final class Adam {
         let lrT = Float(Double(config.learningRate) * (1 - pow(Double(b2), t)).squareRoot() / (1 - pow(Double(b1), t)))
         let ws = SendablePtr(p.values), gs = SendablePtr(p.grads), ms = SendablePtr(m), vs = SendablePtr(v)
         Kernels.parallelRanges(n, costPerItem: 8) { lo, hi in
-            let w = ws.p, g = gs.p, m = ms.p, v = vs.p
-            for i in lo..<hi {
-                let gi = g[i] * gscale
-                let mi = b1 * m[i] + (1 - b1) * gi
-                let vi = b2 * v[i] + (1 - b2) * gi * gi
-                m[i] = mi
-                v[i] = vi
-                w[i] -= lrT * mi / (vi.squareRoot() + eps)
-            }
+            ck_adam(ws.p + lo, gs.p + lo, ms.p + lo, vs.p + lo, hi - lo, gscale, b1, b2, lrT, eps)
         }
         return norm
     }

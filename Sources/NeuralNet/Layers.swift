@@ -57,11 +57,12 @@ public enum CausalConv {
         BLAS.gemm(m: N, n: O, k: k * C, a: col, b: w, beta: 1, c: y)
     }
 
-    /// Adds into dx (B, T, C), dw (k·C, O), dbias (O). dcol (B·T, k·C) is scratch (overwritten).
+    /// Adds into dw (k·C, O), dbias (O); adds into dx (B, T, C) when `accumulate`, else overwrites it.
+    /// dcol (B·T, k·C) is scratch (overwritten).
     public static func backward(
         dx: FloatPtr, dw: FloatPtr, dbias: FloatPtr, dcol: FloatPtr,
         dy: ConstFloatPtr, col: ConstFloatPtr, w: ConstFloatPtr,
-        B: Int, T: Int, C: Int, O: Int, k: Int, r: Int
+        B: Int, T: Int, C: Int, O: Int, k: Int, r: Int, accumulate: Bool = true
     ) {
         let N = B * T
         BLAS.gemm(transA: true, m: k * C, n: O, k: N, a: col, b: dy, beta: 1, c: dw)
@@ -71,9 +72,11 @@ public enum CausalConv {
         let ds = SendablePtr(dx), cs = SendablePtr(dcol)
         Kernels.parallelRanges(B, costPerItem: T * k * C) { lo, hi in
             for b in lo..<hi {
+                // Overwrite mode: the unshifted slot (j = k−1) reaches every row, so it initialises dx.
+                if !accumulate { for t in 0..<T { (ds.p + (b * T + t) * C).update(from: cs.p + ((b * T + t) * k + k - 1) * C, count: C) } }
                 for t in 0..<T {
                     let n = b * T + t
-                    for j in 0..<k {
+                    for j in 0..<(accumulate ? k : k - 1) {
                         let s = (k - 1 - j) * r
                         if t >= s { addRow(ds.p + (n - s) * C, cs.p + n * k * C + j * C, C) }
                     }
@@ -122,113 +125,56 @@ func addRow(_ y: FloatPtr, _ x: ConstFloatPtr, _ n: Int) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }
 
-/// Layer normalisation over the channels of each row, learned gain γ and shift β.
-/// SIMD8 paths when C is a multiple of 8 (every model width here), scalar otherwise.
+/// Layer normalisation over the channels of each row, learned gain γ and shift β, optionally followed by a
+/// ReLU (fused: NextItNet's every conv is conv → LN → ReLU, and one pass beats two).
 public enum LayerNorm {
+    /// Rows per slab: the unit of parallel work and of the dγ/dβ partial sums (fixed, so results do not
+    /// depend on the thread count).
+    static let slab = 128
+
     /// - Parameters: out (N, C); mean, rstd (N) caches for backward; x (N, C); gamma, beta (C).
+    ///   With `relu`, out = max(0, LN(x)).
     public static func forward(
         out: FloatPtr, mean: FloatPtr, rstd: FloatPtr, x: ConstFloatPtr, gamma: ConstFloatPtr, beta: ConstFloatPtr,
-        N: Int, C: Int, eps: Float
+        N: Int, C: Int, eps: Float, relu: Bool = false
     ) {
         let os = SendablePtr(out), ms = SendablePtr(mean), rs = SendablePtr(rstd)
         let xs = SendablePtr(UnsafeMutablePointer(mutating: x))
-        let gs = SendablePtr(UnsafeMutablePointer(mutating: gamma)), bs = SendablePtr(UnsafeMutablePointer(mutating: beta))
-        let simd = C % 8 == 0
         Kernels.parallelRanges(N, costPerItem: 4 * C) { lo, hi in
-            let g = gs.p, bt = bs.p
-            for n in lo..<hi {
-                let xr = xs.p + n * C, o = os.p + n * C
-                var m: Float = 0, v: Float = 0
-                if simd {
-                    var acc = SIMD8<Float>(repeating: 0)
-                    for c in stride(from: 0, to: C, by: 8) { acc += load8(xr + c) }
-                    m = acc.sum() / Float(C)
-                    let mv = SIMD8<Float>(repeating: m)
-                    var sq = SIMD8<Float>(repeating: 0)
-                    for c in stride(from: 0, to: C, by: 8) { let dv = load8(xr + c) - mv; sq += dv * dv }
-                    v = sq.sum() / Float(C)
-                } else {
-                    for c in 0..<C { m += xr[c] }
-                    m /= Float(C)
-                    for c in 0..<C { let dv = xr[c] - m; v += dv * dv }
-                    v /= Float(C)
-                }
-                let s = 1 / (v + eps).squareRoot()
-                ms.p[n] = m
-                rs.p[n] = s
-                if simd {
-                    let mv = SIMD8<Float>(repeating: m), sv = SIMD8<Float>(repeating: s)
-                    for c in stride(from: 0, to: C, by: 8) {
-                        store8(o + c, (load8(xr + c) - mv) * sv * load8(g + c) + load8(bt + c))
-                    }
-                } else {
-                    for c in 0..<C { o[c] = (xr[c] - m) * s * g[c] + bt[c] }
-                }
-            }
+            ck_layernorm_forward(os.p + lo * C, ms.p + lo, rs.p + lo, xs.p + lo * C, gamma, beta, hi - lo, C, eps,
+                                 relu ? 1 : 0)
         }
     }
 
-    /// Adds into dx (N, C), dgamma, dbeta (C); dout (N, C); x, mean, rstd as saved by forward.
+    /// Adds into dgamma, dbeta (C); writes dx (N, C), or adds into it when `accumulate`. dout (N, C);
+    /// x, mean, rstd as saved by forward; with `relu`, `out` is the forward's output (the ReLU mask).
     public static func backward(
         dx: FloatPtr, dgamma: FloatPtr, dbeta: FloatPtr, dout: ConstFloatPtr,
-        x: ConstFloatPtr, mean: ConstFloatPtr, rstd: ConstFloatPtr, gamma: ConstFloatPtr, N: Int, C: Int
+        x: ConstFloatPtr, mean: ConstFloatPtr, rstd: ConstFloatPtr, gamma: ConstFloatPtr, N: Int, C: Int,
+        relu: Bool = false, out: ConstFloatPtr? = nil, accumulate: Bool = true
     ) {
-        let simd = C % 8 == 0
-        // dγ, dβ reduce over rows: done serially so the result never depends on the thread count.
-        for n in 0..<N {
-            let xr = x + n * C, g = dout + n * C
-            let m = mean[n], s = rstd[n]
-            if simd {
-                let mv = SIMD8<Float>(repeating: m), sv = SIMD8<Float>(repeating: s)
-                for c in stride(from: 0, to: C, by: 8) {
-                    let gv = load8(g + c)
-                    store8(dgamma + c, load8(dgamma + c) + gv * ((load8(xr + c) - mv) * sv))
-                    store8(dbeta + c, load8(dbeta + c) + gv)
-                }
-            } else {
-                for c in 0..<C {
-                    dgamma[c] += g[c] * ((xr[c] - m) * s)
-                    dbeta[c] += g[c]
-                }
+        precondition(!relu || out != nil, "LayerNorm.backward with relu needs the forward output")
+        let slabs = (N + slab - 1) / slab
+        // Per-slab dγ/dβ partials, summed in slab order afterwards.
+        let partial = FloatPtr.allocate(capacity: max(slabs * 2 * C, 1))
+        partial.initialize(repeating: 0, count: max(slabs * 2 * C, 1))
+        defer { partial.deallocate() }
+        let ds = SendablePtr(dx), ps = SendablePtr(partial), gs = SendablePtr(UnsafeMutablePointer(mutating: dout))
+        let xs = SendablePtr(UnsafeMutablePointer(mutating: x))
+        let os = SendablePtr(UnsafeMutablePointer(mutating: out ?? x))
+        let m = SendablePtr(UnsafeMutablePointer(mutating: mean)), r = SendablePtr(UnsafeMutablePointer(mutating: rstd))
+        let ga = SendablePtr(UnsafeMutablePointer(mutating: gamma))
+        Kernels.parallelRanges(slabs, costPerItem: 8 * C * slab) { lo, hi in
+            for s in lo..<hi {
+                let r0 = s * slab, rows = min(slab, N - r0)
+                ck_layernorm_backward(ds.p + r0 * C, ps.p + s * 2 * C, ps.p + s * 2 * C + C, gs.p + r0 * C,
+                                      os.p + r0 * C, xs.p + r0 * C, m.p + r0, r.p + r0, ga.p, rows, C,
+                                      relu ? 1 : 0, accumulate ? 1 : 0)
             }
         }
-        let ds = SendablePtr(dx), gs = SendablePtr(UnsafeMutablePointer(mutating: dout))
-        let xs = SendablePtr(UnsafeMutablePointer(mutating: x))
-        let ms = SendablePtr(UnsafeMutablePointer(mutating: mean)), rs = SendablePtr(UnsafeMutablePointer(mutating: rstd))
-        let gam = SendablePtr(UnsafeMutablePointer(mutating: gamma))
-        Kernels.parallelRanges(N, costPerItem: 6 * C) { lo, hi in
-            for n in lo..<hi {
-                let xr = xs.p + n * C, g = gs.p + n * C, d = ds.p + n * C, ga = gam.p
-                let m = ms.p[n], s = rs.p[n]
-                // dx = s · (dxh − mean(dxh) − xh · mean(dxh · xh)),  dxh = dout · γ
-                if simd {
-                    let mv = SIMD8<Float>(repeating: m), sv = SIMD8<Float>(repeating: s)
-                    var aD = SIMD8<Float>(repeating: 0), aDX = SIMD8<Float>(repeating: 0)
-                    for c in stride(from: 0, to: C, by: 8) {
-                        let dxh = load8(g + c) * load8(ga + c)
-                        aD += dxh
-                        aDX += dxh * ((load8(xr + c) - mv) * sv)
-                    }
-                    let mD = SIMD8<Float>(repeating: aD.sum() / Float(C))
-                    let mDX = SIMD8<Float>(repeating: aDX.sum() / Float(C))
-                    for c in stride(from: 0, to: C, by: 8) {
-                        let xh = (load8(xr + c) - mv) * sv
-                        store8(d + c, load8(d + c) + sv * (load8(g + c) * load8(ga + c) - mD - xh * mDX))
-                    }
-                } else {
-                    var sumD: Float = 0, sumDX: Float = 0
-                    for c in 0..<C {
-                        let dxh = g[c] * ga[c]
-                        sumD += dxh
-                        sumDX += dxh * (xr[c] - m) * s
-                    }
-                    let mD = sumD / Float(C), mDX = sumDX / Float(C)
-                    for c in 0..<C {
-                        let xh = (xr[c] - m) * s
-                        d[c] += s * (g[c] * ga[c] - mD - xh * mDX)
-                    }
-                }
-            }
+        for s in 0..<slabs {
+            Kernels.addInPlace(dgamma, partial + s * 2 * C, C)
+            Kernels.addInPlace(dbeta, partial + s * 2 * C + C, C)
         }
     }
 }

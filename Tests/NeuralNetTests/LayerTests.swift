@@ -50,6 +50,11 @@ import Testing
         #expect(x.check(dx, samples: 54, loss: loss) < 1)
         #expect(wt.check(dw, loss: loss) < 1)
         #expect(bias.check(db, loss: loss) < 1)
+        // Overwrite mode (NextItNet's second conv of a block) writes exactly what accumulating into zeros gives.
+        let written = Buf(randn(B * T * C, seed: 7)), dw2 = Buf(zeros: k * C * O), db2 = Buf(zeros: O)
+        CausalConv.backward(dx: written.p, dw: dw2.p, dbias: db2.p, dcol: dcol.p, dy: g, col: col.p, w: wt.p,
+                            B: B, T: T, C: C, O: O, k: k, r: r, accumulate: false)
+        for i in 0..<(B * T * C) { #expect(written.p[i] == dx.p[i]) }
     }
 
     @Test func causalConvNeverSeesTheFuture() {
@@ -70,29 +75,64 @@ import Testing
         }
     }
 
-    @Test(arguments: [12, 16])  // scalar path and SIMD8 path
-    func layerNormFiniteDifferences(C: Int) {
+    // 12: scalar tails only (every vector width here is 4, 8 or 16 lanes); 16: whole vectors; 300: several
+    // 128-row slabs of dγ/dβ partials when N is large enough (below) plus vectors and a tail.
+    @Test(arguments: [(12, false), (16, false), (12, true), (40, true)])
+    func layerNormFiniteDifferences(C: Int, relu: Bool) {
         let N = 5
         let x = Buf(randn(N * C, seed: 10, scale: 2)), gamma = Buf(randn(C, seed: 11)), beta = Buf(randn(C, seed: 12))
         let out = Buf(zeros: N * C), mean = Buf(zeros: N), rstd = Buf(zeros: N)
-        LayerNorm.forward(out: out.p, mean: mean.p, rstd: rstd.p, x: x.p, gamma: gamma.p, beta: beta.p, N: N, C: C, eps: 1e-5)
-        for n in 0..<N {
-            let row = Array(UnsafeBufferPointer(start: out.p + n * C, count: C))
-            let xh = (0..<C).map { (row[$0] - beta.p[$0]) / gamma.p[$0] }
-            #expect(abs(xh.reduce(0, +) / Float(C)) < 1e-4)
+        LayerNorm.forward(out: out.p, mean: mean.p, rstd: rstd.p, x: x.p, gamma: gamma.p, beta: beta.p, N: N, C: C,
+                          eps: 1e-5, relu: relu)
+        if !relu {
+            for n in 0..<N {
+                let row = Array(UnsafeBufferPointer(start: out.p + n * C, count: C))
+                let xh = (0..<C).map { (row[$0] - beta.p[$0]) / gamma.p[$0] }
+                #expect(abs(xh.reduce(0, +) / Float(C)) < 1e-4)
+            }
+        } else {
+            #expect((0..<(N * C)).allSatisfy { out.p[$0] >= 0 })
+            #expect((0..<(N * C)).contains { out.p[$0] == 0 }, "no unit is cut by the ReLU: the mask goes untested")
         }
         let g = randn(N * C, seed: 13)
         let dx = Buf(zeros: N * C), dg = Buf(zeros: C), dbt = Buf(zeros: C)
         LayerNorm.backward(dx: dx.p, dgamma: dg.p, dbeta: dbt.p, dout: g, x: x.p, mean: mean.p, rstd: rstd.p,
-                           gamma: gamma.p, N: N, C: C)
+                           gamma: gamma.p, N: N, C: C, relu: relu, out: out.p)
         let loss = { () -> Double in
             LayerNorm.forward(out: out.p, mean: mean.p, rstd: rstd.p, x: x.p, gamma: gamma.p, beta: beta.p,
-                              N: N, C: C, eps: 1e-5)
+                              N: N, C: C, eps: 1e-5, relu: relu)
             return project(out.p, g)
         }
-        #expect(x.check(dx, samples: 60, eps: 3e-3, loss: loss) < 1)
-        #expect(gamma.check(dg, loss: loss) < 1)
-        #expect(beta.check(dbt, loss: loss) < 1)
+        #expect(x.check(dx, samples: 60, eps: 1e-3, loss: loss) < 1)
+        #expect(gamma.check(dg, eps: 1e-3, loss: loss) < 1)
+        #expect(beta.check(dbt, eps: 1e-3, loss: loss) < 1)
+    }
+
+    /// Overwrite and accumulate modes agree, and dγ/dβ sum over several 128-row slabs exactly as one serial pass would.
+    @Test func layerNormBackwardModesAndSlabs() {
+        let N = 300, C = 24
+        let x = Buf(randn(N * C, seed: 30, scale: 2)), gamma = Buf(randn(C, seed: 31)), beta = Buf(randn(C, seed: 32))
+        let out = Buf(zeros: N * C), mean = Buf(zeros: N), rstd = Buf(zeros: N)
+        LayerNorm.forward(out: out.p, mean: mean.p, rstd: rstd.p, x: x.p, gamma: gamma.p, beta: beta.p, N: N, C: C,
+                          eps: 1e-5, relu: true)
+        let g = randn(N * C, seed: 33), base = randn(N * C, seed: 34)
+        let written = Buf(randn(N * C, seed: 35)), added = Buf(base)
+        let dg1 = Buf(zeros: C), db1 = Buf(zeros: C), dg2 = Buf(zeros: C), db2 = Buf(zeros: C)
+        LayerNorm.backward(dx: written.p, dgamma: dg1.p, dbeta: db1.p, dout: g, x: x.p, mean: mean.p, rstd: rstd.p,
+                           gamma: gamma.p, N: N, C: C, relu: true, out: out.p, accumulate: false)
+        LayerNorm.backward(dx: added.p, dgamma: dg2.p, dbeta: db2.p, dout: g, x: x.p, mean: mean.p, rstd: rstd.p,
+                           gamma: gamma.p, N: N, C: C, relu: true, out: out.p, accumulate: true)
+        for i in 0..<(N * C) { #expect(abs(added.p[i] - base[i] - written.p[i]) < 1e-5) }
+        for c in 0..<C {
+            var sg = 0.0, sb = 0.0
+            for n in 0..<N where out.p[n * C + c] > 0 {
+                let xh = (Double(x.p[n * C + c]) - Double(mean.p[n])) * Double(rstd.p[n])
+                sg += Double(g[n * C + c]) * xh
+                sb += Double(g[n * C + c])
+            }
+            #expect(abs(Double(dg1.p[c]) - sg) < 1e-3 && abs(Double(db1.p[c]) - sb) < 1e-3)
+            #expect(dg1.p[c] == dg2.p[c] && db1.p[c] == db2.p[c])
+        }
     }
 
     @Test(arguments: [true, false])
