@@ -72,10 +72,10 @@ void ck_layernorm_forward(float *out, float *mean, float *rstd, const float *x, 
     DISPATCH(ck_layernorm_forward, out, mean, rstd, x, gamma, beta, rows, C, eps, relu)
 }
 
-void ck_layernorm_backward(float *dx, float *dgamma, float *dbeta, const float *dout, const float *out,
+void ck_layernorm_backward(float *dx, float *dgamma, float *dbeta, float *dsum, const float *dout, const float *out,
                            const float *x, const float *mean, const float *rstd, const float *gamma,
                            long rows, long C, int relu, int accumulate) {
-    DISPATCH(ck_layernorm_backward, dx, dgamma, dbeta, dout, out, x, mean, rstd, gamma, rows, C, relu, accumulate)
+    DISPATCH(ck_layernorm_backward, dx, dgamma, dbeta, dsum, dout, out, x, mean, rstd, gamma, rows, C, relu, accumulate)
 }
 
 void ck_adam(float *w, const float *g, float *m, float *v, long n, float gscale, float b1, float b2, float lr,

@@ -133,7 +133,7 @@ void CK_SUFFIX(ck_layernorm_forward)(float *out, float *mean, float *rstd, const
     }
 }
 
-void CK_SUFFIX(ck_layernorm_backward)(float *dx, float *dgamma, float *dbeta, const float *dout, const float *out,
+void CK_SUFFIX(ck_layernorm_backward)(float *dx, float *dgamma, float *dbeta, float *dsum, const float *dout, const float *out,
                                      const float *x, const float *mean, const float *rstd, const float *gamma,
                                      long rows, long C, int relu, int accumulate) {
     const float invC = 1.0f / (float)C;
@@ -173,12 +173,14 @@ void CK_SUFFIX(ck_layernorm_backward)(float *dx, float *dgamma, float *dbeta, co
             vf xh = (ld(xr + c) - mv) * sv;
             vf v = sv * (g * ld(gamma + c) - mDv - xh * mDXv);
             st(d + c, accumulate ? ld(d + c) + v : v);
+            if (dsum) st(dsum + c, ld(dsum + c) + v);
         }
         for (; c < C; c++) {
             float g = relu && !(orow[c] > 0) ? 0 : gr[c];
             float xh = (xr[c] - m) * s;
             float v = s * (g * gamma[c] - mD - xh * mDX);
             d[c] = accumulate ? d[c] + v : v;
+            if (dsum) dsum[c] += v;
         }
     }
 }

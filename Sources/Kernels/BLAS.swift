@@ -15,11 +15,17 @@ public enum BLAS {
     /// Floating-point operations (2·m·n·k per call) issued while `profiling` was on.
     nonisolated(unsafe) public static var profiledFlops: Double = 0
 
-    /// Clears the profiling accumulators.
+    /// Per GEMM shape ("NT m×n×k"): seconds and FLOPs while `profiling` was on (the bench's breakdown).
+    nonisolated(unsafe) public static var profiledShapes: [String: (seconds: Double, flops: Double)] = [:]
+
+    /// Clears the per-step profiling accumulators (the per-shape table is kept until `resetShapes`).
     public static func resetProfile() {
         profiledSeconds = 0
         profiledFlops = 0
     }
+
+    /// Clears the per-shape table.
+    public static func resetShapes() { profiledShapes = [:] }
 
     /// The kernel OpenBLAS chose for this CPU (e.g. "Haswell", "SkylakeX", "Zen").
     public static var coreName: String {
@@ -63,8 +69,12 @@ public enum BLAS {
             sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         }
         if profiling {
-            profiledSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-            profiledFlops += 2 * Double(m) * Double(n) * Double(k)
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9, f = 2 * Double(m) * Double(n) * Double(k)
+            profiledSeconds += dt
+            profiledFlops += f
+            let key = "\(transA ? "T" : "N")\(transB ? "T" : "N") \(m)×\(n)×\(k)"
+            let old = profiledShapes[key] ?? (0, 0)
+            profiledShapes[key] = (old.seconds + dt, old.flops + f)
         }
     }
 

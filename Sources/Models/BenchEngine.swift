@@ -156,6 +156,7 @@ public enum BenchEngine {
                 + "OPENBLAS_CORETYPE=Haswell or SkylakeX")
         }
         resetPeakRSS()
+        BLAS.resetShapes()
         let model = NextItNet(config: o.modelConfig, itemCount: o.items, seed: 1)
         let adam = Adam(parameters: model.parameters)
         let batches = syntheticBatches(o, count: 4)
@@ -178,6 +179,12 @@ public enum BenchEngine {
                 gemmFlops += BLAS.profiledFlops
             }
             log(String(format: "  step %2d", s) + (measured ? " " : "w") + String(format: " %7.1f ms  loss %.4f", dt * 1000, loss))
+        }
+        // Where the GEMM time goes: the costliest shapes (per measured step) and the rate each ran at.
+        for (shape, v) in BLAS.profiledShapes.sorted(by: { $0.value.seconds > $1.value.seconds }).prefix(8) {
+            log("  gemm " + shape.padding(toLength: 22, withPad: " ", startingAt: 0)
+                + String(format: "%7.2f ms/step  %5.0f GFLOP/s", v.seconds * 1000 / Double(max(times.count, 1)),
+                         v.flops / v.seconds / 1e9))
         }
         let sorted = times.sorted()
         let median = sorted.isEmpty ? .nan : sorted[sorted.count / 2]

@@ -205,8 +205,8 @@ public final class NextItNet: SequenceModel {
                 LayerNorm.backward(dx: ws.dB, dgamma: p.grad(L.gamma), dbeta: p.grad(L.beta),
                                    dout: j == 1 ? ws.dstream : ws.dA, x: ws.convs[l], mean: ws.means[l],
                                    rstd: ws.rstds[l], gamma: p.value(L.gamma), N: N, C: d, relu: true,
-                                   out: ws.acts[l], accumulate: false)
-                CausalConv.backward(dx: j == 1 ? ws.dA : ws.dstream, dw: p.grad(L.weight), dbias: p.grad(L.bias),
+                                   out: ws.acts[l], accumulate: false, dxColumnSums: p.grad(L.bias))
+                CausalConv.backward(dx: j == 1 ? ws.dA : ws.dstream, dw: p.grad(L.weight), dbias: nil,
                                     dcol: ws.dcol, dy: ws.dB, col: ws.cols[l], w: p.value(L.weight), B: ws.B, T: ws.T,
                                     C: d, O: d, k: k, r: L.dilation, accumulate: j == 0)
             }

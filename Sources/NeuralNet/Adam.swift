@@ -52,18 +52,23 @@ public final class Adam {
         return Double(config.l2) * s / Double(parameters.refs.count)
     }
 
-    /// Adds the L2 gradient, clips, and takes one Adam step; returns the gradient norm before clipping.
+    /// Adds the L2 gradient, clips, and takes one Adam step. Returns the gradient norm before clipping when
+    /// clipping is on; nil otherwise (the extra pass over every gradient is skipped).
     @discardableResult
-    public func update() -> Float {
+    public func update() -> Float? {
         let p = parameters
         let n = p.count
         if config.l2 > 0 && !p.refs.isEmpty {
             // d/dw of l2 · (1/T) Σ_tensors ½‖w‖² = (l2 / T) · w
             Kernels.axpy(p.grads, config.l2 / Float(p.refs.count), p.values, n)
         }
-        let norm = Float(Kernels.sumOfSquares(p.grads, n).squareRoot())
+        var norm: Float? = nil
         var gscale: Float = 1
-        if let c = config.clipNorm, norm > c, norm > 0 { gscale = c / norm }
+        if let c = config.clipNorm {
+            let g = Float(Kernels.sumOfSquares(p.grads, n).squareRoot())
+            norm = g
+            if g > c, g > 0 { gscale = c / g }
+        }
         step += 1
         let b1 = config.beta1, b2 = config.beta2, eps = config.epsilon
         let t = Double(step)

@@ -343,15 +343,14 @@ public final class TreeSoftmax: OutputLayer {
             let t = Int(targets[n])
             headTargets.append(Int32(t < b1 ? t : b1 + layout.block(of: t) - 1))
         }
-        let hl = headBuf.reserve(N * H)
-        var total = 0.0
-        headTargets.withUnsafeBufferPointer { ht in
-            Linear.forward(out: hl, x: x, w: params.value(head), bias: nil, N: N, C: dim, O: H)
-            total += SoftmaxCrossEntropy.forwardBackwardInPlace(
-                losses: losses.reserve(N), logits: hl, targets: ht.baseAddress!, N: N, V: H,
-                maskPadding: maskPadding, scale: scale)
+        // The head is a plain linear softmax: chunked like FullSoftmax so its logits stay cache-resident.
+        let chunk = softmaxChunk(N, H)
+        var total = headTargets.withUnsafeBufferPointer { ht in
+            SoftmaxCrossEntropy.linearForwardBackward(
+                dx: dx, dw: params.grad(head), dbias: nil, scratch: headBuf.reserve(chunk * H),
+                lossScratch: losses.reserve(chunk), chunk: chunk, x: x, w: params.value(head), bias: nil,
+                targets: ht.baseAddress!, N: N, D: dim, V: H, maskPadding: maskPadding, scale: scale)
         }
-        Linear.backward(dx: dx, dw: params.grad(head), dbias: nil, dout: hl, x: x, w: params.value(head), N: N, C: dim, O: H)
         for i in 1..<layout.bounds.count {
             rows.removeAll(keepingCapacity: true)
             local.removeAll(keepingCapacity: true)

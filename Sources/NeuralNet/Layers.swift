@@ -53,20 +53,21 @@ public enum CausalConv {
     ) {
         let N = B * T
         im2col(col: col, x: x, B: B, T: T, C: C, k: k, r: r)
-        for n in 0..<N { (y + n * O).update(from: bias, count: O) }
+        let ys = SendablePtr(y)
+        Kernels.parallelRanges(N, costPerItem: O) { lo, hi in for n in lo..<hi { (ys.p + n * O).update(from: bias, count: O) } }
         BLAS.gemm(m: N, n: O, k: k * C, a: col, b: w, beta: 1, c: y)
     }
 
-    /// Adds into dw (k·C, O), dbias (O); adds into dx (B, T, C) when `accumulate`, else overwrites it.
-    /// dcol (B·T, k·C) is scratch (overwritten).
+    /// Adds into dw (k·C, O) and dbias (O) (nil: the caller sums dy itself, e.g. fused into the next layer's
+    /// backward); adds into dx (B, T, C) when `accumulate`, else overwrites it. dcol (B·T, k·C) is scratch.
     public static func backward(
-        dx: FloatPtr, dw: FloatPtr, dbias: FloatPtr, dcol: FloatPtr,
+        dx: FloatPtr, dw: FloatPtr, dbias: FloatPtr?, dcol: FloatPtr,
         dy: ConstFloatPtr, col: ConstFloatPtr, w: ConstFloatPtr,
         B: Int, T: Int, C: Int, O: Int, k: Int, r: Int, accumulate: Bool = true
     ) {
         let N = B * T
         BLAS.gemm(transA: true, m: k * C, n: O, k: N, a: col, b: dy, beta: 1, c: dw)
-        Kernels.addColumnSums(dbias, dy, rows: N, cols: O)
+        if let dbias { Kernels.addColumnSums(dbias, dy, rows: N, cols: O) }
         BLAS.gemm(transB: true, m: N, n: k * C, k: O, a: dy, b: w, beta: 0, c: dcol)
         // col2im: slot j of row (b,t) flows back to x[b, t − s_j]; rows are split by sequence to stay disjoint.
         let ds = SendablePtr(dx), cs = SendablePtr(dcol)
@@ -148,16 +149,19 @@ public enum LayerNorm {
 
     /// Adds into dgamma, dbeta (C); writes dx (N, C), or adds into it when `accumulate`. dout (N, C);
     /// x, mean, rstd as saved by forward; with `relu`, `out` is the forward's output (the ReLU mask).
+    /// `dxColumnSums` (C), when given, gets the column sums of this call's dx added: the bias gradient of the
+    /// layer that produced x, for free while dx is in registers.
     public static func backward(
         dx: FloatPtr, dgamma: FloatPtr, dbeta: FloatPtr, dout: ConstFloatPtr,
         x: ConstFloatPtr, mean: ConstFloatPtr, rstd: ConstFloatPtr, gamma: ConstFloatPtr, N: Int, C: Int,
-        relu: Bool = false, out: ConstFloatPtr? = nil, accumulate: Bool = true
+        relu: Bool = false, out: ConstFloatPtr? = nil, accumulate: Bool = true, dxColumnSums: FloatPtr? = nil
     ) {
         precondition(!relu || out != nil, "LayerNorm.backward with relu needs the forward output")
         let slabs = (N + slab - 1) / slab
         // Per-slab dγ/dβ partials, summed in slab order afterwards.
-        let partial = FloatPtr.allocate(capacity: max(slabs * 2 * C, 1))
-        partial.initialize(repeating: 0, count: max(slabs * 2 * C, 1))
+        let parts = dxColumnSums == nil ? 2 : 3
+        let partial = FloatPtr.allocate(capacity: max(slabs * parts * C, 1))
+        partial.initialize(repeating: 0, count: max(slabs * parts * C, 1))
         defer { partial.deallocate() }
         let ds = SendablePtr(dx), ps = SendablePtr(partial), gs = SendablePtr(UnsafeMutablePointer(mutating: dout))
         let xs = SendablePtr(UnsafeMutablePointer(mutating: x))
@@ -167,14 +171,16 @@ public enum LayerNorm {
         Kernels.parallelRanges(slabs, costPerItem: 8 * C * slab) { lo, hi in
             for s in lo..<hi {
                 let r0 = s * slab, rows = min(slab, N - r0)
-                ck_layernorm_backward(ds.p + r0 * C, ps.p + s * 2 * C, ps.p + s * 2 * C + C, gs.p + r0 * C,
+                let mine = ps.p + s * parts * C
+                ck_layernorm_backward(ds.p + r0 * C, mine, mine + C, parts == 3 ? mine + 2 * C : nil, gs.p + r0 * C,
                                       os.p + r0 * C, xs.p + r0 * C, m.p + r0, r.p + r0, ga.p, rows, C,
                                       relu ? 1 : 0, accumulate ? 1 : 0)
             }
         }
         for s in 0..<slabs {
-            Kernels.addInPlace(dgamma, partial + s * 2 * C, C)
-            Kernels.addInPlace(dbeta, partial + s * 2 * C + C, C)
+            Kernels.addInPlace(dgamma, partial + s * parts * C, C)
+            Kernels.addInPlace(dbeta, partial + s * parts * C + C, C)
+            if let dxColumnSums { Kernels.addInPlace(dxColumnSums, partial + s * parts * C + 2 * C, C) }
         }
     }
 }

@@ -108,7 +108,7 @@ import Testing
         #expect(beta.check(dbt, eps: 1e-3, loss: loss) < 1)
     }
 
-    /// Overwrite and accumulate modes agree, and dγ/dβ sum over several 128-row slabs exactly as one serial pass would.
+    /// Overwrite and accumulate modes agree; dγ/dβ and the fused dx column sums add up over several 128-row slabs.
     @Test func layerNormBackwardModesAndSlabs() {
         let N = 300, C = 24
         let x = Buf(randn(N * C, seed: 30, scale: 2)), gamma = Buf(randn(C, seed: 31)), beta = Buf(randn(C, seed: 32))
@@ -118,8 +118,13 @@ import Testing
         let g = randn(N * C, seed: 33), base = randn(N * C, seed: 34)
         let written = Buf(randn(N * C, seed: 35)), added = Buf(base)
         let dg1 = Buf(zeros: C), db1 = Buf(zeros: C), dg2 = Buf(zeros: C), db2 = Buf(zeros: C)
+        let sums = Buf([Float](repeating: 1, count: C))
         LayerNorm.backward(dx: written.p, dgamma: dg1.p, dbeta: db1.p, dout: g, x: x.p, mean: mean.p, rstd: rstd.p,
-                           gamma: gamma.p, N: N, C: C, relu: true, out: out.p, accumulate: false)
+                           gamma: gamma.p, N: N, C: C, relu: true, out: out.p, accumulate: false, dxColumnSums: sums.p)
+        for c in 0..<C {
+            let want = 1 + (0..<N).reduce(0.0) { $0 + Double(written.p[$1 * C + c]) }
+            #expect(abs(Double(sums.p[c]) - want) < 1e-3, "column \(c): fused dx column sum")
+        }
         LayerNorm.backward(dx: added.p, dgamma: dg2.p, dbeta: db2.p, dout: g, x: x.p, mean: mean.p, rstd: rstd.p,
                            gamma: gamma.p, N: N, C: C, relu: true, out: out.p, accumulate: true)
         for i in 0..<(N * C) { #expect(abs(added.p[i] - base[i] - written.p[i]) < 1e-5) }

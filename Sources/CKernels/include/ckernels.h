@@ -31,8 +31,9 @@ float ck_softmax_xent_row(float *p, long n, long target, float scale);
 void ck_layernorm_forward(float *out, float *mean, float *rstd, const float *x, const float *gamma,
                           const float *beta, long rows, long C, float eps, int relu);
 /// Backward of `ck_layernorm_forward`: dx (rows, C) = (or += when `accumulate`) the input gradient; dgamma,
-/// dbeta (C) += this slab's parameter gradients. With `relu`, dout is masked where out ≤ 0 (out = forward output).
-void ck_layernorm_backward(float *dx, float *dgamma, float *dbeta, const float *dout, const float *out,
+/// dbeta (C) += this slab's parameter gradients; dsum (C), when not NULL, += the column sums of this slab's dx
+/// (the bias gradient of the layer feeding the norm). With `relu`, dout is masked where out ≤ 0 (out = forward output).
+void ck_layernorm_backward(float *dx, float *dgamma, float *dbeta, float *dsum, const float *dout, const float *out,
                            const float *x, const float *mean, const float *rstd, const float *gamma,
                            long rows, long C, int relu, int accumulate);
 /// Adam (TensorFlow form) over n values: g' = g·gscale; m, v updated; w −= lr · m / (√v + eps).
