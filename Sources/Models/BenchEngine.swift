@@ -20,6 +20,8 @@ public struct BenchOptions: Sendable {
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     public var warmup: Int = 3
     public var steps: Int = 10
+    /// Rows m of the m×1024×1024 sgemm rate measurement (the per-step probes use half).
+    public var sgemmRows: Int = 2048
     /// Epoch size the seconds-per-epoch estimate is stated for (tokens).
     public var epochTokens: Int = 1_000_000
 
@@ -60,10 +62,13 @@ public struct BenchResult: Codable, Sendable {
     /// Share of measured step time spent inside BLAS.gemm.
     public var gemm_share: Double
     public var peak_rss_mib: Double
-    /// sgemm rate of this machine measured in the same run, same thread count.
+    /// sgemm rate of this machine measured in the same run, same thread count: the median of one probe
+    /// product after each measured step (a shared VM's speed drifts; a probe sees what its step saw).
     public var sgemm_gflops: Double
-    /// Model FLOP utilisation: GEMM FLOPs per step / median step time / sgemm_gflops.
+    /// Model FLOP utilisation: median over steps of GEMM FLOPs / step time / that step's sgemm probe.
     public var mfu: Double
+    /// Best-of-6 sgemm rate measured once before the steps.
+    public var sgemm_gflops_start: Double
     public var threads: Int
     public var openblas_core: String
     /// Instruction set of the engine's own C row kernels (softmax, layer norm, Adam).
@@ -110,14 +115,14 @@ public enum BenchEngine {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
-    /// Best-of-5 sgemm rate (GFLOP/s) on a 2048×1024×1024 product at the current thread setting.
-    public static func measureSGEMM() -> Double {
-        let m = 2048, n = 1024, k = 1024
+    /// Best-of-`repeats` sgemm rate (GFLOP/s) on an m×1024×1024 product at the current thread setting.
+    public static func measureSGEMM(m: Int = 2048, repeats: Int = 6) -> Double {
+        let n = 1024, k = 1024
         var rng = Rng(seed: 1)
         let a = (0..<(m * k)).map { _ in rng.uniform() - 0.5 }, b = (0..<(k * n)).map { _ in rng.uniform() - 0.5 }
         var c = [Float](repeating: 0, count: m * n)
         var best = Double.infinity
-        for _ in 0..<6 {
+        for _ in 0..<repeats {
             let t0 = now()
             BLAS.gemm(m: m, n: n, k: k, a: a, b: b, c: &c)
             best = min(best, now() - t0)
@@ -147,7 +152,7 @@ public enum BenchEngine {
     /// Trains the case's model for warmup + steps Adam steps and measures it.
     public static func run(_ o: BenchOptions, log: (String) -> Void) -> BenchResult {
         Kernels.setThreads(o.threads)
-        let sgemm = measureSGEMM()
+        let sgemm = measureSGEMM(m: o.sgemmRows)
         log("case \(o.name): sgemm " + String(format: "%.1f", sgemm) + " GFLOP/s on \(o.threads) thread(s), "
             + "OpenBLAS core \(BLAS.coreName), row kernels \(Kernels.rowKernelISA)")
         if ["Prescott", "Core2", "Nehalem", "Atom", "Katmai", "Generic"].contains(BLAS.coreName) {
@@ -160,7 +165,7 @@ public enum BenchEngine {
         let model = NextItNet(config: o.modelConfig, itemCount: o.items, seed: 1)
         let adam = Adam(parameters: model.parameters)
         let batches = syntheticBatches(o, count: 4)
-        var times = [Double]()
+        var times = [Double](), probes = [Double](), mfus = [Double]()
         var gemmSeconds = 0.0, gemmFlops = 0.0, cpu = 0.0
         for s in 0..<(o.warmup + o.steps) {
             let measured = s >= o.warmup
@@ -177,6 +182,9 @@ public enum BenchEngine {
                 times.append(dt)
                 gemmSeconds += BLAS.profiledSeconds
                 gemmFlops += BLAS.profiledFlops
+                let probe = measureSGEMM(m: max(o.sgemmRows / 2, 1), repeats: 1)
+                probes.append(probe)
+                mfus.append(BLAS.profiledFlops / dt / (probe * 1e9))
             }
             log(String(format: "  step %2d", s) + (measured ? " " : "w") + String(format: " %7.1f ms  loss %.4f", dt * 1000, loss))
         }
@@ -186,8 +194,9 @@ public enum BenchEngine {
                 + String(format: "%7.2f ms/step  %5.0f GFLOP/s", v.seconds * 1000 / Double(max(times.count, 1)),
                          v.flops / v.seconds / 1e9))
         }
+        func medianOf(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.sorted()[xs.count / 2] }
         let sorted = times.sorted()
-        let median = sorted.isEmpty ? .nan : sorted[sorted.count / 2]
+        let median = medianOf(times)
         let tokens = Double(o.batch * (o.length - 1))
         let tps = tokens / median
         let flopsPerStep = gemmFlops / Double(max(times.count, 1))
@@ -195,15 +204,17 @@ public enum BenchEngine {
         let r = BenchResult(
             case: o.name, tokens_per_s: tps, s_per_1m_tokens: 1e6 / tps,
             seconds_per_epoch: Double(o.epochTokens) / tps, epoch_tokens: o.epochTokens,
-            gemm_share: total > 0 ? gemmSeconds / total : 0, peak_rss_mib: peakRSSMiB(), sgemm_gflops: sgemm,
-            mfu: flopsPerStep / median / (sgemm * 1e9), threads: o.threads, openblas_core: BLAS.coreName,
+            gemm_share: total > 0 ? gemmSeconds / total : 0, peak_rss_mib: peakRSSMiB(),
+            sgemm_gflops: medianOf(probes), mfu: medianOf(mfus), sgemm_gflops_start: sgemm,
+            threads: o.threads, openblas_core: BLAS.coreName,
             row_kernels: Kernels.rowKernelISA,
             step_ms_median: median * 1000, cpu_s_per_step: cpu / Double(max(times.count, 1)), step_ms_min: (sorted.first ?? .nan) * 1000,
             gflop_per_step: flopsPerStep / 1e9, d: o.dim, depth: o.depth, batch: o.batch, items: o.items,
             steps: o.steps, parameters: model.parameters.count)
         log("case \(o.name): " + String(format: "%.0f tokens/s (%.1f s per 1M tokens), step %.1f ms median, GEMM share %.0f%%, "
-                   + "MFU %.0f%%, %.1f GFLOP/step, %.3f CPU s/step, peak RSS %.0f MiB", r.tokens_per_s, r.s_per_1m_tokens,
-                   r.step_ms_median, r.gemm_share * 100, r.mfu * 100, r.gflop_per_step, r.cpu_s_per_step, r.peak_rss_mib))
+                   + "MFU %.0f%% of sgemm %.0f GFLOP/s, %.1f GFLOP/step, %.3f CPU s/step, peak RSS %.0f MiB",
+                   r.tokens_per_s, r.s_per_1m_tokens, r.step_ms_median, r.gemm_share * 100, r.mfu * 100, r.sgemm_gflops,
+                   r.gflop_per_step, r.cpu_s_per_step, r.peak_rss_mib))
         return r
     }
 }
