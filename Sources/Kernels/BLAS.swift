@@ -46,7 +46,28 @@ public enum BLAS {
         let ldb = ldb ?? (transB ? k : n)
         let ldc = ldc ?? n
         let t0 = profiling ? DispatchTime.now().uptimeNanoseconds : 0
-        if parts > 1 && 2 * m * n * k >= parallelFlops && max(m, n) >= 32 {
+        if parts > 1 && 2 * m * n * k >= parallelFlops && k >= 8 * max(m, n) && k >= 64 * parts {
+            // A long reduction into a small output (a weight gradient): each thread reduces its own stretch of K
+            // into a private partial, then the partials are added in thread order (deterministic for a thread
+            // count). Splitting the small output instead would have every thread pack all of the long operand.
+            let per = (k + parts - 1) / parts
+            let partial = UnsafeMutablePointer<Float>.allocate(capacity: (parts - 1) * m * n)
+            defer { partial.deallocate() }
+            let ap = SendablePtr(UnsafeMutablePointer(mutating: a)), bp = SendablePtr(UnsafeMutablePointer(mutating: b))
+            let cp = SendablePtr(c), pp = SendablePtr(partial)
+            Kernels.parallelFor(parts) { s in
+                let lo = s * per, len = min(per, k - lo)
+                let aS = ap.p + (transA ? lo * lda : lo), bS = bp.p + (transB ? lo : lo * ldb)
+                if s == 0 {
+                    sgemm(transA, transB, m, n, len, alpha, aS, lda, bS, ldb, beta, cp.p, ldc)
+                } else {
+                    sgemm(transA, transB, m, n, len, alpha, aS, lda, bS, ldb, 0, pp.p + (s - 1) * m * n, n)
+                }
+            }
+            for s in 1..<parts {
+                for i in 0..<m { Kernels.addInPlace(c + i * ldc, partial + (s - 1) * m * n + i * n, n) }
+            }
+        } else if parts > 1 && 2 * m * n * k >= parallelFlops && max(m, n) >= 32 {
             // Split the larger output dimension into one slab per thread (multiples of 16 keep the kernels'
             // full tiles); each slab is an independent single-threaded sgemm with the same K reduction.
             let splitRows = m >= n
