@@ -117,17 +117,31 @@ public enum BenchEngine {
 
     /// Best-of-`repeats` sgemm rate (GFLOP/s) on an m×1024×1024 product at the current thread setting.
     public static func measureSGEMM(m: Int = 2048, repeats: Int = 6) -> Double {
-        let n = 1024, k = 1024
-        var rng = Rng(seed: 1)
-        let a = (0..<(m * k)).map { _ in rng.uniform() - 0.5 }, b = (0..<(k * n)).map { _ in rng.uniform() - 0.5 }
-        var c = [Float](repeating: 0, count: m * n)
-        var best = Double.infinity
-        for _ in 0..<repeats {
-            let t0 = now()
-            BLAS.gemm(m: m, n: n, k: k, a: a, b: b, c: &c)
-            best = min(best, now() - t0)
+        SGEMMProbe(m: m).rate(repeats: repeats)
+    }
+
+    /// Operands of the sgemm rate measurement, filled once (the per-step probes reuse them).
+    final class SGEMMProbe {
+        let m: Int, n = 1024, k = 1024
+        let a: [Float], b: [Float]
+        var c: [Float]
+        init(m: Int) {
+            self.m = m
+            var rng = Rng(seed: 1)
+            a = (0..<(m * k)).map { _ in rng.uniform() - 0.5 }
+            b = (0..<(k * n)).map { _ in rng.uniform() - 0.5 }
+            c = [Float](repeating: 0, count: m * n)
         }
-        return 2 * Double(m * n * k) / best / 1e9
+        /// Best-of-`repeats` GFLOP/s.
+        func rate(repeats: Int) -> Double {
+            var best = Double.infinity
+            for _ in 0..<repeats {
+                let t0 = BenchEngine.now()
+                BLAS.gemm(m: m, n: n, k: k, a: a, b: b, c: &c)
+                best = min(best, BenchEngine.now() - t0)
+            }
+            return 2 * Double(m * n * k) / best / 1e9
+        }
     }
 
     /// Zipf(1) item ids in 1..<items (frequency-sorted like real data, so block-wise cases see realistic tails).
@@ -153,6 +167,7 @@ public enum BenchEngine {
     public static func run(_ o: BenchOptions, log: (String) -> Void) -> BenchResult {
         Kernels.setThreads(o.threads)
         let sgemm = measureSGEMM(m: o.sgemmRows)
+        let probe = SGEMMProbe(m: max(o.sgemmRows / 2, 1))
         log("case \(o.name): sgemm " + String(format: "%.1f", sgemm) + " GFLOP/s on \(o.threads) thread(s), "
             + "OpenBLAS core \(BLAS.coreName), row kernels \(Kernels.rowKernelISA)")
         if ["Prescott", "Core2", "Nehalem", "Atom", "Katmai", "Generic"].contains(BLAS.coreName) {
@@ -182,9 +197,9 @@ public enum BenchEngine {
                 times.append(dt)
                 gemmSeconds += BLAS.profiledSeconds
                 gemmFlops += BLAS.profiledFlops
-                let probe = measureSGEMM(m: max(o.sgemmRows / 2, 1), repeats: 1)
-                probes.append(probe)
-                mfus.append(BLAS.profiledFlops / dt / (probe * 1e9))
+                let rate = probe.rate(repeats: 1)
+                probes.append(rate)
+                mfus.append(BLAS.profiledFlops / dt / (rate * 1e9))
             }
             log(String(format: "  step %2d", s) + (measured ? " " : "w") + String(format: " %7.1f ms  loss %.4f", dt * 1000, loss))
         }
