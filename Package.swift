@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Hashing", "Random"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Hashing"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"], resources: [.copy("Golden")]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pipeline", "Reports"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pipeline", "Reports", "Kernels"]),
     ],
     swiftLanguageModes: [.v5]
 )

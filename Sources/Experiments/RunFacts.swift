@@ -11,5 +11,7 @@ enum RunFacts {
         return p
     }
 
-    static var blas: String { "OpenBLAS (kernel \(BLAS.coreName))" }
+    static var blas: String {
+        "OpenBLAS (kernel \(BLAS.coreName)); engine row kernels \(Kernels.rowKernelISA), numerics revision \(EngineRevision.numerics)"
+    }
 }

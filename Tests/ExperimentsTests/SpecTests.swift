@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Pipeline
 import Testing
 @testable import Experiments
@@ -32,6 +33,18 @@ import Testing
         #expect(!ids.contains("train/mllatest-smoke/nextitnet-d16"))
         #expect(ids.contains("train/mllatest-smoke/nextitnet-d32"))
         #expect(ids.contains("finetune/coldrec-smoke/cprec-cb-scratch"))
+    }
+
+    /// Stages whose outputs the engine computes carry its numerics revision in their version (so in their key):
+    /// a cache filled by an older engine is retrained, never mixed in. Data and presentation stages do not.
+    @Test func modelStagesFollowTheEngineRevision() throws {
+        let stages = try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: repositorySpecs, outputRoot: URL(fileURLWithPath: "/tmp")))
+        for s in stages {
+            let kind = s.id.raw.split(separator: "/").first.map(String.init) ?? ""
+            let follows = s.version / 1000 == EngineRevision.numerics
+            if ["train", "evaluate", "finetune"].contains(kind) { #expect(follows, "\(s.id.raw) ignores the engine revision") }
+            if ["fetch", "prep", "blocks", "table", "figure"].contains(kind) { #expect(!follows, "\(s.id.raw)") }
+        }
     }
 
     @Test func profileDefaultsAreLayeredUnderModelEntries() throws {

@@ -51,7 +51,7 @@ struct TrainStage: Stage {
     let prep: StageID
     let blocks: StageID
     var id: StageID { Self.stageID(dataset: dataset, model: model.name) }
-    var version: Int { 1 }
+    var version: Int { EngineRevision.stageVersion(1) }
     var parameters: JSONValue { .object(["model": .encoded(model.config), "training": .encoded(training)]) }
     var inputs: [StageID] { [prep, blocks] }
     var outputs: [String] { [Self.checkpointName, Self.recordName] }
@@ -127,7 +127,7 @@ struct EvaluateStage: Stage {
     /// NextItNet on the same data: the inference speedup is timed against it inside this stage (nil for itself).
     let baseline: ModelEntry?
     var id: StageID { Self.stageID(dataset: dataset, model: model.name) }
-    var version: Int { 2 }
+    var version: Int { EngineRevision.stageVersion(2) }
     var parameters: JSONValue {
         .object(["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)), "threads": .number(Double(threads)),
                  "baseline": baseline.map { .encoded($0.config) } ?? .null])

@@ -20,7 +20,7 @@ struct FinetuneStage: Stage {
     let prep: StageID
     let blocks: StageID
     var id: StageID { StageID("finetune/\(dataset.name)/\(model.name)\(pretrained ? "" : "-scratch")") }
-    var version: Int { 1 }
+    var version: Int { EngineRevision.stageVersion(1) }
     var parameters: JSONValue {
         .object(["model": .encoded(model.config), "label": .string(model.label), "pretrained": .bool(pretrained),
                  "epochs": .number(Double(transfer.epochs)), "negatives": .number(Double(transfer.negatives)),
