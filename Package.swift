@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CBLAS", "CKernels", "Random"], swiftSettings: fast),
         .target(name: "NeuralNet", dependencies: ["Kernels"], swiftSettings: fast),
         .target(name: "Models", dependencies: ["NeuralNet", "Kernels"], swiftSettings: fast),
-        .target(name: "Datasets", dependencies: ["Hashing", "Random"]),
+        .target(name: "Datasets", dependencies: ["Hashing", "Random"], exclude: ["README.md"]),
         .target(name: "Evaluation", dependencies: ["Models", "Kernels"], swiftSettings: fast),
         .target(name: "Pipeline", dependencies: ["Hashing"]),
         .target(name: "Reports"),

@@ -1,5 +1,10 @@
 import CBLAS
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 
 /// Thin, row-major wrappers over OpenBLAS; every matrix product in the engine goes through here.
 public enum BLAS {
@@ -8,8 +13,19 @@ public enum BLAS {
 
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
-    /// When true, `gemm` accumulates its wall time and FLOPs below (the bench's GEMM share); off by default.
-    nonisolated(unsafe) public static var profiling = false
+    /// Per thread: when true, `gemm` calls made by the thread that set it accumulate their wall time and FLOPs below (the
+    /// bench's GEMM share); off by default. Other threads' products (concurrent stages or tests) are not
+    /// recorded. The accumulators are shared and locked: two threads profiling at once would add up.
+    public static var profiling: Bool {
+        get { pthread_getspecific(profilingKey) != nil }
+        set { pthread_setspecific(profilingKey, newValue ? UnsafeRawPointer(bitPattern: 1) : nil) }
+    }
+    /// Per-thread switch behind `profiling`.
+    static let profilingKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
     /// Seconds spent inside `gemm` while `profiling` was on.
     nonisolated(unsafe) public static var profiledSeconds: Double = 0
     /// Floating-point operations (2·m·n·k per call) issued while `profiling` was on.
@@ -18,14 +34,29 @@ public enum BLAS {
     /// Per GEMM shape ("NT m×n×k"): seconds and FLOPs while `profiling` was on (the bench's breakdown).
     nonisolated(unsafe) public static var profiledShapes: [String: (seconds: Double, flops: Double)] = [:]
 
+    /// Guards the accumulators above.
+    static let profileLock: UnsafeMutablePointer<pthread_mutex_t> = {
+        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(m, nil)
+        return m
+    }()
+
+    static func withProfileLock<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(profileLock)
+        defer { pthread_mutex_unlock(profileLock) }
+        return body()
+    }
+
     /// Clears the per-step profiling accumulators (the per-shape table is kept until `resetShapes`).
     public static func resetProfile() {
-        profiledSeconds = 0
-        profiledFlops = 0
+        withProfileLock {
+            profiledSeconds = 0
+            profiledFlops = 0
+        }
     }
 
     /// Clears the per-shape table.
-    public static func resetShapes() { profiledShapes = [:] }
+    public static func resetShapes() { withProfileLock { profiledShapes = [:] } }
 
     /// The kernel OpenBLAS chose for this CPU (e.g. "Haswell", "SkylakeX", "Zen").
     public static var coreName: String {
@@ -45,7 +76,8 @@ public enum BLAS {
         let lda = lda ?? (transA ? m : k)
         let ldb = ldb ?? (transB ? k : n)
         let ldc = ldc ?? n
-        let t0 = profiling ? DispatchTime.now().uptimeNanoseconds : 0
+        let profiled = profiling
+        let t0 = profiled ? DispatchTime.now().uptimeNanoseconds : 0
         if parts > 1 && 2 * m * n * k >= parallelFlops && k >= 8 * max(m, n) && k >= 64 * parts {
             // A long reduction into a small output (a weight gradient): each thread reduces its own stretch of K
             // into a private partial, then the partials are added in thread order (deterministic for a thread
@@ -89,13 +121,15 @@ public enum BLAS {
         } else {
             sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         }
-        if profiling {
+        if profiled {
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9, f = 2 * Double(m) * Double(n) * Double(k)
-            profiledSeconds += dt
-            profiledFlops += f
             let key = "\(transA ? "T" : "N")\(transB ? "T" : "N") \(m)×\(n)×\(k)"
-            let old = profiledShapes[key] ?? (0, 0)
-            profiledShapes[key] = (old.seconds + dt, old.flops + f)
+            withProfileLock {
+                profiledSeconds += dt
+                profiledFlops += f
+                let old = profiledShapes[key] ?? (0, 0)
+                profiledShapes[key] = (old.seconds + dt, old.flops + f)
+            }
         }
     }
 

@@ -194,7 +194,7 @@ public final class NextItNet: SequenceModel {
 
     /// Backward from ws.dstream = dLoss/dHidden (N, d) down to the input embedding; adds into parameter grads.
     private func backward(_ ws: Workspace) {
-        let p = parameters, d = config.dim, k = config.kernel, N = ws.N, nd = N * d
+        let p = parameters, d = config.dim, k = config.kernel, N = ws.N
         for b in stride(from: blocks - 1, through: 0, by: -1) {
             // ws.dstream holds d(streams[b+1]); the residual passes it unchanged to streams[b], and the conv
             // branch adds its part on top (backward adds), so dstream ends as d(streams[b]).

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Kernels
 
@@ -24,6 +25,23 @@ import Testing
         }
         BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 2, a: a, b: b, beta: 0.5, c: &c)
         for i in 0..<(m * n) { #expect(abs(c[i] - expected[i]) < 1e-4) }
+    }
+
+    /// Profiling is switched per thread: products computed by other threads (concurrent stages or tests) are
+    /// not recorded. A plain thread, not a Task: a Task could run on this very thread while the test awaits.
+    @Test func profilingIsPerThread() {
+        BLAS.profiling = true
+        defer { BLAS.profiling = false }
+        #expect(BLAS.profiling)
+        final class Seen: @unchecked Sendable { var value = true }
+        let seen = Seen(), done = DispatchSemaphore(value: 0)
+        let other = Thread {
+            seen.value = BLAS.profiling
+            done.signal()
+        }
+        other.start()
+        done.wait()
+        #expect(!seen.value, "another thread sees profiling as on")
     }
 
     @Test func rngIsDeterministicPerSeed() {
