@@ -11,8 +11,6 @@ public enum BLAS {
     /// Sets the number of threads OpenBLAS itself uses per call (the engine keeps it at 1; see Kernels.setThreads).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 
-    public static var threads: Int { Int(openblas_get_num_threads()) }
-
     /// Per thread: when true, `gemm` calls made by the thread that set it accumulate their wall time and FLOPs below (the
     /// bench's GEMM share); off by default. Other threads' products (concurrent stages or tests) are not
     /// recorded. The accumulators are shared and locked: two threads profiling at once would add up.
@@ -78,15 +76,17 @@ public enum BLAS {
         let ldc = ldc ?? n
         let profiled = profiling
         let t0 = profiled ? DispatchTime.now().uptimeNanoseconds : 0
-        if parts > 1 && 2 * m * n * k >= parallelFlops && k >= 8 * max(m, n) && k >= 64 * parts {
+        let split = parts > 1 && 2 * m * n * k >= parallelFlops
+        let ap = SendablePtr(UnsafeMutablePointer(mutating: a)), bp = SendablePtr(UnsafeMutablePointer(mutating: b))
+        let cp = SendablePtr(c)
+        if split && k >= 8 * max(m, n) && k >= 64 * parts {
             // A long reduction into a small output (a weight gradient): each thread reduces its own stretch of K
             // into a private partial, then the partials are added in thread order (deterministic for a thread
             // count). Splitting the small output instead would have every thread pack all of the long operand.
             let per = (k + parts - 1) / parts
             let partial = UnsafeMutablePointer<Float>.allocate(capacity: (parts - 1) * m * n)
             defer { partial.deallocate() }
-            let ap = SendablePtr(UnsafeMutablePointer(mutating: a)), bp = SendablePtr(UnsafeMutablePointer(mutating: b))
-            let cp = SendablePtr(c), pp = SendablePtr(partial)
+            let pp = SendablePtr(partial)
             Kernels.parallelFor(parts) { s in
                 let lo = s * per, len = min(per, k - lo)
                 let aS = ap.p + (transA ? lo * lda : lo), bS = bp.p + (transB ? lo : lo * ldb)
@@ -97,17 +97,15 @@ public enum BLAS {
                 }
             }
             for s in 1..<parts {
-                for i in 0..<m { Kernels.addInPlace(c + i * ldc, partial + (s - 1) * m * n + i * n, n) }
+                for i in 0..<m { Kernels.addRow(c + i * ldc, partial + (s - 1) * m * n + i * n, n) }
             }
-        } else if parts > 1 && 2 * m * n * k >= parallelFlops && max(m, n) >= 32 {
+        } else if split && max(m, n) >= 32 {
             // Split the larger output dimension into one slab per thread (multiples of 16 keep the kernels'
             // full tiles); each slab is an independent single-threaded sgemm with the same K reduction.
             let splitRows = m >= n
             let extent = splitRows ? m : n
             let per = ((extent + parts - 1) / parts + 15) / 16 * 16
             let slabs = (extent + per - 1) / per
-            let ap = SendablePtr(UnsafeMutablePointer(mutating: a)), bp = SendablePtr(UnsafeMutablePointer(mutating: b))
-            let cp = SendablePtr(c)
             Kernels.parallelFor(slabs) { s in
                 let lo = s * per, len = min(per, extent - lo)
                 if splitRows {

@@ -84,17 +84,21 @@ public enum Kernels {
     /// y[i] += x[i].
     public static func addInPlace(_ y: FloatPtr, _ x: ConstFloatPtr, _ n: Int) {
         let ys = SendablePtr(y), xs = SendablePtr(UnsafeMutablePointer(mutating: x))
-        parallelRanges(n) { lo, hi in
-            let y = ys.p, x = xs.p
-            var i = lo
-            while i + 8 <= hi {
-                let v = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
-                    + UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: SIMD8<Float>.self)
-                i += 8
-            }
-            while i < hi { y[i] += x[i]; i += 1 }
+        parallelRanges(n) { lo, hi in addRow(ys.p + lo, xs.p + lo, hi - lo) }
+    }
+
+    /// y[i] += x[i] on the calling thread: for the many short rows of gathers and scatters, where even the
+    /// check for a parallel split costs more than the add.
+    @inlinable @inline(__always)
+    public static func addRow(_ y: FloatPtr, _ x: ConstFloatPtr, _ n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+                + UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: SIMD8<Float>.self)
+            i += 8
         }
+        while i < n { y[i] += x[i]; i += 1 }
     }
 
     /// out[i] = a[i] + b[i] (out may alias a or b).

@@ -38,9 +38,7 @@ public final class Caser: SequenceModel {
 
     /// Closed-form parameter counts (input/output as NextItNet's, middle = convolutions + fully connected).
     public static func closedFormParameterCounts(config c: ModelConfig, itemCount: Int) -> (input: Int, middle: Int, output: Int) {
-        var nc = c
-        nc.kind = .nextitnet
-        let io = NextItNet.closedFormParameterCounts(config: nc, itemCount: itemCount)
+        let io = ModelIO.closedFormCounts(c, itemCount: itemCount)
         let l = c.caserWindow, d = c.dim
         let width = c.caserVertical * d + l * c.caserHorizontal
         let conv = CaserConvolutions.parameterCount(window: l, dim: d, horizontal: c.caserHorizontal, vertical: c.caserVertical)
@@ -68,7 +66,7 @@ public final class Caser: SequenceModel {
     }
 
     public func trainStep(_ batch: SequenceBatch) -> Float {
-        let B = batch.batchSize, T = batch.length, l = config.caserWindow, d = config.dim
+        let B = batch.batchSize, T = batch.length, d = config.dim
         precondition(T >= 2, "sequences need at least two ids")
         var windows = [Int32](), targets = [Int32]()
         for b in 0..<B {
@@ -83,13 +81,20 @@ public final class Caser: SequenceModel {
         let W = targets.count
         guard W > 0 else { return 0 }
         let h = forward(windows: windows, W: W)
-        let F = convolutions.outputWidth
         let dh = dHidden.reserve(W * d)
         let (loss, count) = ModelIO.loss(output: output, h: h, targets: targets, N: W, d: d,
                                          maskPadding: config.maskPadding, dh: dh, hc: hc, dhc: dhc)
         guard count > 0 else { return 0 }
         // ReLU backward in place: gradient survives only where the activation is positive.
         for i in 0..<(W * d) where h[i] <= 0 { dh[i] = 0 }
+        backward(dh: dh, windows: windows)
+        return loss
+    }
+
+    /// From the gradient on the hidden vectors (W, d; ReLU already applied) through the fully connected layer,
+    /// the convolutions and the input layer of the latest forward over `windows`.
+    private func backward(dh: ConstFloatPtr, windows: [Int32]) {
+        let l = config.caserWindow, d = config.dim, F = convolutions.outputWidth, W = windows.count / l
         let df = dFeat.reserve(W * F)
         df.update(repeating: 0, count: W * F)
         Linear.backward(dx: df, dw: parameters.grad(fcWeight), dbias: parameters.grad(fcBias), dout: dh,
@@ -98,7 +103,6 @@ public final class Caser: SequenceModel {
         de.update(repeating: 0, count: W * l * d)
         convolutions.backward(dOutput: df, dInput: de)
         windows.withUnsafeBufferPointer { input.backward(dout: de, ids: $0.baseAddress!, N: W * l) }
-        return loss
     }
 
     /// Hidden vector (after the fully connected ReLU) from the last L items of each row: B × d.
@@ -122,18 +126,11 @@ public final class Caser: SequenceModel {
     /// Adds the gradient of a loss on the last hidden vectors (B × d, from the latest `trainingHiddenLast`)
     /// into the convolution, fully connected and input parameters.
     public func backwardHiddenLast(_ dhIn: [Float]) {
-        let l = config.caserWindow, d = config.dim, F = convolutions.outputWidth, W = tunedWindows.count / l
+        let l = config.caserWindow, d = config.dim, W = tunedWindows.count / l
         precondition(dhIn.count == W * d, "backwardHiddenLast without a matching trainingHiddenLast")
         let h = hidden.pointer, dh = dHidden.reserve(W * d)
         for i in 0..<(W * d) { dh[i] = h[i] > 0 ? dhIn[i] : 0 }
-        let df = dFeat.reserve(W * F)
-        df.update(repeating: 0, count: W * F)
-        Linear.backward(dx: df, dw: parameters.grad(fcWeight), dbias: parameters.grad(fcBias), dout: dh,
-                        x: feat.pointer, w: parameters.value(fcWeight), N: W, C: F, O: d)
-        let de = dEmb.reserve(W * l * d)
-        de.update(repeating: 0, count: W * l * d)
-        convolutions.backward(dOutput: df, dInput: de)
-        tunedWindows.withUnsafeBufferPointer { input.backward(dout: de, ids: $0.baseAddress!, N: W * l) }
+        backward(dh: dh, windows: tunedWindows)
     }
 
     public func scoreLast(_ batch: SequenceBatch) -> [Float] {

@@ -32,9 +32,7 @@ public final class GRU4Rec: SequenceModel {
 
     /// Middle-layer parameter count in closed form (input/output are NextItNet's formulas).
     public static func closedFormParameterCounts(config c: ModelConfig, itemCount: Int) -> (input: Int, middle: Int, output: Int) {
-        var nc = c
-        nc.kind = .nextitnet
-        let io = NextItNet.closedFormParameterCounts(config: nc, itemCount: itemCount)
+        let io = ModelIO.closedFormCounts(c, itemCount: itemCount)
         return (io.input, c.gruLayers * GRULayer.parameterCount(inputSize: c.dim, hiddenSize: c.dim), io.output)
     }
 

@@ -24,6 +24,14 @@ enum ModelIO {
         }
     }
 
+    /// Closed-form input and output parameter counts of `c`'s layers (NextItNet's formulas: the layers are the same).
+    static func closedFormCounts(_ c: ModelConfig, itemCount: Int) -> (input: Int, output: Int) {
+        var nc = c
+        nc.kind = .nextitnet
+        let io = NextItNet.closedFormParameterCounts(config: nc, itemCount: itemCount)
+        return (io.input, io.output)
+    }
+
     /// Mean cross-entropy over the rows whose target counts (non-padding when `maskPadding`); writes the
     /// gradient of that mean into dh (N, d) (overwriting; zero on rows that do not count). Returns (loss, count).
     static func loss(output: OutputLayer, h: ConstFloatPtr, targets: [Int32], N: Int, d: Int, maskPadding: Bool,

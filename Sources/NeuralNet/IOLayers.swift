@@ -67,7 +67,7 @@ func gatherRows(_ out: FloatPtr, _ x: ConstFloatPtr, _ rows: [Int32], _ D: Int) 
 /// Adds row i of x (i, D) into out (rows[i], D).
 @inline(__always)
 func scatterAddRows(_ out: FloatPtr, _ x: ConstFloatPtr, _ rows: [Int32], _ D: Int) {
-    for (i, r) in rows.enumerated() { addRow(out + Int(r) * D, x + i * D, D) }
+    for (i, r) in rows.enumerated() { Kernels.addRow(out + Int(r) * D, x + i * D, D) }
 }
 
 /// The item-embedding side of a model: ids (N) → vectors (N, d).
@@ -185,7 +185,7 @@ public final class AdaptiveInput: InputLayer {
     public func backward(dout: ConstFloatPtr, ids: UnsafePointer<Int32>, N: Int) {
         partition(ids, N)
         let dh = params.grad(head)
-        for (r, id) in zip(rows[0], local[0]) where id != 0 { addRow(dh + Int(id) * dim, dout + Int(r) * dim, dim) }
+        for (r, id) in zip(rows[0], local[0]) where id != 0 { Kernels.addRow(dh + Int(id) * dim, dout + Int(r) * dim, dim) }
         for i in 1..<layout.bounds.count where !rows[i].isEmpty {
             let w = layout.widths[i], m = rows[i].count
             let g = gathered.reserve(m * (w + dim)), dy = g + m * w
@@ -196,7 +196,7 @@ public final class AdaptiveInput: InputLayer {
             BLAS.gemm(transA: true, m: w, n: dim, k: m, a: g, b: dy, beta: 1, c: params.grad(projections[i - 1]))
             BLAS.gemm(transB: true, m: m, n: w, k: dim, a: dy, b: params.value(projections[i - 1]), c: dg)
             let dt = params.grad(tables[i - 1])
-            for (j, id) in local[i].enumerated() { addRow(dt + Int(id) * w, dg + j * w, w) }
+            for (j, id) in local[i].enumerated() { Kernels.addRow(dt + Int(id) * w, dg + j * w, w) }
         }
     }
 }

@@ -79,7 +79,7 @@ public enum CausalConv {
                     let n = b * T + t
                     for j in 0..<(accumulate ? k : k - 1) {
                         let s = (k - 1 - j) * r
-                        if t >= s { addRow(ds.p + (n - s) * C, cs.p + n * k * C + j * C, C) }
+                        if t >= s { Kernels.addRow(ds.p + (n - s) * C, cs.p + n * k * C + j * C, C) }
                     }
                 }
             }
@@ -105,25 +105,6 @@ public enum CausalConv {
             }
         }
     }
-}
-
-@inline(__always)
-func addRow(_ y: FloatPtr, _ x: ConstFloatPtr, _ n: Int) {
-    var i = 0
-    while i + 8 <= n {
-        let v = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
-            + UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: SIMD8<Float>.self)
-        i += 8
-    }
-    while i < n { y[i] += x[i]; i += 1 }
-}
-
-@inline(__always) func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-@inline(__always) func store8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }
 
 /// Layer normalisation over the channels of each row, learned gain γ and shift β, optionally followed by a
