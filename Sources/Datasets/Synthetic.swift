@@ -128,6 +128,8 @@ public struct SyntheticData: Sendable {
     public var targets: [[Int]]
     /// Cluster -> preferred target tokens.
     public var preferredTargets: [[Int]]
+    /// Item token -> unnormalised popularity weight r^-s of its rank (index 0 unused): the oracle needs the law.
+    public var popularity: [Double]
 }
 
 /// Seeded generator of long-tailed interaction data with learnable sequential structure and an optional target domain.
@@ -244,8 +246,10 @@ public enum SyntheticGenerator {
                 targets[u] = chosen
             }
         }
+        var popularity = [Double](repeating: 0, count: n + 1)
+        for r in 0..<n { popularity[tokenOfRank[r]] = pow(Double(r + 1), -spec.zipfExponent) }
         return SyntheticData(sequences: sequences, times: times, successors: successors, itemCluster: itemCluster,
-                             homeCluster: home, targets: targets, preferredTargets: preferred)
+                             homeCluster: home, targets: targets, preferredTargets: preferred, popularity: popularity)
     }
 
     /// Generates and writes the raw file(s) of `format` into `directory`; returns the file names in read order.

@@ -40,14 +40,13 @@ public enum SampledRanking {
         return out
     }
 
-    /// 0-based rank of the positive among itself and the negatives; ties broken by ascending item id
-    /// (the same rule as `Ranking.rank`).
+    /// 0-based rank of the positive among itself and the negatives, by `Ranking.rank`'s rule: ties and NaN
+    /// negatives count against the positive, and a NaN positive ranks last.
     public static func rank(positive: Int32, positiveScore: Float, negatives: [Int32], negativeScores: [Float]) -> Int {
         precondition(negatives.count == negativeScores.count)
+        if positiveScore.isNaN { return negatives.count }
         var r = 0
-        for (id, s) in zip(negatives, negativeScores) where s > positiveScore || (s == positiveScore && id < positive) {
-            r += 1
-        }
+        for s in negativeScores where !(s < positiveScore) { r += 1 }
         return r
     }
 }

@@ -30,20 +30,23 @@ public struct RankingMetrics: Codable, Hashable, Sendable {
 
 /// Ranking of one target among scored candidates.
 ///
-/// Rank is 0-based: the number of candidates scored strictly higher than the target, plus the number of
-/// candidates with exactly the target's score and a smaller item id. Ties are thus broken by ascending item id,
-/// which is the order `Ranking.topN` lists items in, so "target at rank r" and "target is the (r+1)-th item of
-/// the top-N list" always agree. Padding id 0 is never a candidate.
+/// Rank is 0-based: the number of other candidates scoring at least as high as the target (ties count
+/// against the target, whatever the ids), so a model whose scores are all equal ranks every target last
+/// instead of scoring like MostPop (ids are frequency ranks). A NaN target score ranks behind everything, and
+/// a NaN competitor counts ahead of the target: a broken score row can never look good. Padding id 0 is never
+/// a candidate. (`topN` still lists tied items by ascending id: that is a display order, not a metric rule.)
 public enum Ranking {
     /// 0-based rank of `target` among items 1..<itemCount of one score row (padding id 0 excluded).
     @inlinable
     public static func rank(scores: UnsafePointer<Float>, itemCount: Int, target: Int) -> Int {
         precondition(target >= 1 && target < itemCount, "target \(target) outside 1..<\(itemCount)")
         let s = scores[target]
+        if s.isNaN { return itemCount - 2 }
         var r = 0
-        for i in 1..<itemCount {
+        for i in 1..<itemCount where i != target {
             let v = scores[i]
-            if v > s || (v == s && i < target) { r += 1 }
+            // `!(v < s)` is `v >= s` for numbers and true for NaN.
+            if !(v < s) { r += 1 }
         }
         return r
     }

@@ -14,8 +14,11 @@ public struct TrainOptions: Codable, Hashable, Sendable {
     }
     public var batchSize = 128
     public var maxEpochs = 20
-    /// Stop after this many epochs without a better selection MRR@5.
+    /// Stop after this many epochs without a better selection MRR@5 ...
     public var patience = 3
+    /// ... but never before this many epochs: a model's validation curve is often flat while it first learns
+    /// item popularity, and stopping there leaves a popularity model.
+    public var minEpochs = 1
     public var learningRate: Float = 1e-3
     /// The authors' L2 term coefficient (0.001 in CpRec's code; 0 = off).
     public var l2: Float = 0
@@ -89,11 +92,14 @@ public enum TrainError: Error, CustomStringConvertible {
     case missingTestSet
     case emptyTraining
     case nonFiniteLoss(epoch: Int)
+    case nonFiniteParameters(epoch: Int, step: Int, parameter: String)
     public var description: String {
         switch self {
         case .missingTestSet: return "selection 'paper' selects on the test set, but no test sequences were given"
         case .emptyTraining: return "no training sequences"
         case .nonFiniteLoss(let e): return "training loss became NaN/inf in epoch \(e); lower the learning rate"
+        case .nonFiniteParameters(let e, let s, let p):
+            return "parameter \(p) became NaN/inf after step \(s) of epoch \(e); lower the learning rate"
         }
     }
 }
@@ -200,6 +206,11 @@ public enum Trainer {
                 let loss = model.trainStep(batch)
                 guard loss.isFinite else { throw TrainError.nonFiniteLoss(epoch: epoch) }
                 adam.update()
+                // The loss above was computed before this update; a non-finite update would otherwise reach the
+                // checkpoint and could be selected as the best epoch.
+                if let bad = params.firstNonFinite() {
+                    throw TrainError.nonFiniteParameters(epoch: epoch, step: s + 1, parameter: bad)
+                }
                 lossSum += Double(loss)
                 if let every = options.progressEvery, every > 0, (s + 1) % every == 0, s + 1 < steps {
                     progress?(TrainProgress(epoch: epoch, maxEpochs: options.maxEpochs, step: s + 1, stepsPerEpoch: steps,
@@ -226,7 +237,10 @@ public enum Trainer {
             } else {
                 state.sinceBest += 1
             }
-            if state.sinceBest >= options.patience { state.finished = true; state.stoppedEarly = epoch < options.maxEpochs }
+            if state.sinceBest >= options.patience && epoch >= options.minEpochs {
+                state.finished = true
+                state.stoppedEarly = epoch < options.maxEpochs
+            }
             if epoch >= options.maxEpochs { state.finished = true }
             state.lastCheckpoint = "last-\(epoch).ckpt"
             try Checkpoint.save(to: workDirectory.appendingPathComponent(state.lastCheckpoint!), config: configData,

@@ -40,24 +40,34 @@ struct GraphBuilder {
         return (prep.id, blocks.id)
     }
 
-    /// train + evaluate of one model on one dataset; returns (train id, evaluate id).
+    /// train + evaluate of one model on one dataset for one seed; returns (train id, evaluate id).
     @discardableResult
-    mutating func addRun(dataset: String, model: ModelEntry) throws -> (train: StageID, evaluate: StageID) {
+    mutating func addRun(dataset: String, model: ModelEntry, seed: UInt64) throws -> (train: StageID, evaluate: StageID) {
         let (prep, blocks) = try addDataset(dataset)
-        // Inference speedup is timed against NextItNet on the same data, inside the model's own evaluate stage.
+        // Inference speedup is timed against NextItNet (same seed) inside the model's own evaluate stage.
         var baseline: ModelEntry?
         if model.name != "nextitnet" {
             baseline = try specs.model("nextitnet", profile: profile)
             if baseline!.config == model.config { baseline = nil }
-            else if let b = baseline { add(TrainStage(dataset: dataset, model: b, training: profile.training, prep: prep, blocks: blocks)) }
+            else if let b = baseline {
+                add(TrainStage(dataset: dataset, model: b, training: b.trainingSpec(profile.training, seed: seed),
+                               prep: prep, blocks: blocks))
+            }
         }
-        let train = TrainStage(dataset: dataset, model: model, training: profile.training, prep: prep, blocks: blocks)
+        let train = TrainStage(dataset: dataset, model: model, training: model.trainingSpec(profile.training, seed: seed),
+                               prep: prep, blocks: blocks)
         let evaluate = EvaluateStage(dataset: dataset, model: model, train: train.id, prep: prep, blocks: blocks,
                                      inferenceBatch: profile.inferenceBatch, threads: profile.training.threads,
-                                     baseline: baseline)
+                                     seed: seed, baseline: baseline)
         add(train)
         add(evaluate)
         return (train.id, evaluate.id)
+    }
+
+    /// Every seed's train + evaluate of one model on one dataset; returns the evaluate ids in seed order.
+    @discardableResult
+    mutating func addRuns(dataset: String, model: ModelEntry) throws -> [StageID] {
+        try profile.seeds.map { try addRun(dataset: dataset, model: model, seed: $0).evaluate }
     }
 
     mutating func build() throws {
@@ -67,13 +77,15 @@ struct GraphBuilder {
         for m in specs.paretoModels + specs.convergenceModels where !modelNames.contains(m) { modelNames.append(m) }
         var evaluations: [StageID] = []
         for ds in profile.datasets {
-            for m in modelNames { evaluations.append(try addRun(dataset: ds, model: try specs.model(m, profile: profile)).evaluate) }
+            for m in modelNames { evaluations += try addRuns(dataset: ds, model: try specs.model(m, profile: profile)) }
         }
         let mainLabels = try profile.datasets.map(label)
 
+        let oracles = try oracleStages(profile.datasets)
         for table in specs.tables {
             add(TableStage(table: table, datasets: mainLabels, models: try table.rows.map { try specs.model($0, profile: profile) },
-                           paperValues: paperValues, profile: profile.name))
+                           paperValues: paperValues, profile: profile.name, seeds: profile.seeds,
+                           oracles: oracles))
         }
 
         // Table 1 and the long-tail figure describe every dataset the profile touches.
@@ -92,18 +104,20 @@ struct GraphBuilder {
             for d in f.dims {
                 var m = base
                 m.config.dim = d
-                sweep.append(Fig1Point(axis: "dim", value: d, stage: try sweepRun(f.dataset, base: base, variant: m, suffix: "d\(d)")))
+                sweep.append(Fig1Point(axis: "dim", value: d, stages: try sweepRuns(f.dataset, base: base, variant: m, suffix: "d\(d)")))
             }
             for depth in f.depths {
                 var m = base
                 m.config.dilations = (0..<depth).map { $0 % 2 == 0 ? 1 : 4 }
-                sweep.append(Fig1Point(axis: "depth", value: depth, stage: try sweepRun(f.dataset, base: base, variant: m, suffix: "r\(depth)")))
+                sweep.append(Fig1Point(axis: "depth", value: depth, stages: try sweepRuns(f.dataset, base: base, variant: m, suffix: "r\(depth)")))
             }
             add(Figure1Stage(dataset: f.dataset, datasetLabel: try label(f.dataset).label, points: sweep))
             figures.append("fig1")
         }
-        add(ParetoFigureStage(datasets: mainLabels, models: try specs.paretoModels.map { try specs.model($0, profile: profile) }))
-        add(ConvergenceFigureStage(datasets: mainLabels, models: try specs.convergenceModels.map { try specs.model($0, profile: profile) }))
+        add(ParetoFigureStage(datasets: mainLabels, models: try specs.paretoModels.map { try specs.model($0, profile: profile) },
+                              seeds: profile.seeds))
+        add(ConvergenceFigureStage(datasets: mainLabels, models: try specs.convergenceModels.map { try specs.model($0, profile: profile) },
+                                   seed: profile.seeds[0]))
         figures += ["pareto", "convergence"]
 
         // Table 6: pre-train on the source sequences (a plain train stage), fine-tune on the target task,
@@ -115,16 +129,18 @@ struct GraphBuilder {
             let (prep, blocks) = try addDataset(t.dataset)
             for m in t.models {
                 let model = try specs.model(m, profile: profile)
-                let (train, _) = try addRun(dataset: t.dataset, model: model)
                 for pretrained in [true, false] {
-                    let stage = FinetuneStage(dataset: DatasetLabel(t.dataset, entry), model: model, transfer: t,
-                                              training: profile.training, pretrained: pretrained, train: train, prep: prep,
-                                              blocks: blocks)
-                    add(stage)
-                    finetunes.append(stage.id)
+                    for seed in profile.seeds {
+                        let (train, _) = try addRun(dataset: t.dataset, model: model, seed: seed)
+                        let stage = FinetuneStage(dataset: DatasetLabel(t.dataset, entry), model: model, transfer: t,
+                                                  training: model.trainingSpec(profile.training, seed: seed),
+                                                  pretrained: pretrained, train: train, prep: prep, blocks: blocks)
+                        add(stage)
+                        finetunes.append(stage.id)
+                    }
                 }
             }
-            add(Table6Stage(finetunes: finetunes, profile: profile.name, paperValues: paperValues))
+            add(Table6Stage(finetunes: finetunes, profile: profile.name, paperValues: paperValues, seeds: profile.seeds.count))
             tables.append("table6")
         }
 
@@ -133,17 +149,32 @@ struct GraphBuilder {
             return false
         }
         add(ReportStage(profile: profile, datasets: mainLabels, synthetic: synthetic, tables: tables, figures: figures,
-                        evaluations: evaluations, finetunes: finetunes, dimSweep: sweep, paperValues: paperValues))
+                        evaluations: evaluations, finetunes: finetunes, dimSweep: sweep, paperValues: paperValues,
+                        oracles: oracles))
     }
 
-    /// A Figure-1 run; reuses the table's run when the sweep point equals the profile's own model.
-    private mutating func sweepRun(_ dataset: String, base: ModelEntry, variant: ModelEntry, suffix: String) throws -> StageID {
+    /// A Figure-1 point's runs (one per seed); reuses the table's runs when the point equals the profile's own model.
+    private mutating func sweepRuns(_ dataset: String, base: ModelEntry, variant: ModelEntry, suffix: String) throws -> [StageID] {
         if variant.config == base.config && profile.datasets.contains(dataset) {
-            return EvaluateStage.stageID(dataset: dataset, model: base.name)
+            return EvaluateStage.stageIDs(dataset: dataset, model: base.name, seeds: profile.seeds)
         }
         var v = variant
         v.name = "\(base.name)-\(suffix)"
         v.label = "\(base.label) \(suffix)"
-        return try addRun(dataset: dataset, model: v).evaluate
+        return try addRuns(dataset: dataset, model: v)
+    }
+
+    /// `oracle/<dataset>` of every synthetic dataset among `names` (dataset name → stage id).
+    private mutating func oracleStages(_ names: [String]) throws -> [String: StageID] {
+        var out: [String: StageID] = [:]
+        for name in names {
+            let entry = try catalog.entry(name)
+            guard case .synthetic(let spec) = entry.spec.source else { continue }
+            let (prep, _) = try addDataset(name)
+            let stage = OracleStage(dataset: name, spec: spec, prep: prep)
+            add(stage)
+            out[name] = stage.id
+        }
+        return out
     }
 }

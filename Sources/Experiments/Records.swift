@@ -55,6 +55,8 @@ public struct EvaluationOutput: Codable, Sendable {
     public var selection: String
     public var testSequences: Int
     public var inferenceBatch: Int
+    /// The training seed of the evaluated model.
+    public var seed: UInt64
 }
 
 /// A table row in memory: the evaluation output plus the timings from the evaluate stage's manifest.
@@ -78,8 +80,53 @@ public struct EvaluationRecord: Codable, Sendable {
     public var testSequences: Int
     public var inferenceBatch: Int
     public var threads: Int
+    /// Seeds behind this record, and each seed's value of every metric (same order); a merged record's
+    /// `metrics`, times and speedup are the means over them.
+    public var seeds: [UInt64] = []
+    public var seedMetrics: [String: [Double]] = [:]
+    /// Per-seed training seconds to the best epoch and inference speedups (nil entries dropped).
+    public var seedSecondsToBest: [Double] = []
+    public var seedSpeedups: [Double] = []
+    public var seedSecondsPerEpoch: [Double] = []
 
-    public var secondsPerEpoch: Double { secondsTotal / Double(max(epochsTrained, 1)) }
+    public var secondsPerEpoch: Double {
+        seedSecondsPerEpoch.isEmpty ? secondsTotal / Double(max(epochsTrained, 1))
+            : seedSecondsPerEpoch.reduce(0, +) / Double(seedSecondsPerEpoch.count)
+    }
+
+    /// Each seed's values of a metric (a single-run record gives its one value).
+    public func values(_ metric: String) -> [Double] {
+        seedMetrics[metric] ?? metrics[metric].map { [$0] } ?? []
+    }
+
+    /// Mean ± sd summary of a metric over seeds.
+    public func summary(_ metric: String) -> SampleSummary { SampleSummary(values(metric)) }
+
+    /// Sample standard deviation of a metric over seeds (0 for one seed).
+    public func sd(_ metric: String) -> Double { summary(metric).sd }
+
+    /// One record from several seeds' runs of the same model: means, with every seed's value kept.
+    static func merging(_ runs: [EvaluationRecord]) -> EvaluationRecord {
+        precondition(!runs.isEmpty, "no runs to merge")
+        func mean(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count) }
+        var m = runs[0]
+        m.seeds = runs.flatMap { $0.seeds.isEmpty ? [] : $0.seeds }
+        var perMetric: [String: [Double]] = [:]
+        for key in runs[0].metrics.keys.sorted() { perMetric[key] = runs.map { $0.metrics[key] ?? .nan } }
+        m.seedMetrics = perMetric
+        m.metrics = perMetric.mapValues(mean)
+        m.seedSecondsToBest = runs.map(\.secondsToBest)
+        m.seedSecondsPerEpoch = runs.map(\.secondsPerEpoch)
+        m.seedSpeedups = runs.compactMap(\.speedup)
+        m.secondsToBest = mean(m.seedSecondsToBest)
+        m.secondsTotal = mean(runs.map(\.secondsTotal))
+        m.epochsTrained = max(1, Int((mean(runs.map { Double($0.epochsTrained) })).rounded()))
+        m.bestEpoch = Int(mean(runs.map { Double($0.bestEpoch) }).rounded())
+        m.speedup = m.seedSpeedups.count == runs.count ? mean(m.seedSpeedups) : nil
+        m.inferenceFullSeconds = mean(runs.map(\.inferenceFullSeconds))
+        m.inferenceFastSeconds = mean(runs.map(\.inferenceFastSeconds))
+        return m
+    }
 }
 
 /// What the finetune stage writes (Table 6).
@@ -94,6 +141,8 @@ public struct TransferRecord: Codable, Sendable {
     public var negatives: Int
     public var testUsers: Int
     public var backboneFrozen: Bool
+    /// Training seed of the backbone and of the fine-tuning.
+    public var seed: UInt64
     /// Parameters of the pre-trained backbone (as the paper's Table 6 reports them; its training time is a measurement).
     public var params: ParamCounts
 }

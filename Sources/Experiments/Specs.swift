@@ -6,6 +6,52 @@ public struct ModelEntry: Sendable {
     public var name: String
     public var label: String
     public var config: ModelConfig
+    /// The entry's own training settings, laid over the profile's `training:` (pipeline/models.yaml `training:`).
+    public var training = TrainingOverrides()
+
+    /// The profile's training settings with this model's overrides applied, for one seed.
+    public func trainingSpec(_ profile: TrainingSpec, seed: UInt64) -> TrainingSpec {
+        var t = training.apply(to: profile)
+        t.seed = seed
+        return t
+    }
+}
+
+/// Per-model training settings (models.yaml); nil keeps the profile's value.
+public struct TrainingOverrides: Sendable, Hashable {
+    public static let keys = ["learningRate", "minEpochs", "patience", "maxEpochs", "batchSize"]
+    public var learningRate: Double?
+    public var minEpochs: Int?
+    public var patience: Int?
+    public var maxEpochs: Int?
+    public var batchSize: Int?
+
+    func apply(to t: TrainingSpec) -> TrainingSpec {
+        var o = t
+        if let v = learningRate { o.learningRate = v }
+        if let v = minEpochs { o.minEpochs = v }
+        if let v = patience { o.patience = v }
+        if let v = maxEpochs { o.maxEpochs = v }
+        if let v = batchSize { o.batchSize = v }
+        o.minEpochs = min(o.minEpochs, o.maxEpochs)
+        return o
+    }
+
+    static func read(_ node: SpecNode) throws -> TrainingOverrides {
+        try node.checkKeys(keys)
+        var o = TrainingOverrides()
+        o.learningRate = try node["learningRate"]?.double()
+        o.minEpochs = try node["minEpochs"]?.int()
+        o.patience = try node["patience"]?.int()
+        o.maxEpochs = try node["maxEpochs"]?.int()
+        o.batchSize = try node["batchSize"]?.int()
+        if let v = o.learningRate, !(v > 0 && v.isFinite) { throw node.fail("learningRate must be a positive number") }
+        for (k, v) in [("minEpochs", o.minEpochs), ("patience", o.patience), ("maxEpochs", o.maxEpochs),
+                       ("batchSize", o.batchSize)] {
+            if let v, v < 1 { throw node.fail("\(k) must be ≥ 1 (got \(v))") }
+        }
+        return o
+    }
 }
 
 /// One table of pipeline/experiments.yaml.
@@ -24,6 +70,8 @@ public struct TrainingSpec: Codable, Hashable, Sendable {
     public var batchSize: Int
     public var maxEpochs: Int
     public var patience: Int
+    /// Early stopping never ends a run before this many epochs (a flat start is not convergence).
+    public var minEpochs: Int
     public var learningRate: Double
     public var l2: Double
     /// `validation` (select the epoch on a validation split) or `paper` (on the test set, as the authors' code).
@@ -60,6 +108,10 @@ public struct ProfileSpec: Sendable {
     public var figure1: Figure1Spec?
     public var transfer: TransferSpec?
     public var inferenceBatch: Int
+    /// Training seeds: every model of Tables 2-6 and Figure 1 is trained once per seed (`seeds: N` in the
+    /// profile = training.seed, training.seed + 1, …). A seed moves initialisation and batch order, never the
+    /// data split (prep has its own seed).
+    public var seeds: [UInt64]
 }
 
 /// A scalar or list value from a spec, kept to layer profile defaults under a model entry.
@@ -89,7 +141,7 @@ public struct SpecBundle {
         var models: [String: SpecNode] = [:]
         var modelOrder: [String] = []
         for (name, node) in try modelsNode.required("models").entries() {
-            try node.checkKeys(ModelConfigReader.keys + ["label"])
+            try node.checkKeys(ModelConfigReader.keys + ["label", "training"])
             models[name] = node
             modelOrder.append(name)
         }
@@ -134,7 +186,8 @@ public struct SpecBundle {
             let node = models[name]!
             let label = try node["label"]?.string() ?? name
             resolved[name] = ModelEntry(name: name, label: label,
-                                        config: try ModelConfigReader.read(node, defaults: [:]))
+                                        config: try ModelConfigReader.read(node, defaults: [:]),
+                                        training: try node["training"].map(TrainingOverrides.read) ?? TrainingOverrides())
         }
         _ = resolved
         return SpecBundle(directory: directory, models: resolved, modelOrder: modelOrder, tables: tables,
@@ -202,7 +255,7 @@ enum ModelConfigReader {
                 return f
             }
             switch key {
-            case "kind", "label": break
+            case "kind", "label", "training": break
             case "dim": c.dim = try int()
             case "dilations": c.dilations = try ints()
             case "kernel": c.kernel = try int()
@@ -232,7 +285,7 @@ enum ModelConfigReader {
             }
         }
         for key in keys.sorted() { if let v = defaults[key] { try apply(key, v, nil) } }
-        for (key, child) in try node.entries() { try apply(key, try scalar(child), child) }
+        for (key, child) in try node.entries() where key != "training" { try apply(key, try scalar(child), child) }
         if c.dim < 1 || c.kernel < 1 || c.dilations.isEmpty || c.dilations.contains(where: { $0 < 1 }) {
             throw node.fail("dim, kernel and dilations must be positive (got dim \(c.dim), kernel \(c.kernel), dilations \(c.dilations))")
         }
@@ -256,22 +309,25 @@ enum ModelConfigReader {
 /// Reads one profile mapping.
 enum ProfileReader {
     static func read(name: String, node: SpecNode) throws -> ProfileSpec {
-        try node.checkKeys(["summary", "datasets", "training", "model", "figure1", "transfer", "inferenceBatch"])
+        try node.checkKeys(["summary", "datasets", "training", "model", "figure1", "transfer", "inferenceBatch", "seeds"])
         var defaults: [String: SpecScalar] = [:]
         if let m = node["model"] {
             try m.checkKeys(ModelConfigReader.keys.filter { $0 != "kind" })
             for (k, v) in try m.entries() { defaults[k] = try ModelConfigReader.scalar(v) }
         }
         let t = try node.required("training")
-        try t.checkKeys(["batchSize", "maxEpochs", "patience", "learningRate", "l2", "selection", "seed", "threads"])
+        try t.checkKeys(["batchSize", "maxEpochs", "patience", "minEpochs", "learningRate", "l2", "selection", "seed", "threads"])
         let training = TrainingSpec(
             batchSize: try t.required("batchSize").int(), maxEpochs: try t.required("maxEpochs").int(),
-            patience: try t["patience"]?.int() ?? 2, learningRate: try t["learningRate"]?.double() ?? 1e-3,
+            patience: try t["patience"]?.int() ?? 2, minEpochs: try t["minEpochs"]?.int() ?? 1,
+            learningRate: try t["learningRate"]?.double() ?? 1e-3,
             l2: try t["l2"]?.double() ?? 0, selection: try t["selection"]?.oneOf(["validation", "paper"]) ?? "validation",
             seed: UInt64(try t["seed"]?.int() ?? 10), threads: try t["threads"]?.int() ?? 1)
-        if training.batchSize < 1 || training.maxEpochs < 1 || training.threads < 1 {
-            throw t.fail("batchSize, maxEpochs and threads must be ≥ 1")
+        if training.batchSize < 1 || training.maxEpochs < 1 || training.threads < 1 || training.minEpochs < 1 {
+            throw t.fail("batchSize, maxEpochs, minEpochs and threads must be ≥ 1")
         }
+        let seedCount = try node["seeds"]?.int() ?? 1
+        if seedCount < 1 || seedCount > 100 { throw (try node.required("seeds")).fail("seeds must be 1...100 (got \(seedCount))") }
         var fig1: Figure1Spec?
         if let f = node["figure1"] {
             try f.checkKeys(["dataset", "dims", "depths"])
@@ -288,6 +344,7 @@ enum ProfileReader {
         return ProfileSpec(name: name, summary: try node.required("summary").string(),
                            datasets: try node.required("datasets").strings(), training: training,
                            modelDefaults: defaults, figure1: fig1, transfer: transfer,
-                           inferenceBatch: try node["inferenceBatch"]?.int() ?? 128)
+                           inferenceBatch: try node["inferenceBatch"]?.int() ?? 128,
+                           seeds: (0..<UInt64(seedCount)).map { training.seed &+ $0 })
     }
 }

@@ -108,6 +108,17 @@ public final class ParameterSet {
     public func grad(_ r: ParamRef) -> UnsafeMutablePointer<Float> { grads + r.offset }
     public func ref(named name: String) -> ParamRef? { specs.firstIndex { $0.name == name }.map { refs[$0] } }
 
+    /// Name of the first tensor holding a NaN or infinity, nil when every value is finite.
+    public func firstNonFinite() -> String? {
+        for (spec, ref) in zip(specs, refs) {
+            let p = values + ref.offset
+            var bad = false
+            for i in 0..<ref.count where !p[i].isFinite { bad = true; break }
+            if bad { return spec.name }
+        }
+        return nil
+    }
+
     /// Zeroes every gradient; called once per training step (backward passes only add).
     public func zeroGrads() { grads.update(repeating: 0, count: max(count, 1)) }
 

@@ -6,6 +6,8 @@ public struct Claim: Codable, Sendable, Hashable {
     public enum Verdict: String, Codable, Sendable, Hashable, CaseIterable {
         case holds = "holds"
         case doesNotHold = "does not hold"
+        /// The seeds cannot tell: the interval straddles the criterion.
+        case inconclusive = "inconclusive"
         case notMeasurable = "not measurable"
     }
 
@@ -38,7 +40,7 @@ public enum ClaimsReport {
     public static func table(_ claims: [Claim], provenance: Provenance = Provenance()) -> Table {
         var table = Table(
             title: "Claims of the paper checked against our results",
-            caption: "Verdicts are computed from cached results: holds, does not hold, or not measurable with this data.",
+            caption: "Verdicts are computed from cached results by rules over seeds: holds, does not hold, inconclusive (the seeds cannot tell), or not measurable with this data.",
             columns: [.label("Claim"), .label("Paper says"), .label("Source"), .label("Evidence (ours)"),
                       .label("Verdict"), .label("Measured on")],
             provenance: provenance)

@@ -26,13 +26,50 @@ import Testing
             for m in ["mostpop", "gru4rec", "caser", "nextitnet", "cprec-cl", "cprec-cb", "cprec-al", "cprec-ab", "bi-nextitnet",
                       "bo-nextitnet", "bio-nextitnet", "b1-nextitnet", "cl-nextitnet", "cb-nextitnet", "al-nextitnet",
                       "ab-nextitnet", "bi-gru4rec", "bo-gru4rec", "bio-gru4rec"] {
-                #expect(ids.contains("evaluate/\(ds)/\(m)"), "missing evaluate/\(ds)/\(m)")
+                for seed in [10, 11] { #expect(ids.contains("evaluate/\(ds)/\(m)/seed\(seed)"), "missing evaluate/\(ds)/\(m)/seed\(seed)") }
             }
         }
         // Figure 1's sweep point equal to the table's NextItNet reuses its run instead of training it twice.
-        #expect(!ids.contains("train/mllatest-smoke/nextitnet-d16"))
-        #expect(ids.contains("train/mllatest-smoke/nextitnet-d32"))
-        #expect(ids.contains("finetune/coldrec-smoke/cprec-cb-scratch"))
+        #expect(!ids.contains { $0.hasPrefix("train/mllatest-smoke/nextitnet-d16/") })
+        #expect(ids.contains("train/mllatest-smoke/nextitnet-d32/seed11"))
+        #expect(ids.contains("finetune/coldrec-smoke/cprec-cb-scratch/seed11"))
+        #expect(ids.contains("oracle/weishi-smoke"))
+    }
+
+    /// A seed moves only its own model stages: the stages of seeds already in the profile keep their id,
+    /// parameters and inputs (so their cache keys) when another seed is added.
+    @Test func addingASeedAddsOnlyThatSeedsModelStages() throws {
+        let two = try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: repositorySpecs, outputRoot: URL(fileURLWithPath: "/tmp")))
+        let dir = try specsCopy(editing: "profiles.yaml") { $0.replacingOccurrences(of: "    seeds: 2\n", with: "    seeds: 3\n") }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let three = try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: dir, outputRoot: dir))
+        let before = Dictionary(uniqueKeysWithValues: two.map { ($0.id.raw, $0) })
+        var added: [String] = []
+        for s in three {
+            guard let old = before[s.id.raw] else { added.append(s.id.raw); continue }
+            let kind = s.id.kind
+            if ["train", "evaluate", "finetune", "prep", "blocks", "fetch", "oracle"].contains(kind) {
+                #expect(old.parameters == s.parameters && old.inputs == s.inputs && old.version == s.version, "\(s.id.raw) changed")
+            }
+        }
+        #expect(!added.isEmpty)
+        #expect(added.allSatisfy { $0.hasSuffix("/seed12") }, "\(added.filter { !$0.hasSuffix("/seed12") })")
+    }
+
+    /// The settings a train stage runs with come from the profile, under the model entry's own `training:`.
+    @Test func trainingSettingsReachTheTrainer() throws {
+        let dir = try specsCopy(editing: "models.yaml") {
+            $0.replacingOccurrences(of: "cl-nextitnet:   {label: Cl-NextItNet, kind: nextitnet, sharing: cross-layer}",
+                                    with: "cl-nextitnet:   {label: Cl-NextItNet, kind: nextitnet, sharing: cross-layer, training: {learningRate: 0.0123, minEpochs: 2, patience: 7}}")
+        }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let stages = try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: dir, outputRoot: dir))
+        let caser = try #require(stages.first { $0.id.raw == "train/weishi-smoke/cl-nextitnet/seed11" } as? TrainStage)
+        let options = caser.trainOptions
+        #expect(options.learningRate == Float(0.0123) && options.minEpochs == 2 && options.patience == 7)
+        #expect(options.seed == 11 && options.batchSize == 16 && options.maxEpochs == 8)
+        let nextitnet = try #require(stages.first { $0.id.raw == "train/weishi-smoke/nextitnet/seed10" } as? TrainStage)
+        #expect(nextitnet.trainOptions.learningRate == Float(0.01) && nextitnet.trainOptions.seed == 10)
     }
 
     /// Stages whose outputs the engine computes carry its numerics revision in their version (so in their key):
@@ -43,7 +80,7 @@ import Testing
             let kind = s.id.raw.split(separator: "/").first.map(String.init) ?? ""
             let follows = s.version / 1000 == EngineRevision.numerics
             if ["train", "evaluate", "finetune"].contains(kind) { #expect(follows, "\(s.id.raw) ignores the engine revision") }
-            if ["fetch", "prep", "blocks", "table", "figure"].contains(kind) { #expect(!follows, "\(s.id.raw)") }
+            if ["fetch", "prep", "blocks", "table", "figure", "oracle"].contains(kind) { #expect(!follows, "\(s.id.raw)") }
         }
     }
 

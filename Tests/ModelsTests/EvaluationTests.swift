@@ -5,18 +5,48 @@ import Testing
 import Kernels
 
 @Suite struct EvaluationTests {
-    @Test func rankCountsStrictlyHigherAndBreaksTiesByLowerId() {
+    @Test func tiesCountAgainstTheTarget() {
         // items 1..5; padding (id 0) has the highest score and must not count.
         let s: [Float] = [9, 0.1, 0.5, 0.5, 0.3, 0.5]
         s.withUnsafeBufferPointer { p in
             let q = p.baseAddress!
-            #expect(Ranking.rank(scores: q, itemCount: 6, target: 2) == 0)  // tie with 3 and 5: lowest id first
-            #expect(Ranking.rank(scores: q, itemCount: 6, target: 3) == 1)
+            // 2, 3 and 5 tie at 0.5: each has the other two ahead of it, whatever its id.
+            #expect(Ranking.rank(scores: q, itemCount: 6, target: 2) == 2)
+            #expect(Ranking.rank(scores: q, itemCount: 6, target: 3) == 2)
             #expect(Ranking.rank(scores: q, itemCount: 6, target: 5) == 2)
             #expect(Ranking.rank(scores: q, itemCount: 6, target: 4) == 3)
             #expect(Ranking.rank(scores: q, itemCount: 6, target: 1) == 4)
         }
+        // The top-N list still breaks ties by ascending id (a presentation order, not a metric rule).
         #expect(Ranking.topN(scores: s, rows: 1, itemCount: 6, n: 5) == [2, 3, 5, 4, 1])
+    }
+
+    @Test func constantScoresScoreZero() {
+        // A collapsed model (all scores equal) must not score like MostPop: every target ranks last.
+        let k = 50
+        let scores = [Float](repeating: 0.02, count: 4 * k)
+        var acc = MetricAccumulator()
+        acc.add(scores: scores, itemCount: k, targets: [1, 2, 7, 49])
+        #expect(acc.result.hr5 == 0 && acc.result.mrr5 == 0 && acc.result.hr20 == 0 && acc.result.ndcg20 == 0)
+        let r = SampledRanking.rank(positive: 1, positiveScore: 0.5, negatives: Array(2...100),
+                                    negativeScores: [Float](repeating: 0.5, count: 99))
+        #expect(r == 99)
+    }
+
+    @Test func nanScoresRankWorst() {
+        let s: [Float] = [0, 0.1, .nan, 0.3, 0.2]
+        s.withUnsafeBufferPointer { p in
+            let q = p.baseAddress!
+            // A NaN target is behind every other item; a NaN competitor counts ahead of the target.
+            #expect(Ranking.rank(scores: q, itemCount: 5, target: 2) == 3)
+            #expect(Ranking.rank(scores: q, itemCount: 5, target: 3) == 1)
+        }
+        let allNaN = [Float](repeating: .nan, count: 3 * 30)
+        var acc = MetricAccumulator()
+        acc.add(scores: allNaN, itemCount: 30, targets: [1, 2, 3])
+        #expect(acc.result.mrr5 == 0 && acc.result.hr20 == 0)
+        #expect(SampledRanking.rank(positive: 5, positiveScore: .nan, negatives: [1, 2], negativeScores: [0, 1]) == 2)
+        #expect(SampledRanking.rank(positive: 5, positiveScore: 0.5, negatives: [1, 2], negativeScores: [.nan, 0]) == 1)
     }
 
     @Test func metricsMatchHandComputedRanks() {
@@ -65,20 +95,20 @@ import Kernels
     }
 
     @Test func oneOfHundredRankingHandCase() {
-        // Positive 50 scored 0.7; negatives 1...99 except 50 plus 100: two above (0.9, 0.8), one tie with a lower id.
+        // Positive 50 scored 0.7; negatives 1...99 except 50 plus 100: two above (0.9, 0.8), two ties.
         let negatives: [Int32] = Array(1...49) + Array(51...100)
         var negScores = [Float](repeating: 0.1, count: 99)
         negScores[0] = 0.9    // id 1
         negScores[60] = 0.8   // id 62
-        negScores[10] = 0.7   // id 11: tie, lower id → ahead
-        negScores[98] = 0.7   // id 100: tie, higher id → behind
+        negScores[10] = 0.7   // id 11: tie → ahead
+        negScores[98] = 0.7   // id 100: tie → ahead too (ties count against the positive whatever the id)
         let r = SampledRanking.rank(positive: 50, positiveScore: 0.7, negatives: negatives, negativeScores: negScores)
-        #expect(r == 3)
+        #expect(r == 4)
         var acc = MetricAccumulator()
         acc.add(rank: r)
         acc.add(rank: 0)
         acc.add(rank: 6)
-        #expect(abs(acc.result.mrr5 - (0.25 + 1) / 3) < 1e-12)
+        #expect(abs(acc.result.mrr5 - (0.2 + 1) / 3) < 1e-12)
         #expect(abs(acc.result.hr5 - 2.0 / 3) < 1e-12)
     }
 }

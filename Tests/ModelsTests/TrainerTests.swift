@@ -104,6 +104,45 @@ import Testing
         #expect(r3.history.count == 3 && r3.bestEpoch == 3 && !r3.stoppedEarly && r3.history[0].validation == nil)
     }
 
+    @Test func minEpochsOutlastsAFlatStart() throws {
+        // Learning rate 0 keeps validation flat; patience 1 alone would stop after epoch 2.
+        var g = ModelConfig(kind: .gru4rec)
+        g.dim = 4
+        let train = PlantedSource.make(rows: 20, length: 5, itemCount: Self.K, seed: 1)
+        var p = TrainOptions()
+        p.learningRate = 0
+        p.patience = 1
+        p.minEpochs = 4
+        p.maxEpochs = 10
+        p.batchSize = 8
+        let dir = tempDir("min")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try Trainer.train(try ModelFactory.make(g, itemCount: Self.K, seed: 2), config: g, train: train,
+                                  validation: train, options: p, workDirectory: dir)
+        #expect(r.history.count == 4 && r.bestEpoch == 1 && r.stoppedEarly)
+    }
+
+    @Test func nonFiniteUpdateIsRejected() throws {
+        // An infinite learning rate: the loss of step 1 is finite (computed before the update), the parameters
+        // after it are not. Such a state must never become a checkpoint.
+        var g = ModelConfig(kind: .gru4rec)
+        g.dim = 4
+        let train = PlantedSource.make(rows: 8, length: 5, itemCount: Self.K, seed: 1)
+        var p = TrainOptions()
+        p.learningRate = .infinity
+        p.maxEpochs = 1
+        p.batchSize = 8
+        let dir = tempDir("nan")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect {
+            try Trainer.train(try ModelFactory.make(g, itemCount: Self.K, seed: 2), config: g, train: train,
+                              validation: train, options: p, workDirectory: dir)
+        } throws: { error in
+            guard case TrainError.nonFiniteParameters(let e, let s, _) = error else { return false }
+            return e == 1 && s == 1
+        }
+    }
+
     /// The planted transition i → i+1 is learnable by sequence models and invisible to MostPop.
     @Test(arguments: ["nextitnet", "gru4rec"])
     func sequenceModelsBeatMostPop(kind: String) throws {

@@ -93,3 +93,31 @@ extension JSONValue {
         do { return try JSONValue(encoding: value) } catch { preconditionFailure("cannot encode \(T.self): \(error)") }
     }
 }
+
+/// `oracle/<dataset>`: the Bayes-optimal expected metrics of a synthetic dataset's test split, from the
+/// generator's own law (`SyntheticOracle`): the ceiling any model's numbers are read against.
+struct OracleStage: Stage {
+    static let fileName = "oracle.json"
+    let dataset: String
+    let spec: SyntheticSpec
+    let prep: StageID
+    var id: StageID { StageID("oracle/\(dataset)") }
+    var version: Int { 1 }
+    var parameters: JSONValue { .object(["source": .encoded(spec)]) }
+    var inputs: [StageID] { [prep] }
+    var outputs: [String] { [Self.fileName] }
+
+    func run(_ context: StageContext) throws {
+        let data = try PreparedDataset.load(from: try context.inputDirectory(prep))
+        context.progress("scoring \(data.test.rows) test rows under the generator's law")
+        let oracle = SyntheticOracle.evaluate(spec: spec, data: try SyntheticGenerator.generate(spec), tokens: data.vocab,
+                                              rows: data.test.data, length: data.test.length)
+        try JSONFiles.write(oracle, to: context.outputDirectory.appendingPathComponent(Self.fileName))
+        context.log(String(format: "oracle MRR@5 %.4f HR@5 %.4f HR@20 %.4f over %d test rows", oracle.mrr5, oracle.hr5,
+                           oracle.hr20, oracle.rows))
+    }
+
+    static func load(_ context: StageContext, _ id: StageID) throws -> OracleMetrics {
+        try JSONFiles.read(OracleMetrics.self, from: try context.inputDirectory(id).appendingPathComponent(fileName))
+    }
+}

@@ -42,11 +42,11 @@ struct LongTailFigureStage: Stage {
     }
 }
 
-/// One point of Figure 1's sweep: which axis it varies and the evaluate stage that measured it.
+/// One point of Figure 1's sweep: which axis it varies and the evaluate stages (one per seed) that measured it.
 struct Fig1Point: Codable, Hashable {
     var axis: String
     var value: Int
-    var stage: StageID
+    var stages: [StageID]
 }
 
 /// `figure/fig1`: NextItNet accuracy vs embedding size d and vs depth, parameter counts at each point.
@@ -55,9 +55,13 @@ struct Figure1Stage: Stage {
     let datasetLabel: String
     let points: [Fig1Point]
     var id: StageID { "figure/fig1" }
-    var version: Int { 1 }
+    var version: Int { 2 }
     var parameters: JSONValue { .object(["dataset": .string(datasetLabel), "points": .encoded(points)]) }
-    var inputs: [StageID] { points.map(\.stage) }
+    var inputs: [StageID] {
+        var ids: [StageID] = []
+        for p in points { for s in p.stages where !ids.contains(s) { ids.append(s) } }
+        return ids
+    }
     var outputs: [String] { figureFiles("fig1") }
     var publishes: [String: String] { figurePublishes("fig1") }
 
@@ -68,10 +72,10 @@ struct Figure1Stage: Stage {
             guard !pts.isEmpty else { continue }
             var mrr: [DataPoint] = [], hr: [DataPoint] = []
             for p in pts {
-                let r = try EvaluateStage.load(context, p.stage)
+                let r = try EvaluateStage.load(context, p.stages)
                 let params = DatasetStatistics.compact(r.params.total)
-                mrr.append(DataPoint(Double(p.value), r.metrics["MRR@5"] ?? .nan, label: params))
-                hr.append(DataPoint(Double(p.value), r.metrics["HR@5"] ?? .nan))
+                mrr.append(DataPoint(Double(p.value), r.metrics["MRR@5"] ?? .nan, yError: errorBar(r, "MRR@5"), label: params))
+                hr.append(DataPoint(Double(p.value), r.metrics["HR@5"] ?? .nan, yError: errorBar(r, "HR@5")))
             }
             panels.append(Panel(title: "NextItNet on \(datasetLabel): accuracy vs \(axis == "dim" ? "d" : "depth") (labels: parameters)",
                                 xLabel: label, yLabel: "accuracy", xLog: axis == "dim",
@@ -84,15 +88,23 @@ struct Figure1Stage: Stage {
     }
 }
 
+/// Error bar of a merged record: the standard deviation over seeds (nil with one seed).
+func errorBar(_ r: EvaluationRecord, _ metric: String) -> Double? {
+    r.values(metric).count > 1 ? r.sd(metric) : nil
+}
+
 /// `figure/pareto`: parameters vs MRR@5 of every NextItNet / CpRec variant, one panel per dataset.
 struct ParetoFigureStage: Stage {
     let datasets: [DatasetLabel]
     let models: [ModelEntry]
+    let seeds: [UInt64]
     var id: StageID { "figure/pareto" }
-    var version: Int { 1 }
+    var version: Int { 2 }
     var parameters: JSONValue { .object(["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
-                                         "labels": .encoded(models.map(\.label))]) }
-    var inputs: [StageID] { datasets.flatMap { ds in models.map { EvaluateStage.stageID(dataset: ds.name, model: $0.name) } } }
+                                         "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)]) }
+    var inputs: [StageID] {
+        datasets.flatMap { ds in models.flatMap { EvaluateStage.stageIDs(dataset: ds.name, model: $0.name, seeds: seeds) } }
+    }
     var outputs: [String] { figureFiles("pareto") }
     var publishes: [String: String] { figurePublishes("pareto") }
 
@@ -101,8 +113,9 @@ struct ParetoFigureStage: Stage {
         for ds in datasets {
             var points: [DataPoint] = []
             for m in models {
-                let r = try EvaluateStage.load(context, dataset: ds.name, model: m.name)
-                points.append(DataPoint(Double(r.params.total), r.metrics["MRR@5"] ?? .nan, label: m.label))
+                let r = try EvaluateStage.load(context, dataset: ds.name, model: m.name, seeds: seeds)
+                points.append(DataPoint(Double(r.params.total), r.metrics["MRR@5"] ?? .nan, yError: errorBar(r, "MRR@5"),
+                                        label: m.label))
             }
             panels.append(Panel(title: ds.label, xLabel: "parameters (whole model)", yLabel: "MRR@5", xLog: true,
                                 series: [Series("NextItNet / CpRec variants", points: points, style: .points)],
@@ -114,15 +127,18 @@ struct ParetoFigureStage: Stage {
     }
 }
 
-/// `figure/convergence`: validation MRR@5 per epoch, one panel per dataset.
+/// `figure/convergence`: validation MRR@5 per epoch of the first seed's runs, one panel per dataset.
 struct ConvergenceFigureStage: Stage {
     let datasets: [DatasetLabel]
     let models: [ModelEntry]
+    let seed: UInt64
     var id: StageID { "figure/convergence" }
-    var version: Int { 1 }
+    var version: Int { 2 }
     var parameters: JSONValue { .object(["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
-                                         "labels": .encoded(models.map(\.label))]) }
-    var inputs: [StageID] { datasets.flatMap { ds in models.map { TrainStage.stageID(dataset: ds.name, model: $0.name) } } }
+                                         "labels": .encoded(models.map(\.label)), "seed": .number(Double(seed))]) }
+    var inputs: [StageID] {
+        datasets.flatMap { ds in models.map { TrainStage.stageID(dataset: ds.name, model: $0.name, seed: seed) } }
+    }
     var outputs: [String] { figureFiles("convergence") }
     var publishes: [String: String] { figurePublishes("convergence") }
 
@@ -131,7 +147,7 @@ struct ConvergenceFigureStage: Stage {
         for ds in datasets {
             var series: [Series] = []
             for m in models {
-                let dir = try context.inputDirectory(TrainStage.stageID(dataset: ds.name, model: m.name))
+                let dir = try context.inputDirectory(TrainStage.stageID(dataset: ds.name, model: m.name, seed: seed))
                 let record = try JSONFiles.read(TrainRecord.self, from: dir.appendingPathComponent(TrainStage.recordName))
                 series.append(Series(m.label, points: record.history.compactMap { e in
                     (e.validMRR5 ?? e.testMRR5).map { DataPoint(Double(e.epoch), $0) }
@@ -140,7 +156,7 @@ struct ConvergenceFigureStage: Stage {
             panels.append(Panel(title: ds.label, xLabel: "epoch", yLabel: "MRR@5 (selection split)", series: series,
                                 legend: .bottomRight))
         }
-        let figure = Figure(title: "Convergence: NextItNet vs CpRec", panels: panels, rows: panels.count > 2 ? 2 : 1,
+        let figure = Figure(title: "Convergence: NextItNet vs CpRec (seed \(seed))", panels: panels, rows: panels.count > 2 ? 2 : 1,
                             panelWidth: 560, panelHeight: 420, provenance: RunFacts.provenance(profile: nil))
         try figure.render(to: context.outputDirectory, name: "convergence")
     }

@@ -39,23 +39,42 @@ struct RunInputs {
     }
 }
 
-/// `train/<dataset>/<model>`: Adam until validation MRR@5 stops improving; resumable from its last epoch.
+/// `train/<dataset>/<model>/seed<s>`: Adam until validation MRR@5 stops improving (after `minEpochs`);
+/// resumable from its last epoch. One stage per seed, so adding a seed trains only the new seed.
 struct TrainStage: Stage {
     static let checkpointName = "model.ckpt"
     static let recordName = "train.json"
-    static func stageID(dataset: String, model: String) -> StageID { StageID("train/\(dataset)/\(model)") }
+    static func stageID(dataset: String, model: String, seed: UInt64) -> StageID {
+        StageID("train/\(dataset)/\(model)/seed\(seed)")
+    }
 
     let dataset: String
     let model: ModelEntry
+    /// The profile's settings with the model's overrides and this stage's seed (`ModelEntry.trainingSpec`).
     let training: TrainingSpec
     let prep: StageID
     let blocks: StageID
-    var id: StageID { Self.stageID(dataset: dataset, model: model.name) }
-    var version: Int { EngineRevision.stageVersion(1) }
+    var id: StageID { Self.stageID(dataset: dataset, model: model.name, seed: training.seed) }
+    var version: Int { EngineRevision.stageVersion(2) }
     var parameters: JSONValue { .object(["model": .encoded(model.config), "training": .encoded(training)]) }
     var inputs: [StageID] { [prep, blocks] }
     var outputs: [String] { [Self.checkpointName, Self.recordName] }
     var preferredThreads: Int? { training.threads }
+
+    /// What the trainer runs with: this stage's (profile + model override + seed) settings.
+    var trainOptions: TrainOptions {
+        var options = TrainOptions()
+        options.batchSize = training.batchSize
+        options.maxEpochs = training.maxEpochs
+        options.patience = training.patience
+        options.minEpochs = training.minEpochs
+        options.learningRate = Float(training.learningRate)
+        options.l2 = Float(training.l2)
+        options.seed = training.seed
+        options.selection = training.selection == "paper" ? .paper : .validation
+        options.progressEvery = 20
+        return options
+    }
 
     func run(_ context: StageContext) throws {
         let inputs = try RunInputs(context, prep: prep, blocks: blocks)
@@ -63,17 +82,8 @@ struct TrainStage: Stage {
         let config = try inputs.config(model)
         let train = RunInputs.sequences(data.train)
         let net = try ModelFactory.make(config, itemCount: data.itemCount, seed: training.seed, trainSequences: train)
-        var options = TrainOptions()
-        options.batchSize = training.batchSize
-        options.maxEpochs = training.maxEpochs
-        options.patience = training.patience
-        options.learningRate = Float(training.learningRate)
-        options.l2 = Float(training.l2)
-        options.seed = training.seed
-        options.selection = training.selection == "paper" ? .paper : .validation
-        options.progressEvery = 20
         let result = try Trainer.train(net, config: config, train: train, validation: RunInputs.sequences(data.valid),
-                                       test: RunInputs.sequences(data.test), options: options,
+                                       test: RunInputs.sequences(data.test), options: trainOptions,
                                        workDirectory: context.workDirectory) { p in
             if p.validation != nil { context.log(p.message) }
             context.progress(p.message, fraction: p.fraction)
@@ -95,26 +105,38 @@ struct TrainStage: Stage {
 /// Number of trainable parameters (0 for MostPop, which has nothing to time against NextItNet).
 private func p0(_ model: any SequenceModel) -> Int { model.parameters.count }
 
-/// `evaluate/<dataset>/<model>`: test metrics over all items, parameter counts, training time, top-5 inference time.
+/// `evaluate/<dataset>/<model>/seed<s>`: test metrics over all items, parameter counts, training time, top-5
+/// inference time of one seed's model.
 struct EvaluateStage: Stage {
     static let fileName = "metrics.json"
-    static func stageID(dataset: String, model: String) -> StageID { StageID("evaluate/\(dataset)/\(model)") }
+    static func stageID(dataset: String, model: String, seed: UInt64) -> StageID {
+        StageID("evaluate/\(dataset)/\(model)/seed\(seed)")
+    }
+    static func stageIDs(dataset: String, model: String, seeds: [UInt64]) -> [StageID] {
+        seeds.map { stageID(dataset: dataset, model: model, seed: $0) }
+    }
 
-    /// Reads an upstream evaluation from a stage's declared inputs, with the timings its manifest recorded.
-    static func load(_ context: StageContext, dataset: String, model: String) throws -> EvaluationRecord {
-        try load(context, stageID(dataset: dataset, model: model))
+    /// Every seed's evaluation of one model, merged: means in `metrics`, each seed's values in `seedMetrics`.
+    static func load(_ context: StageContext, dataset: String, model: String, seeds: [UInt64]) throws -> EvaluationRecord {
+        try load(context, stageIDs(dataset: dataset, model: model, seeds: seeds))
+    }
+
+    static func load(_ context: StageContext, _ ids: [StageID]) throws -> EvaluationRecord {
+        EvaluationRecord.merging(try ids.map { try load(context, $0) })
     }
 
     static func load(_ context: StageContext, _ id: StageID) throws -> EvaluationRecord {
         let o = try JSONFiles.read(EvaluationOutput.self, from: try context.inputDirectory(id).appendingPathComponent(fileName))
         func m(_ name: String) -> Double { context.inputMeasurement(id, name) ?? .nan }
-        return EvaluationRecord(dataset: o.dataset, model: o.model, label: o.label, metrics: o.metrics, params: o.params,
+        var r = EvaluationRecord(dataset: o.dataset, model: o.model, label: o.label, metrics: o.metrics, params: o.params,
                                 secondsToBest: m(Timing.secondsToBest), secondsTotal: m(Timing.secondsTotal),
                                 bestEpoch: o.bestEpoch, epochsTrained: o.epochsTrained, selection: o.selection,
                                 inferenceFullSeconds: m(Timing.inferenceFull), inferenceFastSeconds: m(Timing.inferenceFast),
                                 speedup: context.inputMeasurement(id, Timing.speedup),
                                 testSequences: o.testSequences, inferenceBatch: o.inferenceBatch,
                                 threads: Int(context.inputMeasurement(id, Timing.threads) ?? 0))
+        r.seeds = [o.seed]
+        return r
     }
 
     let dataset: String
@@ -124,16 +146,17 @@ struct EvaluateStage: Stage {
     let blocks: StageID
     let inferenceBatch: Int
     let threads: Int
-    /// NextItNet on the same data: the inference speedup is timed against it inside this stage (nil for itself).
+    let seed: UInt64
+    /// NextItNet on the same data and seed: the inference speedup is timed against it inside this stage (nil for itself).
     let baseline: ModelEntry?
-    var id: StageID { Self.stageID(dataset: dataset, model: model.name) }
-    var version: Int { EngineRevision.stageVersion(2) }
+    var id: StageID { Self.stageID(dataset: dataset, model: model.name, seed: seed) }
+    var version: Int { EngineRevision.stageVersion(3) }
     var parameters: JSONValue {
         .object(["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)), "threads": .number(Double(threads)),
                  "baseline": baseline.map { .encoded($0.config) } ?? .null])
     }
     var preferredThreads: Int? { threads }
-    var baselineTrain: StageID? { baseline.map { TrainStage.stageID(dataset: dataset, model: $0.name) } }
+    var baselineTrain: StageID? { baseline.map { TrainStage.stageID(dataset: dataset, model: $0.name, seed: seed) } }
     var inputs: [StageID] { [train, prep, blocks] + (baselineTrain.map { [$0] } ?? []) }
     var outputs: [String] { [Self.fileName] }
 
@@ -162,7 +185,7 @@ struct EvaluateStage: Stage {
                       "MRR@20": metrics.mrr20, "HR@20": metrics.hr20, "NDCG@20": metrics.ndcg20],
             params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
             bestEpoch: record.bestEpoch, epochsTrained: record.history.count, selection: record.selection,
-            testSequences: test.count, inferenceBatch: inferenceBatch)
+            testSequences: test.count, inferenceBatch: inferenceBatch, seed: seed)
         try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
         // Timings go to the manifest: the training ones are carried over so tables read one stage per row.
         for name in [Timing.secondsToBest, Timing.secondsTotal] {

@@ -13,24 +13,29 @@ struct ReportStage: Stage {
     let finetunes: [StageID]
     let dimSweep: [Fig1Point]
     let paperValues: URL
+    /// dataset name → `oracle/<dataset>` (synthetic datasets only).
+    let oracles: [String: StageID]
     var id: StageID { "report/report" }
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
-    var version: Int { 3 }
+    var version: Int { 4 }
     var parameters: JSONValue {
         .object(["profile": .string(profile.name), "datasets": .encoded(datasets), "tables": .encoded(tables),
                  "figures": .encoded(figures), "synthetic": .bool(synthetic), "sweep": .encoded(dimSweep),
-                 "training": .encoded(profile.training)])
+                 "training": .encoded(profile.training), "seeds": .encoded(profile.seeds)])
     }
     var inputs: [StageID] {
         var ids = evaluations + finetunes + tables.map { StageID("table/\($0)") } + figures.map { StageID("figure/\($0)") }
-        for p in dimSweep where !ids.contains(p.stage) { ids.append(p.stage) }
+        for p in dimSweep { for s in p.stages where !ids.contains(s) { ids.append(s) } }
+        for d in datasets { if let o = oracles[d.name] { ids.append(o) } }
         return ids
     }
     var fileInputs: [URL] { [paperValues] }
-    var outputs: [String] { ["REPORT.md", "claims.md", "claims.csv", "numbers.tex", "headline.md", "headline.tex", "headline.csv"] }
+    var outputs: [String] { ["REPORT.md", "claims.md", "claims.csv", "numbers.tex", "headline.md", "headline.tex", "headline.csv",
+                             "runs.csv", "runs.json"] }
     var publishes: [String: String] {
         ["REPORT.md": "REPORT.md", "claims.md": "paper-tables/claims.md", "claims.csv": "paper-tables/claims.csv",
+         "runs.csv": "paper-tables/runs.csv", "runs.json": "paper-tables/runs.json",
          "numbers.tex": "paper-tables/numbers.tex", "headline.md": "paper-tables/headline.md",
          "headline.tex": "paper-tables/headline.tex", "headline.csv": "paper-tables/headline.csv"]
     }
@@ -39,19 +44,22 @@ struct ReportStage: Stage {
     func headline(_ results: ResultSet) -> Table {
         var table = Table(title: "Headline: CpRec vs NextItNet (profile \(profile.name))",
                           caption: "MRR@5 and HR@5 on the test split, whole-model parameters, compression and top-5 inference speedup over NextItNet.",
-                          columns: [.label("Model"), Column("MRR@5"), Column("HR@5"), Column("Params", format: .count),
-                                    Column("Compression", format: .times(1)), Column("Speedup", format: .times(2))],
+                          columns: [.label("Model"), Column("MRR@5", spread: true), Column("HR@5", spread: true), Column("Params", format: .count),
+                                    Column("Compression", format: .times(1)), Column("Speedup", format: .times(2), spread: true)],
                           groupTitle: "Dataset", provenance: RunFacts.provenance(profile: profile.name))
         for ds in results.datasets {
             guard let base = results.record(ds.name, "nextitnet") else { continue }
             table.addGroup(ds.label)
             for m in ["nextitnet"] + ClaimChecks.cprec {
                 guard let r = results.record(ds.name, m) else { continue }
-                table.addRow([.text(r.label), .optional(r.metrics["MRR@5"]), .optional(r.metrics["HR@5"]),
+                table.addRow([.text(r.label + (results.learned(ds.name, m) ? "" : " †")),
+                              ResultColumns.cell("MRR@5", record: r, baseline: base, paper: nil),
+                              ResultColumns.cell("HR@5", record: r, baseline: base, paper: nil),
                               .number(Double(r.params.total)), .number(Double(base.params.total) / Double(r.params.total)),
                               ResultColumns.cell("Speedup", record: r, baseline: base, paper: nil)])
             }
         }
+        table.notes = ["Mean ± standard deviation over \(profile.seeds.count) seed\(profile.seeds.count == 1 ? "" : "s"); ties count against the target; † did not learn."]
         return table
     }
 
@@ -59,12 +67,16 @@ struct ReportStage: Stage {
         var results = ResultSet()
         results.profile = profile.name
         results.datasets = datasets.map { ($0.name, $0.label) }
+        var runs: [String: [String: [EvaluationRecord]]] = [:]
         for id in evaluations {
             let r = try EvaluateStage.load(context, id)
-            results.evaluations[r.dataset, default: [:]][r.model] = r
+            runs[r.dataset, default: [:]][r.model, default: []].append(r)
+        }
+        for (ds, models) in runs {
+            for (m, list) in models { results.evaluations[ds, default: [:]][m] = EvaluationRecord.merging(list.sorted { $0.seeds.first ?? 0 < $1.seeds.first ?? 0 }) }
         }
         for p in dimSweep where p.axis == "dim" {
-            results.dimSweep.append((p.value, try EvaluateStage.load(context, p.stage)))
+            results.dimSweep.append((p.value, try EvaluateStage.load(context, p.stages)))
         }
         for id in finetunes {
             results.transfer.append(try JSONFiles.read(TransferRecord.self,
@@ -81,6 +93,7 @@ struct ReportStage: Stage {
         try ClaimsReport.write(claims, to: context.outputDirectory, name: "claims", provenance: provenance)
         let headlineTable = headline(results)
         try headlineTable.write(to: context.outputDirectory, name: "headline")
+        try writeRuns(context)
 
         var doc = MarkdownDocument()
         doc.heading("Reproduction report: CpRec (SIGIR 2020)", level: 1)
@@ -103,7 +116,7 @@ struct ReportStage: Stage {
 
         doc.heading("Claims of the paper")
         doc.table(ClaimsReport.table(claims))
-        doc.paragraph("Thresholds: \"matches\" = within \(Int(ClaimChecks.tolerance * 100)) % of NextItNet's MRR@5; compression holds at ≥ 4×; \"faster\" compares seconds per epoch and top-5 inference time; scaling compares the smallest and largest d of Figure 1's sweep.")
+        doc.paragraph("Rules (\(profile.seeds.count) seed\(profile.seeds.count == 1 ? "" : "s") per model): a comparison of two models is \(Evidence.pairedRule). \"Matches\" = the 95 % interval of the paired MRR@5 difference stays above −\(Int(ClaimChecks.tolerance * 100)) % of the reference's mean (inconclusive when it straddles that bound). Compression holds at ≥ 4× (parameter counts are exact); \"faster\" = mean time ratio ≥ \(ClaimChecks.fasterBy)× per training epoch and in top-5 inference; scaling compares the smallest and largest d of Figure 1's sweep. Models that did not learn (\(Evidence.learnRule)) are left out of every claim, and a claim left without evidence says so.")
 
         doc.heading("Paper vs ours")
         var comparisons: [PaperComparison] = []
@@ -142,9 +155,9 @@ struct ReportStage: Stage {
         let t = profile.training
         doc.bullets([
             "Split: random 80/20 of fixed-length sequences (t from the dataset spec), validation carved from training; seed recorded in each prep manifest.",
-            "Training: Adam, learning rate \(t.learningRate), batch \(t.batchSize), at most \(t.maxEpochs) epochs, patience \(t.patience), L2 \(t.l2), seed \(t.seed).",
+            "Training: Adam, learning rate \(t.learningRate), batch \(t.batchSize), at least \(t.minEpochs) and at most \(t.maxEpochs) epochs, patience \(t.patience), L2 \(t.l2); seeds \(profile.seeds.map(String.init).joined(separator: ", ")). Per-model overrides (pipeline/models.yaml `training:`) are listed in the model catalogue's comments.",
             "Epoch selection: **\(t.selection)** (\(t.selection == "paper" ? "best epoch on the test set, as the authors' released code does" : "best validation MRR@5; the authors' code selects on the test set")). Every table of this report uses it.",
-            "Evaluation: the last item of each test sequence, ranked against all items (padding excluded); MRR, HR and NDCG at 5 and 20.",
+            "Evaluation: the last item of each test sequence, ranked against all items (padding excluded); MRR, HR and NDCG at 5 and 20. A tied item counts ahead of the target (rank = 1 + the number of other items scoring ≥ the target's score), and a NaN score ranks last.",
             "Inference speedup: time to generate the top-5 list for all test sequences, NextItNet (full softmax) / the model (fast top-N path for block-wise softmax), same batch size and threads.",
         ])
 
@@ -171,6 +184,22 @@ struct ReportStage: Stage {
             _ = macros.add("\(r.dataset) \(r.model) \(r.pretrained ? "pretrained" : "scratch") HR@5", r.hr5, format: .decimal(4))
         }
         try macros.write(to: context.outputDirectory.appendingPathComponent("numbers.tex"))
+    }
+
+    /// Every seed's values of every evaluation (tables show mean ± sd; this keeps what they summarise).
+    private func writeRuns(_ context: StageContext) throws {
+        let metrics = ["MRR@5", "HR@5", "NDCG@5", "MRR@20", "HR@20", "NDCG@20"]
+        var lines = ["dataset,model,seed," + metrics.joined(separator: ",") + ",params,seconds_to_best,speedup"]
+        var json: [EvaluationRecord] = []
+        for id in evaluations {
+            let r = try EvaluateStage.load(context, id)
+            json.append(r)
+            let cells = [r.dataset, r.model, "\(r.seeds.first ?? 0)"] + metrics.map { r.metrics[$0].map { String($0) } ?? "" }
+                + ["\(r.params.total)", String(r.secondsToBest), r.speedup.map { String($0) } ?? ""]
+            lines.append(cells.map(Escape.csv).joined(separator: ","))
+        }
+        try AtomicFile.write(lines.joined(separator: "\n") + "\n", to: context.outputDirectory.appendingPathComponent("runs.csv"))
+        try JSONFiles.write(json, to: context.outputDirectory.appendingPathComponent("runs.json"))
     }
 
     /// Total wall time per stage kind, from the manifests of this report's inputs (and their training runs).

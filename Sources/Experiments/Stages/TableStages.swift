@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Models
 import Pipeline
 import Reports
 
@@ -21,28 +22,35 @@ struct DatasetLabel: Codable, Hashable {
     }
 }
 
-/// `table/<name>` for Tables 2-5: one row group per dataset, one row per model, ours beside the paper's value.
+/// `table/<name>` for Tables 2-5: one row group per dataset, one row per model (mean ± sd over seeds), ours beside
+/// the paper's value; trained models that do not beat MostPop are flagged, synthetic datasets get their oracle.
 struct TableStage: Stage {
     let table: TableSpec
     let datasets: [DatasetLabel]
     let models: [ModelEntry]
     let paperValues: URL
     let profile: String
+    let seeds: [UInt64]
+    /// dataset name → `oracle/<dataset>` (synthetic datasets only).
+    let oracles: [String: StageID]
     var id: StageID { StageID("table/\(table.name)") }
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
-    var version: Int { 1 }
+    var version: Int { 2 }
     var parameters: JSONValue {
         .object(["title": .string(table.title), "caption": .string(table.caption), "rows": .encoded(table.rows),
                  "columns": .encoded(table.columns), "datasets": .encoded(datasets),
-                 "labels": .encoded(models.map(\.label)), "profile": .string(profile)])
+                 "labels": .encoded(models.map(\.label)), "profile": .string(profile), "seeds": .encoded(seeds)])
     }
+    /// Models every table reads besides its rows: NextItNet (speedup reference) and MostPop (the learning guard).
+    static let references = ["nextitnet", "mostpop"]
     var inputs: [StageID] {
         var ids: [StageID] = []
         for ds in datasets {
-            for m in table.rows + ["nextitnet"] where !ids.contains(EvaluateStage.stageID(dataset: ds.name, model: m)) {
-                ids.append(EvaluateStage.stageID(dataset: ds.name, model: m))
+            for m in table.rows + Self.references {
+                for id in EvaluateStage.stageIDs(dataset: ds.name, model: m, seeds: seeds) where !ids.contains(id) { ids.append(id) }
             }
+            if let o = oracles[ds.name] { ids.append(o) }
         }
         return ids
     }
@@ -58,24 +66,43 @@ struct TableStage: Stage {
             columns.append(ResultColumns.column(c, paper: hasPaper))
         }
         var out = Table(title: table.title, caption: table.caption, columns: columns, groupTitle: "Dataset",
-                        notes: ResultColumns.notes(for: table.columns, selection: nil),
                         provenance: RunFacts.provenance(profile: profile))
         var selections: Set<String> = []
+        var flagged: [String] = []
+        var oracleNotes: [String] = []
         for ds in datasets {
             out.addGroup(ds.label)
-            let baseline = try EvaluateStage.load(context, dataset: ds.name, model: "nextitnet")
+            let baseline = try EvaluateStage.load(context, dataset: ds.name, model: "nextitnet", seeds: seeds)
+            let mostPop = try EvaluateStage.load(context, dataset: ds.name, model: "mostpop", seeds: seeds)
+            var best = 0.0
             for model in models {
-                let r = try EvaluateStage.load(context, dataset: ds.name, model: model.name)
+                let r = try EvaluateStage.load(context, dataset: ds.name, model: model.name, seeds: seeds)
                 selections.insert(r.selection)
-                var row: [Cell] = [.text(model.label)]
+                let learned = model.config.kind == .mostpop
+                    || Evidence.learned(r.values("MRR@5"), mostPop: mostPop.metrics["MRR@5"] ?? 0)
+                if !learned { flagged.append("\(ds.label) \(model.label)") }
+                if learned, model.config.kind != .mostpop { best = max(best, r.metrics["MRR@5"] ?? 0) }
+                var row: [Cell] = [.text(model.label + (learned ? "" : " †"))]
                 for c in table.columns {
                     let p = paper.value(table: table.name, paperDataset: ds.paperName, model: model.name, column: c)
                     row.append(ResultColumns.cell(c, record: r, baseline: baseline, paper: p))
                 }
                 out.addRow(row)
             }
+            if let o = oracles[ds.name] {
+                let oracle = try OracleStage.load(context, o)
+                oracleNotes.append(String(format: "%@: oracle MRR@5 %.4f, HR@5 %.4f; the best model here reaches %.0f %% of the oracle's MRR@5",
+                                          ds.label, oracle.mrr5, oracle.hr5, 100 * best / max(oracle.mrr5, 1e-12)))
+            }
         }
-        out.notes = ResultColumns.notes(for: table.columns, selection: selections.sorted().joined(separator: ", "))
+        out.notes = ResultColumns.notes(for: table.columns, selection: selections.sorted().joined(separator: ", "),
+                                        seeds: seeds.count)
+        if !flagged.isEmpty {
+            out.notes.append("† did not learn (\(Evidence.learnRule)): \(flagged.joined(separator: ", ")). Claims that depend on these rows give no verdict.")
+        }
+        if !oracleNotes.isEmpty {
+            out.notes.append("Oracle = expected metrics of the Bayes-optimal predictor under the synthetic generator's own law, conditioning on \(SyntheticOracle.conditionsOn). " + oracleNotes.joined(separator: "; ") + ".")
+        }
         if paper.values.contains(where: { $0.table == table.name }) {
             out.notes.append("Paper values are the paper's numbers on its real dataset of the same name; ours are on the dataset named in the group header.")
         }
@@ -90,27 +117,34 @@ enum ResultColumns {
         case "Params": return Column("Params", format: .count, paper: paper)
         case "Params(io)": return Column("Params", unit: "in+out", format: .count, paper: paper)
         case "Params(mid)": return Column("Params", unit: "middle", format: .count, paper: paper)
-        case "TT": return Column("TT", unit: "min", format: .decimal(2), paper: paper)
-        case "Speedup": return Column("Speedup", format: .times(2), paper: paper)
-        default: return Column(name, format: .decimal(4), paper: paper)
+        case "TT": return Column("TT", unit: "min", format: .decimal(2), paper: paper, spread: true)
+        case "Speedup": return Column("Speedup", format: .times(2), paper: paper, spread: true)
+        default: return Column(name, format: .decimal(4), paper: paper, spread: true)
         }
     }
 
     static func cell(_ name: String, record r: EvaluationRecord, baseline: EvaluationRecord, paper: Double?) -> Cell {
+        func spread(_ xs: [Double]) -> Double? { xs.count > 1 ? SampleSummary(xs).sd : nil }
         switch name {
         case "Params": return .number(Double(r.params.total), paper: paper)
         case "Params(io)": return .number(Double(r.params.input + r.params.output), paper: paper)
         case "Params(mid)": return .number(Double(r.params.middle), paper: paper)
-        case "TT": return .number(r.secondsToBest / 60, paper: paper)
+        case "TT": return .number(r.secondsToBest / 60, paper: paper, std: spread(r.seedSecondsToBest.map { $0 / 60 }))
         case "Speedup":
             // Timed against NextItNet inside the model's evaluate stage; MostPop has nothing to compare.
-            return .optional(r.speedup, paper: paper)
-        default: return .optional(r.metrics[name], paper: paper)
+            var c = Cell.optional(r.speedup, paper: paper)
+            c.std = spread(r.seedSpeedups)
+            return c
+        default:
+            var c = Cell.optional(r.metrics[name], paper: paper)
+            c.std = spread(r.values(name))
+            return c
         }
     }
 
-    static func notes(for columns: [String], selection: String?) -> [String] {
-        var notes = ["Accuracy: last item of each test sequence ranked against all items (padding excluded)."]
+    static func notes(for columns: [String], selection: String?, seeds: Int) -> [String] {
+        var notes = ["Accuracy: last item of each test sequence ranked against all items (padding excluded); a tied item counts ahead of the target (rank = 1 + the number of other items scoring ≥ the target), so a constant scorer gets 0, not MostPop's score.",
+                     "Values are mean ± standard deviation over \(seeds) training seed\(seeds == 1 ? "" : "s") (a seed moves initialisation and batch order, not the data split); every seed's value is in runs.csv."]
         if columns.contains("TT") { notes.append("TT: wall time of training up to the selected epoch, minutes.") }
         if columns.contains("Speedup") {
             notes.append("Speedup: NextItNet's time to generate the top-5 list of every test sequence divided by the model's (fast top-N path where it has one), same batch and threads.")

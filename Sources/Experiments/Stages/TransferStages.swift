@@ -7,7 +7,7 @@ import NeuralNet
 import Pipeline
 import Reports
 
-/// `finetune/<dataset>/<model>[-scratch]`: a new target-item layer on the pre-trained (or a random) backbone,
+/// `finetune/<dataset>/<model>[-scratch]/seed<s>`: a new target-item layer on the pre-trained (or a random) backbone,
 /// evaluated as PeterRec does: the true item against sampled negatives, MRR@5 and HR@5.
 struct FinetuneStage: Stage {
     static let fileName = "transfer.json"
@@ -19,8 +19,8 @@ struct FinetuneStage: Stage {
     let train: StageID
     let prep: StageID
     let blocks: StageID
-    var id: StageID { StageID("finetune/\(dataset.name)/\(model.name)\(pretrained ? "" : "-scratch")") }
-    var version: Int { EngineRevision.stageVersion(1) }
+    var id: StageID { StageID("finetune/\(dataset.name)/\(model.name)\(pretrained ? "" : "-scratch")/seed\(training.seed)") }
+    var version: Int { EngineRevision.stageVersion(2) }
     var parameters: JSONValue {
         .object(["model": .encoded(model.config), "label": .string(model.label), "pretrained": .bool(pretrained),
                  "epochs": .number(Double(transfer.epochs)), "negatives": .number(Double(transfer.negatives)),
@@ -62,7 +62,7 @@ struct FinetuneStage: Stage {
         let p = backbone.parameters
         let out = TransferRecord(dataset: dataset.name, datasetLabel: dataset.label, model: model.name, label: model.label, pretrained: pretrained,
                                  mrr5: result.test.mrr5, hr5: result.test.hr5, negatives: transfer.negatives,
-                                 testUsers: result.test.count, backboneFrozen: result.backboneFrozen,
+                                 testUsers: result.test.count, backboneFrozen: result.backboneFrozen, seed: training.seed,
                                  params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)))
         try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
         if let t = context.inputMeasurement(train, Timing.secondsToBest) { context.record(Timing.secondsToBest, t) }
@@ -70,16 +70,17 @@ struct FinetuneStage: Stage {
     }
 }
 
-/// `table/table6`: NextItNet vs CpRec on the transfer task, with the random-init ablation.
+/// `table/table6`: NextItNet vs CpRec on the transfer task, with the random-init ablation (mean ± sd over seeds).
 struct Table6Stage: Stage {
     let finetunes: [StageID]
     let profile: String
     let paperValues: URL
+    let seeds: Int
     var id: StageID { "table/table6" }
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
-    var version: Int { 1 }
-    var parameters: JSONValue { .object(["profile": .string(profile)]) }
+    var version: Int { 2 }
+    var parameters: JSONValue { .object(["profile": .string(profile), "seeds": .number(Double(seeds))]) }
     var inputs: [StageID] { finetunes }
     var fileInputs: [URL] { [paperValues] }
     var outputs: [String] { ["table6.md", "table6.tex", "table6.csv"] }
@@ -87,30 +88,52 @@ struct Table6Stage: Stage {
         ["table6.md": "paper-tables/table6.md", "table6.tex": "paper-tables/table6.tex", "table6.csv": "paper-tables/table6.csv"]
     }
 
+    /// Finetune records grouped by (dataset, model, pretrained) in first-seen order, seeds in order.
+    static func grouped(_ records: [(StageID, TransferRecord)]) -> [[(StageID, TransferRecord)]] {
+        var order: [String] = []
+        var groups: [String: [(StageID, TransferRecord)]] = [:]
+        for (id, r) in records {
+            let key = "\(r.dataset)/\(r.model)/\(r.pretrained)"
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append((id, r))
+        }
+        return order.map { groups[$0]! }
+    }
+
     func run(_ context: StageContext) throws {
         let paper = try PaperValues.load(paperValues)
         var table = Table(title: "Table 6: CpRec vs NextItNet on the transfer learning task",
                           caption: "MRR@5 and HR@5 after fine-tuning (true item ranked against sampled negatives, as PeterRec); Params and TT of the pre-trained model.",
-                          columns: [.label("Model"), .label("Backbone"), Column("MRR@5", paper: true), Column("HR@5", paper: true),
-                                    Column("Params", format: .count, paper: true), Column("TT", unit: "min", format: .decimal(2), paper: true)],
+                          columns: [.label("Model"), .label("Backbone"), Column("MRR@5", paper: true, spread: true),
+                                    Column("HR@5", paper: true, spread: true),
+                                    Column("Params", format: .count, paper: true), Column("TT", unit: "min", format: .decimal(2), paper: true, spread: true)],
                           groupTitle: "Dataset", provenance: RunFacts.provenance(profile: profile))
         var lastDataset = ""
         var frozen = true
-        for id in finetunes {
-            let r = try JSONFiles.read(TransferRecord.self, from: try context.inputDirectory(id).appendingPathComponent(FinetuneStage.fileName))
-            frozen = frozen && r.backboneFrozen
+        let records = try finetunes.map { id in
+            (id, try JSONFiles.read(TransferRecord.self, from: try context.inputDirectory(id).appendingPathComponent(FinetuneStage.fileName)))
+        }
+        for group in Self.grouped(records) {
+            let r = group[0].1
+            frozen = frozen && group.allSatisfy { $0.1.backboneFrozen }
             if r.dataset != lastDataset {
                 table.addGroup(r.datasetLabel)
                 lastDataset = r.dataset
             }
             func pv(_ column: String) -> Double? { paper.value(table: "table6", paperDataset: "ColdRec", model: r.model, column: column) }
+            let mrr = SampleSummary(group.map { $0.1.mrr5 }), hr = SampleSummary(group.map { $0.1.hr5 })
+            let tt = SampleSummary(group.compactMap { context.inputMeasurement($0.0, Timing.secondsToBest).map { $0 / 60 } })
+            func sd(_ s: SampleSummary) -> Double? { s.n > 1 ? s.sd : nil }
             table.addRow([.text(r.label), .text(r.pretrained ? "pre-trained" : "random init (ablation)"),
-                          .number(r.mrr5, paper: r.pretrained ? pv("MRR@5") : nil), .number(r.hr5, paper: r.pretrained ? pv("HR@5") : nil),
+                          .number(mrr.mean, paper: r.pretrained ? pv("MRR@5") : nil, std: sd(mrr)),
+                          .number(hr.mean, paper: r.pretrained ? pv("HR@5") : nil, std: sd(hr)),
                           .number(Double(r.params.total), paper: nil),
-                          (r.pretrained ? context.inputMeasurement(id, Timing.secondsToBest) : nil).map { .number($0 / 60, paper: nil) } ?? .missing()])
+                          r.pretrained && tt.n > 0 ? .number(tt.mean, paper: nil, std: sd(tt)) : .missing()])
         }
         table.notes = ["Paper values: not retrievable (n/a).",
+                       "Mean ± standard deviation over \(seeds) seed\(seeds == 1 ? "" : "s") (pre-training and fine-tuning seeds move together).",
                        "Fine-tuning: a target-item layer on the backbone's last hidden vector, sigmoid cross-entropy with one sampled negative; backbone \(frozen ? "frozen" : "fine-tuned").",
+                       "Sampled ranking: a tied negative counts ahead of the true item.",
                        "Random init: the same fine-tuning from an untrained backbone, to show what pre-training buys (not in the paper)."]
         try table.write(to: context.outputDirectory, name: "table6")
     }
