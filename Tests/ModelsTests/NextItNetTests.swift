@@ -99,7 +99,8 @@ import Testing
         return SequenceBatch(ids: ids, batchSize: B, length: T)
     }
 
-    @Test(arguments: [("NextItNet", true), ("CpRec-Ab", true), ("Bio", false), ("B1", true), ("CpRec-Cl", false)])
+    @Test(arguments: [("NextItNet", true), ("CpRec-Ab", true), ("Bio", false), ("B1", true), ("CpRec-Cl", false),
+                      ("Al", true), ("CpRec-Al", false)])
     func wholeModelGradientMatchesFiniteDifferences(name: String, mask: Bool) {
         let m = Self.gradientCheckModel(name) { $0.maskPadding = mask }
         let p = m.parameters

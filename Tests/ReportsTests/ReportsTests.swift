@@ -207,7 +207,7 @@ func temporaryDirectory() throws -> URL {
             #expect(md.contains("| \(c.id) |"))
             #expect(md.contains("**\(c.verdict.rawValue)**"))
         }
-        #expect(md.contains("Note: 3 claims: holds 1, does not hold 1, not measurable 1."))
+        #expect(md.contains("Note: 3 claims: holds 1, does not hold 1, inconclusive 0, not measurable 1."))
     }
 
     @Test func csvQuotesAndRoundTripsColumns() {
