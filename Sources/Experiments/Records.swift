@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 
 /// Parameter counts split as the paper's tables report them.
@@ -40,6 +41,12 @@ enum Timing {
     static let threads = "threads"
     /// NextItNet's full-scoring top-5 time / this model's fast top-5 time, timed in alternation in one stage.
     static let speedup = "inferenceSpeedup"
+    /// The same at test batch 1 (the paper's latency setting): median per-sequence times, a bounded sample of rows.
+    static let speedupBatch1 = "inferenceSpeedupBatch1"
+    /// This model's median seconds for one sequence's top-5 at batch 1 (fast path).
+    static let latencyBatch1 = "inferenceLatencyBatch1Seconds"
+    /// The tree softmax's top-5 time over the test set under the authors' approximate rule.
+    static let inferenceApproximate = "inferenceApproximateSeconds"
 }
 
 /// What the evaluate stage writes to `metrics.json`: the deterministic part of a table row.
@@ -55,6 +62,8 @@ public struct EvaluationOutput: Codable, Sendable {
     public var selection: String
     public var testSequences: Int
     public var inferenceBatch: Int
+    /// Tree-softmax models: each fast top-5 rule (exact first) against full scoring. Absent otherwise.
+    public var fastTopN: [FastTopNReport]? = nil
 }
 
 /// A table row in memory: the evaluation output plus the timings from the evaluate stage's manifest.
@@ -75,6 +84,8 @@ public struct EvaluationRecord: Codable, Sendable {
     public var inferenceFastSeconds: Double
     /// NextItNet's full-scoring time over this model's fast path, timed in alternation (nil: not measurable).
     public var speedup: Double?
+    /// The same at test batch 1 (nil: not measured).
+    public var speedupBatch1: Double? = nil
     public var testSequences: Int
     public var inferenceBatch: Int
     public var threads: Int

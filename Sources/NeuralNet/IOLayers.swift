@@ -311,6 +311,8 @@ public enum TopNPruning: String, Codable, Hashable, Sendable, CaseIterable {
     /// The authors' rule: block i is scored only when its cluster token ranks inside the head's top n. Cheaper,
     /// but an item of a skipped block can belong in the top n, so the list can differ from full scoring.
     case approximate
+    /// Every block scored for every row (no pruning): what a trained model with heavy clusters costs at worst.
+    case off
 }
 
 /// CpRec block-wise (two-level tree) softmax. Head: x · H, H (d, b1 + tails): the b1 head items then one
@@ -426,7 +428,7 @@ public final class TreeSoftmax: OutputLayer {
         lastTailPairs = N * layout.tailCount
         var cand = [[(Float, Int32)]](repeating: [], count: N)
         switch pruning {
-        case .exact:
+        case .exact, .off:
             // Head items first: they fix each row's n-th best probability before any tail block is scored.
             var order = [[Int]](repeating: [], count: N)
             for r in 0..<N {
@@ -443,7 +445,7 @@ public final class TreeSoftmax: OutputLayer {
                 live = live.filter { r in
                     let i = order[r][k]
                     let bound = hl[r * H + b1 + i - 1] * Self.probabilityBoundSlack
-                    if cand[r].count == n && bound < cand[r][n - 1].0 { return false }
+                    if pruning == .exact && cand[r].count == n && bound < cand[r][n - 1].0 { return false }
                     need[i].append(Int32(r))
                     return true
                 }

@@ -186,6 +186,10 @@ import Testing
             }
         }
         #expect(evaluated > 0 && evaluated < 3 * N * layout.tailCount, "evaluated \(evaluated)")
+        // No pruning: the same lists, every block scored.
+        layer.pruning = .off
+        #expect(layer.topN(x: x.p, N: N, n: 5) == fullTop(layer, x, N: N, n: 5))
+        #expect(layer.lastTailEvaluations == N * layout.tailCount)
     }
 
     /// All-zero weights: every head entry has probability 1/H and each block is uniform, so the ranking is
