@@ -21,6 +21,8 @@ public struct FetchRecord: Codable, Equatable, Sendable {
     public var kind: String
     /// The downloaded URL (empty for local files).
     public var url: String
+    /// The spec's upstream URL when `url` is a mirror's copy of it (absent otherwise).
+    public var upstream: String? = nil
     /// SHA-256 / size of the downloaded file itself (the archive, for zips).
     public var downloadSHA256: String
     public var downloadBytes: Int64
@@ -65,13 +67,40 @@ public struct FetchOptions: Sendable {
     public var overrides: [URL]
     /// Lines of progress ("downloading …", "resuming at … bytes").
     public var log: @Sendable (String) -> Void
+    /// Base URL of a mirror: every spec download is fetched as `mirror/<file name of its URL>` instead of from its
+    /// upstream host (checksums still apply). Overrides given by the user are fetched as given.
+    public var mirror: String?
+
+    /// Environment variable naming a mirror when `--mirror` is not given.
+    public static let mirrorEnvironmentVariable = "CPREC_MIRROR"
 
     public init(downloadDirectory: URL, workingDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-                overrides: [URL] = [], log: @escaping @Sendable (String) -> Void = { _ in }) {
+                overrides: [URL] = [], mirror: String? = nil, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.downloadDirectory = downloadDirectory
         self.workingDirectory = workingDirectory
         self.overrides = overrides
+        self.mirror = mirror
         self.log = log
+    }
+
+    /// The mirror to use: the option when given, else $CPREC_MIRROR, else none (empty values count as none).
+    public static func resolveMirror(option: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        let m = option ?? environment[mirrorEnvironmentVariable]
+        return m.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+    }
+
+    /// `url` as fetched: the mirror's base joined with the URL's last path component, or `url` itself without a
+    /// mirror. Throws when the mirror is not an absolute URL or the upstream URL names no file.
+    public func resolve(_ url: String) throws -> String {
+        guard let mirror else { return url }
+        guard let base = URL(string: mirror), let scheme = base.scheme, !scheme.isEmpty, base.host != nil || scheme == "file" else {
+            throw DatasetError.invalidParameter(field: "mirror", expected: "an absolute URL such as http://host/path/, got '\(mirror)'")
+        }
+        let name = URL(string: url)?.lastPathComponent ?? ""
+        guard !name.isEmpty, name != "/" else {
+            throw DatasetError.invalidParameter(field: "mirror", expected: "a download URL ending in a file name, got '\(url)'")
+        }
+        return (mirror.hasSuffix("/") ? mirror : mirror + "/") + name
     }
 }
 
@@ -91,7 +120,12 @@ public enum Fetcher {
             record = try fetchOverrides(spec, into: destination, options: options)
         } else {
             switch spec.source {
-            case .download(let d): record = try fetchDownload(spec, d, into: destination, options: options)
+            case .download(var d):
+                let upstream = d.url
+                d.url = try options.resolve(upstream)
+                if d.url != upstream { options.log("mirror: \(upstream) -> \(d.url)") }
+                record = try fetchDownload(spec, d, into: destination, options: options)
+                if d.url != upstream { record.upstream = upstream }
             case .userPlaced(let u): record = try fetchUserPlaced(spec, u, into: destination, options: options)
             case .synthetic(let s): record = try fetchSynthetic(spec, s, into: destination)
             }

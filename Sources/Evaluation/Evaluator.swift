@@ -1,6 +1,7 @@
 import Foundation
 import Kernels
 import Models
+import NeuralNet
 
 /// Full-ranking evaluation of a next-item model on held-out sequences (last item of each row is the target).
 public enum Evaluator {
@@ -51,11 +52,23 @@ public enum SampledRanking {
     }
 }
 
+/// One fast top-N rule of the tree softmax measured against full scoring.
+public struct FastTopNReport: Codable, Hashable, Sendable {
+    /// `exact` or `approximate` (`TopNPruning`).
+    public var rule: String
+    /// Seconds for the model's `topN` under this rule over the timed rows.
+    public var seconds: Double
+    /// Share of rows whose top-N list equals the full ranking's, order included.
+    public var agreement: Double
+    /// Share of (row, tail block) evaluations the rule skipped.
+    public var skippedShare: Double
+}
+
 /// Wall time to produce the top-N list for every test sequence, by full scoring and by the model's `topN`.
 public struct InferenceTiming: Codable, Hashable, Sendable {
     /// Seconds for scoreLast over all items followed by top-N selection.
     public var fullSeconds: Double
-    /// Seconds for the model's `topN` (CpRec's early-stopping path for block-wise softmax models).
+    /// Seconds for the model's `topN` (the tree softmax's exact pruned path for block-wise softmax models).
     public var fastSeconds: Double
     public var sequences: Int
     public var batchSize: Int
@@ -63,6 +76,8 @@ public struct InferenceTiming: Codable, Hashable, Sendable {
     public var n: Int
     /// Fraction of rows whose fast top-N list equals the full-scoring list exactly.
     public var agreement: Double
+    /// Tree-softmax models: every pruning rule (the default first), each against full scoring; empty otherwise.
+    public var rules: [FastTopNReport] = []
 
     /// Speedup of `model`'s fast top-N path over `baseline`'s full scoring, timed in alternation (`rounds` each,
     /// medians) so both see the same machine load; returns (baseline seconds, model seconds).
@@ -71,15 +86,46 @@ public struct InferenceTiming: Codable, Hashable, Sendable {
         var b = [Double](), m = [Double]()
         for _ in 0..<max(rounds, 1) {
             b.append(measure(baseline, on: sequences, batchSize: batchSize, n: n).fullSeconds)
-            m.append(measure(model, on: sequences, batchSize: batchSize, n: n).fastSeconds)
+            m.append(measure(model, on: sequences, batchSize: batchSize, n: n, rules: false).fastSeconds)
         }
-        func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
         return (median(b), median(m))
     }
 
-    /// Times both paths on the context (all but the last item) of every row of `sequences`.
+    /// The paper's latency setting: top-`n` of one sequence at a time (test batch 1), `baseline`'s `topN` (full
+    /// scoring for a full softmax) and `model`'s fast `topN` called alternately on the same rows, so both see the
+    /// same load. Stops after `maxRows` rows or once both together have spent `budgetSeconds`; returns the median
+    /// seconds per row of each and the rows timed.
+    public static func pairedLatency(baseline: any SequenceModel, model: any SequenceModel, on sequences: SequenceSet,
+                                     n: Int = 5, maxRows: Int = 500, budgetSeconds: Double = 2)
+        -> (baseline: Double, model: Double, rows: Int) {
+        let rows = min(maxRows, sequences.count)
+        guard rows > 0 else { return (.nan, .nan, 0) }
+        let one = { (i: Int) in sequences.contextAndTargets(i..<(i + 1)).context }
+        // Warm-up: batch-1 workspaces are sized by the first call.
+        _ = baseline.topN(one(0), n: n)
+        _ = model.topN(one(0), n: n)
+        var b = [Double](), m = [Double](), spent = 0.0
+        for i in 0..<rows {
+            let batch = one(i)
+            // Alternate which goes first so neither always runs on a cache the other just warmed.
+            for first in i % 2 == 0 ? [true, false] : [false, true] {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                _ = (first ? baseline : model).topN(batch, n: n)
+                let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                if first { b.append(dt) } else { m.append(dt) }
+                spent += dt
+            }
+            if spent > budgetSeconds { break }
+        }
+        return (median(b), median(m), b.count)
+    }
+
+    static func median(_ x: [Double]) -> Double { x.isEmpty ? .nan : x.sorted()[x.count / 2] }
+
+    /// Times both paths on the context (all but the last item) of every row of `sequences`. With `rules`, a
+    /// tree-softmax model is also run under every pruning rule and each is compared with full scoring.
     public static func measure(_ model: any SequenceModel, on sequences: SequenceSet, batchSize: Int, n: Int = 5,
-                               limit: Int? = nil) -> InferenceTiming {
+                               limit: Int? = nil, rules: Bool = true) -> InferenceTiming {
         let rows = min(limit ?? sequences.count, sequences.count)
         var batches = [SequenceBatch]()
         var start = 0
@@ -100,13 +146,29 @@ public struct InferenceTiming: Codable, Hashable, Sendable {
         var fast = [[Int32]]()
         for b in batches { fast.append(model.topN(b, n: n)) }
         let t2 = DispatchTime.now().uptimeNanoseconds
-        var same = 0
-        for (f, g) in zip(full, fast) {
-            let m = f.count / max(n, 1)
-            for r in 0..<m where f[(r * n)..<((r + 1) * n)] == g[(r * n)..<((r + 1) * n)] { same += 1 }
+        let same = zip(full, fast).reduce(0) { $0 + TopN.matchingRows($1.0, $1.1, n: n) }
+        var timing = InferenceTiming(fullSeconds: Double(t1 - t0) / 1e9, fastSeconds: Double(t2 - t1) / 1e9,
+                                     sequences: rows, batchSize: batchSize, threads: Kernels.threads, n: n,
+                                     agreement: rows == 0 ? 1 : Double(same) / Double(rows))
+        if rules, let tree = model.treeSoftmax {
+            let saved = tree.pruning
+            defer { tree.pruning = saved }
+            for rule in [saved] + [TopNPruning.exact, .approximate].filter({ $0 != saved }) {
+                tree.pruning = rule
+                var same = 0, evaluated = 0, pairs = 0
+                let s0 = DispatchTime.now().uptimeNanoseconds
+                for (b, f) in zip(batches, full) {
+                    let got = model.topN(b, n: n)
+                    evaluated += tree.lastTailEvaluations
+                    pairs += tree.lastTailPairs
+                    same += TopN.matchingRows(f, got, n: n)
+                }
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - s0) / 1e9
+                timing.rules.append(FastTopNReport(rule: rule.rawValue, seconds: seconds,
+                                                   agreement: rows == 0 ? 1 : Double(same) / Double(rows),
+                                                   skippedShare: pairs == 0 ? 0 : 1 - Double(evaluated) / Double(pairs)))
+            }
         }
-        return InferenceTiming(fullSeconds: Double(t1 - t0) / 1e9, fastSeconds: Double(t2 - t1) / 1e9,
-                               sequences: rows, batchSize: batchSize, threads: Kernels.threads, n: n,
-                               agreement: rows == 0 ? 1 : Double(same) / Double(rows))
+        return timing
     }
 }

@@ -31,7 +31,7 @@ struct GraphBuilder {
     @discardableResult
     mutating func addDataset(_ name: String) throws -> (prep: StageID, blocks: StageID) {
         let entry = try catalog.entry(name)
-        let fetch = FetchStage(dataset: entry.spec, source: options.sources[name])
+        let fetch = FetchStage(dataset: entry.spec, source: options.sources[name], mirror: options.mirror)
         let prep = PrepStage(dataset: entry.spec, fetch: fetch.id)
         let blocks = BlocksStage(dataset: entry.spec, rule: entry.blocks, prep: prep.id)
         add(fetch)
@@ -119,6 +119,11 @@ struct GraphBuilder {
         add(ConvergenceFigureStage(datasets: mainLabels, models: try specs.convergenceModels.map { try specs.model($0, profile: profile) },
                                    seed: profile.seeds[0]))
         figures += ["pareto", "convergence"]
+        if let s = profile.scaleMap {
+            let names = ["nextitnet"] + ClaimChecks.cprec
+            add(ScaleMapStage(spec: s, models: try names.map { try specs.model($0, profile: profile) }, threads: profile.training.threads))
+            figures.append("scalemap")
+        }
 
         // Table 6: pre-train on the source sequences (a plain train stage), fine-tune on the target task,
         // and the same fine-tuning from a random backbone (what pre-training buys).

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Pipeline
 
@@ -11,12 +12,27 @@ public struct ExperimentOptions: Sendable {
     public var outputRoot: URL
     /// User-placed files for datasets that cannot be downloaded: dataset name -> file.
     public var sources: [String: URL]
+    /// Base URL every download is fetched from instead of its upstream host (`--mirror`, `CPREC_MIRROR`).
+    public var mirror: String?
 
-    public init(profile: String, specDirectory: URL, outputRoot: URL, sources: [String: URL] = [:]) {
+    public init(profile: String, specDirectory: URL, outputRoot: URL, sources: [String: URL] = [:], mirror: String? = nil) {
         self.profile = profile
         self.specDirectory = specDirectory
         self.outputRoot = outputRoot
         self.sources = sources
+        self.mirror = mirror
+    }
+
+    /// Environment variable naming a mirror when `--mirror` is not given.
+    public static let mirrorEnvironmentVariable = FetchOptions.mirrorEnvironmentVariable
+
+    /// The mirror to use (`option`, else $CPREC_MIRROR, else none), checked to be an absolute URL.
+    public static func resolveMirror(option: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
+        guard let m = FetchOptions.resolveMirror(option: option, environment: environment) else { return nil }
+        do { _ = try FetchOptions(downloadDirectory: URL(fileURLWithPath: "/"), mirror: m).resolve("https://example.org/file.zip") } catch {
+            throw ExperimentError("mirror (--mirror or $\(mirrorEnvironmentVariable)): \(error)")
+        }
+        return m
     }
 }
 

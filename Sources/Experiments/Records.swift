@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 
 /// Parameter counts split as the paper's tables report them.
@@ -40,6 +41,12 @@ enum Timing {
     static let threads = "threads"
     /// NextItNet's full-scoring top-5 time / this model's fast top-5 time, timed in alternation in one stage.
     static let speedup = "inferenceSpeedup"
+    /// The same at test batch 1 (the paper's latency setting): median per-sequence times, a bounded sample of rows.
+    static let speedupBatch1 = "inferenceSpeedupBatch1"
+    /// This model's median seconds for one sequence's top-5 at batch 1 (fast path).
+    static let latencyBatch1 = "inferenceLatencyBatch1Seconds"
+    /// The tree softmax's top-5 time over the test set under the authors' approximate rule.
+    static let inferenceApproximate = "inferenceApproximateSeconds"
 }
 
 /// What the evaluate stage writes to `metrics.json`: the deterministic part of a table row.
@@ -57,6 +64,8 @@ public struct EvaluationOutput: Codable, Sendable {
     public var inferenceBatch: Int
     /// The training seed of the evaluated model.
     public var seed: UInt64
+    /// Tree-softmax models: each fast top-5 rule (exact first) against full scoring. Absent otherwise.
+    public var fastTopN: [FastTopNReport]? = nil
 }
 
 /// A table row in memory: the evaluation output plus the timings from the evaluate stage's manifest.
@@ -77,6 +86,8 @@ public struct EvaluationRecord: Codable, Sendable {
     public var inferenceFastSeconds: Double
     /// NextItNet's full-scoring time over this model's fast path, timed in alternation (nil: not measurable).
     public var speedup: Double?
+    /// The same at test batch 1 (nil: not measured).
+    public var speedupBatch1: Double? = nil
     public var testSequences: Int
     public var inferenceBatch: Int
     public var threads: Int
@@ -87,6 +98,7 @@ public struct EvaluationRecord: Codable, Sendable {
     /// Per-seed training seconds to the best epoch and inference speedups (nil entries dropped).
     public var seedSecondsToBest: [Double] = []
     public var seedSpeedups: [Double] = []
+    public var seedSpeedupsBatch1: [Double] = []
     public var seedSecondsPerEpoch: [Double] = []
 
     public var secondsPerEpoch: Double {
@@ -123,6 +135,8 @@ public struct EvaluationRecord: Codable, Sendable {
         m.epochsTrained = max(1, Int((mean(runs.map { Double($0.epochsTrained) })).rounded()))
         m.bestEpoch = Int(mean(runs.map { Double($0.bestEpoch) }).rounded())
         m.speedup = m.seedSpeedups.count == runs.count ? mean(m.seedSpeedups) : nil
+        m.seedSpeedupsBatch1 = runs.compactMap(\.speedupBatch1)
+        m.speedupBatch1 = m.seedSpeedupsBatch1.count == runs.count ? mean(m.seedSpeedupsBatch1) : nil
         m.inferenceFullSeconds = mean(runs.map(\.inferenceFullSeconds))
         m.inferenceFastSeconds = mean(runs.map(\.inferenceFastSeconds))
         return m

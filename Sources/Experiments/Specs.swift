@@ -57,7 +57,7 @@ public struct TrainingOverrides: Sendable, Hashable {
 /// One table of pipeline/experiments.yaml.
 public struct TableSpec: Sendable {
     public static let columnVocabulary = ["MRR@5", "HR@5", "NDCG@5", "MRR@20", "HR@20", "NDCG@20",
-                                          "Params", "Params(io)", "Params(mid)", "TT", "Speedup"]
+                                          "Params", "Params(io)", "Params(mid)", "TT", "Speedup", "Speedup(b1)"]
     public var name: String
     public var title: String
     public var caption: String
@@ -80,6 +80,13 @@ public struct TrainingSpec: Codable, Hashable, Sendable {
     /// BLAS and elementwise threads of each train/evaluate/finetune stage. Part of the key: float sums in a
     /// different order give different (equally valid) numbers, and a result must not depend on `-j`.
     public var threads: Int
+}
+
+/// The scale map's grid (`figure/scalemap`): vocabularies × widths, each (cell, batch) timed for `budget` seconds.
+public struct ScaleMapSpec: Codable, Hashable, Sendable {
+    public var vocabularies: [Int]
+    public var dims: [Int]
+    public var budget: Double
 }
 
 /// Figure 1's sweep: NextItNet over embedding sizes and depths on one dataset.
@@ -112,6 +119,8 @@ public struct ProfileSpec: Sendable {
     /// profile = training.seed, training.seed + 1, …). A seed moves initialisation and batch order, never the
     /// data split (prep has its own seed).
     public var seeds: [UInt64]
+    /// Optional: the profile builds the scale map only when it declares one.
+    public var scaleMap: ScaleMapSpec? = nil
 }
 
 /// A scalar or list value from a spec, kept to layer profile defaults under a model entry.
@@ -309,7 +318,7 @@ enum ModelConfigReader {
 /// Reads one profile mapping.
 enum ProfileReader {
     static func read(name: String, node: SpecNode) throws -> ProfileSpec {
-        try node.checkKeys(["summary", "datasets", "training", "model", "figure1", "transfer", "inferenceBatch", "seeds"])
+        try node.checkKeys(["summary", "datasets", "training", "model", "figure1", "transfer", "inferenceBatch", "seeds", "scaleMap"])
         var defaults: [String: SpecScalar] = [:]
         if let m = node["model"] {
             try m.checkKeys(ModelConfigReader.keys.filter { $0 != "kind" })
@@ -341,10 +350,20 @@ enum ProfileReader {
                                     epochs: try x["epochs"]?.int() ?? 5, negatives: try x["negatives"]?.int() ?? 99,
                                     freezeBackbone: try x["freezeBackbone"]?.bool() ?? false)
         }
-        return ProfileSpec(name: name, summary: try node.required("summary").string(),
-                           datasets: try node.required("datasets").strings(), training: training,
-                           modelDefaults: defaults, figure1: fig1, transfer: transfer,
-                           inferenceBatch: try node["inferenceBatch"]?.int() ?? 128,
-                           seeds: (0..<UInt64(seedCount)).map { training.seed &+ $0 })
+        var profile = ProfileSpec(name: name, summary: try node.required("summary").string(),
+                                  datasets: try node.required("datasets").strings(), training: training,
+                                  modelDefaults: defaults, figure1: fig1, transfer: transfer,
+                                  inferenceBatch: try node["inferenceBatch"]?.int() ?? 128,
+                                  seeds: (0..<UInt64(seedCount)).map { training.seed &+ $0 })
+        if let s = node["scaleMap"] {
+            try s.checkKeys(["vocabularies", "dims", "budget"])
+            let spec = ScaleMapSpec(vocabularies: try s.required("vocabularies").ints(), dims: try s.required("dims").ints(),
+                                    budget: try s["budget"]?.double() ?? 0.3)
+            if spec.vocabularies.contains(where: { $0 < 8 }) || spec.dims.contains(where: { $0 < 16 }) {
+                throw s.fail("vocabularies must be ≥ 8 and dims ≥ 16 (tail widths d/16 ≥ 1)")
+            }
+            profile.scaleMap = spec
+        }
+        return profile
     }
 }

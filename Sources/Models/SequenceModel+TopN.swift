@@ -1,3 +1,5 @@
+import NeuralNet
+
 /// Top-N selection over score rows, shared by the default `topN` and the evaluator.
 public enum TopN {
     /// The `n` best item ids of one score row (padding 0 excluded), best first; ties by ascending id.
@@ -33,9 +35,30 @@ public enum TopN {
     }
 }
 
+extension TopN {
+    /// Rows (of `n` ids each) on which two top-n lists agree exactly, order included.
+    public static func matchingRows(_ a: [Int32], _ b: [Int32], n: Int) -> Int {
+        precondition(a.count == b.count, "top-n lists of different sizes")
+        guard n > 0 else { return 0 }
+        return stride(from: 0, to: a.count, by: n).filter { a[$0..<($0 + n)] == b[$0..<($0 + n)] }.count
+    }
+}
+
+/// A model assembled from an input and an output layer (NextItNet, GRU4Rec, Caser and their CpRec variants).
+public protocol LayeredSequenceModel: SequenceModel {
+    var output: OutputLayer { get }
+}
+
+extension NextItNet: LayeredSequenceModel {}
+extension GRU4Rec: LayeredSequenceModel {}
+extension Caser: LayeredSequenceModel {}
+
 extension SequenceModel {
-    /// Full scoring followed by selection; models with a cheaper exact path override it.
+    /// Full scoring followed by selection. `topN` equals it except under the tree softmax's `.approximate` rule.
     public func topNByFullScoring(_ batch: SequenceBatch, n: Int) -> [Int32] {
         TopN.select(scores: scoreLast(batch), rows: batch.batchSize, itemCount: itemCount, n: n)
     }
+
+    /// The block-wise (tree) softmax whose fast top-N rule can be switched; nil for models without one.
+    public var treeSoftmax: TreeSoftmax? { ((self as? any LayeredSequenceModel)?.output) as? TreeSoftmax }
 }

@@ -303,6 +303,18 @@ public final class LowRankSoftmax: OutputLayer {
     public func topN(x: ConstFloatPtr, N: Int, n: Int) -> [Int32] { fullTopN(x: x, N: N, n: n, scratch: scratch) }
 }
 
+/// How the tree softmax's fast top-N decides which tail blocks to score for a row.
+public enum TopNPruning: String, Codable, Hashable, Sendable, CaseIterable {
+    /// Blocks in descending cluster probability; block i is skipped once p(cluster i) is below the row's current
+    /// n-th best probability (every item of block i has probability ≤ p(cluster i)). Equals full scoring.
+    case exact
+    /// The authors' rule: block i is scored only when its cluster token ranks inside the head's top n. Cheaper,
+    /// but an item of a skipped block can belong in the top n, so the list can differ from full scoring.
+    case approximate
+    /// Every block scored for every row (no pruning): what a trained model with heavy clusters costs at worst.
+    case off
+}
+
 /// CpRec block-wise (two-level tree) softmax. Head: x · H, H (d, b1 + tails): the b1 head items then one
 /// cluster token per tail block. Tail block i: (x · P_i) · W_i with P_i (d, w_i), W_i (w_i, K_i). No biases.
 /// log p(item in tail i) = log p_head(cluster i) + log p_i(item).
@@ -313,8 +325,12 @@ public final class TreeSoftmax: OutputLayer {
     public let projections: [ParamRef]
     public let weights: [ParamRef]
     public var vocabulary: Int { layout.vocabulary }
+    /// Which tail blocks `topN` scores: `.exact` (default) equals full scoring; `.approximate` is the authors' rule.
+    public var pruning: TopNPruning = .exact
     /// (row, tail block) pairs evaluated by the last `topN` call: the fast path's saving is visible here.
     public private(set) var lastTailEvaluations = 0
+    /// (row, tail block) pairs the last `topN` call could have evaluated (rows × tail blocks).
+    public private(set) var lastTailPairs = 0
     let params: ParameterSet
     private var headWidth: Int { layout.bounds[0] + layout.tailCount }
     private let headBuf = ScratchBuffer(), losses = ScratchBuffer()
@@ -400,40 +416,59 @@ public final class TreeSoftmax: OutputLayer {
         }
     }
 
-    /// Fast top-n: a tail block is evaluated for a row only when its cluster token ranks inside the head's top n
-    /// (head entries ranked without the padding id 0). Returns N × n ids, best first, never 0.
+    /// Top-n per row (N × n ids, best first, never 0) by the `pruning` rule; `lastTailEvaluations` and
+    /// `lastTailPairs` say how many (row, tail block) evaluations it made out of how many possible.
     public func topN(x: ConstFloatPtr, N: Int, n: Int) -> [Int32] {
         let H = headWidth, b1 = layout.bounds[0]
+        let n = min(n, vocabulary - 1)  // as full scoring: at most every non-padding item
         let hl = headBuf.reserve(N * H)
         Linear.forward(out: hl, x: x, w: params.value(head), bias: nil, N: N, C: dim, O: H)
         Kernels.softmaxRows(hl, hl, rows: N, cols: H)
-        var cand = [[(Float, Int32)]](repeating: [], count: N)
-        var need = [[Int32]](repeating: [], count: layout.bounds.count)
-        for r in 0..<N {
-            let row = hl + r * H
-            for e in Kernels.topK(row, H, k: n, excluding: 0) {
-                if Int(e) < b1 { cand[r].append((row[Int(e)], e)) } else { need[Int(e) - b1 + 1].append(Int32(r)) }
-            }
-        }
         lastTailEvaluations = 0
-        for i in 1..<layout.bounds.count where !need[i].isEmpty {
-            let m = need[i].count, w = layout.widths[i], K = layout.size(i), lo = layout.start(i)
-            lastTailEvaluations += m
-            let xs = xg.reserve(m * dim), z = zb.reserve(m * w), l = lb.reserve(m * K)
-            gatherRows(xs, x, need[i], dim)
-            BLAS.gemm(m: m, n: w, k: dim, a: xs, b: params.value(projections[i - 1]), c: z)
-            BLAS.gemm(m: m, n: K, k: w, a: z, b: params.value(weights[i - 1]), c: l)
-            for (j, r) in need[i].enumerated() {
-                let row = l + j * K
-                _ = Kernels.softmaxRowInPlace(row, K)
-                let pc = hl[Int(r) * H + b1 + i - 1]
-                for e in Kernels.topK(row, K, k: n) { cand[Int(r)].append((row[Int(e)] * pc, Int32(lo) + e)) }
+        lastTailPairs = N * layout.tailCount
+        var cand = [[(Float, Int32)]](repeating: [], count: N)
+        switch pruning {
+        case .exact, .off:
+            // Head items first: they fix each row's n-th best probability before any tail block is scored.
+            var order = [[Int]](repeating: [], count: N)
+            for r in 0..<N {
+                let row = hl + r * H
+                for e in Kernels.topK(row, b1, k: n, excluding: 0) { cand[r].append((row[Int(e)], e)) }
+                let pc = { (i: Int) in row[b1 + i - 1] }
+                order[r] = (1..<layout.bounds.count).sorted { pc($0) != pc($1) ? pc($0) > pc($1) : $0 < $1 }
+            }
+            // Round k scores every live row's k-th most probable block, grouped by block so each block is one GEMM.
+            // A row whose k-th cluster probability is below its n-th best is done: no later block can do better.
+            var live = Array(0..<N)
+            for k in 0..<layout.tailCount where !live.isEmpty {
+                var need = [[Int32]](repeating: [], count: layout.bounds.count)
+                live = live.filter { r in
+                    let i = order[r][k]
+                    let bound = hl[r * H + b1 + i - 1] * Self.probabilityBoundSlack
+                    if pruning == .exact && cand[r].count == n && bound < cand[r][n - 1].0 { return false }
+                    need[i].append(Int32(r))
+                    return true
+                }
+                for i in 1..<layout.bounds.count where !need[i].isEmpty {
+                    evaluateTail(i, rows: need[i], x: x, hl: hl, n: n, into: &cand)
+                }
+            }
+        case .approximate:
+            var need = [[Int32]](repeating: [], count: layout.bounds.count)
+            for r in 0..<N {
+                let row = hl + r * H
+                for e in Kernels.topK(row, H, k: n, excluding: 0) {
+                    if Int(e) < b1 { Self.insert((row[Int(e)], e), into: &cand[r], n: n) } else { need[Int(e) - b1 + 1].append(Int32(r)) }
+                }
+            }
+            for i in 1..<layout.bounds.count where !need[i].isEmpty {
+                evaluateTail(i, rows: need[i], x: x, hl: hl, n: n, into: &cand)
             }
         }
         var out = [Int32]()
         out.reserveCapacity(N * n)
         for r in 0..<N {
-            let best = cand[r].sorted { $0.0 != $1.0 ? $0.0 > $1.0 : $0.1 < $1.1 }.prefix(n)
+            let best = cand[r]
             out += best.map(\.1)
             // Fewer candidates than n only when n exceeds the evaluated items; pad deterministically.
             var fill: Int32 = 1
@@ -443,5 +478,38 @@ public final class TreeSoftmax: OutputLayer {
             }
         }
         return out
+    }
+
+    /// An item's probability is its cluster's times a within-block softmax value that the row kernel's rounding
+    /// can push about one ulp above 1; skipping only below cluster × (1 + 1e-6) keeps the exact rule exact.
+    static let probabilityBoundSlack: Float = 1 + 1e-6
+
+    /// Scores tail block i for `rows` and merges each row's n best items into its candidates. Probabilities are
+    /// formed exactly as `score` forms them (softmax, then × cluster) before ranking, so ties and rounding match
+    /// full scoring.
+    private func evaluateTail(_ i: Int, rows: [Int32], x: ConstFloatPtr, hl: ConstFloatPtr, n: Int,
+                              into cand: inout [[(Float, Int32)]]) {
+        let H = headWidth, b1 = layout.bounds[0]
+        let m = rows.count, w = layout.widths[i], K = layout.size(i), lo = layout.start(i)
+        lastTailEvaluations += m
+        let xs = xg.reserve(m * dim), z = zb.reserve(m * w), l = lb.reserve(m * K)
+        gatherRows(xs, x, rows, dim)
+        BLAS.gemm(m: m, n: w, k: dim, a: xs, b: params.value(projections[i - 1]), c: z)
+        BLAS.gemm(m: m, n: K, k: w, a: z, b: params.value(weights[i - 1]), c: l)
+        for (j, r) in rows.enumerated() {
+            let row = l + j * K
+            _ = Kernels.softmaxRowInPlace(row, K)
+            Kernels.scale(row, hl[Int(r) * H + b1 + i - 1], K)
+            for e in Kernels.topK(row, K, k: n) { Self.insert((row[Int(e)], Int32(lo) + e), into: &cand[Int(r)], n: n) }
+        }
+    }
+
+    /// Inserts into a best-first list (higher probability, then lower id: the full ranking's tie rule), keeping n.
+    private static func insert(_ c: (Float, Int32), into list: inout [(Float, Int32)], n: Int) {
+        var pos = list.count
+        while pos > 0 && (c.0 > list[pos - 1].0 || (c.0 == list[pos - 1].0 && c.1 < list[pos - 1].1)) { pos -= 1 }
+        if pos >= n { return }
+        list.insert(c, at: pos)
+        if list.count > n { list.removeLast() }
     }
 }

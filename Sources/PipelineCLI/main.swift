@@ -71,6 +71,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("source"), help: "A user-placed dataset file, NAME=FILE (repeatable).")
     var sources: [String] = []
 
+    @Option(help: "Fetch every download's file name from this base URL instead of its upstream host (default: $\(ExperimentOptions.mirrorEnvironmentVariable)); checksums still apply.")
+    var mirror: String?
+
     @Option(help: "Seconds without heartbeat after which another run's lock is considered abandoned.")
     var staleLockAfter: Double = 600
 
@@ -78,6 +81,7 @@ struct GlobalOptions: ParsableArguments {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
         _ = try sourceMap()
+        do { _ = try ExperimentOptions.resolveMirror(option: mirror) } catch { throw ValidationError("\(error)") }
     }
 
     var cwd: URL { URL(fileURLWithPath: FileManager.default.currentDirectoryPath) }
@@ -102,7 +106,8 @@ struct GlobalOptions: ParsableArguments {
     /// Builds the profile's graph and validates it; nothing is written.
     func engine() throws -> Engine {
         let options = ExperimentOptions(profile: profile, specDirectory: path(specDir ?? "pipeline"),
-                                        outputRoot: outputRoot, sources: try sourceMap())
+                                        outputRoot: outputRoot, sources: try sourceMap(),
+                                        mirror: try ExperimentOptions.resolveMirror(option: mirror))
         let stages = try Paper.graph(options)
         let store = CacheStore(root: CacheStore.resolveRoot(option: cacheDir), staleLockAfter: staleLockAfter)
         return try Engine(stages: stages, store: store)

@@ -136,6 +136,56 @@ import Testing
         guard case .archive(_, "ml-tiny/ratings.dat", _)? = err else { Issue.record("expected an archive error, got \(String(describing: err))"); return }
     }
 
+    /// `--mirror`: the spec's upstream host is never contacted (here it is unreachable); the file of the same name
+    /// comes from the mirror, its checksum still decides, and fetch.json names both URLs.
+    @Test func mirrorServesTheUpstreamFileNameAndChecksumsStillApply() throws {
+        let root = try makeTempDir("srv"), dl = try makeTempDir("dl"), out = try makeTempDir("out")
+        defer { for d in [root, dl, out] { try? FileManager.default.removeItem(at: d) } }
+        let rows = "1\t10\t5\t100\n1\t11\t3\t50\n2\t10\t4\t70\n"
+        try writeFile(root, "sub/ml-tiny/u.data", rows)
+        let zip = Process()
+        zip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        zip.arguments = ["zip", "-q", "-r", "ml-tiny.zip", "ml-tiny"]
+        zip.currentDirectoryURL = root.appendingPathComponent("sub")
+        try zip.run(); zip.waitUntilExit()
+        try #require(zip.terminationStatus == 0)
+        let zipSHA = try SHA256.hex(fileAt: root.appendingPathComponent("sub/ml-tiny.zip"))
+        let server = try LocalHTTPServer(root: root)
+        defer { server.stop() }
+        let upstream = "http://upstream.invalid/datasets/movielens/ml-tiny.zip"
+        func spec(_ sha: String) -> DatasetSpec {
+            DatasetSpec(name: "ml-tiny", source: .download(DownloadSource(url: upstream, sha256: sha, archive: .zip, members: ["ml-tiny/u.data"])),
+                        format: FormatSpec(kind: .movielensRatings))
+        }
+        // A mirror base with or without the trailing slash.
+        for base in [server.url("sub/"), server.url("sub")] {
+            try? FileManager.default.removeItem(at: dl)
+            let record = try Fetcher.fetch(spec(zipSHA), into: out, options: FetchOptions(downloadDirectory: dl, mirror: base))
+            #expect(record.checksum == "verified")
+            #expect(record.url == server.url("sub/ml-tiny.zip") && record.upstream == upstream)
+            #expect(record.files[0].origin == server.url("sub/ml-tiny.zip") + "#ml-tiny/u.data")
+            #expect(try String(contentsOf: out.appendingPathComponent("u.data"), encoding: .utf8) == rows)
+        }
+        #expect(server.requests.allSatisfy { $0.hasPrefix("/sub/ml-tiny.zip") })
+        // A mirror serving other bytes fails the pinned checksum.
+        try? FileManager.default.removeItem(at: dl)
+        let wrong = String(repeating: "0", count: 64)
+        let err = datasetError { _ = try Fetcher.fetch(spec(wrong), into: out, options: FetchOptions(downloadDirectory: dl, mirror: server.url("sub/"))) }
+        guard case .checksumMismatch(let url, "sha256", _, zipSHA)? = err else { Issue.record("expected a checksum mismatch, got \(String(describing: err))"); return }
+        #expect(url == server.url("sub/ml-tiny.zip"))
+        // Without a mirror the upstream is used as is; a mirror that is no URL is an error before any download.
+        #expect(try FetchOptions(downloadDirectory: dl).resolve(upstream) == upstream)
+        #expect(datasetError { _ = try FetchOptions(downloadDirectory: dl, mirror: "not a url").resolve(upstream) } != nil)
+    }
+
+    @Test func mirrorOptionWinsOverTheEnvironment() {
+        let env = [FetchOptions.mirrorEnvironmentVariable: "http://env.example/"]
+        #expect(FetchOptions.resolveMirror(option: "http://opt.example/", environment: env) == "http://opt.example/")
+        #expect(FetchOptions.resolveMirror(option: nil, environment: env) == "http://env.example/")
+        #expect(FetchOptions.resolveMirror(option: nil, environment: [:]) == nil)
+        #expect(FetchOptions.resolveMirror(option: nil, environment: [FetchOptions.mirrorEnvironmentVariable: " "]) == nil)
+    }
+
     @Test func missingUserPlacedFileNamesPathFormatAndLinks() throws {
         let cwd = try makeTempDir("cwd"), out = try makeTempDir("out")
         defer { try? FileManager.default.removeItem(at: cwd); try? FileManager.default.removeItem(at: out) }

@@ -3,6 +3,7 @@ import Testing
 @testable import Evaluation
 @testable import Models
 import Kernels
+import NeuralNet
 
 @Suite struct EvaluationTests {
     @Test func tiesCountAgainstTheTarget() {
@@ -126,5 +127,82 @@ import Kernels
         #expect(t.agreement == 1)   // full softmax: topN is full scoring
         let limited = InferenceTiming.measure(m, on: seqs, batchSize: 8, n: 5, limit: 10)
         #expect(limited.sequences == 10)
+    }
+
+    /// A CpRec output on random weights sharpened so tail items both win and lose against head items: the
+    /// default (exact) rule agrees with full scoring on every row while skipping tail blocks.
+    @Test func exactRuleAgreesWithFullScoringOnAModel() throws {
+        Kernels.setThreads(1)
+        var c = ModelConfig(kind: .nextitnet)
+        c.dim = 16
+        c.dilations = [1, 2]
+        c.output = .blockwise
+        c.input = .blockwise
+        c.blockFactor = 2
+        c.blocks = [30, 80, 200]
+        let m = try ModelFactory.make(c, itemCount: 200, seed: 3)
+        let tree = try #require(m.treeSoftmax)
+        for r in [tree.head] + tree.projections + tree.weights { Kernels.scale(m.parameters.value(r), 6, r.count) }
+        let seqs = PlantedSource.make(rows: 300, length: 8, itemCount: 200, seed: 4)
+        let t = InferenceTiming.measure(m, on: seqs, batchSize: 64, n: 5)
+        #expect(t.agreement == 1)
+        #expect(t.rules.map(\.rule) == ["exact", "approximate"])
+        let exact = t.rules[0], approx = t.rules[1]
+        #expect(exact.agreement == 1)
+        #expect(exact.skippedShare > 0 && exact.skippedShare < 1, "skipped \(exact.skippedShare)")
+        #expect(approx.skippedShare >= exact.skippedShare)
+        #expect(approx.agreement <= 1 && tree.pruning == .exact)
+        #expect(try ModelFactory.make(ModelConfig(kind: .nextitnet), itemCount: 20, seed: 1).treeSoftmax == nil)
+    }
+
+    /// The constructed case of IOLayerTests through `measure`: rows alternate between a context whose best item
+    /// hides in a block the authors' rule skips and one where the head dominates. Approximate: half the rows
+    /// agree and 6 of 8 (row, block) pairs are skipped; exact: all agree, 4 of 8 skipped.
+    @Test func approximateDisagreementIsCounted() throws {
+        // Contexts 1, 2, 1, 2 (odd = row A, even = row B); the targets (7) play no part. Batch 3 splits the rows.
+        let seqs = SequenceSet(ids: [1, 7, 2, 7, 1, 7, 2, 7], length: 2)
+        let t = InferenceTiming.measure(ConstructedTreeModel(), on: seqs, batchSize: 3, n: 1)
+        #expect(t.sequences == 4)
+        #expect(t.rules.count == 2)
+        #expect(t.rules[0].rule == "exact" && t.rules[0].agreement == 1 && t.rules[0].skippedShare == 0.5)
+        #expect(t.rules[1].rule == "approximate" && t.rules[1].agreement == 0.5 && t.rules[1].skippedShare == 0.75)
+        #expect(t.agreement == 1)
+    }
+}
+
+/// A sequence model whose hidden vector is e_0 when the context's last item is odd and e_1 otherwise, over the
+/// hand-set tree softmax of `IOLayerTests.constructedTree` (items 1…7; blocks [3, 7, 8]).
+final class ConstructedTreeModel: LayeredSequenceModel {
+    let parameters = ParameterSet()
+    let output: OutputLayer
+    var itemCount: Int { 8 }
+    init() {
+        let layout = BlockLayout(bounds: [3, 7, 8], dim: 2, factor: 1)
+        let tree = TreeSoftmax(parameters, prefix: "out", layout: layout, dim: 2)
+        var rng = Rng(seed: 1)
+        parameters.allocate(rng: &rng)
+        parameters.values.update(repeating: 0, count: parameters.count)
+        let a: [Double] = [1e-9, 0.2, 0.05, 0.45, 0.3], b: [Double] = [1e-9, 0.6, 0.1, 0.2, 0.1]
+        let h = parameters.value(tree.head)
+        for j in 0..<5 { h[j] = Float(log(a[j])); h[5 + j] = Float(log(b[j])) }
+        output = tree
+    }
+    func hidden(_ batch: SequenceBatch) -> [Float] {
+        (0..<batch.batchSize).flatMap { r -> [Float] in
+            batch.ids[r * batch.length + batch.length - 1] % 2 == 1 ? [1, 0] : [0, 1]
+        }
+    }
+    func trainStep(_ batch: SequenceBatch) -> Float { 0 }
+    func scoreLast(_ batch: SequenceBatch) -> [Float] {
+        let x = hidden(batch)
+        var out = [Float](repeating: 0, count: batch.batchSize * itemCount)
+        x.withUnsafeBufferPointer { xp in
+            out.withUnsafeMutableBufferPointer { output.score(out: $0.baseAddress!, x: xp.baseAddress!, N: batch.batchSize) }
+        }
+        for r in 0..<batch.batchSize { out[r * itemCount] = 0 }
+        return out
+    }
+    func topN(_ batch: SequenceBatch, n: Int) -> [Int32] {
+        hidden(batch).withUnsafeBufferPointer { output.topN(x: $0.baseAddress!, N: batch.batchSize, n: n) }
     }
 }

@@ -128,7 +128,9 @@ import Testing
         Kernels.scale(p.values, 4, p.count)
         let N = 6
         let x = Buf(randn(N * 8, seed: 9))
-        // n = head width: every cluster token ranks inside the top n, so every tail is evaluated.
+        // The authors' rule with n = head width: every cluster token ranks inside the top n, so every tail is
+        // evaluated and the list is the full one.
+        layer.pruning = .approximate
         let n = 6
         let fast = layer.topN(x: x.p, N: N, n: n)
         #expect(layer.lastTailEvaluations == N * 2)
@@ -151,5 +153,84 @@ import Testing
         #expect(layer.lastTailEvaluations == 0)
         #expect(fast == fullTop(layer, x, N: N, n: 3))
         #expect(Array(fast.prefix(3)) == [4, 3, 2])
+    }
+
+    /// Random weights peaked enough that tail blocks both win and lose against the head: the exact rule must
+    /// reproduce full scoring row for row, in a batch and one row at a time, while still skipping blocks.
+    @Test(arguments: [
+        (bounds: [5, 9, 14], dim: 8, factor: 2),
+        (bounds: [30, 200], dim: 16, factor: 4),
+        (bounds: [40, 90, 260, 600], dim: 16, factor: 2),
+        (bounds: [10, 11, 60, 61, 300], dim: 8, factor: 1),   // one-item blocks: item probability = cluster's
+    ])
+    func exactTopNEqualsFullScoringOnRandomWeights(_ c: (bounds: [Int], dim: Int, factor: Int)) {
+        let layout = BlockLayout(bounds: c.bounds, dim: c.dim, factor: c.factor)
+        let p = ParameterSet()
+        let layer = TreeSoftmax(p, prefix: "out", layout: layout, dim: c.dim)
+        var rng = Rng(seed: UInt64(c.bounds.last!))
+        p.allocate(rng: &rng)
+        Kernels.scale(p.values, 3, p.count)
+        let N = 400
+        let x = Buf(randn(N * c.dim, seed: 11, scale: 2))
+        #expect(layer.pruning == .exact)
+        var evaluated = 0
+        for k in [1, 5, 20] {
+            let n = min(k, layout.vocabulary - 1)
+            let full = fullTop(layer, x, N: N, n: n)
+            #expect(layer.topN(x: x.p, N: N, n: n) == full, "n = \(n)")
+            #expect(layer.lastTailPairs == N * layout.tailCount)
+            evaluated += layer.lastTailEvaluations
+            for r in 0..<60 {
+                let one = layer.topN(x: x.p + r * c.dim, N: 1, n: n)
+                #expect(one == Array(full[(r * n)..<((r + 1) * n)]), "row \(r), n = \(n), batch 1")
+            }
+        }
+        #expect(evaluated > 0 && evaluated < 3 * N * layout.tailCount, "evaluated \(evaluated)")
+        // No pruning: the same lists, every block scored.
+        layer.pruning = .off
+        #expect(layer.topN(x: x.p, N: N, n: 5) == fullTop(layer, x, N: N, n: 5))
+        #expect(layer.lastTailEvaluations == N * layout.tailCount)
+    }
+
+    /// All-zero weights: every head entry has probability 1/H and each block is uniform, so the ranking is
+    /// decided by the tie rule alone (higher probability, then lower id), as in full scoring.
+    @Test func exactTopNBreaksTiesLikeFullScoring() {
+        let layout = BlockLayout(bounds: [4, 6, 7, 9], dim: 4, factor: 1)
+        let p = ParameterSet()
+        let layer = TreeSoftmax(p, prefix: "out", layout: layout, dim: 4)
+        var rng = Rng(seed: 1)
+        p.allocate(rng: &rng)
+        p.values.update(repeating: 0, count: p.count)
+        let x = Buf(randn(2 * 4, seed: 2))
+        // 1, 2, 3 and 6 (a one-item block) at 1/7; then 4 beats 5, 7 and 8 (all 1/14) by id.
+        #expect(fullTop(layer, x, N: 2, n: 5) == [1, 2, 3, 6, 4, 1, 2, 3, 6, 4])
+        #expect(layer.topN(x: x.p, N: 2, n: 5) == [1, 2, 3, 6, 4, 1, 2, 3, 6, 4])
+    }
+
+    /// Row A: the head ranks cluster 1 (0.45, four items of 0.1125) first, cluster 2 (0.3, one item) second and
+    /// item 1 (0.2) third. For n = 1 the authors' rule scores only block 1 and answers item 3; the full ranking's
+    /// best is item 7 (0.3). Row B: item 1 (0.6) dominates and both rules agree.
+    static func constructedTree() -> (TreeSoftmax, Buf) {
+        let layout = BlockLayout(bounds: [3, 7, 8], dim: 2, factor: 1)
+        let p = ParameterSet()
+        let layer = TreeSoftmax(p, prefix: "out", layout: layout, dim: 2)
+        var rng = Rng(seed: 1)
+        p.allocate(rng: &rng)
+        p.values.update(repeating: 0, count: p.count)  // tail blocks uniform
+        // Head columns: padding, item 1, item 2, cluster 1, cluster 2; x = e_0 selects row A's logits, e_1 row B's.
+        let a: [Double] = [1e-9, 0.2, 0.05, 0.45, 0.3], b: [Double] = [1e-9, 0.6, 0.1, 0.2, 0.1]
+        let h = p.value(layer.head)
+        for j in 0..<5 { h[j] = Float(log(a[j])); h[5 + j] = Float(log(b[j])) }
+        return (layer, Buf([1, 0, 0, 1, 1, 0, 0, 1]))  // rows A, B, A, B
+    }
+
+    @Test func approximateRuleMissesWhatTheExactRuleFinds() {
+        let (layer, x) = Self.constructedTree()
+        #expect(fullTop(layer, x, N: 4, n: 1) == [7, 1, 7, 1])
+        #expect(layer.topN(x: x.p, N: 4, n: 1) == [7, 1, 7, 1])
+        #expect(layer.lastTailEvaluations == 4 && layer.lastTailPairs == 8)  // row A scores both blocks, B none
+        layer.pruning = .approximate
+        #expect(layer.topN(x: x.p, N: 4, n: 1) == [3, 1, 3, 1])
+        #expect(layer.lastTailEvaluations == 2 && layer.lastTailPairs == 8)  // row A scores block 1 only
     }
 }

@@ -6,6 +6,9 @@ import Pipeline
 struct FetchStage: Stage {
     let dataset: DatasetSpec
     let source: URL?
+    /// Not part of the key: a mirror only changes where the same file comes from (its checksum, when the spec pins
+    /// one, is still verified), so switching mirrors reuses a fetched dataset.
+    var mirror: String? = nil
     var id: StageID { StageID("fetch/\(dataset.name)") }
     var version: Int { 1 }
     var parameters: JSONValue {
@@ -28,7 +31,7 @@ struct FetchStage: Stage {
 
     func run(_ context: StageContext) throws {
         let options = FetchOptions(downloadDirectory: context.workDirectory.appendingPathComponent("downloads"),
-                                   overrides: source.map { [$0] } ?? [],
+                                   overrides: source.map { [$0] } ?? [], mirror: mirror,
                                    log: { line in context.log(line); context.progress(line) })
         let staging = context.workDirectory.appendingPathComponent("staging-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: staging) }

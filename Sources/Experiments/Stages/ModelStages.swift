@@ -133,6 +133,7 @@ struct EvaluateStage: Stage {
                                 bestEpoch: o.bestEpoch, epochsTrained: o.epochsTrained, selection: o.selection,
                                 inferenceFullSeconds: m(Timing.inferenceFull), inferenceFastSeconds: m(Timing.inferenceFast),
                                 speedup: context.inputMeasurement(id, Timing.speedup),
+                                speedupBatch1: context.inputMeasurement(id, Timing.speedupBatch1),
                                 testSequences: o.testSequences, inferenceBatch: o.inferenceBatch,
                                 threads: Int(context.inputMeasurement(id, Timing.threads) ?? 0))
         r.seeds = [o.seed]
@@ -149,8 +150,12 @@ struct EvaluateStage: Stage {
     let seed: UInt64
     /// NextItNet on the same data and seed: the inference speedup is timed against it inside this stage (nil for itself).
     let baseline: ModelEntry?
+    /// Batch-1 timing stops after this many test sequences or this many seconds (both paths together), so
+    /// evaluate stays cheap on large test sets; the median per sequence needs no more.
+    static let batch1Rows = 300
+    static let batch1Budget = 3.0
     var id: StageID { Self.stageID(dataset: dataset, model: model.name, seed: seed) }
-    var version: Int { EngineRevision.stageVersion(3) }
+    var version: Int { EngineRevision.stageVersion(4) }
     var parameters: JSONValue {
         .object(["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)), "threads": .number(Double(threads)),
                  "baseline": baseline.map { .encoded($0.config) } ?? .null])
@@ -175,8 +180,14 @@ struct EvaluateStage: Stage {
             let reference = try inputs.trained(baseline, from: try context.inputDirectory(baselineTrain))
             let (b, m) = InferenceTiming.paired(baseline: reference, model: net, on: test, batchSize: inferenceBatch)
             context.record(Timing.speedup, b / m)
+            context.progress("timing top-5 at batch 1")
+            let one = InferenceTiming.pairedLatency(baseline: reference, model: net, on: test, n: 5,
+                                                    maxRows: Self.batch1Rows, budgetSeconds: Self.batch1Budget)
+            context.record(Timing.speedupBatch1, one.baseline / one.model)
+            context.record(Timing.latencyBatch1, one.model)
         } else if baseline == nil {
             context.record(Timing.speedup, 1)
+            context.record(Timing.speedupBatch1, 1)
         }
         let p = net.parameters
         let out = EvaluationOutput(
@@ -185,7 +196,8 @@ struct EvaluateStage: Stage {
                       "MRR@20": metrics.mrr20, "HR@20": metrics.hr20, "NDCG@20": metrics.ndcg20],
             params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
             bestEpoch: record.bestEpoch, epochsTrained: record.history.count, selection: record.selection,
-            testSequences: test.count, inferenceBatch: inferenceBatch, seed: seed)
+            testSequences: test.count, inferenceBatch: inferenceBatch, seed: seed,
+            fastTopN: timing.rules.isEmpty ? nil : timing.rules)
         try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
         // Timings go to the manifest: the training ones are carried over so tables read one stage per row.
         for name in [Timing.secondsToBest, Timing.secondsTotal] {
@@ -193,7 +205,11 @@ struct EvaluateStage: Stage {
         }
         context.record(Timing.inferenceFull, timing.fullSeconds)
         context.record(Timing.inferenceFast, timing.fastSeconds)
+        if let approximate = timing.rules.first(where: { $0.rule == TopNPruning.approximate.rawValue }) {
+            context.record(Timing.inferenceApproximate, approximate.seconds)
+        }
         context.record(Timing.threads, Double(context.threads))
-        context.log("\(model.label): \(metrics.summary); params \(out.params.total); top-5 full \(String(format: "%.3f", timing.fullSeconds)) s, fast \(String(format: "%.3f", timing.fastSeconds)) s")
+        context.log("\(model.label): \(metrics.summary); params \(out.params.total); top-5 full \(String(format: "%.3f", timing.fullSeconds)) s, fast \(String(format: "%.3f", timing.fastSeconds)) s"
+                    + timing.rules.map { r in String(format: "; %@ rule: top-5 = full on %.1f %% of rows, %.1f %% of tail blocks skipped, %.3f s", r.rule, 100 * r.agreement, 100 * r.skippedShare, r.seconds) }.joined())
     }
 }

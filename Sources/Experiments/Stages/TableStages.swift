@@ -119,6 +119,7 @@ enum ResultColumns {
         case "Params(mid)": return Column("Params", unit: "middle", format: .count, paper: paper)
         case "TT": return Column("TT", unit: "min", format: .decimal(2), paper: paper, spread: true)
         case "Speedup": return Column("Speedup", format: .times(2), paper: paper, spread: true)
+        case "Speedup(b1)": return Column("Speedup", unit: "batch 1", format: .times(2), paper: paper, spread: true)
         default: return Column(name, format: .decimal(4), paper: paper, spread: true)
         }
     }
@@ -135,6 +136,10 @@ enum ResultColumns {
             var c = Cell.optional(r.speedup, paper: paper)
             c.std = spread(r.seedSpeedups)
             return c
+        case "Speedup(b1)":
+            var c = Cell.optional(r.speedupBatch1, paper: paper)
+            c.std = spread(r.seedSpeedupsBatch1)
+            return c
         default:
             var c = Cell.optional(r.metrics[name], paper: paper)
             c.std = spread(r.values(name))
@@ -148,6 +153,9 @@ enum ResultColumns {
         if columns.contains("TT") { notes.append("TT: wall time of training up to the selected epoch, minutes.") }
         if columns.contains("Speedup") {
             notes.append("Speedup: NextItNet's time to generate the top-5 list of every test sequence divided by the model's (fast top-N path where it has one), same batch and threads.")
+        }
+        if columns.contains("Speedup(b1)") {
+            notes.append("Speedup (batch 1): the same at test batch 1, the paper's latency setting: median time per sequence over up to \(EvaluateStage.batch1Rows) test sequences (or \(Int(EvaluateStage.batch1Budget)) s), NextItNet and the model called alternately. Block-wise softmax models use the exact pruned top-N (equal to full scoring).")
         }
         if let selection { notes.append("Epoch selection: \(selection).") }
         return notes

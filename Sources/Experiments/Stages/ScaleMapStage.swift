@@ -1,0 +1,221 @@
+import Evaluation
+import Foundation
+import Kernels
+import Models
+import NeuralNet
+import Pipeline
+import Reports
+
+/// One cell of the scale map: a model at vocabulary K and width d on untrained weights.
+struct ScaleCell: Codable {
+    var K: Int
+    var dim: Int
+    var model: String
+    var label: String
+    var params: Int
+    /// Input + output layer parameters.
+    var ioParams: Int
+    /// The output layer's share of one test sequence's inference FLOPs (all positions through the convolutions,
+    /// the output layer at the last one; the tree softmax with every block scored).
+    var outputFlopShare: Double
+    /// Median seconds for one sequence's top-5 at batch 1, exact pruned path (nil: skipped for memory).
+    var batch1: Double?
+    /// The same with every block scored (no pruning): the cost when a trained model's clusters are heavy.
+    var batch1Unpruned: Double?
+    /// Median seconds per sequence at batch 128 (exact pruned path).
+    var batch128: Double?
+    var skipped: String?
+}
+
+/// `figure/scalemap`: where CpRec's compression and inference speed claims hold. For NextItNet and each CpRec
+/// variant over vocabularies K × widths d: parameters, the output layer's FLOP share and the top-5 time at
+/// batch 1 and 128, on untrained weights through the same model code as training and evaluation.
+struct ScaleMapStage: Stage {
+    /// Cells whose values + gradients would exceed this are skipped (1M × 256 and 512 full softmax).
+    static let memoryLimit = 3 << 30
+    static let seqLength = 20
+
+    let spec: ScaleMapSpec
+    let models: [ModelEntry]
+    let threads: Int
+    var vocabularies: [Int] { spec.vocabularies }
+    var dims: [Int] { spec.dims }
+    var id: StageID { "figure/scalemap" }
+    var version: Int { EngineRevision.stageVersion(1) }
+    var parameters: JSONValue {
+        .object(["models": .encoded(models.map(\.config)), "labels": .encoded(models.map(\.label)), "K": .encoded(spec.vocabularies), "d": .encoded(spec.dims),
+                 "budget": .number(spec.budget), "threads": .number(Double(threads)), "t": .number(Double(Self.seqLength))])
+    }
+    var inputs: [StageID] { [] }
+    var preferredThreads: Int? { threads }
+    var outputs: [String] {
+        ["scalemap.json"] + ["dat", "gp", "png", "svg"].map { "scalemap.\($0)" } + ["md", "tex", "csv"].map { "scalemap-table.\($0)" }
+    }
+    var publishes: [String: String] {
+        var p: [String: String] = [:]
+        for e in ["dat", "gp", "png", "svg"] { p["scalemap.\(e)"] = "figures/scalemap.\(e)" }
+        for e in ["md", "tex", "csv"] { p["scalemap-table.\(e)"] = "paper-tables/scalemap.\(e)" }
+        return p
+    }
+
+    /// The authors' cutoffs [7000, 15000, K] where K allows them, else the same proportions of K (0.35, 0.75).
+    static func blocks(_ K: Int) -> [Int] {
+        K > 20_000 ? [7_000, 15_000, K] : [K * 35 / 100, K * 75 / 100, K]
+    }
+
+    /// Inference FLOPs of one sequence: 2·t·k·d² per conv layer over every position, the output at the last.
+    static func flops(_ c: ModelConfig, K: Int) -> (middle: Double, output: Double) {
+        let d = Double(c.dim), t = Double(seqLength)
+        let middle = Double(2 * c.dilations.count) * 2 * t * Double(c.kernel) * d * d
+        switch c.output {
+        case .full: return (middle, 2 * d * Double(K))
+        case .lowrank: return (middle, 2 * d * Double(c.lowRank) + 2 * Double(c.lowRank) * Double(K))
+        case .blockwise:
+            let layout = NextItNet.layout(c, K)
+            var out = 2 * d * Double(layout.bounds[0] + layout.tailCount)
+            for i in 1..<layout.bounds.count {
+                out += 2 * d * Double(layout.widths[i]) + 2 * Double(layout.widths[i] * layout.size(i))
+            }
+            return (middle, out)
+        }
+    }
+
+    func run(_ context: StageContext) throws {
+        Kernels.setThreads(context.threads)
+        var cells: [ScaleCell] = []
+        for d in dims {
+            for K in vocabularies {
+                var rng = Rng(seed: UInt64(K + d))
+                let rows = 128
+                let ids = (0..<(rows * (Self.seqLength + 1))).map { _ in Int32(1 + rng.int(below: K - 1)) }
+                let seqs = SequenceSet(ids: ids, length: Self.seqLength + 1)
+                for m in models {
+                    var c = m.config
+                    c.dim = d
+                    c.blocks = Self.blocks(K)
+                    c.blockWidths = []
+                    let counts = NextItNet.closedFormParameterCounts(config: c, itemCount: K)
+                    let total = counts.input + counts.middle + counts.output
+                    let f = Self.flops(c, K: K)
+                    var cell = ScaleCell(K: K, dim: d, model: m.name, label: m.label, params: total,
+                                         ioParams: counts.input + counts.output, outputFlopShare: f.output / (f.middle + f.output))
+                    // Values and gradients, 4 bytes each.
+                    if total * 8 > Self.memoryLimit {
+                        cell.skipped = "\((total * 8) >> 30) GB of parameters and gradients"
+                        cells.append(cell)
+                        continue
+                    }
+                    context.progress("K \(K), d \(d): \(m.label)")
+                    let net = try ModelFactory.make(c, itemCount: K, seed: 1)
+                    cell.batch1 = Self.time(net, seqs, batch: 1, budget: spec.budget)
+                    if let tree = net.treeSoftmax {
+                        tree.pruning = .off
+                        cell.batch1Unpruned = Self.time(net, seqs, batch: 1, budget: spec.budget)
+                        tree.pruning = .exact
+                    } else {
+                        cell.batch1Unpruned = cell.batch1
+                    }
+                    cell.batch128 = Self.time(net, seqs, batch: rows, budget: spec.budget).map { $0 / Double(rows) }
+                    cells.append(cell)
+                }
+            }
+        }
+        try JSONFiles.write(cells, to: context.outputDirectory.appendingPathComponent("scalemap.json"))
+        try table(cells).write(to: context.outputDirectory, name: "scalemap-table")
+        try figure(cells).render(to: context.outputDirectory, name: "scalemap")
+    }
+
+    /// Median seconds of one `topN` call on `batch` rows, calls repeated over different rows for `budget` seconds.
+    static func time(_ net: any SequenceModel, _ seqs: SequenceSet, batch: Int, budget: Double) -> Double? {
+        let batches = stride(from: 0, to: seqs.count - batch + 1, by: batch).map { seqs.contextAndTargets($0..<($0 + batch)).context }
+        guard let first = batches.first else { return nil }
+        _ = net.topN(first, n: 5)  // sizes the workspaces
+        var times: [Double] = []
+        var spent = 0.0, i = 0
+        while spent < budget || times.isEmpty {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = net.topN(batches[i % batches.count], n: 5)
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            times.append(dt)
+            spent += dt
+            i += 1
+        }
+        return times.sorted()[times.count / 2]
+    }
+
+    static func baseline(_ cells: [ScaleCell], for c: ScaleCell) -> ScaleCell? {
+        cells.first { $0.K == c.K && $0.dim == c.dim && $0.model == "nextitnet" }
+    }
+
+    static func ratio(_ a: Double?, _ b: Double?) -> Double? {
+        guard let a, let b, b > 0 else { return nil }
+        return a / b
+    }
+
+    static func mark(_ s: Double?) -> String {
+        guard let s else { return "" }
+        return s >= 4 ? "≥ 4×" : s >= 2 ? "≥ 2×" : s >= 1.1 ? "≥ 1.1×" : ""
+    }
+
+    func table(_ cells: [ScaleCell]) -> Table {
+        var t = Table(title: "Scale map: parameters and top-5 inference time vs vocabulary K and width d",
+                      caption: "Untrained weights (a timing needs none; the exact path's pruning on random weights is optimistic, so the unpruned time is shown too). t = \(Self.seqLength), kernel 3, \(threads) thread(s). Blocks: [7000, 15000, K] for K > 20K, else [0.35K, 0.75K, K]; tail widths d/4, d/16.",
+                      columns: [.label("Model"), Column("K", format: .count), Column("d", format: .integer),
+                                Column("Params", format: .count), Column("Output FLOPs", format: .percent(1)),
+                                Column("Top-5 b1", unit: "ms", format: .decimal(3)), Column("Speedup b1", format: .times(2)),
+                                Column("Speedup b1 unpruned", format: .times(2)),
+                                Column("Top-5 b128", unit: "ms/seq", format: .decimal(4)), Column("Speedup b128", format: .times(2)),
+                                Column("Mark (b1)", alignment: .left)],
+                      groupTitle: "Width", provenance: RunFacts.provenance(profile: nil))
+        for d in dims {
+            t.addGroup("d = \(d)")
+            for c in cells where c.dim == d {
+                let b = Self.baseline(cells, for: c)
+                let s1 = Self.ratio(b?.batch1, c.batch1), s1u = Self.ratio(b?.batch1Unpruned, c.batch1Unpruned)
+                let s128 = Self.ratio(b?.batch128, c.batch128)
+                t.addRow([.text(c.label), .number(Double(c.K)), .number(Double(c.dim)), .number(Double(c.params)),
+                          .number(c.outputFlopShare), .optional(c.batch1.map { $0 * 1e3 }), .optional(s1), .optional(s1u),
+                          .optional(c.batch128.map { $0 * 1e3 }), .optional(s128),
+                          .text(c.skipped.map { "skipped: \($0)" } ?? (c.model == "nextitnet" ? "" : Self.mark(s1)))])
+            }
+        }
+        t.notes = ["Speedup: NextItNet's (full softmax) top-5 time over the model's at the same K, d and batch; CpRec uses the exact pruned tree softmax (equal to full scoring). 'unpruned' scores every tail block.",
+                   "Output FLOPs: the output layer's share of one sequence's inference FLOPs (tree softmax with every block scored).",
+                   "Marks: batch-1 speedup ≥ 1.1×, ≥ 2×, ≥ 4×."]
+        return t
+    }
+
+    /// The variant the figure plots: CpRec-Cb, the paper's usual one (the variants share the inference FLOPs;
+    /// their batch-1 times differ through how much convolution weight must stream from memory).
+    var representative: ModelEntry? { models.first { $0.name == "cprec-cb" } ?? models.first { $0.name != "nextitnet" } }
+
+    func figure(_ cells: [ScaleCell]) -> Figure {
+        func panel(_ title: String, _ value: (ScaleCell) -> Double?, yLabel: String, thresholds: Bool) -> Panel {
+            var series: [Series] = []
+            let variant = representative?.name ?? "nextitnet"
+            for d in dims {
+                let pts = cells.filter { $0.dim == d && $0.model == variant }.compactMap { c in value(c).map { DataPoint(Double(c.K), $0) } }
+                if !pts.isEmpty { series.append(Series("d = \(d)", points: pts)) }
+            }
+            if thresholds {
+                for s in [1.1, 2, 4] {
+                    series.append(Series("\(s)×", x: [Double(vocabularies.first!), Double(vocabularies.last!)], y: [s, s], style: .lines))
+                }
+            }
+            return Panel(title: title, xLabel: "items K", yLabel: yLabel, xLog: true, yLog: true, series: series,
+                         legend: .topLeft, xTics: vocabularies.map(Double.init))
+        }
+        let label = representative?.label ?? ""
+        let b1 = panel("\(label) vs NextItNet: top-5 speedup, batch 1 (exact pruning)", { c in
+            Self.ratio(Self.baseline(cells, for: c)?.batch1, c.batch1) }, yLabel: "speedup", thresholds: true)
+        let b1u = panel("batch 1, every block scored", { c in
+            Self.ratio(Self.baseline(cells, for: c)?.batch1Unpruned, c.batch1Unpruned) }, yLabel: "speedup", thresholds: true)
+        let b128 = panel("batch 128 (exact pruning)", { c in
+            Self.ratio(Self.baseline(cells, for: c)?.batch128, c.batch128) }, yLabel: "speedup", thresholds: true)
+        let comp = panel("compression (NextItNet params / \(label) params)", { c in
+            Self.baseline(cells, for: c).map { Double($0.params) / Double(c.params) } }, yLabel: "compression", thresholds: false)
+        return Figure(title: "Scale map: where CpRec's speed and compression claims hold (untrained weights)",
+                      panels: [b1, b1u, b128, comp], rows: 2, panelWidth: 620, panelHeight: 440,
+                      provenance: RunFacts.provenance(profile: nil))
+    }
+}
