@@ -137,22 +137,14 @@ public enum Transfer {
         let d = backbone.hiddenSize
         let frozenTrainU = tunable == nil ? representations(backbone, of: train.sequences) : []
 
-        let head = ParameterSet()
-        let w = head.declare("target.w", [kt, d], .output, .normal(std: 0.01))   // row per item: contiguous dots
-        let b = head.declare("target.b", [kt], .output, .zeros)
-        var initRng = Rng(seed: options.seed)
-        head.allocate(rng: &initRng)
+        let layer = TargetItemHead(items: kt, dim: d, seed: options.seed)
+        let head = layer.parameters
         let adam = Adam(parameters: head, config: AdamConfig(learningRate: options.learningRate))
         let backboneAdam = tunable.map { Adam(parameters: $0.parameters, config: AdamConfig(learningRate: options.learningRate)) }
         var bestHead = Array(UnsafeBufferPointer(start: head.values, count: head.count))
         var bestBackbone = tunable.map { Array(UnsafeBufferPointer(start: $0.parameters.values, count: $0.parameters.count)) }
 
-        func score(_ u: UnsafePointer<Float>, _ item: Int32) -> Float {
-            let wi = head.value(w) + Int(item) * d
-            var s = head.value(b)[Int(item)]
-            for j in 0..<d { s += u[j] * wi[j] }
-            return s
-        }
+        func score(_ u: UnsafePointer<Float>, _ item: Int32) -> Float { layer.score(u, item) }
         // A frozen backbone's validation representations never change: compute them once.
         let frozenValidU = tunable == nil ? validation.map { representations(backbone, of: $0.sequences) } : nil
         func evaluate(_ pairs: TransferPairs, cached: [Float]? = nil) -> RankingMetrics {
@@ -196,25 +188,16 @@ public enum Transfer {
                 let count = Float(rows.count * (1 + options.trainNegatives))
                 var batchLoss = 0.0
                 u.withUnsafeBufferPointer { r in
-                    let dw = head.grad(w), db = head.grad(b), wv = head.value(w)
-                    for (k, idx) in rows.enumerated() {
-                        let ui = r.baseAddress! + k * d
-                        let pos = train.targets[idx]
-                        var items = [pos]
-                        while items.count < 1 + options.trainNegatives {
-                            let c = Int32(1 + rng.int(below: kt - 1))
-                            if c != pos { items.append(c) }
-                        }
-                        for (j, item) in items.enumerated() {
-                            let y: Float = j == 0 ? 1 : 0
-                            let s = score(ui, item)
-                            // Stable log(1 + e^-|s|) form of the sigmoid cross-entropy.
-                            batchLoss += Double(max(s, 0) - s * y + log1pf(expf(-abs(s))))
-                            let g = (1 / (1 + expf(-s)) - y) / count
-                            let dwi = dw + Int(item) * d, wi = wv + Int(item) * d
-                            for q in 0..<d { dwi[q] += g * ui[q] }
-                            if !du.isEmpty { for q in 0..<d { du[k * d + q] += g * wi[q] } }
-                            db[Int(item)] += g
+                    du.withUnsafeMutableBufferPointer { dub in
+                        for (k, idx) in rows.enumerated() {
+                            let pos = train.targets[idx]
+                            var items = [pos]
+                            while items.count < 1 + options.trainNegatives {
+                                let c = Int32(1 + rng.int(below: kt - 1))
+                                if c != pos { items.append(c) }
+                            }
+                            batchLoss += layer.lossForwardBackward(u: r.baseAddress! + k * d, items: items, divisor: count,
+                                                                   du: dub.isEmpty ? nil : dub.baseAddress! + k * d)
                         }
                     }
                 }
