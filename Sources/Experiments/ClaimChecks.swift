@@ -102,17 +102,20 @@ enum ClaimChecks {
                 // Per-epoch time: total time also depends on how many epochs early stopping allowed.
                 let perSeed = zip(base.seedSecondsPerEpoch, c.seedSecondsPerEpoch).map { $0 / max($1, 1e-9) }
                 let trainRatio = SampleSummary(perSeed.isEmpty ? [base.secondsPerEpoch / max(c.secondsPerEpoch, 1e-9)] : perSeed)
-                let inferRatio = SampleSummary(c.seedSpeedups.isEmpty ? [c.speedup ?? 0] : c.seedSpeedups)
+                // The paper's latency setting: top-5 generation at test batch 1 (batch 128 shown beside it).
+                let batch1 = c.seedSpeedupsBatch1.isEmpty ? c.speedupBatch1.map { [$0] } : c.seedSpeedupsBatch1
+                let inferRatio = SampleSummary(batch1 ?? (c.seedSpeedups.isEmpty ? [c.speedup ?? 0] : c.seedSpeedups))
+                let throughput = SampleSummary(c.seedSpeedups.isEmpty ? [c.speedup ?? 0] : c.seedSpeedups)
                 if trainRatio.mean >= fasterBy { trainFaster += 1 }
                 if inferRatio.mean >= fasterBy { inferFaster += 1 }
-                parts.append("\(ds.label) \(m): training \(pm(trainRatio, 2))×, inference \(pm(inferRatio, 2))×")
+                parts.append("\(ds.label) \(m): training \(pm(trainRatio, 2))×, inference \(pm(inferRatio, 2))× (batch 128: \(pm(throughput, 2))×)")
             }
         }
         if total == 0 { return ("no CpRec run evaluated", .notMeasurable, names(r)) }
         let verdict: Claim.Verdict = trainFaster * 2 > total && inferFaster * 2 > total ? .holds : .doesNotHold
-        return ("NextItNet time / CpRec time (mean ± sd over \(seedNote(r))), training per epoch and top-5 inference: " + parts.joined(separator: "; ")
+        return ("NextItNet time / CpRec time (mean ± sd over \(seedNote(r))), training per epoch and top-5 inference at test batch 1 (the paper's latency setting, exact fast top-N path): " + parts.joined(separator: "; ")
                 + ". Faster (mean ≥ \(f(fasterBy, 1))×) in training: \(trainFaster) of \(total); in inference: \(inferFaster) of \(total)."
-                + (inferFaster * 2 > total ? "" : " Top-5 inference runs the whole convolution stack for one output position, so a cheaper softmax shows only when the item vocabulary is large relative to d (see `pipeline bench` case c vs b)."),
+                + (inferFaster * 2 > total ? "" : " Top-5 inference runs the whole convolution stack for one output position, so a cheaper softmax shows only when the item vocabulary is large relative to d: these datasets have 2-4K items at d = 64, where the output layer is a small share of inference; the scale map (figures/scalemap.png) measures where the speedup appears."),
                 verdict, names(r))
     }
 
