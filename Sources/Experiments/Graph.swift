@@ -93,7 +93,10 @@ struct GraphBuilder {
         if let f = profile.figure1, !allDatasets.contains(f.dataset) { allDatasets.append(f.dataset) }
         if let t = profile.transfer, !allDatasets.contains(t.dataset) { allDatasets.append(t.dataset) }
         let ids = try allDatasets.map { try addDataset($0) }
-        add(Table1Stage(datasets: try allDatasets.map(label), preps: ids.map(\.prep), profile: profile.name))
+        add(Table1Stage(datasets: try allDatasets.map(label), preps: ids.map(\.prep), profile: profile.name,
+                        oracles: try oracleStages(allDatasets.filter { name in
+                            (try? catalog.spec(name))?.format.kind != .coldrec
+                        })))
         add(LongTailFigureStage(datasets: try allDatasets.map(label), preps: ids.map(\.prep), blocks: ids.map(\.blocks)))
 
         // Figure 1: the model-size sweep on one dataset.
