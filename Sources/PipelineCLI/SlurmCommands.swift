@@ -93,7 +93,7 @@ func slurmScript(_ global: GlobalOptions, _ slurm: SlurmOptions) throws -> (scri
             "`pipeline run <stage>` of \(binary) waiting (afterok) for its upstream jobs; do not rebuild that binary",
             "while jobs are pending. Follow with `pipeline status --profile \(global.profile) --cache-dir \(cache.path)`.",
         ])
-    return (SlurmScript.render(plan.jobs, options: options), plan, cache)
+    return (try SlurmScript.render(plan.jobs, options: options), plan, cache)
 }
 
 struct Export: ParsableCommand {
