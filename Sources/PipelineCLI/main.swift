@@ -290,4 +290,15 @@ struct Clean: ParsableCommand {
     }
 }
 
-PipelineCommand.main()
+// ArgumentParser would print a Foundation error as `Error Domain=NSCocoaErrorDomain Code=512 "(null)"`: every
+// such error is turned into a sentence naming the path and the cause first.
+do {
+    var command = try PipelineCommand.parseAsRoot()
+    try command.run()
+} catch {
+    let ns = error as NSError
+    if ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain {
+        PipelineCommand.exit(withError: PipelineError.message(describeError(error)))
+    }
+    PipelineCommand.exit(withError: error)
+}
