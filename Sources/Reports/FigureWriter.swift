@@ -1,4 +1,5 @@
 import Foundation
+import Subprocess
 
 // Figures are drawn by writing a data file and a gnuplot script and running gnuplot as a subprocess, not
 // through a C++ binding (gnuplot-iostream): a subprocess lets us check the exit status and stderr, keeps a
@@ -47,7 +48,7 @@ public enum Gnuplot {
         process.standardOutput = out
         process.standardError = err
         do {
-            try process.run()
+            try Children.start(process)
         } catch {
             throw ReportError.gnuplotFailed("cannot start \(executable.path): \(error)")
         }
@@ -56,12 +57,12 @@ public enum Gnuplot {
         while process.isRunning {
             if Date() > deadline {
                 process.terminate()
-                process.waitUntilExit()
+                Children.wait(process)
                 throw ReportError.gnuplotFailed("\(script) did not finish within \(Int(timeout)) s; stopped")
             }
             usleep(5_000)
         }
-        process.waitUntilExit()
+        Children.wait(process)
         let stderrText = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
         let stdoutSize = (try? Data(contentsOf: outURL).count) ?? 0
         let problems = stderrText.split(whereSeparator: \.isNewline).map(String.init)
