@@ -37,6 +37,16 @@ public struct DatasetSpec: Codable, Hashable, Sendable {
             if d.archive == .none && format.fileCount != 1 { throw bad("source.archive", "zip (a two-file format needs an archive)") }
         case .userPlaced(let u):
             if u.files.count != format.fileCount { throw bad("source.files", "\(format.fileCount) path(s) for format \(format.kind.rawValue)") }
+            for (i, f) in u.files.enumerated() {
+                // Lexically: fetch checks symlinks too. Files outside the project come through --source only.
+                var depth = 0
+                var escapes = f.hasPrefix("/") || f.isEmpty
+                for c in f.split(separator: "/") where c != "." {
+                    depth += c == ".." ? -1 : 1
+                    if depth < 0 { escapes = true }
+                }
+                if escapes { throw bad("source.files[\(i)]", "a relative path inside the project folder, got '\(f)' (for a file elsewhere use --source \(name)=FILE)") }
+            }
         case .synthetic(let sy):
             do { try sy.validate() } catch DatasetError.invalidParameter(let field, let expected) { throw bad(field, expected) }
             if format.kind == .coldrec && sy.targetItems == 0 { throw bad("source.targetItems", "> 0 for the coldrec format") }

@@ -188,7 +188,22 @@ public enum Fetcher {
         guard u.files.count == spec.format.fileCount else {
             throw DatasetError.invalidParameter(field: "\(spec.name).source.files", expected: "\(spec.format.fileCount) path(s) for format \(spec.format.kind.rawValue)")
         }
-        let paths = u.files.map { p in p.hasPrefix("/") ? URL(fileURLWithPath: p) : options.workingDirectory.appendingPathComponent(p) }
+        // A spec is data anyone can hand over: its paths may not reach outside the project folder (no
+        // `../../etc/passwd`, no absolute path, no symlink out). Files elsewhere come through --source.
+        let project = options.workingDirectory.standardizedFileURL
+        let paths = u.files.map { project.appendingPathComponent($0).standardizedFileURL }
+        for (i, p) in paths.enumerated() {
+            func inside(_ url: URL, _ root: URL) -> Bool { url.pathComponents.starts(with: root.pathComponents) }
+            var ok = !u.files[i].hasPrefix("/") && inside(p, project)
+            // A symlink may point out of the folder: judge an existing file by where it really is.
+            if ok, FileManager.default.fileExists(atPath: p.path) {
+                ok = inside(p.resolvingSymlinksInPath(), project.resolvingSymlinksInPath())
+            }
+            if !ok {
+                throw DatasetError.invalidParameter(field: "\(spec.name).source.files[\(i)]",
+                    expected: "a relative path inside the project folder \(project.path), got '\(u.files[i])' (resolves to \(p.resolvingSymlinksInPath().path)); pass a file elsewhere explicitly with --source \(spec.name)=FILE")
+            }
+        }
         for p in paths where !FileManager.default.fileExists(atPath: p.path) {
             throw DatasetError.userFileMissing(dataset: spec.name, path: p.path, format: spec.format.summary, links: u.links, help: u.help)
         }

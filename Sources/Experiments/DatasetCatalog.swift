@@ -36,7 +36,8 @@ public struct DatasetCatalog: Sendable {
             do { spec = try JSONDecoder().decode(DatasetSpec.self, from: data) } catch {
                 throw node.fail("not a valid dataset spec: \(describe(error))")
             }
-            do { try spec.prep.validate() } catch { throw node.fail("\(error)") }
+            // The whole spec (ranges, URL, checksums, file counts, confined paths), not only prep.
+            do { try spec.validate() } catch { throw node.fail("\(error)") }
             let rule = try node["blocks"]?.decode(BlockRule.self) ?? BlockRule(rule: .massFractions, fractions: [0.6, 0.85])
             entries[name] = DatasetEntry(spec: spec, label: try node["label"]?.label() ?? name,
                                          paperName: try node["paperName"]?.string(), blocks: rule)
