@@ -238,20 +238,22 @@ extension Figure {
 
     /// Checks that gnuplot really wrote the images: PNG signature and an SVG document.
     public static func verifyRendered(png: URL, svg: URL) throws {
+        // gnuplot exits 0 with a missing or cut image when the disk is full: name the cause, not only the symptom.
+        let cause = DiskCause.of(png.deletingLastPathComponent()).map { " (\($0))" } ?? ""
         guard let pngData = try? Data(contentsOf: png), pngData.count > 8 else {
-            throw ReportError.gnuplotFailed("no PNG written at \(png.lastPathComponent)")
+            throw ReportError.gnuplotFailed("no PNG written at \(png.lastPathComponent)\(cause)")
         }
         let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         guard Array(pngData.prefix(8)) == signature else {
-            throw ReportError.gnuplotFailed("\(png.lastPathComponent) is not a PNG file")
+            throw ReportError.gnuplotFailed("\(png.lastPathComponent) is not a PNG file\(cause)")
         }
         guard let svgText = try? String(contentsOf: svg, encoding: .utf8) else {
-            throw ReportError.gnuplotFailed("no SVG written at \(svg.lastPathComponent)")
+            throw ReportError.gnuplotFailed("no SVG written at \(svg.lastPathComponent)\(cause)")
         }
         let head = svgText.prefix(512)
         guard head.hasPrefix("<?xml") || head.hasPrefix("<svg"), head.contains("<svg"),
               svgText.contains("</svg>") else {
-            throw ReportError.gnuplotFailed("\(svg.lastPathComponent) is not a complete SVG document")
+            throw ReportError.gnuplotFailed("\(svg.lastPathComponent) is not a complete SVG document\(cause)")
         }
     }
 
