@@ -43,12 +43,13 @@ private func edited(_ file: String, _ edit: (String) -> String) throws -> (URL, 
 
     @Test func duplicateModelEntryIsRejected() throws {
         let (dir, text, error) = try edited("models.yaml") {
-            $0.replacingOccurrences(of: "  caser:          {label: Caser, kind: caser}\n",
-                                    with: "  caser:          {label: Caser, kind: caser}\n  caser: {label: Caser 2, kind: caser}\n")
+            $0.replacingOccurrences(of: "  mostpop:        {label: MostPop, kind: mostpop}\n",
+                                    with: "  mostpop:        {label: MostPop, kind: mostpop}\n  mostpop: {label: MostPop 2, kind: mostpop}\n")
         }
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(error.contains("models.yaml:\(lineOf(text, "caser:", occurrence: 2))"), "\(error)")
-        #expect(error.contains("duplicate key 'caser'"), "\(error)")
+        #expect(text.contains("MostPop 2"))
+        #expect(error.contains("models.yaml:\(lineOf(text, "mostpop: {label: MostPop 2"))"), "\(error)")
+        #expect(error.contains("duplicate key 'mostpop'"), "\(error)")
     }
 
     @Test func duplicateProfileSettingIsRejected() throws {
@@ -72,10 +73,10 @@ private func edited(_ file: String, _ edit: (String) -> String) throws -> (URL, 
         #expect(e1.contains("unknown key 'seqLen'") && e1.contains("did you mean 'seqLength'"), "\(e1)")
 
         let (d2, t2, e2) = try edited("datasets.yaml") {
-            $0.replacingOccurrences(of: "{kind: synthetic, users: 160, items: 120", with: "{kind: synthetic, userz: 160, items: 120")
+            $0.replacingOccurrences(of: "{kind: synthetic, users: ", with: "{kind: synthetic, userz: ")
         }
         defer { try? FileManager.default.removeItem(at: d2) }
-        #expect(e2.contains("datasets.yaml:\(lineOf(t2, "userz: 160"))"), "\(e2)")
+        #expect(e2.contains("datasets.yaml:\(lineOf(t2, "userz: "))"), "\(e2)")
         #expect(e2.contains("unknown key 'userz'") && e2.contains("did you mean 'users'"), "\(e2)")
 
         let (d3, _, e3) = try edited("datasets.yaml") {
