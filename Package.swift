@@ -22,21 +22,23 @@ let package = Package(
         // The worker pool and the AVX-512/AVX2 elementwise loops (target clones picked at load time).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Hashing", dependencies: ["CCrypto"]),
+        // Child processes tracked so SIGINT/SIGTERM reach them (curl, unzip, gnuplot, git, sbatch).
+        .target(name: "Subprocess"),
         // The seeded generator, dependency-free so data preparation does not link BLAS to shuffle.
         .target(name: "Random", swiftSettings: fast),
         .target(name: "Kernels", dependencies: ["CBLAS", "CKernels", "Random"], swiftSettings: fast),
         .target(name: "NeuralNet", dependencies: ["Kernels"], swiftSettings: fast),
         .target(name: "Models", dependencies: ["NeuralNet", "Kernels"], swiftSettings: fast),
-        .target(name: "Datasets", dependencies: ["Hashing", "Random"], exclude: ["README.md"]),
+        .target(name: "Datasets", dependencies: ["Hashing", "Random", "Subprocess"], exclude: ["README.md"]),
         .target(name: "Evaluation", dependencies: ["Models", "Kernels"], swiftSettings: fast),
-        .target(name: "Pipeline", dependencies: ["Hashing"]),
-        .target(name: "Reports"),
+        .target(name: "Pipeline", dependencies: ["Hashing", "Subprocess"]),
+        .target(name: "Reports", dependencies: ["Subprocess"]),
         .target(name: "Experiments", dependencies: [
             "Pipeline", "Reports", "Datasets", "Models", "Evaluation", "NeuralNet", "Kernels", "Hashing",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "PipelineCLI", dependencies: [
-            "Experiments", "Pipeline",
+            "Experiments", "Pipeline", "Subprocess",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -44,7 +46,7 @@ let package = Package(
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Kernels"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Evaluation", "NeuralNet", "Kernels"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Hashing", "Random"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Hashing"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Hashing", "Subprocess"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"], resources: [.copy("Golden")]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pipeline", "Reports", "Kernels"]),
     ],

@@ -32,9 +32,10 @@ public struct BlockRule: Codable, Hashable, Sendable {
         self.headLimit = headLimit
     }
 
-    enum CodingKeys: String, CodingKey { case rule, cutoffs, fractions, maxBlocks, headLimit }
+    enum CodingKeys: String, CodingKey, CaseIterable { case rule, cutoffs, fractions, maxBlocks, headLimit }
 
     public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: DatasetSpecKeys.blocks)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(rule: try c.decode(Kind.self, forKey: .rule),
                   cutoffs: try c.decodeIfPresent([Int].self, forKey: .cutoffs) ?? [],

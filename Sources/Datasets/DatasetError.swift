@@ -16,6 +16,10 @@ public enum DatasetError: Error, CustomStringConvertible, LocalizedError, Equata
     case userFileMissing(dataset: String, path: String, format: String, links: [String], help: String)
     /// A line that does not match the format.
     case malformedLine(file: String, line: Int, expected: String, found: String)
+    /// Bytes that are no text: a control character or invalid UTF-8 (column counts bytes from 1).
+    case invalidText(file: String, line: Int, column: Int, detail: String)
+    /// No sequence keeps `minSequenceItems` items; names the file and one of its lines when known.
+    case sequencesTooShort(dataset: String, minSequenceItems: Int, longest: Int, file: String?, example: String?)
     /// An integer id that does not fit in Int32.
     case idOverflow(file: String, line: Int, value: String)
     /// Nothing left after filtering (or an empty file).
@@ -47,6 +51,14 @@ public enum DatasetError: Error, CustomStringConvertible, LocalizedError, Equata
             return s
         case .malformedLine(let file, let line, let expected, let found):
             return "\(file):\(line): expected \(expected), found '\(found)'"
+        case .invalidText(let file, let line, let column, let detail):
+            return "\(file):\(line):\(column): \(detail); the file is not a text file in the expected format (binary data, or a different encoding?)"
+        case .sequencesTooShort(let dataset, let minItems, let longest, let file, let example):
+            var s = "dataset \(dataset) is empty: every chunk has fewer than \(minItems) items (minSequenceItems); the longest sequence read has \(longest)"
+            if let file { s += "\n  file: \(file)" }
+            if let example { s += "\n  e.g. \(example)" }
+            s += "\n  check the format (delimiter, padding token) or lower prep.minSequenceItems"
+            return s
         case .idOverflow(let file, let line, let value):
             return "\(file):\(line): id \(value) does not fit in a 32-bit signed integer"
         case .empty(let dataset, let detail):

@@ -18,7 +18,7 @@ public struct DatasetSpec: Codable, Hashable, Sendable {
         self.prep = prep
     }
 
-    enum CodingKeys: String, CodingKey { case name, source, format, prep }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, source, format, prep }
 
     /// Checks what decoding cannot (ranges, hex checksums, file counts per format); errors name `<dataset>.<key>`.
     public func validate() throws {
@@ -37,6 +37,16 @@ public struct DatasetSpec: Codable, Hashable, Sendable {
             if d.archive == .none && format.fileCount != 1 { throw bad("source.archive", "zip (a two-file format needs an archive)") }
         case .userPlaced(let u):
             if u.files.count != format.fileCount { throw bad("source.files", "\(format.fileCount) path(s) for format \(format.kind.rawValue)") }
+            for (i, f) in u.files.enumerated() {
+                // Lexically: fetch checks symlinks too. Files outside the project come through --source only.
+                var depth = 0
+                var escapes = f.hasPrefix("/") || f.isEmpty
+                for c in f.split(separator: "/") where c != "." {
+                    depth += c == ".." ? -1 : 1
+                    if depth < 0 { escapes = true }
+                }
+                if escapes { throw bad("source.files[\(i)]", "a relative path inside the project folder, got '\(f)' (for a file elsewhere use --source \(name)=FILE)") }
+            }
         case .synthetic(let sy):
             do { try sy.validate() } catch DatasetError.invalidParameter(let field, let expected) { throw bad(field, expected) }
             if format.kind == .coldrec && sy.targetItems == 0 { throw bad("source.targetItems", "> 0 for the coldrec format") }
@@ -51,6 +61,7 @@ public struct DatasetSpec: Codable, Hashable, Sendable {
     }
 
     public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         source = try c.decode(DatasetSource.self, forKey: .source)
@@ -115,9 +126,10 @@ public struct DownloadSource: Codable, Hashable, Sendable {
         self.members = members
     }
 
-    enum CodingKeys: String, CodingKey { case url, sha256, md5, archive, members }
+    enum CodingKeys: String, CodingKey, CaseIterable { case url, sha256, md5, archive, members }
 
     public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: DatasetSpecKeys.download)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         url = try c.decode(String.self, forKey: .url)
         sha256 = try c.decodeIfPresent(String.self, forKey: .sha256) ?? ""
@@ -142,9 +154,10 @@ public struct UserPlacedSource: Codable, Hashable, Sendable {
         self.help = help
     }
 
-    enum CodingKeys: String, CodingKey { case files, links, help }
+    enum CodingKeys: String, CodingKey, CaseIterable { case files, links, help }
 
     public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: DatasetSpecKeys.userPlaced)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         files = try c.decode([String].self, forKey: .files)
         links = try c.decodeIfPresent([String].self, forKey: .links) ?? []
@@ -194,9 +207,10 @@ public struct FormatSpec: Codable, Hashable, Sendable {
         self.padToken = padToken
     }
 
-    enum CodingKeys: String, CodingKey { case kind, delimiter, header, userColumn, itemColumn, timeColumn, padToken }
+    enum CodingKeys: String, CodingKey, CaseIterable { case kind, delimiter, header, userColumn, itemColumn, timeColumn, padToken }
 
     public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: DatasetSpecKeys.format)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(kind: try c.decode(FormatKind.self, forKey: .kind),
                   delimiter: try c.decodeIfPresent(String.self, forKey: .delimiter),
@@ -264,11 +278,12 @@ public struct PrepParams: Codable, Hashable, Sendable {
         self.seed = seed
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case seqLength, minItemCount, minUserCount, minSequenceItems, testFraction, validFraction, seed
     }
 
     public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: DatasetSpecKeys.prep)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = PrepParams()
         seqLength = try c.decodeIfPresent(Int.self, forKey: .seqLength) ?? d.seqLength
@@ -291,5 +306,42 @@ public struct PrepParams: Codable, Hashable, Sendable {
         if minSequenceItems < 1 || minSequenceItems > seqLength { throw bad("minSequenceItems", "1...seqLength") }
         if !(testFraction >= 0 && testFraction < 1) { throw bad("testFraction", "a number in [0, 1)") }
         if !(validFraction >= 0 && validFraction < 1) { throw bad("validFraction", "a number in [0, 1)") }
+    }
+}
+
+/// The keys each part of a dataset entry accepts. A key the reader does not know is a typo whose value would
+/// otherwise be replaced by a default without a word (`seqLen: 10` running with seqLength 20), so it is an error.
+public enum DatasetSpecKeys {
+    public static let format = FormatSpec.CodingKeys.allCases.map(\.rawValue)
+    public static let prep = PrepParams.CodingKeys.allCases.map(\.rawValue)
+    public static let download = ["kind"] + DownloadSource.CodingKeys.allCases.map(\.rawValue)
+    public static let userPlaced = ["kind"] + UserPlacedSource.CodingKeys.allCases.map(\.rawValue)
+    public static let synthetic = ["kind"] + SyntheticSpec.CodingKeys.allCases.map(\.rawValue)
+    public static let blocks = BlockRule.CodingKeys.allCases.map(\.rawValue)
+
+    /// The keys of a `source` mapping of the given kind; nil for an unknown kind.
+    public static func source(kind: String) -> [String]? {
+        switch kind {
+        case "download": return download
+        case "user-placed": return userPlaced
+        case "synthetic": return synthetic
+        default: return nil
+        }
+    }
+}
+
+private struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+/// Fails decoding on a key outside `allowed` (the spec reader checks first, with lines; this guards JSON input).
+func rejectUnknownKeys(_ decoder: Decoder, allowed: [String]) throws {
+    let c = try decoder.container(keyedBy: AnyKey.self)
+    if let key = c.allKeys.first(where: { !allowed.contains($0.stringValue) }) {
+        throw DecodingError.dataCorruptedError(forKey: key, in: c,
+            debugDescription: "unknown key '\(key.stringValue)'; expected one of: \(allowed.joined(separator: ", "))")
     }
 }

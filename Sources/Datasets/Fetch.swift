@@ -1,5 +1,6 @@
 import Foundation
 import Hashing
+import Subprocess
 
 /// One raw file placed in a fetch's output folder.
 public struct FetchedFile: Codable, Equatable, Sendable {
@@ -74,6 +75,9 @@ public struct FetchOptions: Sendable {
     /// Environment variable naming a mirror when `--mirror` is not given.
     public static let mirrorEnvironmentVariable = "CPREC_MIRROR"
 
+    /// A transfer that receives nothing for this many seconds is abandoned (the `.part` stays for a resume).
+    public var stallSeconds: Int = Fetcher.defaultStallSeconds
+
     public init(downloadDirectory: URL, workingDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
                 overrides: [URL] = [], mirror: String? = nil, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.downloadDirectory = downloadDirectory
@@ -111,6 +115,15 @@ public struct FetchOptions: Sendable {
 /// (`-L`), HTTP errors as failures (`--fail`), truncation detection (exit 18 on a short body) and the server's
 /// headers (`--dump-header`, for Last-Modified) in one well-known tool present on every machine the bootstrap supports.
 public enum Fetcher {
+    /// Environment variable overriding the stall timeout (seconds without a byte before a download is abandoned).
+    public static let stallVariable = "CPREC_FETCH_STALL_SECONDS"
+
+    /// 60 s, or `$CPREC_FETCH_STALL_SECONDS` when it is a positive integer.
+    public static var defaultStallSeconds: Int {
+        if let v = ProcessInfo.processInfo.environment[stallVariable], let n = Int(v), n > 0 { return n }
+        return 60
+    }
+
     /// Fetches `spec`'s raw files into `destination` (created), writes `fetch.json` there and returns the record.
     public static func fetch(_ spec: DatasetSpec, into destination: URL, options: FetchOptions) throws -> FetchRecord {
         let start = Date()
@@ -139,7 +152,8 @@ public enum Fetcher {
     // MARK: - sources
 
     static func fetchDownload(_ spec: DatasetSpec, _ d: DownloadSource, into destination: URL, options: FetchOptions) throws -> FetchRecord {
-        let archive = try download(url: d.url, into: options.downloadDirectory, sha256: d.sha256, md5: d.md5, log: options.log)
+        let archive = try download(url: d.url, into: options.downloadDirectory, sha256: d.sha256, md5: d.md5,
+                                   stallSeconds: options.stallSeconds, log: options.log)
         var files: [FetchedFile] = []
         switch d.archive {
         case .zip:
@@ -150,7 +164,9 @@ public enum Fetcher {
             for (i, member) in d.members.enumerated() {
                 let name = uniqueName((member as NSString).lastPathComponent, index: i, taken: files.map(\.name))
                 let out = destination.appendingPathComponent(name)
-                try extract(zip: archive.file, member: member, to: out)
+                do { try extract(zip: archive.file, member: member, to: out) } catch let error as DatasetError {
+                    throw archive.verified ? error : setAside(archive.file, after: error, log: options.log)
+                }
                 files.append(try describe(out, name: name, origin: "\(d.url)#\(member)"))
             }
         case .none:
@@ -172,7 +188,22 @@ public enum Fetcher {
         guard u.files.count == spec.format.fileCount else {
             throw DatasetError.invalidParameter(field: "\(spec.name).source.files", expected: "\(spec.format.fileCount) path(s) for format \(spec.format.kind.rawValue)")
         }
-        let paths = u.files.map { p in p.hasPrefix("/") ? URL(fileURLWithPath: p) : options.workingDirectory.appendingPathComponent(p) }
+        // A spec is data anyone can hand over: its paths may not reach outside the project folder (no
+        // `../../etc/passwd`, no absolute path, no symlink out). Files elsewhere come through --source.
+        let project = options.workingDirectory.standardizedFileURL
+        let paths = u.files.map { project.appendingPathComponent($0).standardizedFileURL }
+        for (i, p) in paths.enumerated() {
+            func inside(_ url: URL, _ root: URL) -> Bool { url.pathComponents.starts(with: root.pathComponents) }
+            var ok = !u.files[i].hasPrefix("/") && inside(p, project)
+            // A symlink may point out of the folder: judge an existing file by where it really is.
+            if ok, FileManager.default.fileExists(atPath: p.path) {
+                ok = inside(p.resolvingSymlinksInPath(), project.resolvingSymlinksInPath())
+            }
+            if !ok {
+                throw DatasetError.invalidParameter(field: "\(spec.name).source.files[\(i)]",
+                    expected: "a relative path inside the project folder \(project.path), got '\(u.files[i])' (resolves to \(p.resolvingSymlinksInPath().path)); pass a file elsewhere explicitly with --source \(spec.name)=FILE")
+            }
+        }
         for p in paths where !FileManager.default.fileExists(atPath: p.path) {
             throw DatasetError.userFileMissing(dataset: spec.name, path: p.path, format: spec.format.summary, links: u.links, help: u.help)
         }
@@ -266,7 +297,7 @@ public enum Fetcher {
     /// deleted (it is complete, so resuming cannot fix it); on a truncated body or a transfer error the `.part`
     /// stays (it is a prefix) and the next call resumes it with an HTTP range request.
     public static func download(url: String, into directory: URL, sha256: String = "", md5: String = "",
-                                log: (String) -> Void = { _ in }) throws -> Download {
+                                stallSeconds: Int = defaultStallSeconds, log: (String) -> Void = { _ in }) throws -> Download {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let base = URL(string: url)?.lastPathComponent ?? ""
         let name = base.isEmpty || base == "/" ? "download" : base
@@ -295,7 +326,9 @@ public enum Fetcher {
             let resumeAt = (try? fm.attributesOfItem(atPath: part.path)[.size] as? NSNumber)??.int64Value ?? 0
             log(resumeAt > 0 ? "resuming \(url) at \(resumeAt) bytes" : "downloading \(url)")
             var args = ["curl", "--fail", "--location", "--silent", "--show-error", "--dump-header", headers.path,
-                        "--connect-timeout", "30", "--output", part.path, "--write-out", "%{http_code}"]
+                        "--connect-timeout", "30", "--output", part.path, "--write-out", "%{http_code}",
+                        // A server that accepts and then never sends (or stops sending) would hang the run forever.
+                        "--speed-limit", "1", "--speed-time", "\(max(1, stallSeconds))"]
             if resumeAt > 0 { args += ["--continue-at", "-"] }
             args.append(url)
             let r = try run("/usr/bin/env", args)
@@ -316,6 +349,9 @@ public enum Fetcher {
                 break
             case 22:
                 throw DatasetError.httpStatus(url: url, status: status)
+            case 28:
+                throw DatasetError.transfer(url: url, exitCode: r.code, detail:
+                    "no data received for \(max(1, stallSeconds)) s, abandoned (the server stalled; set \(stallVariable) to wait longer); a partial file is kept and resumed next time")
             case 18:
                 let got = (try? fm.attributesOfItem(atPath: part.path)[.size] as? NSNumber)??.int64Value ?? 0
                 throw DatasetError.truncated(url: url, bytesReceived: got, detail: detail)
@@ -338,6 +374,20 @@ public enum Fetcher {
         try? fm.removeItem(at: final)
         try fm.moveItem(at: part, to: final)
         return try finish(final, verified: hasChecksum)
+    }
+
+    /// Moves an unverified download whose extraction failed to `<name>.bad-<time>`: kept for inspection, and no
+    /// longer "already downloaded", so the next fetch downloads it again instead of failing on it forever.
+    static func setAside(_ file: URL, after error: DatasetError, log: (String) -> Void) -> DatasetError {
+        let stamp = iso8601(Date()).replacingOccurrences(of: ":", with: "")
+        let aside = file.deletingLastPathComponent().appendingPathComponent("\(file.lastPathComponent).bad-\(stamp)")
+        let fm = FileManager.default
+        guard (try? fm.moveItem(at: file, to: aside)) != nil else { return error }
+        try? fm.removeItem(at: file.deletingLastPathComponent().appendingPathComponent(file.lastPathComponent + ".last-modified"))
+        log("moved the unusable download to \(aside.path)")
+        guard case .archive(let path, let member, let detail) = error else { return error }
+        return .archive(path: path, member: member, detail: detail
+            + "; the download had no pinned checksum, so it may be damaged: it was moved to \(aside.path) for inspection and will be downloaded again on the next fetch")
     }
 
     private static func finish(_ file: URL, verified: Bool) throws -> Download {
@@ -436,12 +486,16 @@ public enum Fetcher {
         p.standardOutput = stdoutTo ?? outHandle
         p.standardError = errHandle
         p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch {
+        do { try Children.start(p) } catch {
             try? outHandle.close(); try? errHandle.close()
             throw DatasetError.tool(name: args.first ?? executable, detail: "cannot start: \(error.localizedDescription)")
         }
-        p.waitUntilExit()
+        Children.wait(p)
         try? outHandle.close(); try? errHandle.close()
+        if p.terminationReason == .uncaughtSignal {
+            throw DatasetError.tool(name: args.first ?? executable, detail: "stopped by signal \(p.terminationStatus)"
+                                    + (Children.stoppingSignal != nil ? " (the pipeline is being stopped)" : ""))
+        }
         let out = (try? Data(contentsOf: outURL)) ?? Data(), err = (try? Data(contentsOf: errURL)) ?? Data()
         return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }

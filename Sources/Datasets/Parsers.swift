@@ -234,20 +234,66 @@ public enum Parsers {
         }
         try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
             let bytes = raw.bindMemory(to: UInt8.self)
-            var start = 0
-            var number = 0
             let n = bytes.count
+            // A leading UTF-8 byte order mark (Windows editors write one) would become part of the first token.
+            var start = n >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0
+            var number = 0
             while start < n, number < maxLines {
                 var end = start
-                while end < n && bytes[end] != 0x0A { end += 1 }
+                var nonASCII = false, control = -1
+                while end < n {
+                    let b = bytes[end]
+                    if b == 0x0A { break }
+                    if b >= 0x80 { nonASCII = true } else if (b < 0x20 && b != 0x09 && b != 0x0D) || b == 0x7F {
+                        if control < 0 { control = end }
+                    }
+                    end += 1
+                }
                 number += 1
                 var stop = end
                 if stop > start && bytes[stop - 1] == 0x0D { stop -= 1 }
+                // Binary input must fail here, at its first bad byte: read as tokens it trains and caches noise.
+                if control < 0, let cr = (start..<stop).first(where: { bytes[$0] == 0x0D }) { control = cr }
+                if control >= 0 || nonASCII {
+                    try checkText(UnsafeBufferPointer(rebasing: bytes[start..<stop]), control: control < 0 ? nil : control - start,
+                                  file: file.path, line: number)
+                }
                 var blank = true
                 for i in start..<stop where bytes[i] != 0x20 && bytes[i] != 0x09 { blank = false; break }
                 if !blank { try body(UnsafeBufferPointer(rebasing: bytes[start..<stop]), number) }
                 start = end + 1
             }
+        }
+    }
+
+    /// Throws at the first control character (offset `control`, if any) or invalid UTF-8 sequence of a line,
+    /// whichever comes first.
+    static func checkText(_ line: UnsafeBufferPointer<UInt8>, control: Int?, file: String, line number: Int) throws {
+        var decoder = Unicode.UTF8.ForwardParser()
+        var iterator = line.makeIterator()
+        var offset = 0
+        while true {
+            if let c = control, offset >= c { break }
+            switch decoder.parseScalar(from: &iterator) {
+            case .valid(let encoded):
+                let scalar = Unicode.UTF8.decode(encoded)
+                if scalar.properties.generalCategory == .control && scalar != "\t" {
+                    throw DatasetError.invalidText(file: file, line: number, column: offset + 1,
+                                                   detail: "control character \(String(format: "U+%04X", scalar.value))")
+                }
+                offset += encoded.count
+            case .error(let length):
+                throw DatasetError.invalidText(file: file, line: number, column: offset + 1,
+                                               detail: "invalid UTF-8 (\(length) byte(s) \(line[offset..<min(line.count, offset + length)].map { String(format: "%02X", $0) }.joined(separator: " ")))")
+            case .emptyInput:
+                return
+            }
+        }
+        if let c = control {
+            let b = line[c]
+            throw DatasetError.invalidText(file: file, line: number, column: c + 1,
+                detail: b == 0x0D ? "carriage return inside a line (old Mac line endings?)"
+                                  : "control character \(String(format: "U+%04X", b))")
         }
     }
 

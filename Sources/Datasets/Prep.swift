@@ -122,11 +122,21 @@ public enum Prep {
         guard files.count == format.fileCount else {
             throw DatasetError.invalidParameter(field: "\(name).files", expected: "\(format.fileCount) file(s) for format \(format.kind.rawValue), got \(files.count)")
         }
-        if format.kind == .coldrec {
-            let raw = try Parsers.readColdRec(source: files[0], target: files[1], format: format)
-            return try prepare(name: name, coldrec: raw, params: params)
+        do {
+            if format.kind == .coldrec {
+                let raw = try Parsers.readColdRec(source: files[0], target: files[1], format: format)
+                return try prepare(name: name, coldrec: raw, params: params)
+            }
+            return try prepare(name: name, log: try Parsers.readLog(files[0], format: format), params: params)
+        } catch DatasetError.sequencesTooShort(let dataset, let minItems, let longest, nil, nil) {
+            // Only here is the file known; one of its lines shows the user what was read as a sequence.
+            var example: String?
+            try? Parsers.forEachLine(files[0], maxLines: 1000) { line, number in
+                if example == nil { example = "line \(number): '\(Parsers.preview(line))'" }
+            }
+            throw DatasetError.sequencesTooShort(dataset: dataset, minSequenceItems: minItems, longest: longest,
+                                                 file: files[0].path, example: example)
         }
-        return try prepare(name: name, log: try Parsers.readLog(files[0], format: format), params: params)
     }
 
     /// The paper's protocol on a parsed log.
@@ -170,7 +180,8 @@ public enum Prep {
         }
         let all = SequenceMatrix(length: t, data: rows)
         if all.rows == 0 {
-            throw DatasetError.empty(dataset: name, detail: "every chunk has fewer than \(params.minSequenceItems) items (minSequenceItems)")
+            throw DatasetError.sequencesTooShort(dataset: name, minSequenceItems: params.minSequenceItems,
+                                                 longest: kept.map(\.count).max() ?? 0, file: nil, example: nil)
         }
         let (train, valid, test) = split(all, testFraction: params.testFraction, validFraction: params.validFraction,
                                          rng: Rng(seed: params.seed))

@@ -47,12 +47,13 @@ public struct SyntheticSpec: Codable, Hashable, Sendable {
         self.targetsPerCluster = targetsPerCluster; self.targetNoise = targetNoise; self.seed = seed
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case users, items, zipfExponent, minLength, meanLength, maxLength, successors, followProbability, successorBias
         case clusters, clusterAffinity, targetItems, targetsPerUser, targetsPerCluster, targetNoise, seed
     }
 
     public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: DatasetSpecKeys.synthetic)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = SyntheticSpec()
         users = try c.decodeIfPresent(Int.self, forKey: .users) ?? d.users

@@ -25,8 +25,9 @@ public struct DatasetCatalog: Sendable {
         try root.checkKeys(["datasets"])
         var entries: [String: DatasetEntry] = [:]
         var order: [String] = []
-        for (name, node) in try root.required("datasets").entries() {
+        for (name, node) in try root.required("datasets").idEntries() {
             try node.checkKeys(ownKeys + specKeys)
+            try checkPartKeys(node)
             guard var json = try node.json() as? [String: Any] else { throw node.fail("expected a mapping") }
             for k in ownKeys { json.removeValue(forKey: k) }
             json["name"] = name
@@ -35,13 +36,26 @@ public struct DatasetCatalog: Sendable {
             do { spec = try JSONDecoder().decode(DatasetSpec.self, from: data) } catch {
                 throw node.fail("not a valid dataset spec: \(describe(error))")
             }
-            do { try spec.prep.validate() } catch { throw node.fail("\(error)") }
+            // The whole spec (ranges, URL, checksums, file counts, confined paths), not only prep.
+            do { try spec.validate() } catch { throw node.fail("\(error)") }
             let rule = try node["blocks"]?.decode(BlockRule.self) ?? BlockRule(rule: .massFractions, fractions: [0.6, 0.85])
-            entries[name] = DatasetEntry(spec: spec, label: try node["label"]?.string() ?? name,
+            entries[name] = DatasetEntry(spec: spec, label: try node["label"]?.label() ?? name,
                                          paperName: try node["paperName"]?.string(), blocks: rule)
             order.append(name)
         }
         return DatasetCatalog(entries: entries, order: order)
+    }
+
+    /// Checks the keys of `source`, `format`, `prep` and `blocks` here, where lines are known; decoding would
+    /// otherwise fill a misspelt key's default.
+    static func checkPartKeys(_ node: SpecNode) throws {
+        if let source = node["source"], let kind = try? source.required("kind").string(),
+           let keys = DatasetSpecKeys.source(kind: kind) {
+            try source.checkKeys(keys)
+        }
+        try node["format"]?.checkKeys(DatasetSpecKeys.format)
+        try node["prep"]?.checkKeys(DatasetSpecKeys.prep)
+        try node["blocks"]?.checkKeys(DatasetSpecKeys.blocks)
     }
 
     public func entry(_ name: String) throws -> DatasetEntry {

@@ -43,6 +43,7 @@ public enum Paper {
         let specs = try SpecBundle.load(options.specDirectory)
         let catalog = try DatasetCatalog.load(options.specDirectory)
         let profile = try specs.profile(options.profile)
+        try specs.checkDatasets(in: catalog)
         for (name, _) in options.sources where catalog.entries[name] == nil {
             throw ExperimentError("--source \(name)=…: unknown dataset '\(name)'; declared: \(catalog.order.joined(separator: ", "))")
         }

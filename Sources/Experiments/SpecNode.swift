@@ -29,13 +29,36 @@ struct SpecNode {
             guard let node = try Yams.compose(yaml: text) else {
                 throw SpecError(file: name, line: nil, path: "", message: "file is empty")
             }
-            return SpecNode(node: node, file: name, path: "")
+            let root = SpecNode(node: node, file: name, path: "")
+            // YAML lets the last of two equal keys win silently; a repeated key is almost always an editing
+            // mistake (a pasted entry, a setting given twice), so every mapping of every spec file refuses them.
+            try root.rejectDuplicateKeys()
+            return root
         } catch let error as YamlError {
             throw SpecError(file: name, line: nil, path: "", message: "YAML syntax error: \(error)")
         }
     }
 
     var line: Int? { node.mark?.line }
+
+    private func rejectDuplicateKeys() throws {
+        switch node {
+        case .scalar: return
+        case .sequence: for item in try list() { try item.rejectDuplicateKeys() }
+        case .mapping(let mapping):
+            var seen: [String: Int?] = [:]
+            for pair in mapping {
+                guard let key = pair.key.string else { continue }
+                if let first = seen[key] {
+                    let earlier = first.map { " (first given on line \($0))" } ?? ""
+                    throw SpecError(file: file, line: pair.key.mark?.line ?? line, path: path,
+                                    message: "duplicate key '\(key)'\(earlier)")
+                }
+                seen[key] = pair.key.mark?.line
+                try child(pair.value, key).rejectDuplicateKeys()
+            }
+        }
+    }
 
     func fail(_ message: String) -> SpecError { SpecError(file: file, line: line, path: path, message: message) }
 
@@ -60,6 +83,20 @@ struct SpecNode {
         }
     }
 
+    /// Entries whose keys are ids (dataset, model, profile names). Ids end up in stage ids, cache paths, file names
+    /// and Slurm job scripts, so they are held to a conservative pattern instead of being quoted everywhere.
+    func idEntries() throws -> [(String, SpecNode)] {
+        guard let mapping = node.mapping else { throw fail("expected a mapping (key: value), found \(kind)") }
+        for pair in mapping {
+            guard let key = pair.key.string else { throw fail("expected string keys") }
+            if !SpecID.isValid(key) {
+                throw SpecError(file: file, line: pair.key.mark?.line ?? line, path: path,
+                                message: "invalid id '\(key)': \(SpecID.rule)")
+            }
+        }
+        return try entries()
+    }
+
     subscript(key: String) -> SpecNode? {
         guard let mapping = node.mapping, let value = mapping[key] else { return nil }
         return child(value, key)
@@ -82,6 +119,15 @@ struct SpecNode {
     func string() throws -> String {
         guard case .scalar(let s) = node else { throw fail("expected a string, found \(kind)") }
         return s.string
+    }
+
+    /// Free text shown in tables and reports; control characters would break their lines and cells.
+    func label() throws -> String {
+        let s = try string()
+        if s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw fail("labels may not contain control characters (newline, tab, NUL, …)")
+        }
+        return s
     }
 
     func int() throws -> Int {
@@ -145,6 +191,20 @@ struct SpecNode {
         } catch let DecodingError.valueNotFound(_, ctx) {
             throw fail("'\(pathString(ctx.codingPath))': value missing")
         }
+    }
+}
+
+/// The id rule shared by every spec file and the command line.
+public enum SpecID {
+    public static let rule = "ids start with a letter or digit and contain only letters, digits, '.', '_' and '-'"
+
+    public static func isValid(_ id: String) -> Bool {
+        guard let first = id.unicodeScalars.first, isAlnum(first) else { return false }
+        return id.unicodeScalars.allSatisfy { isAlnum($0) || $0 == "." || $0 == "_" || $0 == "-" }
+    }
+
+    private static func isAlnum(_ c: Unicode.Scalar) -> Bool {
+        ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Yams
 
 /// One entry of pipeline/models.yaml: a printable label and a full model configuration.
 public struct ModelEntry: Sendable {
@@ -149,7 +150,7 @@ public struct SpecBundle {
         try modelsNode.checkKeys(["models"])
         var models: [String: SpecNode] = [:]
         var modelOrder: [String] = []
-        for (name, node) in try modelsNode.required("models").entries() {
+        for (name, node) in try modelsNode.required("models").idEntries() {
             try node.checkKeys(ModelConfigReader.keys + ["label", "training"])
             models[name] = node
             modelOrder.append(name)
@@ -184,26 +185,56 @@ public struct SpecBundle {
         var profiles: [String: ProfileSpec] = [:]
         var profileOrder: [String] = []
         try profilesNode.checkKeys(["profiles"])
-        for (name, node) in try profilesNode.required("profiles").entries() {
+        var profileNodes: [String: SpecNode] = [:]
+        for (name, node) in try profilesNode.required("profiles").idEntries() {
             profiles[name] = try ProfileReader.read(name: name, node: node)
             profileOrder.append(name)
+            profileNodes[name] = node
+            // Checked here so the error names the profile's line, not the model catalogue.
+            if let list = node["transfer"]?["models"] {
+                for item in try list.list() where models[try item.string()] == nil {
+                    throw item.fail("unknown model '\(try item.string())'; models are declared in models.yaml")
+                }
+            }
         }
 
         // Resolve every model against the first profile's defaults once, so a bad model entry fails at load.
         var resolved: [String: ModelEntry] = [:]
         for name in modelOrder {
             let node = models[name]!
-            let label = try node["label"]?.string() ?? name
+            let label = try node["label"]?.label() ?? name
             resolved[name] = ModelEntry(name: name, label: label,
                                         config: try ModelConfigReader.read(node, defaults: [:]),
                                         training: try node["training"].map(TrainingOverrides.read) ?? TrainingOverrides())
         }
         _ = resolved
-        return SpecBundle(directory: directory, models: resolved, modelOrder: modelOrder, tables: tables,
-                          paretoModels: try modelList(figures.required("pareto").required("models")),
-                          convergenceModels: try modelList(figures.required("convergence").required("models")),
-                          figure1Model: fig1Model, profiles: profiles, profileOrder: profileOrder,
-                          modelNodes: models)
+        var bundle = SpecBundle(directory: directory, models: resolved, modelOrder: modelOrder, tables: tables,
+                                paretoModels: try modelList(figures.required("pareto").required("models")),
+                                convergenceModels: try modelList(figures.required("convergence").required("models")),
+                                figure1Model: fig1Model, profiles: profiles, profileOrder: profileOrder,
+                                modelNodes: models)
+        bundle.profileNodes = profileNodes
+        return bundle
+    }
+
+    /// Raw profile nodes, kept so dataset references can be checked (against datasets.yaml) at their own line.
+    var profileNodes: [String: SpecNode] = [:]
+
+    /// Every dataset a profile names must be declared; the error points at the profile, where the typo is.
+    func checkDatasets(in catalog: DatasetCatalog) throws {
+        func check(_ node: SpecNode) throws {
+            let name = try node.string()
+            guard catalog.entries[name] == nil else { return }
+            let hint = catalog.order.min { editDistance($0, name) < editDistance($1, name) }
+                .map { " (did you mean '\($0)'?)" } ?? ""
+            throw node.fail("unknown dataset '\(name)'\(hint); datasets are declared in datasets.yaml")
+        }
+        for name in profileOrder {
+            guard let node = profileNodes[name] else { continue }
+            for item in try node["datasets"]?.list() ?? [] { try check(item) }
+            if let d = node["figure1"]?["dataset"] { try check(d) }
+            if let d = node["transfer"]?["dataset"] { try check(d) }
+        }
     }
 
     /// Raw model nodes, kept so each profile's defaults can be layered under them.
@@ -301,6 +332,15 @@ enum ModelConfigReader {
         return c
     }
 
+    /// Type- and range-checks a profile's `model:` defaults where their lines are known: applied later under a
+    /// model entry, a bad default could only be blamed on that entry or on no line at all.
+    static func checkDefaults(_ node: SpecNode) throws {
+        guard case .mapping(let mapping) = node.node else { return }
+        let pairs = mapping.map { ($0.key, $0.value) } + [(Node("kind"), Node("nextitnet"))]
+        let probe = Node.mapping(Node.Mapping(pairs, .implicit, .any, mapping.mark))
+        _ = try read(SpecNode(node: probe, file: node.file, path: node.path), defaults: [:])
+    }
+
     static func scalar(_ node: SpecNode) throws -> SpecScalar {
         switch node.node {
         case .sequence: return .ints(try node.ints())
@@ -323,6 +363,7 @@ enum ProfileReader {
         if let m = node["model"] {
             try m.checkKeys(ModelConfigReader.keys.filter { $0 != "kind" })
             for (k, v) in try m.entries() { defaults[k] = try ModelConfigReader.scalar(v) }
+            try ModelConfigReader.checkDefaults(m)
         }
         let t = try node.required("training")
         try t.checkKeys(["batchSize", "maxEpochs", "patience", "minEpochs", "learningRate", "l2", "selection", "seed", "threads"])

@@ -70,6 +70,15 @@ public struct CacheStore: Sendable {
         return out
     }
 
+    static let tagSignature = "Signature: 8a477f597d28d172789f06886806bc55"
+    static let tagOwner = "# cprec-repro pipeline cache"
+
+    /// Whether the root holds the CACHEDIR.TAG this pipeline writes (what `clean` requires before deleting).
+    public var isTaggedAsOurs: Bool {
+        guard let text = try? String(contentsOf: root.appendingPathComponent("CACHEDIR.TAG"), encoding: .utf8) else { return false }
+        return text.hasPrefix(CacheStore.tagSignature) && text.contains(CacheStore.tagOwner)
+    }
+
     /// Creates the root and marks it as a cache (CACHEDIR.TAG keeps backup tools out).
     public func prepare() throws {
         let fm = FileManager.default
@@ -77,7 +86,7 @@ public struct CacheStore: Sendable {
         let tag = root.appendingPathComponent("CACHEDIR.TAG")
         if !fm.fileExists(atPath: tag.path) {
             try CacheStore.atomicWrite(
-                Data("Signature: 8a477f597d28d172789f06886806bc55\n# cprec-repro pipeline cache; see README.md\n".utf8),
+                Data("\(CacheStore.tagSignature)\n\(CacheStore.tagOwner); see README.md\n".utf8),
                 to: tag)
         }
     }
@@ -172,7 +181,10 @@ public struct CacheStore: Sendable {
     /// Writes through a temporary sibling and a rename, so readers see the old or the new file, never a mix.
     public static func atomicWrite(_ data: Data, to url: URL) throws {
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(UUID().uuidString)")
-        try writeFile(data, to: tmp)
+        do { try writeFile(data, to: tmp) } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
+        }
         guard rename(tmp.path, url.path) == 0 else {
             let e = errno
             try? FileManager.default.removeItem(at: tmp)

@@ -285,6 +285,12 @@ public struct Engine {
         let fm = FileManager.default
         var report = CleanReport(removedEntries: 0, keptEntries: 0, removedBytes: 0)
         guard fm.fileExists(atPath: store.root.path) else { return report }
+        // A mistyped --cache-dir can name any folder, and 64-hex names are common (git objects, other caches):
+        // only a folder carrying the tag `prepare()` writes is ours to empty.
+        let contents = (try? fm.contentsOfDirectory(atPath: store.root.path)) ?? []
+        if !contents.isEmpty && !store.isTaggedAsOurs {
+            throw PipelineError.message("\(store.root.path) is not a pipeline cache (no CACHEDIR.TAG written by this pipeline); refusing to clean it. Check --cache-dir / $\(CacheStore.environmentVariable)")
+        }
         var keep: Set<String> = []
         if keepResults {
             for st in status() {

@@ -9,6 +9,9 @@ extension Engine {
         let targets = try self.targets(patterns, downstream: options.downstream)
         let needed = targets.union(graph.upstream(of: targets))
         let order = graph.sorted(needed)
+        if let root = options.outputRoot, order.contains(where: { !graph.stage($0)!.publishes.isEmpty }) {
+            try checkOutputFolder(root)
+        }
         try store.prepare()
 
         let board = ProgressBoard(console: console)
@@ -98,7 +101,7 @@ extension Engine {
             return StageResult(outcome: .failed(message: message, log: log), outputHash: nil, key: nil)
         }
         let material: KeyMaterial
-        do { material = try KeyMaterial.of(s, inputHashes: inputHashes) } catch { return fail("\(error)", nil) }
+        do { material = try KeyMaterial.of(s, inputHashes: inputHashes) } catch { return fail(describeError(error), nil) }
         let key = material.key
         let kind = s.kind
 
@@ -121,7 +124,7 @@ extension Engine {
             lock = try CacheLock.acquire(store.lock(kind: kind, key: key), staleAfter: store.staleLockAfter,
                                          waiting: { o in board.print("wait  \(s.id): locked by pid \(o.pid) on \(o.host)") },
                                          warn: warn)
-        } catch { return fail("\(error)", nil) }
+        } catch { return fail(describeError(error), nil) }
         defer { lock.release() }
 
         if !forced {
@@ -132,7 +135,7 @@ extension Engine {
                              note: " (written by another run)")
             case .damaged(let why):
                 if !warnedDamage { warn("cache entry of \(s.id) (\(kind)/\(key.prefix(12))) is damaged: \(why); recomputing") }
-                do { try store.remove(kind: kind, key: key) } catch { return fail("\(error)", nil) }
+                do { try store.remove(kind: kind, key: key) } catch { return fail(describeError(error), nil) }
             case .missing: break
             }
         }
@@ -144,7 +147,7 @@ extension Engine {
         do {
             temp = try store.makeTemporary(kind: kind, key: key)
             try fm.createDirectory(at: work, withIntermediateDirectories: true)
-        } catch { return fail("\(error)", nil) }
+        } catch { return fail(describeError(error), nil) }
         let out = temp.appendingPathComponent("out")
         let logURL = temp.appendingPathComponent("log.txt")
         let log = LogFile(logURL)
@@ -175,7 +178,7 @@ extension Engine {
         do {
             try s.run(context)
         } catch {
-            return abandon("\(error)")
+            return abandon(describeError(error))
         }
         let end = Date()
 
@@ -196,7 +199,7 @@ extension Engine {
                 outputs.append(Manifest.Output(name: name, sha256: h, bytes: Int(CacheStore.size(of: url))))
             }
         } catch {
-            return abandon("\(error)")
+            return abandon(describeError(error))
         }
         let outputHash = ContentHash.combined(hashesByName)
         let seconds = end.timeIntervalSince(start)
@@ -211,7 +214,7 @@ extension Engine {
             try store.commit(temporary: temp, kind: kind, key: key)
         } catch {
             try? fm.removeItem(at: temp)
-            return fail("could not store the entry: \(error)", nil)
+            return fail("could not store the entry: \(describeError(error))", nil)
         }
         try? fm.removeItem(at: work)
         try? fm.removeItem(at: store.failedLog(s.id))
@@ -219,7 +222,7 @@ extension Engine {
         do {
             try record(s, manifest: manifest, options: options)
         } catch {
-            return fail("\(error)", nil)
+            return fail(describeError(error), nil)
         }
         let cutoff = previousOutputs == outputHash ? " (outputs unchanged: dependants stay cached)" : ""
         if let r = replaced, r != outputHash {
@@ -235,8 +238,8 @@ extension Engine {
         do {
             try record(s, manifest: manifest, options: options)
         } catch {
-            board.finish(s.id, line: "FAIL  \(s.id): \(error)")
-            return StageResult(outcome: .failed(message: "\(error)", log: nil), outputHash: nil, key: nil)
+            board.finish(s.id, line: "FAIL  \(s.id): \(describeError(error))")
+            return StageResult(outcome: .failed(message: describeError(error), log: nil), outputHash: nil, key: nil)
         }
         if let p = previous, p.key != manifest.key {
             board.print("reuse \(s.id): restored earlier result\(note)")
@@ -307,8 +310,22 @@ enum Publisher {
         }
         if fm.fileExists(atPath: target.path), (try? ContentHash.of(target)) == (try? ContentHash.of(source)) { return }
         try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let tmp = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).tmp-\(UUID().uuidString)")
-        try fm.copyItem(at: source, to: tmp)
+        let folder = target.deletingLastPathComponent()
+        let prefix = ".\(target.lastPathComponent).tmp-"
+        let tmp = folder.appendingPathComponent(prefix + UUID().uuidString)
+        do { try fm.copyItem(at: source, to: tmp) } catch {
+            // A copy cut short (disk full) leaves a partial file; it must not stay in paper-tables/ or figures/.
+            try? fm.removeItem(at: tmp)
+            throw PipelineError.message("cannot publish \(target.path): \(posixReason(error))")
+        }
+        // Leftovers of runs killed mid-copy; old enough that no live run can still be writing them.
+        for name in (try? fm.contentsOfDirectory(atPath: folder.path)) ?? [] where name.hasPrefix(prefix) {
+            let url = folder.appendingPathComponent(name)
+            if url != tmp, let m = (try? fm.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date,
+               Date().timeIntervalSince(m) > 3600 {
+                try? fm.removeItem(at: url)
+            }
+        }
         if rename(tmp.path, target.path) != 0 {
             let e = errno
             try? fm.removeItem(at: tmp)

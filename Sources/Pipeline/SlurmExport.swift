@@ -137,7 +137,12 @@ public enum SlurmScript {
     /// It prints `<job id> <stage id>` per job. If an `sbatch` fails it cancels the jobs it already submitted, so a
     /// half-submitted DAG never runs. Jobs whose upstream job fails are cancelled by Slurm
     /// (`--kill-on-invalid-dep=yes`) instead of staying pending forever.
-    public static func render(_ jobs: [SlurmJob], options: Options) -> String {
+    ///
+    /// Throws when any value written into the script holds a control character: a newline in a stage id, a path or
+    /// a CLI value would otherwise end a comment, a quoted word or the job's heredoc and run the rest as commands on
+    /// the submitting host.
+    public static func render(_ jobs: [SlurmJob], options: Options) throws -> String {
+        try checkNoControlCharacters(options: options, jobs: jobs)
         var variable: [StageID: String] = [:]
         for (n, j) in jobs.enumerated() { variable[j.id] = "j\(n + 1)" }
         var lines = ["#!/usr/bin/env bash"]
@@ -183,14 +188,48 @@ public enum SlurmScript {
                     opts.append(quote(o))
                 }
             }
-            lines.append("submit \(quote(j.id.raw)) \(opts.joined(separator: " ")) <<'JOB'")
-            lines.append("#!/bin/bash")
-            lines.append("exec " + j.command.map(quote).joined(separator: " "))
-            lines.append("JOB")
+            let body = ["#!/bin/bash", "exec " + j.command.map(quote).joined(separator: " ")]
+            let end = terminator(for: body)
+            lines.append("submit \(quote(j.id.raw)) \(opts.joined(separator: " ")) <<'\(end)'")
+            lines += body
+            lines.append(end)
             lines.append("\(variable[j.id]!)=$REPLY")
         }
         if jobs.isEmpty { lines.append("echo 'nothing to submit: every selected stage is fresh' >&2") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The heredoc terminator of one job: `JOB`, or `JOB_<n>` for the first n whose word is no line of the body, so
+    /// no body can end its heredoc early (control characters are rejected anyway; this does not rely on it).
+    public static func terminator(for body: [String]) -> String {
+        var word = "JOB"
+        var n = 0
+        while body.contains(where: { $0.trimmingCharacters(in: .whitespaces) == word }) {
+            n += 1
+            word = "JOB_\(n)"
+        }
+        return word
+    }
+
+    /// Rejects control characters (newline, CR, NUL, escape, …) in every value the script interpolates.
+    static func checkNoControlCharacters(options: Options, jobs: [SlurmJob]) throws {
+        func check(_ value: String, _ what: String) throws {
+            if let c = value.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+                let code = String(format: "U+%04X", c.value)
+                throw PipelineError.message("\(what) contains a control character (\(code)), which cannot be written safely into a Slurm script: \(value.debugDescription)")
+            }
+        }
+        try check(options.logDirectory.path, "the log folder")
+        try check(options.workingDirectory.path, "the working folder")
+        if let p = options.partition { try check(p, "--partition") }
+        for o in options.extraOptions { try check(o, "--sbatch-option") }
+        for c in options.comment { try check(c, "a comment line") }
+        for j in jobs {
+            try check(j.id.raw, "stage id")
+            try check(j.resources.time, "the time limit of \(j.id.raw.debugDescription)")
+            if let m = j.resources.memory { try check(m, "the memory of \(j.id.raw.debugDescription)") }
+            for w in j.command { try check(w, "the command of \(j.id.raw.debugDescription)") }
+        }
     }
 
     /// `<stage id with unsafe characters as _>.%j.out`; '%' is Slurm's pattern character, so none may remain.

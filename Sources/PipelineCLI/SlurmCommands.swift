@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Pipeline
+import Subprocess
 
 #if canImport(Glibc)
 import Glibc
@@ -93,7 +94,7 @@ func slurmScript(_ global: GlobalOptions, _ slurm: SlurmOptions) throws -> (scri
             "`pipeline run <stage>` of \(binary) waiting (afterok) for its upstream jobs; do not rebuild that binary",
             "while jobs are pending. Follow with `pipeline status --profile \(global.profile) --cache-dir \(cache.path)`.",
         ])
-    return (SlurmScript.render(plan.jobs, options: options), plan, cache)
+    return (try SlurmScript.render(plan.jobs, options: options), plan, cache)
 }
 
 struct Export: ParsableCommand {
@@ -226,8 +227,8 @@ func command(_ argv: [String], passStderr: Bool = false) throws -> (status: Int3
     let out = Pipe()
     p.standardOutput = out
     if !passStderr { p.standardError = FileHandle.nullDevice }
-    do { try p.run() } catch { throw PipelineError.message("cannot run \(argv[0]): \(error)") }
+    do { try Children.start(p) } catch { throw PipelineError.message("cannot run \(argv[0]): \(describeError(error))") }
     let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
+    Children.wait(p)
     return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }

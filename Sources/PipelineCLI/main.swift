@@ -2,6 +2,7 @@ import ArgumentParser
 import Experiments
 import Foundation
 import Pipeline
+import Subprocess
 
 /// Every subcommand of `pipeline`; add new ones here (bench, export slurm, submit, …).
 let subcommands: [ParsableCommand.Type] = [
@@ -290,4 +291,20 @@ struct Clean: ParsableCommand {
     }
 }
 
-PipelineCommand.main()
+// curl, unzip and gnuplot must not outlive a run stopped by SIGINT or SIGTERM.
+Children.forwardTerminationSignals()
+
+// ArgumentParser would print a Foundation error as `Error Domain=NSCocoaErrorDomain Code=512 "(null)"`: every
+// such error is turned into a sentence naming the path and the cause first.
+do {
+    var command = try PipelineCommand.parseAsRoot()
+    try command.run()
+    Children.exitIfSignalled()
+} catch {
+    Children.exitIfSignalled()
+    let ns = error as NSError
+    if ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain {
+        PipelineCommand.exit(withError: PipelineError.message(describeError(error)))
+    }
+    PipelineCommand.exit(withError: error)
+}

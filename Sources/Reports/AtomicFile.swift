@@ -12,7 +12,7 @@ public enum AtomicFile {
             try move(temp, to: url)
         } catch {
             try? FileManager.default.removeItem(at: temp)
-            throw ReportError.io("cannot write \(url.path): \(error)")
+            throw ReportError.io("cannot write \(url.path): \(DiskCause.reason(error, in: directory))")
         }
     }
 
@@ -39,7 +39,7 @@ public enum AtomicFile {
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         } catch {
-            throw ReportError.io("cannot create folder \(url.path): \(error.localizedDescription)")
+            throw ReportError.io("cannot create folder \(url.path): \(DiskCause.reason(error, in: url.deletingLastPathComponent()))")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Subprocess
 
 // Figures are drawn by writing a data file and a gnuplot script and running gnuplot as a subprocess, not
 // through a C++ binding (gnuplot-iostream): a subprocess lets us check the exit status and stderr, keeps a
@@ -47,7 +48,7 @@ public enum Gnuplot {
         process.standardOutput = out
         process.standardError = err
         do {
-            try process.run()
+            try Children.start(process)
         } catch {
             throw ReportError.gnuplotFailed("cannot start \(executable.path): \(error)")
         }
@@ -56,12 +57,12 @@ public enum Gnuplot {
         while process.isRunning {
             if Date() > deadline {
                 process.terminate()
-                process.waitUntilExit()
+                Children.wait(process)
                 throw ReportError.gnuplotFailed("\(script) did not finish within \(Int(timeout)) s; stopped")
             }
             usleep(5_000)
         }
-        process.waitUntilExit()
+        Children.wait(process)
         let stderrText = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
         let stdoutSize = (try? Data(contentsOf: outURL).count) ?? 0
         let problems = stderrText.split(whereSeparator: \.isNewline).map(String.init)
@@ -237,20 +238,22 @@ extension Figure {
 
     /// Checks that gnuplot really wrote the images: PNG signature and an SVG document.
     public static func verifyRendered(png: URL, svg: URL) throws {
+        // gnuplot exits 0 with a missing or cut image when the disk is full: name the cause, not only the symptom.
+        let cause = DiskCause.of(png.deletingLastPathComponent()).map { " (\($0))" } ?? ""
         guard let pngData = try? Data(contentsOf: png), pngData.count > 8 else {
-            throw ReportError.gnuplotFailed("no PNG written at \(png.lastPathComponent)")
+            throw ReportError.gnuplotFailed("no PNG written at \(png.lastPathComponent)\(cause)")
         }
         let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         guard Array(pngData.prefix(8)) == signature else {
-            throw ReportError.gnuplotFailed("\(png.lastPathComponent) is not a PNG file")
+            throw ReportError.gnuplotFailed("\(png.lastPathComponent) is not a PNG file\(cause)")
         }
         guard let svgText = try? String(contentsOf: svg, encoding: .utf8) else {
-            throw ReportError.gnuplotFailed("no SVG written at \(svg.lastPathComponent)")
+            throw ReportError.gnuplotFailed("no SVG written at \(svg.lastPathComponent)\(cause)")
         }
         let head = svgText.prefix(512)
         guard head.hasPrefix("<?xml") || head.hasPrefix("<svg"), head.contains("<svg"),
               svgText.contains("</svg>") else {
-            throw ReportError.gnuplotFailed("\(svg.lastPathComponent) is not a complete SVG document")
+            throw ReportError.gnuplotFailed("\(svg.lastPathComponent) is not a complete SVG document\(cause)")
         }
     }
 

@@ -70,7 +70,7 @@ func parseSlurmScript(_ text: String) -> [ParsedJob] {
         let plan = try e.slurmPlan(patterns, policy: policy) { id, r in
             ["/opt/my build/pipeline", "run", id.raw, "--cache-dir", e.store.root.path, "--threads", "\(r.cpus)"]
         }
-        let script = SlurmScript.render(plan.jobs, options: .init(
+        let script = try SlurmScript.render(plan.jobs, options: .init(
             logDirectory: dir.appendingPathComponent("logs"), workingDirectory: dir, partition: partition,
             extraOptions: ["--account=it's"], comment: ["test"]))
         return (plan, script)
