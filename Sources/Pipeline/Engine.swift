@@ -28,7 +28,10 @@ public struct StageStatus: Sendable {
     public var summary: String {
         var parts = reasons
         if !waitingFor.isEmpty {
-            parts.append("input \(waitingFor.map(\.raw).joined(separator: ", ")) not fresh")
+            // A table can read hundreds of runs (one per model, dataset and seed): name a few, count the rest.
+            let shown = waitingFor.prefix(3).map(\.raw).joined(separator: ", ")
+            let more = waitingFor.count > 3 ? " and \(waitingFor.count - 3) more" : ""
+            parts.append("input\(waitingFor.count == 1 ? "" : "s") \(shown)\(more) not fresh")
         }
         switch state {
         case .fresh: return "fresh"

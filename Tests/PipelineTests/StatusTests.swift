@@ -190,4 +190,11 @@ import Testing
         #expect(CacheStore.resolveRoot(option: "c2", environment: ["CPREC_CACHE_DIR": "/data/c"], cwd: cwd).path == "/tmp/x/c2")
         #expect(CacheStore.escape("train/ml/cprec-cb") == "train%2Fml%2Fcprec-cb")
     }
+
+    @Test func manyWaitingInputsAreCountedNotListed() {
+        let waiting = (1...200).map { StageID("evaluate/d/m/seed\($0)") }
+        let status = StageStatus(id: "table/t", state: .missing, reasons: ["never run"], waitingFor: waiting, key: nil,
+                                 outputHash: nil, lastSeconds: nil)
+        #expect(status.summary == "missing (never run; inputs evaluate/d/m/seed1, evaluate/d/m/seed2, evaluate/d/m/seed3 and 197 more not fresh)")
+    }
 }
