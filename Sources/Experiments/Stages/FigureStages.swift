@@ -99,7 +99,7 @@ struct ParetoFigureStage: Stage {
     let models: [ModelEntry]
     let seeds: [UInt64]
     var id: StageID { "figure/pareto" }
-    var version: Int { 2 }
+    var version: Int { 3 }
     var parameters: JSONValue { .object(["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
                                          "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)]) }
     var inputs: [StageID] {
@@ -108,8 +108,33 @@ struct ParetoFigureStage: Stage {
     var outputs: [String] { figureFiles("pareto") }
     var publishes: [String: String] { figurePublishes("pareto") }
 
+    /// The family a model is drawn in: its own colour and marker in every panel.
+    static func family(_ m: ModelEntry) -> String {
+        let c = m.config
+        let blockwise = c.input != .full || c.output != .full
+        switch (blockwise, c.sharing != .none) {
+        case (true, true): return "CpRec (block-wise + sharing)"
+        case (true, false): return "block-wise / low-rank only"
+        case (false, true): return "sharing only"
+        case (false, false): return "NextItNet"
+        }
+    }
+
+    /// Indices of the points no other point beats on both axes (fewer parameters and higher MRR@5), by size.
+    static func front(_ points: [DataPoint]) -> [Int] {
+        let order = points.indices.sorted { (points[$0].x, -points[$0].y) < (points[$1].x, -points[$1].y) }
+        var best = -Double.infinity
+        var out: [Int] = []
+        for i in order where points[i].y > best {
+            out.append(i)
+            best = points[i].y
+        }
+        return out
+    }
+
     func run(_ context: StageContext) throws {
         var panels: [Panel] = []
+        let families = models.map(Self.family).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         for ds in datasets {
             var points: [DataPoint] = []
             for m in models {
@@ -117,12 +142,21 @@ struct ParetoFigureStage: Stage {
                 points.append(DataPoint(Double(r.params.total), r.metrics["MRR@5"] ?? .nan, yError: errorBar(r, "MRR@5"),
                                         label: m.label))
             }
-            panels.append(Panel(title: ds.label, xLabel: "parameters (whole model)", yLabel: "MRR@5", xLog: true,
-                                series: [Series("NextItNet / CpRec variants", points: points, style: .points)],
-                                legend: .bottomRight))
+            let front = Self.front(points)
+            // Labels only on the front: the dominated points crowd together and their names would collide.
+            var series = families.map { f in
+                Series(f, points: models.indices.filter { Self.family(models[$0]) == f }.map { i in
+                    var p = points[i]
+                    if !front.contains(i) { p.label = nil }
+                    return p
+                }, style: .points)
+            }
+            series.append(Series("Pareto front", points: front.map { DataPoint(points[$0].x, points[$0].y) }, style: .lines))
+            panels.append(Panel(title: ds.label, xLabel: "parameters (whole model)", yLabel: "MRR@5 (mean ± sd over seeds)",
+                                xLog: true, series: series, legend: ds == datasets.last ? .outside : .hidden))
         }
-        let figure = Figure(title: "Model size vs accuracy", panels: panels, rows: panels.count > 2 ? 2 : 1,
-                            panelWidth: 640, panelHeight: 480, provenance: RunFacts.provenance(profile: nil))
+        let figure = Figure(title: "Model size vs accuracy (labels: the Pareto front)", panels: panels, rows: 1,
+                            panelWidth: 620, panelHeight: 480, provenance: RunFacts.provenance(profile: nil))
         try figure.render(to: context.outputDirectory, name: "pareto")
     }
 }
