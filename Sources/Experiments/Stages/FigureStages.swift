@@ -14,7 +14,7 @@ struct LongTailFigureStage: Stage {
     let preps: [StageID]
     let blocks: [StageID]
     var id: StageID { "figure/longtail" }
-    var version: Int { 1 }
+    var version: Int { 2 }
     var parameters: JSONValue { .object(["datasets": .encoded(datasets)]) }
     var inputs: [StageID] { preps + blocks }
     var outputs: [String] { figureFiles("longtail") }
@@ -29,13 +29,14 @@ struct LongTailFigureStage: Stage {
                 .map { DataPoint(Double($0.rank), Double($0.frequency)) }
             // Boundary ids are exclusive upper ids, so the last item of block j has rank boundary - 1.
             let markers = b.boundaries.dropLast().enumerated().map { j, upper in
-                Marker(x: Double(max(upper - 1, 1)), label: "block \(j + 1) | \(j + 2)")
+                // Short labels: neighbouring boundaries sit less than a decade apart on the log axis.
+                Marker(x: Double(max(upper - 1, 1)), label: "\(j + 1)|\(j + 2)")
             }
             panels.append(Panel(title: ds.label, xLabel: "item popularity rank", yLabel: "interactions",
                                 xLog: true, yLog: true, series: [Series("items", points: points, style: .lines)],
-                                markers: markers))
+                                markers: markers, legend: .hidden))
         }
-        let figure = Figure(title: "Long-tail item popularity and CpRec's frequency blocks", panels: panels,
+        let figure = Figure(title: "Long-tail item popularity and CpRec's frequency blocks (dashed: block boundaries i|i+1)", panels: panels,
                             rows: panels.count > 2 ? 2 : 1, panelWidth: 560, panelHeight: 420,
                             provenance: RunFacts.provenance(profile: nil))
         try figure.render(to: context.outputDirectory, name: "longtail")
@@ -55,7 +56,7 @@ struct Figure1Stage: Stage {
     let datasetLabel: String
     let points: [Fig1Point]
     var id: StageID { "figure/fig1" }
-    var version: Int { 2 }
+    var version: Int { 3 }
     var parameters: JSONValue { .object(["dataset": .string(datasetLabel), "points": .encoded(points)]) }
     var inputs: [StageID] {
         var ids: [StageID] = []
@@ -78,9 +79,13 @@ struct Figure1Stage: Stage {
                 hr.append(DataPoint(Double(p.value), r.metrics["HR@5"] ?? .nan, yError: errorBar(r, "HR@5")))
             }
             panels.append(Panel(title: "NextItNet on \(datasetLabel): accuracy vs \(axis == "dim" ? "d" : "depth") (labels: parameters)",
-                                xLabel: label, yLabel: "accuracy", xLog: axis == "dim",
+                                xLabel: label, yLabel: "accuracy (mean ± sd over seeds)", xLog: axis == "dim",
+                                // Room beside the outer points for their parameter labels.
+                                xRange: axis == "dim" ? Double(pts[0].value) / 1.4 ... Double(pts[pts.count - 1].value) * 1.6
+                                    : Double(pts[0].value) - 0.4 ... Double(pts[pts.count - 1].value) + 0.8,
                                 series: [Series("MRR@5", points: mrr), Series("HR@5", points: hr)],
-                                legend: .bottomRight, xTics: pts.map { Double($0.value) }))
+                                // One key, where neither panel has points: the top right of the depth panel.
+                                legend: axis == "depth" ? .topRight : .hidden, xTics: pts.map { Double($0.value) }))
         }
         let figure = Figure(title: "Figure 1: model size vs accuracy", panels: panels, panelWidth: 640, panelHeight: 480,
                             provenance: RunFacts.provenance(profile: nil))
@@ -99,7 +104,7 @@ struct ParetoFigureStage: Stage {
     let models: [ModelEntry]
     let seeds: [UInt64]
     var id: StageID { "figure/pareto" }
-    var version: Int { 3 }
+    var version: Int { 4 }
     var parameters: JSONValue { .object(["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
                                          "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)]) }
     var inputs: [StageID] {
@@ -144,16 +149,18 @@ struct ParetoFigureStage: Stage {
             }
             let front = Self.front(points)
             // Labels only on the front: the dominated points crowd together and their names would collide.
-            var series = families.map { f in
+            // The front first, so it takes the palette's first (dark) colour; the families follow.
+            var series = [Series("Pareto front", points: front.map { DataPoint(points[$0].x, points[$0].y) }, style: .lines)]
+            series += families.map { f in
                 Series(f, points: models.indices.filter { Self.family(models[$0]) == f }.map { i in
                     var p = points[i]
                     if !front.contains(i) { p.label = nil }
                     return p
                 }, style: .points)
             }
-            series.append(Series("Pareto front", points: front.map { DataPoint(points[$0].x, points[$0].y) }, style: .lines))
+            // One key, in the first panel's empty lower left (small and weak models are rare there).
             panels.append(Panel(title: ds.label, xLabel: "parameters (whole model)", yLabel: "MRR@5 (mean ± sd over seeds)",
-                                xLog: true, series: series, legend: ds == datasets.last ? .outside : .hidden))
+                                xLog: true, series: series, legend: ds == datasets.first ? .bottomLeft : .hidden))
         }
         let figure = Figure(title: "Model size vs accuracy (labels: the Pareto front)", panels: panels, rows: 1,
                             panelWidth: 620, panelHeight: 480, provenance: RunFacts.provenance(profile: nil))
@@ -167,7 +174,7 @@ struct ConvergenceFigureStage: Stage {
     let models: [ModelEntry]
     let seed: UInt64
     var id: StageID { "figure/convergence" }
-    var version: Int { 2 }
+    var version: Int { 4 }
     var parameters: JSONValue { .object(["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
                                          "labels": .encoded(models.map(\.label)), "seed": .number(Double(seed))]) }
     var inputs: [StageID] {
@@ -180,17 +187,22 @@ struct ConvergenceFigureStage: Stage {
         var panels: [Panel] = []
         for ds in datasets {
             var series: [Series] = []
+            var selected: [Series] = []
             for m in models {
                 let dir = try context.inputDirectory(TrainStage.stageID(dataset: ds.name, model: m.name, seed: seed))
                 let record = try JSONFiles.read(TrainRecord.self, from: dir.appendingPathComponent(TrainStage.recordName))
                 series.append(Series(m.label, points: record.history.compactMap { e in
                     (e.validMRR5 ?? e.testMRR5).map { DataPoint(Double(e.epoch), $0) }
                 }))
+                // The selected epoch as its own point (a labelled vertical line per model collides with the other's).
+                if let best = record.history.first(where: { $0.epoch == record.bestEpoch }), let v = best.validMRR5 ?? best.testMRR5 {
+                    selected.append(Series("\(m.label) selected epoch", points: [DataPoint(Double(best.epoch), v)], style: .points))
+                }
             }
-            panels.append(Panel(title: ds.label, xLabel: "epoch", yLabel: "MRR@5 (selection split)", series: series,
+            panels.append(Panel(title: ds.label, xLabel: "epoch", yLabel: "MRR@5 (selection split)", series: series + selected,
                                 legend: .bottomRight))
         }
-        let figure = Figure(title: "Convergence: NextItNet vs CpRec (seed \(seed))", panels: panels, rows: panels.count > 2 ? 2 : 1,
+        let figure = Figure(title: "Convergence: NextItNet vs CpRec (seed \(seed))", panels: panels, rows: 1,
                             panelWidth: 560, panelHeight: 420, provenance: RunFacts.provenance(profile: nil))
         try figure.render(to: context.outputDirectory, name: "convergence")
     }
