@@ -9,8 +9,7 @@ private final class SilentServer {
     let port: Int
 
     init(lifetime: Int) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", """
+        guard let p = try startPython(process, ["-c", """
             import socket, threading, os, time
             s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
             print(s.getsockname()[1], flush=True)
@@ -18,18 +17,7 @@ private final class SilentServer {
             held = []
             while True:
                 c, _ = s.accept(); held.append(c)
-            """]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while !line.contains(0x0A) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        guard let p = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            """]) else {
             throw DatasetError.tool(name: "python3", detail: "silent server did not start")
         }
         port = p

@@ -82,19 +82,7 @@ final class LocalHTTPServer {
         let scriptURL = root.appendingPathComponent(".server.py")
         try Data(LocalHTTPServer.script.utf8).write(to: scriptURL)
         log = root.appendingPathComponent(".requests.log")
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", scriptURL.path, root.path, log.path]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while !line.contains(0x0A) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        guard let p = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard let p = try startPython(process, [scriptURL.path, root.path, log.path]) else {
             process.terminate()
             throw DatasetError.tool(name: "python3", detail: "test HTTP server did not start")
         }
@@ -111,4 +99,22 @@ final class LocalHTTPServer {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
+}
+
+/// Starts `python3 arguments…` in `process` and reads the port the script prints on its first line (nil when it
+/// printed none): how the tests' local servers on 127.0.0.1 say where they listen.
+func startPython(_ process: Process, _ arguments: [String]) throws -> Int? {
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3"] + arguments
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    var line = Data()
+    while !line.contains(0x0A) {
+        let chunk = out.fileHandleForReading.availableData
+        if chunk.isEmpty { break }
+        line.append(chunk)
+    }
+    return Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
 }

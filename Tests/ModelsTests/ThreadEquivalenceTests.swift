@@ -55,7 +55,7 @@ import Testing
         env[Self.probeVariable] = "1"
         child.environment = env
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("thread-probe-\(UUID().uuidString).txt")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: out) }
         let handle = try FileHandle(forWritingTo: out)
         child.standardOutput = handle
