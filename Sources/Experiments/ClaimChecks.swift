@@ -148,10 +148,13 @@ enum ClaimChecks {
     }
 
     /// The paper: > 20 % MRR@5 from d = 64 to 512. Holds when the 95 % interval of the paired relative gain from
-    /// the smallest to the largest d of Figure 1 lies above 20 %, does not hold when it lies below.
+    /// d = 64 to 512 (else the smallest to the largest d of Figure 1) lies above 20 %, does not hold when it lies below.
     static func scaling(_ r: ResultSet) -> (String, Claim.Verdict, String) {
         let sweep = r.dimSweep.sorted { $0.dim < $1.dim }
-        guard let lo = sweep.first, let hi = sweep.last, lo.dim != hi.dim,
+        // The paper's comparison is d = 64 against d = 512; other sweeps compare their ends.
+        let paperLo = sweep.first { $0.dim == 64 }, paperHi = sweep.first { $0.dim == 512 }
+        let ends = paperLo != nil && paperHi != nil ? (paperLo, paperHi) : (sweep.first, sweep.last)
+        guard let lo = ends.0, let hi = ends.1, lo.dim != hi.dim,
               lo.record.values("MRR@5").count == hi.record.values("MRR@5").count,
               lo.record.values("MRR@5").allSatisfy({ $0 > 0 }) else {
             return ("Figure 1's d sweep has fewer than two points", .notMeasurable, r.dimSweep.first?.record.dataset ?? "-")

@@ -147,6 +147,12 @@ func seededRecord(_ model: String, mrr5: [Double], params: Int, secondsPerEpoch:
         #expect(ClaimChecks.scaling(r).1 == .doesNotHold)
         r.dimSweep[1] = (512, seededRecord("nextitnet", mrr5: [0.14, 0.12, 0.105], params: 300))
         #expect(ClaimChecks.scaling(r).1 == .inconclusive)
+        // With d = 64 and 512 in a wider sweep, the paper's pair is compared, not the sweep's ends.
+        r.dimSweep = [(16, seededRecord("nextitnet", mrr5: [0.05, 0.05, 0.05], params: 10)),
+                      (64, seededRecord("nextitnet", mrr5: [0.10, 0.11, 0.09], params: 100)),
+                      (512, seededRecord("nextitnet", mrr5: [0.11, 0.121, 0.099], params: 300))]
+        #expect(ClaimChecks.scaling(r).1 == .doesNotHold)
+        #expect(ClaimChecks.scaling(r).0.contains("at d = 64 →"))
     }
 
     @Test func everyClaimOfTheSpecGetsARow() throws {
