@@ -117,12 +117,19 @@ public struct EvaluationRecord: Codable, Sendable {
     /// Sample standard deviation of a metric over seeds (0 for one seed).
     public func sd(_ metric: String) -> Double { summary(metric).sd }
 
+    /// False when this trained model does not clear `mostPop` by `Evidence.learned`; MostPop itself, or a dataset
+    /// without a MostPop run, counts as learned.
+    public func learned(mostPop: EvaluationRecord?) -> Bool {
+        guard let pop = mostPop, pop.model != model, let popMRR = pop.metrics["MRR@5"] else { return true }
+        return Evidence.learned(values("MRR@5"), mostPop: popMRR)
+    }
+
     /// One record from several seeds' runs of the same model: means, with every seed's value kept.
     static func merging(_ runs: [EvaluationRecord]) -> EvaluationRecord {
         precondition(!runs.isEmpty, "no runs to merge")
         func mean(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count) }
         var m = runs[0]
-        m.seeds = runs.flatMap { $0.seeds.isEmpty ? [] : $0.seeds }
+        m.seeds = runs.flatMap(\.seeds)
         var perMetric: [String: [Double]] = [:]
         for key in runs[0].metrics.keys.sorted() { perMetric[key] = runs.map { $0.metrics[key] ?? .nan } }
         m.seedMetrics = perMetric

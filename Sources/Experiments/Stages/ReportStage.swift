@@ -69,11 +69,9 @@ struct ReportStage: Stage {
         var results = ResultSet()
         results.profile = profile.name
         results.datasets = datasets.map { ($0.name, $0.label) }
+        results.runs = try evaluations.map { try EvaluateStage.load(context, $0) }
         var runs: [String: [String: [EvaluationRecord]]] = [:]
-        for id in evaluations {
-            let r = try EvaluateStage.load(context, id)
-            runs[r.dataset, default: [:]][r.model, default: []].append(r)
-        }
+        for r in results.runs { runs[r.dataset, default: [:]][r.model, default: []].append(r) }
         for (ds, models) in runs {
             for (m, list) in models { results.evaluations[ds, default: [:]][m] = EvaluationRecord.merging(list.sorted { $0.seeds.first ?? 0 < $1.seeds.first ?? 0 }) }
         }
@@ -95,7 +93,7 @@ struct ReportStage: Stage {
         try ClaimsReport.write(claims, to: context.outputDirectory, name: "claims", provenance: provenance)
         let headlineTable = headline(results)
         try headlineTable.write(to: context.outputDirectory, name: "headline")
-        try writeRuns(context)
+        try writeRuns(results.runs, to: context.outputDirectory)
 
         var doc = MarkdownDocument()
         doc.heading("Reproduction report: CpRec (SIGIR 2020)", level: 1)
@@ -189,19 +187,16 @@ struct ReportStage: Stage {
     }
 
     /// Every seed's values of every evaluation (tables show mean ± sd; this keeps what they summarise).
-    private func writeRuns(_ context: StageContext) throws {
+    private func writeRuns(_ runs: [EvaluationRecord], to directory: URL) throws {
         let metrics = ["MRR@5", "HR@5", "NDCG@5", "MRR@20", "HR@20", "NDCG@20"]
         var lines = ["dataset,model,seed," + metrics.joined(separator: ",") + ",params,seconds_to_best,speedup"]
-        var json: [EvaluationRecord] = []
-        for id in evaluations {
-            let r = try EvaluateStage.load(context, id)
-            json.append(r)
+        for r in runs {
             let cells = [r.dataset, r.model, "\(r.seeds.first ?? 0)"] + metrics.map { r.metrics[$0].map { String($0) } ?? "" }
                 + ["\(r.params.total)", String(r.secondsToBest), r.speedup.map { String($0) } ?? ""]
             lines.append(cells.map(Escape.csv).joined(separator: ","))
         }
-        try AtomicFile.write(lines.joined(separator: "\n") + "\n", to: context.outputDirectory.appendingPathComponent("runs.csv"))
-        try JSONFiles.write(json, to: context.outputDirectory.appendingPathComponent("runs.json"))
+        try AtomicFile.write(lines.joined(separator: "\n") + "\n", to: directory.appendingPathComponent("runs.csv"))
+        try JSONFiles.write(runs, to: directory.appendingPathComponent("runs.json"))
     }
 
     /// Total wall time per stage kind, from the manifests of this report's inputs (and their training runs).

@@ -78,8 +78,7 @@ struct TableStage: Stage {
             for model in models {
                 let r = try EvaluateStage.load(context, dataset: ds.name, model: model.name, seeds: seeds)
                 selections.insert(r.selection)
-                let learned = model.config.kind == .mostpop
-                    || Evidence.learned(r.values("MRR@5"), mostPop: mostPop.metrics["MRR@5"] ?? 0)
+                let learned = r.learned(mostPop: mostPop)
                 if !learned { flagged.append("\(ds.label) \(model.label)") }
                 if learned, model.config.kind != .mostpop { best = max(best, r.metrics["MRR@5"] ?? 0) }
                 var row: [Cell] = [.text(model.label + (learned ? "" : " †"))]
