@@ -122,6 +122,42 @@ public struct ProfileSpec: Sendable {
     public var seeds: [UInt64]
     /// Optional: the profile builds the scale map only when it declares one.
     public var scaleMap: ScaleMapSpec? = nil
+    /// Per-dataset plans (`perDataset:`): which models and tables a dataset takes part in, and its model defaults.
+    public var perDataset: [String: DatasetPlan] = [:]
+    /// Other profiles whose committed results (`results/<profile>/`) this profile's report shows in their own section.
+    public var companions: [String] = []
+
+    /// The profile as one dataset sees it: its own `model:` defaults laid over the profile's.
+    public func on(_ dataset: String) -> ProfileSpec {
+        guard let plan = perDataset[dataset], !plan.model.isEmpty else { return self }
+        var p = self
+        p.modelDefaults.merge(plan.model) { _, own in own }
+        return p
+    }
+
+    /// Whether `model` runs on `dataset` (every model runs unless the dataset's plan lists its models).
+    public func runs(_ model: String, on dataset: String) -> Bool {
+        perDataset[dataset]?.models.map { $0.contains(model) } ?? true
+    }
+
+    /// The profile's datasets that `table` shows.
+    public func datasets(inTable table: String) -> [String] {
+        datasets.filter { perDataset[$0]?.tables.map { $0.contains(table) } ?? true }
+    }
+
+    /// Datasets every model runs on: the figures that compare many models use only these.
+    public var unrestrictedDatasets: [String] { datasets.filter { perDataset[$0]?.models == nil } }
+}
+
+/// One dataset's place in a profile (profiles.yaml `perDataset.<dataset>`): a large dataset can run a subset of the
+/// models, appear in some tables only, and take its own model defaults (e.g. block widths).
+public struct DatasetPlan: Sendable, Equatable {
+    /// Only these models are trained on the dataset (nil = every model the tables and figures name).
+    public var models: [String]?
+    /// Only these tables show the dataset (nil = every table).
+    public var tables: [String]?
+    /// Model defaults for this dataset, over the profile's `model:` and under each entry's own keys.
+    public var model: [String: SpecScalar] = [:]
 }
 
 /// A scalar or list value from a spec, kept to layer profile defaults under a model entry.
@@ -195,6 +231,22 @@ public struct SpecBundle {
                 for item in try list.list() where models[try item.string()] == nil {
                     throw item.fail("unknown model '\(try item.string())'; models are declared in models.yaml")
                 }
+            }
+            for (_, plan) in try node["perDataset"]?.entries() ?? [] {
+                for item in try plan["models"]?.list() ?? [] where models[try item.string()] == nil {
+                    throw item.fail("unknown model '\(try item.string())'; models are declared in models.yaml")
+                }
+                for item in try plan["tables"]?.list() ?? [] where !tables.contains(where: { $0.name == (try? item.string()) }) {
+                    throw item.fail("unknown table '\(try item.string())'; tables: \(tables.map(\.name).joined(separator: ", "))")
+                }
+            }
+        }
+
+        for (name, node) in profileNodes {
+            for item in try node["companions"]?.list() ?? [] {
+                let other = try item.string()
+                if profiles[other] != nil && other != name { continue }
+                throw item.fail("companions: '\(other)' must name another profile (\(profileOrder.joined(separator: ", ")))")
             }
         }
 
@@ -358,7 +410,8 @@ enum ModelConfigReader {
 /// Reads one profile mapping.
 enum ProfileReader {
     static func read(name: String, node: SpecNode) throws -> ProfileSpec {
-        try node.checkKeys(["summary", "datasets", "training", "model", "figure1", "transfer", "inferenceBatch", "seeds", "scaleMap"])
+        try node.checkKeys(["summary", "datasets", "training", "model", "figure1", "transfer", "inferenceBatch", "seeds", "scaleMap",
+                            "perDataset", "companions"])
         var defaults: [String: SpecScalar] = [:]
         if let m = node["model"] {
             try m.checkKeys(ModelConfigReader.keys.filter { $0 != "kind" })
@@ -404,6 +457,22 @@ enum ProfileReader {
                 throw s.fail("vocabularies must be ≥ 8 and dims ≥ 16 (tail widths d/16 ≥ 1)")
             }
             profile.scaleMap = spec
+        }
+        profile.companions = try node["companions"]?.strings() ?? []
+        if let plans = node["perDataset"] {
+            for (name, p) in try plans.entries() {
+                if !profile.datasets.contains(name) {
+                    throw p.fail("'\(name)' is not among this profile's datasets (\(profile.datasets.joined(separator: ", ")))")
+                }
+                try p.checkKeys(["models", "tables", "model"])
+                var plan = DatasetPlan(models: try p["models"]?.strings(), tables: try p["tables"]?.strings())
+                if let m = p["model"] {
+                    try m.checkKeys(ModelConfigReader.keys.filter { $0 != "kind" })
+                    for (k, v) in try m.entries() { plan.model[k] = try ModelConfigReader.scalar(v) }
+                    try ModelConfigReader.checkDefaults(m)
+                }
+                profile.perDataset[name] = plan
+            }
         }
         return profile
     }

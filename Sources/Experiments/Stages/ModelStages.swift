@@ -137,6 +137,7 @@ struct EvaluateStage: Stage {
                                 testSequences: o.testSequences, inferenceBatch: o.inferenceBatch,
                                 threads: Int(context.inputMeasurement(id, Timing.threads) ?? 0))
         r.seeds = [o.seed]
+        r.items = o.items
         return r
     }
 
@@ -155,7 +156,7 @@ struct EvaluateStage: Stage {
     static let batch1Rows = 300
     static let batch1Budget = 3.0
     var id: StageID { Self.stageID(dataset: dataset, model: model.name, seed: seed) }
-    var version: Int { EngineRevision.stageVersion(4) }
+    var version: Int { EngineRevision.stageVersion(5) }
     var parameters: JSONValue {
         .object(["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)), "threads": .number(Double(threads)),
                  "baseline": baseline.map { .encoded($0.config) } ?? .null])
@@ -197,7 +198,7 @@ struct EvaluateStage: Stage {
             params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
             bestEpoch: record.bestEpoch, epochsTrained: record.history.count, selection: record.selection,
             testSequences: test.count, inferenceBatch: inferenceBatch, seed: seed,
-            fastTopN: timing.rules.isEmpty ? nil : timing.rules)
+            fastTopN: timing.rules.isEmpty ? nil : timing.rules, items: inputs.data.itemCount)
         try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
         // Timings go to the manifest: the training ones are carried over so tables read one stage per row.
         for name in [Timing.secondsToBest, Timing.secondsTotal] {
