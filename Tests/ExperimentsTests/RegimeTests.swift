@@ -2,6 +2,7 @@ import Datasets
 import Evaluation
 import Foundation
 import Pipeline
+import Reports
 import Testing
 @testable import Experiments
 
@@ -157,5 +158,30 @@ import Testing
         defer { try? FileManager.default.removeItem(at: bad) }
         let e = #expect(throws: SpecError.self) { try SpecBundle.load(bad) }
         #expect("\(e.map { "\($0)" } ?? "")".contains("must name another profile"))
+    }
+
+    @Test func changedVerdictsAreShownWithTheirReason() throws {
+        let dir = try temporaryDirectory("verdicts")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("verdicts.yaml")
+        try """
+            previous:
+              commit: abc1234
+              profile: default
+              verdicts: {speed: does not hold, accuracy: holds}
+            why: {speed: measured where the paper made it}
+            """.write(to: url, atomically: true, encoding: .utf8)
+        let history = try VerdictHistory.load(url)
+        let claims = [Claim(id: "speed", statement: "s", source: "x", evidence: "e", verdict: .holds, measuredOn: "m"),
+                      Claim(id: "accuracy", statement: "s", source: "x", evidence: "e", verdict: .holds, measuredOn: "m")]
+        #expect(history.table(claims, profile: "smoke") == nil)
+        let md = try #require(history.table(claims, profile: "default")).markdown()
+        #expect(md.contains("| speed | does not hold | **holds** | measured where the paper made it |"), "\(md)")
+        #expect(md.contains("| accuracy | holds | holds | unchanged |"), "\(md)")
+        try "previous: {commit: a, profile: default, verdicts: {speed: holdz}}\n".write(to: url, atomically: true, encoding: .utf8)
+        let e = #expect(throws: SpecError.self) { try VerdictHistory.load(url) }
+        #expect("\(e.map { "\($0)" } ?? "")".contains("verdicts.yaml:1"))
+        // The shipped history parses.
+        _ = try VerdictHistory.load(repositorySpecs.appendingPathComponent("verdicts.yaml"))
     }
 }

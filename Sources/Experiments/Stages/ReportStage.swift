@@ -43,7 +43,9 @@ struct ReportStage: Stage {
         for d in datasets { if let o = oracles[d.name] { ids.append(o) } }
         return ids
     }
-    var fileInputs: [URL] { [paperValues] + companions.filter(\.present).flatMap(\.paths) }
+    /// pipeline/verdicts.yaml: the last committed verdicts, beside paper-values.yaml.
+    var verdictHistory: URL { paperValues.deletingLastPathComponent().appendingPathComponent("verdicts.yaml") }
+    var fileInputs: [URL] { [paperValues] + (FileManager.default.fileExists(atPath: verdictHistory.path) ? [verdictHistory] : []) + companions.filter(\.present).flatMap(\.paths) }
     var outputs: [String] { ["REPORT.md", "claims.md", "claims.csv", "numbers.tex", "headline.md", "headline.tex", "headline.csv",
                              "runs.csv", "runs.json"] }
     var publishes: [String: String] {
@@ -129,6 +131,10 @@ struct ReportStage: Stage {
 
         doc.heading("Claims of the paper")
         doc.table(ClaimsReport.table(claims))
+        if FileManager.default.fileExists(atPath: verdictHistory.path),
+           let history = try VerdictHistory.load(verdictHistory).table(claims, profile: profile.name) {
+            doc.table(history)
+        }
         doc.paragraph("Rules (\(profile.seeds.count) seed\(profile.seeds.count == 1 ? "" : "s") per model): a comparison of two models is \(Evidence.pairedRule). \"Matches\" = the 95 % interval of the paired MRR@5 difference stays above −\(Int(ClaimChecks.tolerance * 100)) % of the reference's mean (inconclusive when it straddles that bound). Compression holds at ≥ 4× (parameter counts are exact); \"faster\" = mean time ratio ≥ \(ClaimChecks.fasterBy)× per training epoch and in top-5 inference; scaling compares the smallest and largest d of Figure 1's sweep. Models that did not learn (\(Evidence.learnRule)) are left out of every claim, and a claim left without evidence says so.")
 
         for c in companions {
