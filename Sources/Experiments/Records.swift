@@ -95,6 +95,8 @@ public struct EvaluationRecord: Codable, Sendable {
     public var threads: Int
     /// The item vocabulary K (padding included); nil in records written before it was kept.
     public var items: Int? = nil
+    /// Tree-softmax models: each fast top-5 rule against full scoring, per seed (one list per seed run).
+    public var seedFastTopN: [[FastTopNReport]] = []
     /// Seeds behind this record, and each seed's value of every metric (same order); a merged record's
     /// `metrics`, times and speedup are the means over them.
     public var seeds: [UInt64] = []
@@ -148,6 +150,7 @@ public struct EvaluationRecord: Codable, Sendable {
         m.speedup = m.seedSpeedups.count == runs.count ? mean(m.seedSpeedups) : nil
         m.seedSpeedupsBatch1 = runs.compactMap(\.speedupBatch1)
         m.speedupBatch1 = m.seedSpeedupsBatch1.count == runs.count ? mean(m.seedSpeedupsBatch1) : nil
+        m.seedFastTopN = runs.flatMap(\.seedFastTopN)
         m.inferenceFullSeconds = mean(runs.map(\.inferenceFullSeconds))
         m.inferenceFastSeconds = mean(runs.map(\.inferenceFastSeconds))
         return m

@@ -138,6 +138,7 @@ struct EvaluateStage: Stage {
                                 threads: Int(context.inputMeasurement(id, Timing.threads) ?? 0))
         r.seeds = [o.seed]
         r.items = o.items
+        r.seedFastTopN = o.fastTopN.map { [$0] } ?? []
         return r
     }
 

@@ -30,7 +30,7 @@ struct ReportStage: Stage {
     }
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
-    var version: Int { 4 }
+    var version: Int { 5 }
     var parameters: JSONValue {
         .object(["profile": .string(profile.name), "datasets": .encoded(datasets), "tables": .encoded(tables),
                  "figures": .encoded(figures), "synthetic": .bool(synthetic), "sweep": .encoded(dimSweep),
@@ -173,6 +173,10 @@ struct ReportStage: Stage {
             let md = try String(contentsOf: try context.inputDirectory(StageID("table/\(t)")).appendingPathComponent("\(t).md"), encoding: .utf8)
             doc.raw(md)
             doc.paragraph("LaTeX and CSV: `paper-tables/\(t).tex`, `paper-tables/\(t).csv`. Regenerate: `pipeline run table/\(t)`.")
+        }
+
+        if let fast = FastTopNTable.table(results, provenance: provenance) {
+            doc.table(fast)
         }
 
         doc.heading("Figures")
