@@ -50,6 +50,8 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Hashing", "Subprocess"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"], resources: [.copy("Golden")]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pipeline", "Reports", "Kernels"]),
+        // Runs the built `pipeline` binary (exit codes, JSON, signals); no module of its own to import.
+        .testTarget(name: "PipelineCLITests"),
     ],
     swiftLanguageModes: [.v5]
 )
