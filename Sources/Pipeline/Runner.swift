@@ -319,7 +319,7 @@ enum Publisher {
         let prefix = ".\(target.lastPathComponent).tmp-"
         let tmp = folder.appendingPathComponent(prefix + UUID().uuidString)
         do { try fm.copyItem(at: source, to: tmp) } catch {
-            // A copy cut short (disk full) leaves a partial file; it must not stay in paper-tables/ or figures/.
+            // A copy cut short (disk full) leaves a partial file; it must not stay among the published results.
             try? fm.removeItem(at: tmp)
             throw PipelineError.message("cannot publish \(target.path): \(posixReason(error))")
         }

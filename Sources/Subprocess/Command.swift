@@ -78,7 +78,8 @@ public enum Command {
             let deadline = Date().addingTimeInterval(timeout)
             while p.isRunning {
                 if Date() > deadline {
-                    p.terminate()
+                    // SIGKILL: a program past its time gets no grace, and SIGTERM may be ignored (inherited).
+                    kill(p.processIdentifier, SIGKILL)
                     Children.wait(p)
                     throw Failure.timedOut(program: name, seconds: timeout)
                 }
