@@ -6,7 +6,6 @@ import Testing
 @testable import Models
 
 @Suite struct TransferTests {
-    init() { Kernels.setThreads(1) }
 
     static let K = 120, KT = 130
 

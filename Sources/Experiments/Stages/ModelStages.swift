@@ -6,14 +6,12 @@ import Models
 import NeuralNet
 import Pipeline
 
-/// What every model stage reads: the prepared dataset and its frequency blocks (read once), with the stage's
-/// thread budget applied.
+/// What every model stage reads: the prepared dataset and its frequency blocks (read once).
 struct RunInputs {
     let data: PreparedDataset
     let blocks: Blocks
 
     init(_ context: StageContext, prep: StageID, blocks: StageID) throws {
-        Kernels.setThreads(context.threads)
         data = try PreparedDataset.load(from: try context.inputDirectory(prep))
         self.blocks = try BlocksStage.load(try context.inputDirectory(blocks))
     }
@@ -76,7 +74,9 @@ struct TrainStage: Stage {
         return options
     }
 
-    func run(_ context: StageContext) throws {
+    func run(_ context: StageContext) throws { try Kernels.withThreads(context.threads) { try compute(context) } }
+
+    func compute(_ context: StageContext) throws {
         let inputs = try RunInputs(context, prep: prep, blocks: blocks)
         let data = inputs.data
         let config = try inputs.config(model)
@@ -167,7 +167,9 @@ struct EvaluateStage: Stage {
     var inputs: [StageID] { [train, prep, blocks] + (baselineTrain.map { [$0] } ?? []) }
     var outputs: [String] { [Self.fileName] }
 
-    func run(_ context: StageContext) throws {
+    func run(_ context: StageContext) throws { try Kernels.withThreads(context.threads) { try compute(context) } }
+
+    func compute(_ context: StageContext) throws {
         let inputs = try RunInputs(context, prep: prep, blocks: blocks)
         let trainDir = try context.inputDirectory(train)
         let net = try inputs.trained(model, from: trainDir)

@@ -196,8 +196,7 @@ struct ReportStage: Stage {
         ])
 
         doc.heading("Environment")
-        doc.keyValues(MachineInfo.current().entries + [
-            ("BLAS", RunFacts.blas), ("git commit", HostFacts.gitCommit ?? "unknown"), ("host", HostFacts.host),
+        doc.keyValues(RunFacts.environment + [
             ("profile", profile.name), ("threads of this stage", "\(context.threads)"),
         ] + stageTimes(context), header: ("", ""))
 

@@ -35,7 +35,9 @@ struct FinetuneStage: Stage {
     var outputs: [String] { [Self.fileName] }
     var preferredThreads: Int? { training.threads }
 
-    func run(_ context: StageContext) throws {
+    func run(_ context: StageContext) throws { try Kernels.withThreads(context.threads) { try compute(context) } }
+
+    func compute(_ context: StageContext) throws {
         let inputs = try RunInputs(context, prep: prep, blocks: blocks)
         let data = inputs.data
         guard let target = data.transfer else {
