@@ -7,6 +7,8 @@ every position, Adam. Synthetic Zipf(1) ids as the engine's bench. Prints one JS
 (tokens = predicted positions, as the engine counts them) and the per-step times.
 
 Run: python3 bench/sasrec_torch.py --threads 2 [--steps 10 --warmup 3]
+On a shared machine set OMP_WAIT_POLICY=PASSIVE as well: PyTorch's OpenMP threads otherwise spin at every barrier
+and a descheduled partner stalls both (2 threads then ran 3-10x slower than 1 here).
 (PyTorch 2.x CPU wheel from PyPI in a venv; see README's speed section for the measured figures.)
 """
 import argparse
@@ -77,10 +79,10 @@ def main():
     model = SASRec(a.items, a.d, a.blocks, a.heads)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     batches = zipf_batches(a.items, a.batch, a.length, 4)
-    times = []
+    times, cpu = [], 0.0
     for s in range(a.warmup + a.steps):
         ids = batches[s % len(batches)]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad(set_to_none=True)
         logits = model(ids[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, a.items), ids[:, 1:].reshape(-1), ignore_index=0)
@@ -89,12 +91,16 @@ def main():
         dt = time.perf_counter() - t0
         if s >= a.warmup:
             times.append(dt)
+            cpu += time.process_time() - c0
     times.sort()
     median = times[len(times) // 2]
     tokens = a.batch * (a.length - 1)
     print(json.dumps({"case": "s-pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(),
                       "tokens_per_s": tokens / median, "step_ms_median": median * 1000,
-                      "step_ms_min": times[0] * 1000, "steps": a.steps, "d": a.d, "depth": a.blocks,
+                      "step_ms_min": times[0] * 1000, "steps": a.steps,
+                      # CPU seconds of all threads per step (as the engine's cpu_s_per_step): the cost that
+                      # other processes' contention does not inflate, except for spin-waiting threads.
+                      "cpu_s_per_step": cpu / a.steps, "d": a.d, "depth": a.blocks,
                       "batch": a.batch, "items": a.items,
                       "parameters": sum(p.numel() for p in model.parameters())}, sort_keys=True))
 
