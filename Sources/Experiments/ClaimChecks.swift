@@ -28,6 +28,8 @@ struct ResultSet {
 enum ClaimChecks {
     static let cprec = ["cprec-cl", "cprec-cb", "cprec-al", "cprec-ab"]
     static let sharingSchemes = ["cl-nextitnet", "cb-nextitnet", "al-nextitnet", "ab-nextitnet"]
+    /// Table 7's CpRec-SASRec variants (adjacent-block equals cross-layer at 2 blocks and is not run).
+    static let cprecSASRec = ["cprec-sasrec-cl", "cprec-sasrec-cb", "cprec-sasrec-al", "cprec-sasrec-ab"]
     /// "Matches" means: the 95 % interval of the paired MRR@5 difference stays above −5 % of the reference.
     static let tolerance = 0.05
 
@@ -45,6 +47,7 @@ enum ClaimChecks {
             claim("blockwise", "Table 3", blockwise(r)),
             claim("sharing", "Table 4", sharing(r)),
             claim("transfer", "Table 6", transfer(r)),
+            claim("self-attention", "beyond the paper; Table 7", selfAttention(r)),
         ]
     }
 
@@ -267,5 +270,35 @@ enum ClaimChecks {
             }
         }
         return (evidence, verdict, n0.dataset)
+    }
+
+    /// Beyond the paper. The compression and accuracy claims' rules on the SASRec backbone: a (dataset, variant)
+    /// pair supports the claim when CpRec-SASRec is compressed (fewer parameters than SASRec) and non-inferior
+    /// (95 % interval of the paired MRR@5 difference above −5 % of SASRec's mean); majority over pairs.
+    static func selfAttention(_ r: ResultSet) -> (String, Claim.Verdict, String) {
+        var within = 0, outside = 0, total = 0
+        var parts: [String] = [], skipped: [String] = []
+        for ds in r.datasets {
+            guard let base = r.record(ds.name, "sasrec") else { continue }
+            if !r.learned(ds.name, "sasrec") { skipped.append("\(ds.label) SASRec"); continue }
+            for m in cprecSASRec {
+                guard let c = r.record(ds.name, m) else { continue }
+                if !r.learned(ds.name, m) { skipped.append("\(ds.label) \(m)"); continue }
+                let ratio = Double(base.params.total) / Double(c.params.total)
+                let (d, verdict) = Evidence.withinMargin(c.values("MRR@5"), base.values("MRR@5"), margin: tolerance)
+                total += 1
+                if verdict == .within && ratio > 1 { within += 1 }
+                if verdict == .outside || ratio <= 1 { outside += 1 }
+                parts.append("\(ds.label) \(m) MRR@5 \(pm(c.summary("MRR@5"))) − SASRec = \(interval(d)) (\(verdict.rawValue)), compression \(f(ratio, 1))×")
+            }
+        }
+        if total == 0 {
+            return ("no CpRec-SASRec/SASRec pair that learned" + (skipped.isEmpty ? "" : " (did not learn: \(skipped.joined(separator: ", ")))"),
+                    .notMeasurable, names(r))
+        }
+        var evidence = "Table 7, over \(seedNote(r)): " + parts.joined(separator: "; ")
+            + ". Criterion: compressed (SASRec params / CpRec-SASRec params > 1) and the 95 % interval of the paired MRR@5 difference above −\(Int(tolerance * 100)) % of SASRec's mean, in most (dataset, variant) pairs (\(within) within, \(outside) outside of \(total))."
+        if !skipped.isEmpty { evidence += " Left out (did not learn): \(skipped.joined(separator: ", "))." }
+        return (evidence, majority(within, outside, total), names(r))
     }
 }

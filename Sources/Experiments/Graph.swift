@@ -40,14 +40,20 @@ struct GraphBuilder {
         return (prep.id, blocks.id)
     }
 
+    /// The speedup reference of a model: that of the tables listing it (the loader makes them agree), else NextItNet.
+    func reference(of model: String) -> String {
+        specs.tables.first { $0.rows.contains(model) }?.reference ?? TableSpec.defaultReference
+    }
+
     /// train + evaluate of one model on one dataset for one seed; returns (train id, evaluate id).
     @discardableResult
     mutating func addRun(dataset: String, model: ModelEntry, seed: UInt64) throws -> (train: StageID, evaluate: StageID) {
         let (prep, blocks) = try addDataset(dataset)
-        // Inference speedup is timed against NextItNet (same seed) inside the model's own evaluate stage.
+        // Inference speedup is timed against the model's reference (same seed) inside its own evaluate stage.
         var baseline: ModelEntry?
-        if model.name != "nextitnet" {
-            baseline = try specs.model("nextitnet", profile: profile.on(dataset))
+        let referenceName = reference(of: model.name)
+        if model.name != referenceName {
+            baseline = try specs.model(referenceName, profile: profile.on(dataset))
             if baseline!.config == model.config { baseline = nil }
             else if let b = baseline {
                 add(TrainStage(dataset: dataset, model: b, training: b.trainingSpec(profile.training, seed: seed),
@@ -73,7 +79,7 @@ struct GraphBuilder {
     mutating func build() throws {
         // Every model any table or figure names, on every dataset of the profile.
         var modelNames: [String] = []
-        for t in specs.tables { for r in t.rows + ["nextitnet"] where !modelNames.contains(r) { modelNames.append(r) } }
+        for t in specs.tables { for r in t.rows + [t.reference, "mostpop"] where !modelNames.contains(r) { modelNames.append(r) } }
         for m in specs.paretoModels + specs.convergenceModels where !modelNames.contains(m) { modelNames.append(m) }
         var evaluations: [StageID] = []
         for ds in profile.datasets {
@@ -91,7 +97,8 @@ struct GraphBuilder {
             add(TableStage(table: table, datasets: try profile.datasets(inTable: table.name).map(label),
                            models: try table.rows.map { try specs.model($0, profile: profile) },
                            paperValues: paperValues, profile: profile.name, seeds: profile.seeds,
-                           oracles: oracles, only: restricted))
+                           oracles: oracles, only: restricted,
+                           referenceLabel: try specs.model(table.reference, profile: profile).label))
         }
 
         // Table 1 and the long-tail figure describe every dataset the profile touches.

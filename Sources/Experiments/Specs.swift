@@ -65,6 +65,10 @@ public struct TableSpec: Sendable {
     public var caption: String
     public var rows: [String]
     public var columns: [String]
+    /// The model the Speedup columns divide by (`reference:` in experiments.yaml; NextItNet unless declared).
+    /// A model's evaluate stage times it against its tables' reference, so tables sharing a row must agree.
+    public var reference: String = TableSpec.defaultReference
+    public static let defaultReference = "nextitnet"
 }
 
 /// Training settings shared by every train stage of a profile.
@@ -196,8 +200,18 @@ public struct SpecBundle {
         try experimentsNode.checkKeys(["tables", "figures"])
         var tables: [TableSpec] = []
         for (name, node) in try experimentsNode.required("tables").entries() {
-            try node.checkKeys(["title", "caption", "rows", "columns"])
+            try node.checkKeys(["title", "caption", "rows", "columns", "reference"])
             let rows = try node.required("rows").strings()
+            let reference = try node["reference"]?.string() ?? TableSpec.defaultReference
+            if models[reference] == nil {
+                throw (node["reference"] ?? node).fail("unknown reference model '\(reference)'; models are declared in models.yaml")
+            }
+            for (i, row) in rows.enumerated() {
+                if let other = tables.first(where: { $0.rows.contains(row) && $0.reference != reference }) {
+                    throw SpecError(file: node.file, line: node.line, path: "\(node.path).rows[\(i)]",
+                                    message: "'\(row)' is also in \(other.name), whose speedup reference is '\(other.reference)', not '\(reference)'; a model is timed against one reference")
+                }
+            }
             for (i, row) in rows.enumerated() where models[row] == nil {
                 throw SpecError(file: node.file, line: node.line, path: "\(node.path).rows[\(i)]",
                                 message: "unknown model '\(row)'; models are declared in models.yaml")
@@ -205,7 +219,8 @@ public struct SpecBundle {
             let columnsNode = try node.required("columns")
             let columns = try columnsNode.list().map { try $0.oneOf(TableSpec.columnVocabulary) }
             tables.append(TableSpec(name: name, title: try node.required("title").string(),
-                                    caption: try node.required("caption").string(), rows: rows, columns: columns))
+                                    caption: try node.required("caption").string(), rows: rows, columns: columns,
+                                    reference: reference))
         }
         let figures = try experimentsNode.required("figures")
         try figures.checkKeys(["fig1", "pareto", "convergence"])
@@ -331,10 +346,12 @@ public struct SpecBundle {
 enum ModelConfigReader {
     static let keys = ["kind", "dim", "dilations", "kernel", "input", "output", "sharing", "blocks", "blockFactor",
                        "blockWidths", "lowRank", "gruLayers", "caserWindow", "caserHorizontal", "caserVertical",
-                       "layerNormEps", "maskPadding"]
+                       "layerNormEps", "maskPadding", "heads", "depth", "positions", "dropout"]
+    /// Keys only SASRec reads: a profile default of one applies to SASRec entries only.
+    static let sasrecKeys: Set<String> = ["heads", "depth", "positions", "dropout"]
 
     static func read(_ node: SpecNode, defaults: [String: SpecScalar]) throws -> ModelConfig {
-        let kindName = try node.required("kind").oneOf(["nextitnet", "gru4rec", "caser", "mostpop"])
+        let kindName = try node.required("kind").oneOf(["nextitnet", "gru4rec", "caser", "mostpop", "sasrec"])
         var c = ModelConfig(kind: ModelConfig.Kind(rawValue: kindName)!)
         func apply(_ key: String, _ value: SpecScalar, _ at: SpecNode?) throws {
             func bad(_ expected: String) -> SpecError {
@@ -374,10 +391,21 @@ enum ModelConfigReader {
                 default: throw bad("a number")
                 }
             case "maskPadding": if case .bool(let b) = value { c.maskPadding = b } else { throw bad("true or false") }
+            case "heads": c.heads = try int()
+            case "depth": c.depth = try int()
+            case "positions": c.positions = try int()
+            case "dropout":
+                switch value {
+                case .double(let d): c.dropout = d
+                case .int(let i): c.dropout = Double(i)
+                default: throw bad("a number")
+                }
             default: throw bad("a known model key")
             }
         }
-        for key in keys.sorted() { if let v = defaults[key] { try apply(key, v, nil) } }
+        for key in keys.sorted() {
+            if let v = defaults[key], c.kind == .sasrec || !sasrecKeys.contains(key) { try apply(key, v, nil) }
+        }
         for (key, child) in try node.entries() where key != "training" { try apply(key, try scalar(child), child) }
         if c.dim < 1 || c.kernel < 1 || c.dilations.isEmpty || c.dilations.contains(where: { $0 < 1 }) {
             throw node.fail("dim, kernel and dilations must be positive (got dim \(c.dim), kernel \(c.kernel), dilations \(c.dilations))")
@@ -389,7 +417,8 @@ enum ModelConfigReader {
     /// model entry, a bad default could only be blamed on that entry or on no line at all.
     static func checkDefaults(_ node: SpecNode) throws {
         guard case .mapping(let mapping) = node.node else { return }
-        let pairs = mapping.map { ($0.key, $0.value) } + [(Node("kind"), Node("nextitnet"))]
+        // Probed as SASRec, the one kind that reads every key, so every default is type-checked.
+        let pairs = mapping.map { ($0.key, $0.value) } + [(Node("kind"), Node("sasrec"))]
         let probe = Node.mapping(Node.Mapping(pairs, .implicit, .any, mapping.mark))
         _ = try read(SpecNode(node: probe, file: node.file, path: node.path), defaults: [:])
     }

@@ -44,17 +44,20 @@ struct TableStage: Stage {
     var parameters: JSONValue {
         var p: [String: JSONValue] = ["title": .string(table.title), "caption": .string(table.caption), "rows": .encoded(table.rows),
                                       "columns": .encoded(table.columns), "datasets": .encoded(datasets),
-                                      "labels": .encoded(models.map(\.label)), "profile": .string(profile), "seeds": .encoded(seeds)]
+                                      "labels": .encoded(models.map(\.label)), "profile": .string(profile), "seeds": .encoded(seeds),
+                                      "reference": .string(table.reference), "referenceLabel": .string(referenceLabel)]
         let shown = only.filter { entry in datasets.contains { $0.name == entry.key } }
         if !shown.isEmpty { p["only"] = .encoded(shown) }
         return .object(p)
     }
-    /// Models every table reads besides its rows: NextItNet (speedup reference) and MostPop (the learning guard).
-    static let references = ["nextitnet", "mostpop"]
+    /// How the notes name the speedup reference.
+    let referenceLabel: String
+    /// Models every table reads besides its rows: its speedup reference and MostPop (the learning guard).
+    var references: [String] { [table.reference, "mostpop"] }
     var inputs: [StageID] {
         var ids: [StageID] = []
         for ds in datasets {
-            for m in table.rows + Self.references where runs(m, on: ds.name) {
+            for m in table.rows + references where runs(m, on: ds.name) {
                 for id in EvaluateStage.stageIDs(dataset: ds.name, model: m, seeds: seeds) where !ids.contains(id) { ids.append(id) }
             }
             if let o = oracles[ds.name] { ids.append(o) }
@@ -79,7 +82,7 @@ struct TableStage: Stage {
         var oracleNotes: [String] = []
         for ds in datasets {
             out.addGroup(ds.label)
-            let baseline = try EvaluateStage.load(context, dataset: ds.name, model: "nextitnet", seeds: seeds)
+            let baseline = try EvaluateStage.load(context, dataset: ds.name, model: table.reference, seeds: seeds)
             let mostPop = try EvaluateStage.load(context, dataset: ds.name, model: "mostpop", seeds: seeds)
             var best = 0.0
             for model in models where runs(model.name, on: ds.name) {
@@ -102,7 +105,7 @@ struct TableStage: Stage {
             }
         }
         out.notes = ResultColumns.notes(for: table.columns, selection: selections.sorted().joined(separator: ", "),
-                                        seeds: seeds.count)
+                                        seeds: seeds.count, reference: referenceLabel)
         if !flagged.isEmpty {
             out.notes.append("† did not learn (\(Evidence.learnRule)): \(flagged.joined(separator: ", ")). Claims that depend on these rows give no verdict.")
         }
@@ -138,7 +141,7 @@ enum ResultColumns {
         case "Params(mid)": return .number(Double(r.params.middle), paper: paper)
         case "TT": return .number(r.secondsToBest / 60, paper: paper, std: spread(r.seedSecondsToBest.map { $0 / 60 }))
         case "Speedup":
-            // Timed against NextItNet inside the model's evaluate stage; MostPop has nothing to compare.
+            // Timed against the model's reference inside its evaluate stage; MostPop has nothing to compare.
             var c = Cell.optional(r.speedup, paper: paper)
             c.std = spread(r.seedSpeedups)
             return c
@@ -153,15 +156,15 @@ enum ResultColumns {
         }
     }
 
-    static func notes(for columns: [String], selection: String?, seeds: Int) -> [String] {
+    static func notes(for columns: [String], selection: String?, seeds: Int, reference: String = "NextItNet") -> [String] {
         var notes = ["Accuracy: last item of each test sequence ranked against all items (padding excluded); a tied item counts ahead of the target (rank = 1 + the number of other items scoring ≥ the target), so a constant scorer gets 0, not MostPop's score.",
                      "Values are mean ± standard deviation over \(seeds) training seed\(seeds == 1 ? "" : "s") (a seed moves initialisation and batch order, not the data split); every seed's value is in runs.csv."]
         if columns.contains("TT") { notes.append("TT: wall time of training up to the selected epoch, minutes.") }
         if columns.contains("Speedup") {
-            notes.append("Speedup: NextItNet's time to generate the top-5 list of every test sequence divided by the model's (fast top-N path where it has one), same batch and threads.")
+            notes.append("Speedup: \(reference)'s time to generate the top-5 list of every test sequence divided by the model's (fast top-N path where it has one), same batch and threads.")
         }
         if columns.contains("Speedup(b1)") {
-            notes.append("Speedup (batch 1): the same at test batch 1, the paper's latency setting: median time per sequence over up to \(EvaluateStage.batch1Rows) test sequences (or \(Int(EvaluateStage.batch1Budget)) s), NextItNet and the model called alternately. Block-wise softmax models use the exact pruned top-N (equal to full scoring).")
+            notes.append("Speedup (batch 1): the same at test batch 1, the paper's latency setting: median time per sequence over up to \(EvaluateStage.batch1Rows) test sequences (or \(Int(EvaluateStage.batch1Budget)) s), \(reference) and the model called alternately. Block-wise softmax models use the exact pruned top-N (equal to full scoring).")
         }
         if let selection { notes.append("Epoch selection: \(selection).") }
         return notes
