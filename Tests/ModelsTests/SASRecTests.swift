@@ -6,7 +6,6 @@ import Testing
 
 /// SASRec and CpRec-SASRec: whole-model gradients, causality end to end, the sharing map and closed-form counts.
 @Suite struct SASRecTests {
-    init() { Kernels.setThreads(1) }
 
     static let K = 30
 

@@ -6,7 +6,6 @@ import Testing
 /// SASRec's layers: causal multi-head attention (with its stride-based head split and merge), the positional
 /// embedding and dropout, against naive twins and central finite differences.
 @Suite struct AttentionTests {
-    init() { Kernels.setThreads(1) }
 
     // (heads, head width, row stride): one head; two heads (split/merge by columns); Q/K/V inside a wider buffer.
     @Test(arguments: [(1, 4, 4), (2, 3, 6), (3, 2, 9)])
