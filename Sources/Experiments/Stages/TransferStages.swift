@@ -104,8 +104,8 @@ struct Table6Stage: Stage {
         let paper = try PaperValues.load(paperValues)
         var table = Table(title: "Table 6: CpRec vs NextItNet on the transfer learning task",
                           caption: "MRR@5 and HR@5 after fine-tuning (true item ranked against sampled negatives, as PeterRec); Params and TT of the pre-trained model.",
-                          columns: [.label("Model"), .label("Backbone"), Column("MRR@5", paper: true, spread: true),
-                                    Column("HR@5", paper: true, spread: true),
+                          columns: [.label("Model"), .label("Backbone"), Column(Metric.mrr5.rawValue, paper: true, spread: true),
+                                    Column(Metric.hr5.rawValue, paper: true, spread: true),
                                     Column("Params", format: .count, paper: true), Column("TT", unit: "min", format: .decimal(2), paper: true, spread: true)],
                           groupTitle: "Dataset", provenance: RunFacts.provenance(profile: profile))
         var lastDataset = ""
@@ -120,13 +120,13 @@ struct Table6Stage: Stage {
                 table.addGroup(r.datasetLabel)
                 lastDataset = r.dataset
             }
-            func pv(_ column: String) -> Double? { paper.value(table: "table6", paperDataset: "ColdRec", model: r.model, column: column) }
+            func pv(_ column: TableColumn) -> Double? { paper.value(table: "table6", paperDataset: "ColdRec", model: r.model, column: column) }
             let mrr = SampleSummary(group.map { $0.1.mrr5 }), hr = SampleSummary(group.map { $0.1.hr5 })
             let tt = SampleSummary(group.compactMap { context.inputMeasurement($0.0, Timing.secondsToBest).map { $0 / 60 } })
             func sd(_ s: SampleSummary) -> Double? { s.n > 1 ? s.sd : nil }
             table.addRow([.text(r.label), .text(r.pretrained ? "pre-trained" : "random init (ablation)"),
-                          .number(mrr.mean, paper: r.pretrained ? pv("MRR@5") : nil, std: sd(mrr)),
-                          .number(hr.mean, paper: r.pretrained ? pv("HR@5") : nil, std: sd(hr)),
+                          .number(mrr.mean, paper: r.pretrained ? pv(.metric(.mrr5)) : nil, std: sd(mrr)),
+                          .number(hr.mean, paper: r.pretrained ? pv(.metric(.hr5)) : nil, std: sd(hr)),
                           .number(Double(r.params.total), paper: nil),
                           r.pretrained && tt.n > 0 ? .number(tt.mean, paper: nil, std: sd(tt)) : .missing()])
         }
