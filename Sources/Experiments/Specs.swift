@@ -245,6 +245,7 @@ enum ModelSettings {
 
 /// A models.yaml entry: label, kind and training overrides besides the `ModelConfig` keys.
 private struct ModelEntryNode: Decodable {
+    var kind: ModelConfig.Kind
     var label: String?
     var training: TrainingOverrides?
     var layer: SpecLayer
@@ -254,7 +255,7 @@ private struct ModelEntryNode: Decodable {
     init(from decoder: Decoder) throws {
         try rejectUnknownKeys(decoder, allowed: SpecDefaults.modelKeys + ["label", "training"])
         let c = try decoder.container(keyedBy: Key.self)
-        _ = try c.decode(ModelConfig.Kind.self, forKey: .kind)
+        kind = try c.decode(ModelConfig.Kind.self, forKey: .kind)
         label = try c.decodeIfPresent(Label.self, forKey: .label)?.text
         training = try c.decodeIfPresent(TrainingOverrides.self, forKey: .training)
         layer = (decoder as! SpecDecoder).layers[0]
@@ -484,9 +485,8 @@ public struct SpecBundle {
         var models: [String: ModelEntry] = [:]
         var layers: [String: SpecLayer] = [:]
         for (name, node) in modelsFile.models.entries {
-            let kind = try SpecDecoder(layers: [node.layer]).container(keyedBy: AnyKey.self).decode(ModelConfig.Kind.self, forKey: AnyKey("kind"))
             models[name] = ModelEntry(name: name, label: node.label ?? name,
-                                      config: try ModelSettings.decode([node.layer, SpecDefaults.modelLayer(kind)]),
+                                      config: try ModelSettings.decode([node.layer, SpecDefaults.modelLayer(node.kind)]),
                                       training: node.training ?? TrainingOverrides())
             layers[name] = node.layer
         }
