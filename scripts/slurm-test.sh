@@ -73,8 +73,8 @@ say "pipeline submit --wait ($profile): $(ms "$t")"
   || { say "some stage is not fresh after the Slurm run"; "$bin" status --profile "$profile" --cache-dir "$WORK/slurm-cache"; exit 1; }
 
 t=$(now)
-"$bin" all --profile "$profile" --cache-dir "$WORK/local-cache" --out "$WORK/local-out" -j 2 --threads 1 >/dev/null
-say "local pipeline all -j 2 --threads 1 ($profile): $(ms "$t")"
+"$bin" all --profile "$profile" --cache-dir "$WORK/local-cache" --out "$WORK/local-out" -j 2 >/dev/null
+say "local pipeline all -j 2 ($profile): $(ms "$t")"
 
 # Stage by stage: same key and same output hash as the local run, for every computing stage. Presentation stages
 # (table, figure, report) print wall times and the run's date by design, so they are listed but not counted.
@@ -118,7 +118,7 @@ if compare "$WORK/local-cache" "$WORK/slurm-cache"; then
   say "all stages: same keys and output hashes as the local run"
 else
   say "FAILED: the Slurm run's outputs differ from the local run's (above); a second local run, for comparison:"
-  "$bin" all --profile "$profile" --cache-dir "$WORK/local2-cache" --out "$WORK/local2-out" -j 2 --threads 1 >/dev/null
+  "$bin" all --profile "$profile" --cache-dir "$WORK/local2-cache" --out "$WORK/local2-out" -j 2 >/dev/null
   compare "$WORK/local-cache" "$WORK/local2-cache" \
     && say "two local runs agree: the difference comes from the Slurm path" \
     || say "two local runs differ the same way: those stages' outputs are not reproducible (fix the stages)"

@@ -65,7 +65,7 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-void ck_pool_set_threads(int threads) {
+void ck_pool_grow(int threads) {
     if (threads < 1) threads = 1;
     pthread_mutex_lock(&owner);
     while (started_workers < threads - 1) {
@@ -78,13 +78,11 @@ void ck_pool_set_threads(int threads) {
         if (failed) break;
         started_workers++;
     }
-    // Extra workers left from a larger setting may still take tasks; callers split work into
-    // `ck_pool_threads()` tasks, so no more than that many run at once either way.
-    total_threads = threads <= started_workers + 1 ? threads : started_workers + 1;
+    // Never shrinks: callers with different budgets share the pool, each splitting work into its own count.
+    int available = threads <= started_workers + 1 ? threads : started_workers + 1;
+    if (available > total_threads) total_threads = available;
     pthread_mutex_unlock(&owner);
 }
-
-int ck_pool_threads(void) { return total_threads; }
 
 void ck_pool_run(long count, ck_task_fn fn, void *context) {
     if (count <= 0) return;

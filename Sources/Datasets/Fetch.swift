@@ -331,14 +331,14 @@ public enum Fetcher {
                         "--speed-limit", "1", "--speed-time", "\(max(1, stallSeconds))"]
             if resumeAt > 0 { args += ["--continue-at", "-"] }
             args.append(url)
-            let r = try run("/usr/bin/env", args)
+            let r = try run(args)
             let status = Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
             let detail = r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-            if r.code == 0 { break }
+            if r.status == 0 { break }
             if ((try? fm.attributesOfItem(atPath: part.path)[.size] as? NSNumber)??.int64Value ?? 0) == 0 {
                 try? fm.removeItem(at: part)  // an empty .part from a failed first request is no prefix worth keeping
             }
-            switch r.code {
+            switch r.status {
             case 33 where attempt == 1:
                 // The server ignores byte ranges: start over.
                 log("server does not support resume; restarting \(url)")
@@ -350,13 +350,13 @@ public enum Fetcher {
             case 22:
                 throw DatasetError.httpStatus(url: url, status: status)
             case 28:
-                throw DatasetError.transfer(url: url, exitCode: r.code, detail:
+                throw DatasetError.transfer(url: url, exitCode: r.status, detail:
                     "no data received for \(max(1, stallSeconds)) s, abandoned (the server stalled; set \(stallVariable) to wait longer); a partial file is kept and resumed next time")
             case 18:
                 let got = (try? fm.attributesOfItem(atPath: part.path)[.size] as? NSNumber)??.int64Value ?? 0
                 throw DatasetError.truncated(url: url, bytesReceived: got, detail: detail)
             default:
-                throw DatasetError.transfer(url: url, exitCode: r.code, detail: detail)
+                throw DatasetError.transfer(url: url, exitCode: r.status, detail: detail)
             }
             break
         }
@@ -410,32 +410,26 @@ public enum Fetcher {
         }
     }
 
-    /// MD5 through the `md5sum` program (Hashing only wraps SHA-256; GroupLens publishes MD5s).
-    public static func md5Hex(fileAt file: URL) throws -> String {
-        let r = try run("/usr/bin/env", ["md5sum", file.path])
-        guard r.code == 0, let first = r.stdout.split(separator: " ").first, first.count == 32 else {
-            throw DatasetError.tool(name: "md5sum", detail: "failed on \(file.path): \(r.stderr)")
-        }
-        return String(first)
-    }
+    /// MD5 through libcrypto (GroupLens publishes MD5s).
+    public static func md5Hex(fileAt file: URL) throws -> String { try SHA256.md5Hex(fileAt: file) }
 
     /// Extracts one member of a zip (via `unzip -p`) into `destination`, atomically (temp file + rename).
     public static func extract(zip: URL, member: String, to destination: URL) throws {
         let tmp = destination.deletingLastPathComponent().appendingPathComponent("." + destination.lastPathComponent + ".tmp")
         _ = FileManager.default.createFile(atPath: tmp.path, contents: nil)
         let out = try FileHandle(forWritingTo: tmp)
-        let r: (code: Int32, stdout: String, stderr: String)
+        let r: Command.Outcome
         do {
-            r = try run("/usr/bin/env", ["unzip", "-p", zip.path, member], stdoutTo: out)
+            r = try run(["unzip", "-p", zip.path, member], stdoutTo: out)
             try out.close()
         } catch {
             try? out.close()
             try? FileManager.default.removeItem(at: tmp)
             throw error
         }
-        guard r.code == 0 else {
+        guard r.status == 0 else {
             try? FileManager.default.removeItem(at: tmp)
-            let detail = r.code == 11 ? "no such member in the archive" : "unzip exit \(r.code): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
+            let detail = r.status == 11 ? "no such member in the archive" : "unzip exit \(r.status): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
             throw DatasetError.archive(path: zip.path, member: member, detail: detail)
         }
         try? FileManager.default.removeItem(at: destination)
@@ -468,35 +462,16 @@ public enum Fetcher {
         return f.string(from: d)
     }
 
-    /// Runs a program to completion; stdout goes to `stdoutTo` when given (large outputs), else is captured.
-    ///
-    /// Output is captured through temporary files, not pipes: a pipe's write end can leak into a child process spawned
-    /// concurrently by another thread, and reading such a pipe to EOF would then wait for that unrelated child.
-    static func run(_ executable: String, _ args: [String], stdoutTo: FileHandle? = nil) throws -> (code: Int32, stdout: String, stderr: String) {
-        let fm = FileManager.default
-        let base = fm.temporaryDirectory.appendingPathComponent("cprec-run-\(UUID().uuidString)")
-        let outURL = base.appendingPathExtension("out"), errURL = base.appendingPathExtension("err")
-        _ = fm.createFile(atPath: outURL.path, contents: nil)
-        _ = fm.createFile(atPath: errURL.path, contents: nil)
-        defer { try? fm.removeItem(at: outURL); try? fm.removeItem(at: errURL) }
-        let outHandle = try FileHandle(forWritingTo: outURL), errHandle = try FileHandle(forWritingTo: errURL)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        p.standardOutput = stdoutTo ?? outHandle
-        p.standardError = errHandle
-        p.standardInput = FileHandle.nullDevice
-        do { try Children.start(p) } catch {
-            try? outHandle.close(); try? errHandle.close()
-            throw DatasetError.tool(name: args.first ?? executable, detail: "cannot start: \(error.localizedDescription)")
+    /// `Command.run`, its failures and a child killed by a signal as `DatasetError.tool`.
+    static func run(_ argv: [String], stdoutTo: FileHandle? = nil) throws -> Command.Outcome {
+        let r: Command.Outcome
+        do { r = try Command.run(argv, stdout: stdoutTo) } catch {
+            throw DatasetError.tool(name: argv[0], detail: "\(error)")
         }
-        Children.wait(p)
-        try? outHandle.close(); try? errHandle.close()
-        if p.terminationReason == .uncaughtSignal {
-            throw DatasetError.tool(name: args.first ?? executable, detail: "stopped by signal \(p.terminationStatus)"
+        if r.signalled {
+            throw DatasetError.tool(name: argv[0], detail: "stopped by signal \(r.status)"
                                     + (Children.stoppingSignal != nil ? " (the pipeline is being stopped)" : ""))
         }
-        let out = (try? Data(contentsOf: outURL)) ?? Data(), err = (try? Data(contentsOf: errURL)) ?? Data()
-        return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+        return r
     }
 }

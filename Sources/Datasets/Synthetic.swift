@@ -27,6 +27,9 @@ public struct SyntheticSpec: Codable, Hashable, Sendable {
     public var targetItems: Int = 0
     /// Target items per user.
     public var targetsPerUser: Int = 1
+    /// Users that have target-domain items (the first ones; 0 = every user): a small target set next to a large
+    /// source corpus is what makes pre-training pay.
+    public var targetUsers: Int = 0
     /// Preferred target items per cluster.
     public var targetsPerCluster: Int = 2
     /// Probability that a target is a popularity draw instead of one of the dominant cluster's preferred targets.
@@ -49,7 +52,7 @@ public struct SyntheticSpec: Codable, Hashable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case users, items, zipfExponent, minLength, meanLength, maxLength, successors, followProbability, successorBias
-        case clusters, clusterAffinity, targetItems, targetsPerUser, targetsPerCluster, targetNoise, seed
+        case clusters, clusterAffinity, targetItems, targetsPerUser, targetUsers, targetsPerCluster, targetNoise, seed
     }
 
     public init(from decoder: Decoder) throws {
@@ -69,6 +72,7 @@ public struct SyntheticSpec: Codable, Hashable, Sendable {
         clusterAffinity = try c.decodeIfPresent(Double.self, forKey: .clusterAffinity) ?? d.clusterAffinity
         targetItems = try c.decodeIfPresent(Int.self, forKey: .targetItems) ?? d.targetItems
         targetsPerUser = try c.decodeIfPresent(Int.self, forKey: .targetsPerUser) ?? d.targetsPerUser
+        targetUsers = try c.decodeIfPresent(Int.self, forKey: .targetUsers) ?? d.targetUsers
         targetsPerCluster = try c.decodeIfPresent(Int.self, forKey: .targetsPerCluster) ?? d.targetsPerCluster
         targetNoise = try c.decodeIfPresent(Double.self, forKey: .targetNoise) ?? d.targetNoise
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
@@ -107,6 +111,7 @@ public struct SyntheticSpec: Codable, Hashable, Sendable {
         if targetItems < 0 { throw bad("targetItems", ">= 0") }
         if targetItems > 0 {
             if targetsPerUser < 1 || targetsPerUser > targetItems { throw bad("targetsPerUser", "1...targetItems") }
+            if targetUsers < 0 || targetUsers > users { throw bad("targetUsers", "0...users (0 = every user)") }
             if targetsPerCluster < 1 || targetsPerCluster > targetItems { throw bad("targetsPerCluster", "1...targetItems") }
             if !(0...1).contains(targetNoise) { throw bad("targetNoise", "[0, 1]") }
         }
@@ -125,7 +130,7 @@ public struct SyntheticData: Sendable {
     public var itemCluster: [Int]
     /// Per user: the latent home cluster.
     public var homeCluster: [Int]
-    /// Per user: target tokens (empty when `targetItems` is 0).
+    /// Per user: target tokens (empty when `targetItems` is 0, and for users past `targetUsers`).
     public var targets: [[Int]]
     /// Cluster -> preferred target tokens.
     public var preferredTargets: [[Int]]
@@ -147,7 +152,7 @@ public struct SyntheticData: Sendable {
 ///    Timestamps start at a random time and increase by 1 s … 1 h per step.
 ///    MostPop only sees the marginal popularity; a sequence model can learn the successor sets (up to
 ///    `followProbability` HR@successors) and the user's cluster.
-/// 4. Transfer pair (`targetItems` > 0): each cluster gets `targetsPerCluster` preferred target items (uniform). A
+/// 4. Transfer pair (`targetItems` > 0; only the first `targetUsers` users when set): each cluster gets `targetsPerCluster` preferred target items (uniform). A
 ///    user's dominant cluster is the most frequent cluster among their *observed* source items (ties: lowest index).
 ///    Each of the user's `targetsPerUser` distinct targets is, with probability 1 − `targetNoise`, a uniform pick
 ///    among the dominant cluster's preferred targets, else a Zipf draw over all target items. So the target is a
@@ -227,7 +232,7 @@ public enum SyntheticGenerator {
                 }
                 preferred.append(set)
             }
-            for u in 0..<spec.users {
+            for u in 0..<(spec.targetUsers > 0 ? spec.targetUsers : spec.users) {
                 var count = [Int](repeating: 0, count: spec.clusters)
                 for t in sequences[u] { count[itemCluster[t]] += 1 }
                 var dominant = 0
@@ -319,7 +324,7 @@ public enum SyntheticGenerator {
             try save("source.csv")
             let recent = data.sequences.map { Array($0.suffix(50)) }
             let width = recent.map(\.count).max() ?? 0
-            for (u, s) in recent.enumerated() {
+            for (u, s) in recent.enumerated() where !data.targets[u].isEmpty {
                 for _ in 0..<(width - s.count) { out.text("0,") }
                 for (i, t) in s.enumerated() { if i > 0 { out.byte(0x2C) }; out.int(t) }
                 out.text(",,")

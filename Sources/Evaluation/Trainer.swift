@@ -134,29 +134,75 @@ public enum Trainer {
                              workDirectory: URL, progress: ((TrainProgress) -> Void)? = nil) throws -> TrainResult {
         if options.selection == .paper && test == nil { throw TrainError.missingTestSet }
         guard train.count > 0 else { throw TrainError.emptyTraining }
-        let fm = FileManager.default
-        try fm.createDirectory(at: workDirectory, withIntermediateDirectories: true)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        let configData = try enc.encode(config)
-        let stateURL = workDirectory.appendingPathComponent("state.json")
-        let params = model.parameters
-        let adam = Adam(parameters: params, config: AdamConfig(learningRate: options.learningRate, l2: options.l2))
+        let run = try Run(model, config: config, validation: validation, test: test, options: options,
+                          workDirectory: workDirectory)
+        // Models without parameters (MostPop) are evaluated once as "epoch 0".
+        if model.parameters.count == 0 { return try run.evaluateOnly() }
+        var epochsThisCall = 0
+        while !run.state.finished {
+            let epoch = (run.state.history.last?.epoch ?? 0) + 1
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let loss = try run.trainEpoch(epoch, on: train, progress: progress)
+            let (v, t) = run.evaluate()
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let selected = try run.finishEpoch(EpochRecord(epoch: epoch, loss: loss, validation: v, test: t, seconds: seconds))
+            let steps = run.steps(train)
+            progress?(TrainProgress(epoch: epoch, maxEpochs: options.maxEpochs, step: steps, stepsPerEpoch: steps,
+                                    loss: loss, validation: selected))
+            epochsThisCall += 1
+            if let stop = options.stopAfterEpochs, epochsThisCall >= stop, !run.state.finished { return run.result() }
+        }
+        try Checkpoint.load(from: run.bestURL, expectedConfig: run.configData, parameters: model.parameters)
+        return run.result()
+    }
 
-        var keyOptions = options
-        keyOptions.stopAfterEpochs = nil
+    /// One training run: the model, its optimizer and the resumable state in the work directory.
+    final class Run {
+        let model: any SequenceModel
+        let params: ParameterSet
+        let adam: Adam
+        let validation: SequenceSet, test: SequenceSet?
+        let options: TrainOptions
+        let workDirectory: URL
+        let configData: Data
+        let encoder = JSONEncoder()
         var state = State()
-        state.options = keyOptions
-        if fm.fileExists(atPath: stateURL.path),
-           let saved = try? JSONDecoder().decode(State.self, from: Data(contentsOf: stateURL)),
-           saved.options == keyOptions {
-            state = saved
+        /// The epoch this call resumed after (0 = fresh start).
+        let resumedAfter: Int
+
+        /// Picks up the state a killed run left when it was written with the same options.
+        init(_ model: any SequenceModel, config: ModelConfig, validation: SequenceSet, test: SequenceSet?,
+             options: TrainOptions, workDirectory: URL) throws {
+            self.model = model
+            params = model.parameters
+            adam = Adam(parameters: params, config: AdamConfig(learningRate: options.learningRate, l2: options.l2))
+            self.validation = validation
+            self.test = test
+            self.options = options
+            self.workDirectory = workDirectory
+            encoder.outputFormatting = [.sortedKeys]
+            configData = try encoder.encode(config)
+            try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
+            var keyOptions = options
+            keyOptions.stopAfterEpochs = nil
+            state.options = keyOptions
+            let stateURL = workDirectory.appendingPathComponent("state.json")
+            if FileManager.default.fileExists(atPath: stateURL.path),
+               let saved = try? JSONDecoder().decode(State.self, from: Data(contentsOf: stateURL)),
+               saved.options == keyOptions {
+                state = saved
+            }
+            resumedAfter = state.history.last?.epoch ?? 0
             if let last = state.lastCheckpoint {
                 try Checkpoint.load(from: workDirectory.appendingPathComponent(last), expectedConfig: configData,
                                     parameters: params, optimizer: adam)
             }
         }
-        let resumedAfter = state.history.last?.epoch ?? 0
+
+        var stateURL: URL { workDirectory.appendingPathComponent("state.json") }
+        var bestURL: URL { workDirectory.appendingPathComponent(state.bestCheckpoint ?? "best-0.ckpt") }
+
+        func steps(_ train: SequenceSet) -> Int { (train.count + options.batchSize - 1) / options.batchSize }
 
         func evaluate() -> (validation: RankingMetrics?, test: RankingMetrics?) {
             let v = validation.count > 0
@@ -165,20 +211,19 @@ public enum Trainer {
                 ? Evaluator.evaluate(model, on: test!, batchSize: options.evalBatchSize, limit: options.evalLimit) : nil
             return (v, t)
         }
-        func bestURL() -> URL { workDirectory.appendingPathComponent(state.bestCheckpoint ?? "best-0.ckpt") }
-        func saveState() throws {
-            try enc.encode(state).write(to: stateURL, options: .atomic)
-        }
+
+        func saveState() throws { try encoder.encode(state).write(to: stateURL, options: .atomic) }
+
         func result() -> TrainResult {
             let upToBest = state.history.filter { $0.epoch <= state.bestEpoch }.reduce(0) { $0 + $1.seconds }
             return TrainResult(history: state.history, bestEpoch: state.bestEpoch, bestMetrics: state.bestMetrics,
                                selection: options.selection, secondsToBest: upToBest,
                                totalSeconds: state.history.reduce(0) { $0 + $1.seconds },
-                               stoppedEarly: state.stoppedEarly, resumedAfterEpoch: resumedAfter, checkpoint: bestURL())
+                               stoppedEarly: state.stoppedEarly, resumedAfterEpoch: resumedAfter, checkpoint: bestURL)
         }
 
-        // Models without parameters (MostPop) are evaluated once as "epoch 0".
-        if params.count == 0 {
+        /// A model without parameters: one evaluation recorded as epoch 0.
+        func evaluateOnly() throws -> TrainResult {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let (v, t) = evaluate()
             state.bestMetrics = (options.selection == .paper ? t : v) ?? RankingMetrics()
@@ -186,16 +231,14 @@ public enum Trainer {
                                          seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)]
             state.finished = true
             state.bestCheckpoint = "best-0.ckpt"
-            try Checkpoint.save(to: bestURL(), config: configData, parameters: params)
+            try Checkpoint.save(to: bestURL, config: configData, parameters: params)
             try saveState()
             return result()
         }
 
-        var epochsThisCall = 0
-        let steps = (train.count + options.batchSize - 1) / options.batchSize
-        while !state.finished {
-            let epoch = (state.history.last?.epoch ?? 0) + 1
-            let t0 = DispatchTime.now().uptimeNanoseconds
+        /// Adam steps over one shuffle of `train` (from `Rng(seed ⊕ epoch)`); returns the mean loss.
+        func trainEpoch(_ epoch: Int, on train: SequenceSet, progress: ((TrainProgress) -> Void)?) throws -> Double {
+            let steps = steps(train)
             var order = Array(0..<train.count)
             var rng = Rng(seed: options.seed ^ (0xD1B5_4A32_D192_ED03 &* UInt64(epoch)))
             rng.shuffle(&order)
@@ -217,11 +260,15 @@ public enum Trainer {
                                             loss: lossSum / Double(s + 1), validation: nil))
                 }
             }
-            let (v, t) = evaluate()
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            let record = EpochRecord(epoch: epoch, loss: lossSum / Double(steps), validation: v, test: t, seconds: seconds)
+            return lossSum / Double(steps)
+        }
+
+        /// Records the epoch, keeps its parameters when it is the best so far, decides whether to stop, and
+        /// writes the checkpoints and then the state. Returns the epoch's selection metrics.
+        func finishEpoch(_ record: EpochRecord) throws -> RankingMetrics {
+            let epoch = record.epoch
             state.history.append(record)
-            let selectedOrNil = options.selection == .paper ? t : v
+            let selectedOrNil = options.selection == .paper ? record.test : record.validation
             let selected = selectedOrNil ?? RankingMetrics()
             // Without a validation set every epoch counts as better: the last epoch is kept, no early stop.
             let score = selectedOrNil?.mrr5 ?? Double(epoch)
@@ -232,8 +279,7 @@ public enum Trainer {
                 state.bestMetrics = selected
                 state.sinceBest = 0
                 state.bestCheckpoint = "best-\(epoch).ckpt"
-                try Checkpoint.save(to: workDirectory.appendingPathComponent(state.bestCheckpoint!), config: configData,
-                                    parameters: params)
+                try Checkpoint.save(to: bestURL, config: configData, parameters: params)
             } else {
                 state.sinceBest += 1
             }
@@ -248,14 +294,9 @@ public enum Trainer {
             try saveState()
             // Only now are the previous files unreferenced.
             for old in [previousLast, previousBest].compactMap({ $0 }) where old != state.lastCheckpoint && old != state.bestCheckpoint {
-                try? fm.removeItem(at: workDirectory.appendingPathComponent(old))
+                try? FileManager.default.removeItem(at: workDirectory.appendingPathComponent(old))
             }
-            progress?(TrainProgress(epoch: epoch, maxEpochs: options.maxEpochs, step: steps, stepsPerEpoch: steps,
-                                    loss: record.loss, validation: selected))
-            epochsThisCall += 1
-            if let stop = options.stopAfterEpochs, epochsThisCall >= stop, !state.finished { return result() }
+            return selected
         }
-        try Checkpoint.load(from: bestURL(), expectedConfig: configData, parameters: params)
-        return result()
     }
 }

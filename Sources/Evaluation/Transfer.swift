@@ -90,6 +90,9 @@ public struct TransferResult: Codable, Hashable, Sendable {
     public var bestEpoch: Int
     /// Sampled-ranking metrics (1 positive vs `evalNegatives`) on the test pairs; MRR@5 / HR@5 are Table 6's.
     public var test: RankingMetrics
+    /// The same test pairs ranked against every target item: sampled metrics can reorder models (Krichene and
+    /// Rendle, KDD 2020), and a target catalogue is small enough to rank in full.
+    public var testFull: RankingMetrics
     /// Scalars in the new target-item head (the backbone's count is the pre-trained model's).
     public var headParameters: Int
     /// True when only the head was trained (the backbone's hidden vectors computed once).
@@ -147,21 +150,25 @@ public enum Transfer {
         func score(_ u: UnsafePointer<Float>, _ item: Int32) -> Float { layer.score(u, item) }
         // A frozen backbone's validation representations never change: compute them once.
         let frozenValidU = tunable == nil ? validation.map { representations(backbone, of: $0.sequences) } : nil
-        func evaluate(_ pairs: TransferPairs, cached: [Float]? = nil) -> RankingMetrics {
+        /// Sampled (1 + evalNegatives) and full (every target item) ranking of each pair's true target.
+        func rankings(_ pairs: TransferPairs, cached: [Float]? = nil) -> (sampled: RankingMetrics, full: RankingMetrics) {
             let reps = cached ?? representations(backbone, of: pairs.sequences)
-            var acc = MetricAccumulator()
+            var sampled = MetricAccumulator(), full = MetricAccumulator()
+            var all = [Float](repeating: 0, count: kt)
             reps.withUnsafeBufferPointer { r in
                 for (i, pos) in pairs.targets.enumerated() {
                     let u = r.baseAddress! + i * d
                     let negs = SampledRanking.negatives(positive: pos, itemCount: kt, count: options.evalNegatives,
                                                         seed: options.evalSeed, index: i)
-                    let rank = SampledRanking.rank(positive: pos, positiveScore: score(u, pos), negatives: negs,
-                                                   negativeScores: negs.map { score(u, $0) })
-                    acc.add(rank: rank)
+                    sampled.add(rank: SampledRanking.rank(positive: pos, positiveScore: score(u, pos), negatives: negs,
+                                                          negativeScores: negs.map { score(u, $0) }))
+                    for item in 1..<kt { all[item] = score(u, Int32(item)) }
+                    full.add(rank: all.withUnsafeBufferPointer { Ranking.rank(scores: $0.baseAddress!, itemCount: kt, target: Int(pos)) })
                 }
             }
-            return acc.result
+            return (sampled.result, full.result)
         }
+        func evaluate(_ pairs: TransferPairs, cached: [Float]? = nil) -> RankingMetrics { rankings(pairs, cached: cached).sampled }
 
         var history = [TransferEpoch]()
         var bestEpoch = 0, bestScore = -1.0
@@ -221,8 +228,9 @@ public enum Transfer {
         }
         head.values.update(from: bestHead, count: head.count)
         if let t = tunable, let saved = bestBackbone { t.parameters.values.update(from: saved, count: saved.count) }
-        let testMetrics = evaluate(test)
-        return TransferResult(history: history, bestEpoch: bestEpoch, test: testMetrics, headParameters: head.count,
+        let testMetrics = rankings(test)
+        return TransferResult(history: history, bestEpoch: bestEpoch, test: testMetrics.sampled, testFull: testMetrics.full,
+                              headParameters: head.count,
                               backboneFrozen: tunable == nil,
                               seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }

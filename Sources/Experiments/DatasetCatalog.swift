@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Pipeline
 
 /// One dataset of pipeline/datasets.yaml: the Datasets module's spec plus how tables name it and how it is blocked.
 public struct DatasetEntry: Sendable {

@@ -48,7 +48,7 @@ struct GraphBuilder {
         var baseline: ModelEntry?
         let reference = specs.speedupReference(for: model.name)
         if model.name != reference {
-            baseline = try specs.model(reference, profile: profile)
+            baseline = try specs.model(reference, profile: profile.on(dataset))
             if baseline!.config == model.config { baseline = nil }
             else if let b = baseline {
                 add(TrainStage(dataset: dataset, model: b, training: b.trainingSpec(profile.training, seed: seed),
@@ -80,15 +80,21 @@ struct GraphBuilder {
         }
         var evaluations: [StageID] = []
         for ds in profile.datasets {
-            for m in modelNames { evaluations += try addRuns(dataset: ds, model: try specs.model(m, profile: profile)) }
+            for m in modelNames where profile.runs(m, on: ds) {
+                evaluations += try addRuns(dataset: ds, model: try specs.model(m, profile: profile.on(ds)))
+            }
         }
         let mainLabels = try profile.datasets.map(label)
+        // Figures that compare many models use only the datasets every model runs on.
+        let figureLabels = try profile.unrestrictedDatasets.map(label)
+        let restricted = profile.perDataset.compactMapValues(\.models)
 
         let oracles = try oracleStages(profile.datasets)
         for table in specs.tables {
-            add(TableStage(table: table, popularity: specs.roles.popularity, datasets: mainLabels, models: try table.rows.map { try specs.model($0, profile: profile) },
+            add(TableStage(table: table, popularity: specs.roles.popularity, datasets: try profile.datasets(inTable: table.name).map(label),
+                           models: try table.rows.map { try specs.model($0, profile: profile) },
                            paperValues: paperValues, profile: profile.name, seeds: profile.seeds,
-                           oracles: oracles))
+                           oracles: oracles, only: restricted))
         }
 
         // Table 1 and the long-tail figure describe every dataset the profile touches.
@@ -122,9 +128,9 @@ struct GraphBuilder {
             add(Figure1Stage(dataset: f.dataset, datasetLabel: try label(f.dataset).label, points: sweep))
             figures.append("fig1")
         }
-        add(ParetoFigureStage(datasets: mainLabels, models: try specs.paretoModels.map { try specs.model($0, profile: profile) },
+        add(ParetoFigureStage(datasets: figureLabels, models: try specs.paretoModels.map { try specs.model($0, profile: profile) },
                               seeds: profile.seeds))
-        add(ConvergenceFigureStage(datasets: mainLabels, models: try specs.convergenceModels.map { try specs.model($0, profile: profile) },
+        add(ConvergenceFigureStage(datasets: figureLabels, models: try specs.convergenceModels.map { try specs.model($0, profile: profile) },
                                    seed: profile.seeds[0]))
         figures += ["pareto", "convergence"]
         if let s = profile.scaleMap {
@@ -134,8 +140,8 @@ struct GraphBuilder {
             figures.append("scalemap")
         }
 
-        // Table 6: pre-train on the source sequences (a plain train stage), fine-tune on the target task,
-        // and the same fine-tuning from a random backbone (what pre-training buys).
+        // Table 6: pre-train on the source sequences (a plain train stage), fine-tune on the target task, the same with
+        // the backbone frozen, and the same fine-tuning from a random backbone (what pre-training buys).
         var finetunes: [StageID] = []
         var tables = ["table1"] + specs.tables.map(\.name)
         if let t = profile.transfer {
@@ -143,12 +149,14 @@ struct GraphBuilder {
             let (prep, blocks) = try addDataset(t.dataset)
             for m in t.models {
                 let model = try specs.model(m, profile: profile)
-                for pretrained in [true, false] {
+                // The paper's row, a frozen-backbone row (when the paper's row fine-tunes), the random-init ablation.
+                let rows = [(true, false)] + (t.freezeBackbone ? [] : [(true, true)]) + [(false, false)]
+                for (pretrained, frozenRow) in rows {
                     for seed in profile.seeds {
                         let (train, _) = try addRun(dataset: t.dataset, model: model, seed: seed)
                         let stage = FinetuneStage(dataset: DatasetLabel(t.dataset, entry), model: model, transfer: t,
                                                   training: model.trainingSpec(profile.training, seed: seed),
-                                                  pretrained: pretrained, train: train, prep: prep, blocks: blocks)
+                                                  pretrained: pretrained, frozenRow: frozenRow, train: train, prep: prep, blocks: blocks)
                         add(stage)
                         finetunes.append(stage.id)
                     }
@@ -165,7 +173,10 @@ struct GraphBuilder {
         add(ReportStage(profile: profile, roles: specs.roles, split: try splitDescription(profile.datasets),
                         paperDatasets: paperDatasets(allDatasets), datasets: mainLabels, synthetic: synthetic, tables: tables, figures: figures,
                         evaluations: evaluations, finetunes: finetunes, dimSweep: sweep, paperValues: paperValues,
-                        oracles: oracles))
+                        oracles: oracles, companions: profile.companions.map {
+                            ReportStage.Companion(profile: $0, summary: (try? specs.profile($0))?.summary ?? "", directory: specs.directory.deletingLastPathComponent()
+                                .appendingPathComponent("results").appendingPathComponent($0))
+                        }))
     }
 
     /// A Figure-1 point's runs (one per seed); reuses the table's runs when the point equals the profile's own model.

@@ -66,6 +66,8 @@ public struct EvaluationOutput: Codable, Sendable {
     public var seed: UInt64
     /// Tree-softmax models: each fast top-5 rule (exact first) against full scoring. Absent otherwise.
     public var fastTopN: [FastTopNReport]? = nil
+    /// The item vocabulary K (padding included) the model ranks over.
+    public var items: Int? = nil
 }
 
 /// A table row in memory: the evaluation output plus the timings from the evaluate stage's manifest.
@@ -91,6 +93,10 @@ public struct EvaluationRecord: Codable, Sendable {
     public var testSequences: Int
     public var inferenceBatch: Int
     public var threads: Int
+    /// The item vocabulary K (padding included); nil in records written before it was kept.
+    public var items: Int? = nil
+    /// Tree-softmax models: each fast top-5 rule against full scoring, per seed (one list per seed run).
+    public var seedFastTopN: [[FastTopNReport]] = []
     /// Seeds behind this record, and each seed's value of every metric (same order); a merged record's
     /// `metrics`, times and speedup are the means over them.
     public var seeds: [UInt64] = []
@@ -147,6 +153,7 @@ public struct EvaluationRecord: Codable, Sendable {
         m.speedup = m.seedSpeedups.count == runs.count ? mean(m.seedSpeedups) : nil
         m.seedSpeedupsBatch1 = runs.compactMap(\.speedupBatch1)
         m.speedupBatch1 = m.seedSpeedupsBatch1.count == runs.count ? mean(m.seedSpeedupsBatch1) : nil
+        m.seedFastTopN = runs.flatMap(\.seedFastTopN)
         m.inferenceFullSeconds = mean(runs.map(\.inferenceFullSeconds))
         m.inferenceFastSeconds = mean(runs.map(\.inferenceFastSeconds))
         return m
@@ -169,6 +176,15 @@ public struct TransferRecord: Codable, Sendable {
     public var seed: UInt64
     /// Parameters of the pre-trained backbone (as the paper's Table 6 reports them; its training time is a measurement).
     public var params: ParamCounts
+    /// Which Table 6 row this is: `pretrained` (the paper's), `frozen` (pre-trained backbone, head only) or
+    /// `scratch` (random-init ablation).
+    public var row: String? = nil
+    /// MRR@5 / HR@5 with the true item ranked against every target item (beside the sampled 1 + negatives).
+    public var fullMRR5: Double? = nil
+    public var fullHR5: Double? = nil
+
+    /// `row`, for records written before it was kept.
+    public var rowKind: String { row ?? (pretrained ? "pretrained" : "scratch") }
 }
 
 enum JSONFiles {

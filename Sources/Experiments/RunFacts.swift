@@ -3,7 +3,7 @@ import Kernels
 import Pipeline
 import Reports
 
-/// Facts about this machine and checkout that every table, figure and the report carry as provenance.
+/// This machine and checkout (`HostFacts`) and the engine's BLAS, as every table, figure and the report print them.
 enum RunFacts {
     static func provenance(profile: String?) -> Provenance {
         var p = Provenance(profile: profile ?? "-", gitCommit: HostFacts.gitCommit, host: HostFacts.host)
@@ -13,5 +13,10 @@ enum RunFacts {
 
     static var blas: String {
         "OpenBLAS (kernel \(BLAS.coreName)); engine row kernels \(Kernels.rowKernelISA), numerics revision \(EngineRevision.numerics)"
+    }
+
+    /// The report's environment block.
+    static var environment: [(key: String, value: String)] {
+        HostFacts.machine + [("BLAS", blas), ("git commit", HostFacts.gitCommit ?? "unknown"), ("host", HostFacts.host)]
     }
 }

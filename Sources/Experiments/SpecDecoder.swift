@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Models
+import Pipeline
 import Yams
 
 /// A spec file problem, always naming the file, the line and the key path, and what was expected.
@@ -477,20 +478,4 @@ private func describeType(_ type: Any.Type) -> String {
 /// ` (did you mean 'x'?)` for the closest candidate, or "" when there is none.
 func didYouMean(_ word: String, _ candidates: [String]) -> String {
     candidates.min { editDistance($0, word) < editDistance($1, word) }.map { " (did you mean '\($0)'?)" } ?? ""
-}
-
-/// Levenshtein distance, for "did you mean" hints.
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var prev = Array(0...b.count)
-    for i in 1...a.count {
-        var cur = [i] + Array(repeating: 0, count: b.count)
-        for j in 1...b.count {
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-        }
-        prev = cur
-    }
-    return prev[b.count]
 }

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Models
+import Pipeline
 import Yams
 
 // The schema of pipeline/models.yaml, experiments.yaml and profiles.yaml (datasets.yaml: DatasetCatalog.swift,
@@ -197,8 +198,9 @@ public struct ProfileSpec: Sendable {
     public var summary: String
     public var datasets: [String]
     public var training: TrainingSpec
-    /// The profile's `model:` mapping, laid under every model entry (an entry's own keys win).
-    var modelDefaults: SpecLayer?
+    /// Model defaults laid under every model entry, first wins: a dataset's `perDataset.<d>.model:` (see `on`),
+    /// then the profile's `model:` (an entry's own keys win over both).
+    var modelDefaults: [SpecLayer] = []
     public var figure1: Figure1Spec?
     public var transfer: TransferSpec?
     public var inferenceBatch: Int
@@ -208,9 +210,62 @@ public struct ProfileSpec: Sendable {
     public var seeds: [UInt64]
     /// Optional: the profile builds the scale map only when it declares one.
     public var scaleMap: ScaleMapSpec? = nil
-    /// Dataset and model names as written, with their lines, checked against the other files after loading.
+    /// Per-dataset plans (`perDataset:`): which models and tables a dataset takes part in, and its model defaults.
+    public var perDataset: [String: DatasetPlan] = [:]
+    /// Other profiles whose committed results (`results/<profile>/`) this profile's report shows in their own section.
+    public var companions: [String] = []
+    /// Names as written, with their lines, checked against the other files after loading.
     var datasetRefs: [Located] = []
     var modelRefs: [Located] = []
+    var tableRefs: [Located] = []
+    var companionRefs: [Located] = []
+
+    /// The profile as one dataset sees it: its own `model:` defaults laid over the profile's.
+    public func on(_ dataset: String) -> ProfileSpec {
+        guard let layer = perDataset[dataset]?.model else { return self }
+        var p = self
+        p.modelDefaults = [layer] + modelDefaults
+        return p
+    }
+
+    /// Whether `model` runs on `dataset` (every model runs unless the dataset's plan lists its models).
+    public func runs(_ model: String, on dataset: String) -> Bool {
+        perDataset[dataset]?.models.map { $0.contains(model) } ?? true
+    }
+
+    /// The profile's datasets that `table` shows.
+    public func datasets(inTable table: String) -> [String] {
+        datasets.filter { perDataset[$0]?.tables.map { $0.contains(table) } ?? true }
+    }
+
+    /// Datasets every model runs on: the figures that compare many models use only these.
+    public var unrestrictedDatasets: [String] { datasets.filter { perDataset[$0]?.models == nil } }
+}
+
+/// One dataset's place in a profile (profiles.yaml `perDataset.<dataset>`): a large dataset can run a subset of the
+/// models, appear in some tables only, and take its own model defaults (e.g. block widths).
+public struct DatasetPlan: Sendable {
+    /// Only these models are trained on the dataset (nil = every model the tables and figures name).
+    public var models: [String]?
+    /// Only these tables show the dataset (nil = every table).
+    public var tables: [String]?
+    /// Model defaults for this dataset, over the profile's `model:` and under each entry's own keys.
+    var model: SpecLayer?
+    var modelRefs: [Located] = []
+    var tableRefs: [Located] = []
+}
+
+extension DatasetPlan: Decodable {
+    private enum Key: String, CodingKey, CaseIterable { case models, tables, model }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(Key.self)
+        modelRefs = try c.decodeIfPresent([Located].self, forKey: .models) ?? []
+        tableRefs = try c.decodeIfPresent([Located].self, forKey: .tables) ?? []
+        models = c.contains(.models) ? modelRefs.map(\.value) : nil
+        tables = c.contains(.tables) ? tableRefs.map(\.value) : nil
+        model = try c.decodeIfPresent(ModelDefaultsNode.self, forKey: .model)?.layer
+    }
 }
 
 /// Decodes a model's configuration over layers (entry, profile defaults, `ModelConfig` defaults) and checks its
@@ -263,7 +318,7 @@ private struct ModelEntryNode: Decodable {
 }
 
 /// A profile's `model:` defaults: `ModelConfig` keys except `kind`, checked where they are written.
-private struct ModelDefaultsNode: Decodable {
+struct ModelDefaultsNode: Decodable {
     var layer: SpecLayer
 
     init(from decoder: Decoder) throws {
@@ -275,7 +330,7 @@ private struct ModelDefaultsNode: Decodable {
 
 extension ProfileSpec: Decodable {
     private enum Key: String, CodingKey, CaseIterable {
-        case summary, datasets, training, model, figure1, transfer, inferenceBatch, seeds, scaleMap
+        case summary, datasets, training, model, figure1, transfer, inferenceBatch, seeds, scaleMap, perDataset, companions
     }
     private enum Figure1Key: String, CodingKey, CaseIterable { case dataset, dims, depths }
     private enum TransferKey: String, CodingKey, CaseIterable { case dataset, models, epochs, negatives, freezeBackbone }
@@ -287,7 +342,7 @@ extension ProfileSpec: Decodable {
         summary = try c.decode(String.self, forKey: .summary)
         let datasetRefs = try c.decode([Located].self, forKey: .datasets)
         datasets = datasetRefs.map(\.value)
-        modelDefaults = try c.decodeIfPresent(ModelDefaultsNode.self, forKey: .model)?.layer
+        modelDefaults = try c.decodeIfPresent(ModelDefaultsNode.self, forKey: .model).map { [$0.layer] } ?? []
 
         let t = try c.decode(TrainingSettings.self, forKey: .training)
         let tc = try c.nestedContainer(keyedBy: TrainingSettings.Key.self, forKey: .training)
@@ -341,6 +396,21 @@ extension ProfileSpec: Decodable {
             if spec.dims.contains(where: { $0 < 16 }) { throw s.invalid(.dims, "integers ≥ 16 (tail widths d/16 ≥ 1)", found: spec.dims) }
             if !(spec.budget > 0) { throw s.invalid(.budget, "a positive number of seconds", found: spec.budget) }
             scaleMap = spec
+        }
+        companionRefs = try c.decodeIfPresent([Located].self, forKey: .companions) ?? []
+        companions = companionRefs.map(\.value)
+        if c.contains(.perDataset) {
+            let plans = try c.decode(IdMap<DatasetPlan>.self, forKey: .perDataset)
+            let keys = try c.nestedContainer(keyedBy: AnyKey.self, forKey: .perDataset)
+            for (name, plan) in plans.entries {
+                if !datasets.contains(name) {
+                    throw DecodingError.dataCorruptedError(forKey: AnyKey(name), in: keys,
+                        debugDescription: "'\(name)' is not among this profile's datasets (\(datasets.joined(separator: ", ")))")
+                }
+                models += plan.modelRefs
+                tableRefs += plan.tableRefs
+                perDataset[name] = plan
+            }
         }
         self.datasetRefs = refs
         modelRefs = models
@@ -479,7 +549,13 @@ public struct SpecBundle {
         }
         let f = e.figures
         try check([f.fig1.model, f.scalemap.reference] + f.pareto.models + f.convergence.models + f.scalemap.models)
-        for (_, p) in profilesFile.profiles.entries { try check(p.modelRefs) }
+        for (name, p) in profilesFile.profiles.entries {
+            try check(p.modelRefs)
+            for t in p.tableRefs { try t.check(in: tables.map(\.name), "table", declaredIn: "experiments.yaml") }
+            for other in p.companionRefs where other.value == name || !profilesFile.profiles.ids.contains(other.value) {
+                throw other.location.error("companions: '\(other.value)' must name another profile (\(profilesFile.profiles.ids.joined(separator: ", ")))")
+            }
+        }
 
         // Each entry resolved once over the built-in defaults, so a bad entry fails at load, not in some profile.
         var models: [String: ModelEntry] = [:]
@@ -511,7 +587,7 @@ public struct SpecBundle {
         guard let layer = modelLayers[name], var entry = models[name] else {
             throw SpecError(file: "models.yaml", line: nil, path: "models", message: "unknown model '\(name)'\(didYouMean(name, modelOrder))")
         }
-        entry.config = try ModelSettings.decode([layer] + (profile.modelDefaults.map { [$0] } ?? []) + [SpecDefaults.modelLayer(entry.config.kind)])
+        entry.config = try ModelSettings.decode([layer] + profile.modelDefaults + [SpecDefaults.modelLayer(entry.config.kind)])
         return entry
     }
 

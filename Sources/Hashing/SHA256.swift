@@ -1,13 +1,16 @@
 import CCrypto
 import Foundation
 
-/// Incremental SHA-256 over the system's libcrypto (OpenSSL EVP API).
+/// Incremental SHA-256 (or MD5, for the checksums some data hosts publish) over the system's libcrypto (OpenSSL
+/// EVP API).
 public struct SHA256Hasher {
     private var context: OpaquePointer
 
-    public init() {
+    public init() { self.init(EVP_sha256()) }
+
+    init(_ algorithm: OpaquePointer?) {
         context = EVP_MD_CTX_new()
-        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+        EVP_DigestInit_ex(context, algorithm, nil)
     }
 
     public mutating func update(_ data: UnsafeRawBufferPointer) {
@@ -43,10 +46,15 @@ public enum SHA256 {
     public static func hex(_ string: String) -> String { hex(Data(string.utf8)) }
 
     /// Streams a file through the hash in 1 MiB chunks, so large downloads never sit in memory.
-    public static func hex(fileAt url: URL) throws -> String {
+    public static func hex(fileAt url: URL) throws -> String { try digest(fileAt: url, SHA256Hasher()) }
+
+    /// MD5 of a file (GroupLens publishes MD5s); never used for cache keys.
+    public static func md5Hex(fileAt url: URL) throws -> String { try digest(fileAt: url, SHA256Hasher(EVP_md5())) }
+
+    static func digest(fileAt url: URL, _ hasher: SHA256Hasher) throws -> String {
         let handle = try FileHandle(forReadingFrom: url)
         defer { try? handle.close() }
-        var h = SHA256Hasher()
+        var h = hasher
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
             h.update(chunk)
         }

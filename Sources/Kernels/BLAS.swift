@@ -1,5 +1,6 @@
 import CBLAS
 import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #else
@@ -11,50 +12,25 @@ public enum BLAS {
     /// Sets the number of threads OpenBLAS itself uses per call (the engine keeps it at 1; see Kernels.setThreads).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 
-    /// Per thread: when true, `gemm` calls made by the thread that set it accumulate their wall time and FLOPs below (the
-    /// bench's GEMM share); off by default. Other threads' products (concurrent stages or tests) are not
-    /// recorded. The accumulators are shared and locked: two threads profiling at once would add up.
-    public static var profiling: Bool {
-        get { pthread_getspecific(profilingKey) != nil }
-        set { pthread_setspecific(profilingKey, newValue ? UnsafeRawPointer(bitPattern: 1) : nil) }
+    /// The profile the calling thread's `gemm` calls record into (nil: none); set only by `profiling(into:_:)`.
+    static var currentProfile: GemmProfile? {
+        pthread_getspecific(profileKey).map { Unmanaged<GemmProfile>.fromOpaque($0).takeUnretainedValue() }
     }
-    /// Per-thread switch behind `profiling`.
-    static let profilingKey: pthread_key_t = {
+
+    static let profileKey: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key, nil)
         return key
     }()
-    /// Seconds spent inside `gemm` while `profiling` was on.
-    nonisolated(unsafe) public static var profiledSeconds: Double = 0
-    /// Floating-point operations (2·m·n·k per call) issued while `profiling` was on.
-    nonisolated(unsafe) public static var profiledFlops: Double = 0
 
-    /// Per GEMM shape ("NT m×n×k"): seconds and FLOPs while `profiling` was on (the bench's breakdown).
-    nonisolated(unsafe) public static var profiledShapes: [String: (seconds: Double, flops: Double)] = [:]
-
-    /// Guards the accumulators above.
-    static let profileLock: UnsafeMutablePointer<pthread_mutex_t> = {
-        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        pthread_mutex_init(m, nil)
-        return m
-    }()
-
-    static func withProfileLock<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(profileLock)
-        defer { pthread_mutex_unlock(profileLock) }
-        return body()
+    /// Runs `body` with the calling thread's `gemm` calls recording their time and FLOPs into `profile`; calls
+    /// made by other threads (concurrent stages or tests) are not recorded.
+    public static func profiling<T>(into profile: GemmProfile, _ body: () throws -> T) rethrows -> T {
+        let previous = pthread_getspecific(profileKey)
+        pthread_setspecific(profileKey, Unmanaged.passUnretained(profile).toOpaque())
+        defer { pthread_setspecific(profileKey, previous) }
+        return try withExtendedLifetime(profile) { try body() }
     }
-
-    /// Clears the per-step profiling accumulators (the per-shape table is kept until `resetShapes`).
-    public static func resetProfile() {
-        withProfileLock {
-            profiledSeconds = 0
-            profiledFlops = 0
-        }
-    }
-
-    /// Clears the per-shape table.
-    public static func resetShapes() { withProfileLock { profiledShapes = [:] } }
 
     /// The kernel OpenBLAS chose for this CPU (e.g. "Haswell", "SkylakeX", "Zen").
     public static var coreName: String {
@@ -74,8 +50,8 @@ public enum BLAS {
         let lda = lda ?? (transA ? m : k)
         let ldb = ldb ?? (transB ? k : n)
         let ldc = ldc ?? n
-        let profiled = profiling
-        let t0 = profiled ? DispatchTime.now().uptimeNanoseconds : 0
+        let profile = currentProfile
+        let t0 = profile != nil ? DispatchTime.now().uptimeNanoseconds : 0
         let split = parts > 1 && 2 * m * n * k >= parallelFlops
         let ap = SendablePtr(UnsafeMutablePointer(mutating: a)), bp = SendablePtr(UnsafeMutablePointer(mutating: b))
         let cp = SendablePtr(c)
@@ -119,15 +95,10 @@ public enum BLAS {
         } else {
             sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         }
-        if profiled {
-            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9, f = 2 * Double(m) * Double(n) * Double(k)
-            let key = "\(transA ? "T" : "N")\(transB ? "T" : "N") \(m)×\(n)×\(k)"
-            withProfileLock {
-                profiledSeconds += dt
-                profiledFlops += f
-                let old = profiledShapes[key] ?? (0, 0)
-                profiledShapes[key] = (old.seconds + dt, old.flops + f)
-            }
+        if let profile {
+            profile.add(shape: "\(transA ? "T" : "N")\(transB ? "T" : "N") \(m)×\(n)×\(k)",
+                        seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9,
+                        flops: 2 * Double(m) * Double(n) * Double(k))
         }
     }
 
@@ -151,5 +122,25 @@ public enum BLAS {
     ) {
         if m == 0 || n == 0 { return }
         cblas_sgemv(CblasRowMajor, CblasTrans, Int32(m), Int32(n), alpha, a, Int32(lda ?? n), x, 1, beta, y, 1)
+    }
+}
+
+/// Wall time and FLOPs (2·m·n·k per call) of the matrix products made under `BLAS.profiling(into:)`, in all and
+/// per shape ("NT m×n×k"): the bench's GEMM share. Owned by whoever measures; never shared process-wide.
+public final class GemmProfile: @unchecked Sendable {
+    public private(set) var seconds = 0.0
+    public private(set) var flops = 0.0
+    public private(set) var shapes: [String: (seconds: Double, flops: Double)] = [:]
+    private let lock = NSLock()
+
+    public init() {}
+
+    func add(shape: String, seconds dt: Double, flops f: Double) {
+        lock.lock()
+        defer { lock.unlock() }
+        seconds += dt
+        flops += f
+        let old = shapes[shape] ?? (0, 0)
+        shapes[shape] = (old.seconds + dt, old.flops + f)
     }
 }

@@ -1,5 +1,8 @@
 @_exported import CKernels
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // Dimension letters used across Kernels and NeuralNet: N = rows (B·T positions), C/D = channels,
 // V = vocabulary (items). All buffers are row-major flat Float arrays.
@@ -31,15 +34,30 @@ public func vmin(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.repla
 
 /// Elementwise, row-wise and reduction kernels, SIMD8 inner loops, split over the thread budget when big enough.
 public enum Kernels {
-    /// The engine's one thread setting (elementwise work and matrix products); 1 until `setThreads` is called.
-    nonisolated(unsafe) public private(set) static var threads = 1
+    /// The calling thread's engine thread budget (elementwise work and matrix products): the `n` of the innermost
+    /// `withThreads` around it, else 1. Confined to the thread so concurrent stages each keep their own count,
+    /// which decides how reductions are split and so their rounding.
+    public static var threads: Int {
+        max(1, Int(bitPattern: pthread_getspecific(threadsKey)))
+    }
 
-    /// Sets the thread budget. Our pool runs every parallel region, GEMMs included (split by `BLAS.gemm`);
-    /// OpenBLAS itself stays single-threaded so its idle threads never spin against ours.
-    public static func setThreads(_ n: Int) {
-        ck_pool_set_threads(Int32(max(1, n)))
-        threads = Int(ck_pool_threads())
+    static let threadsKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// Runs `body` with a budget of `n` threads for the kernels the calling thread issues. The pool grows to the
+    /// largest budget asked for; a smaller budget still splits work into exactly `n` parts, so results depend
+    /// on `n` only. OpenBLAS itself stays single-threaded so its idle threads never spin against ours.
+    public static func withThreads<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
+        let n = max(1, n)
+        if n > 1 { ck_pool_grow(Int32(n)) }
         BLAS.setThreads(1)
+        let previous = pthread_getspecific(threadsKey)
+        pthread_setspecific(threadsKey, UnsafeRawPointer(bitPattern: n))
+        defer { pthread_setspecific(threadsKey, previous) }
+        return try body()
     }
 
     /// Work (in float operations) below which a chunk is not worth a thread: a few microseconds.

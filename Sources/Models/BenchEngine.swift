@@ -165,7 +165,10 @@ public enum BenchEngine {
 
     /// Trains the case's model for warmup + steps Adam steps and measures it.
     public static func run(_ o: BenchOptions, log: (String) -> Void) -> BenchResult {
-        Kernels.setThreads(o.threads)
+        Kernels.withThreads(o.threads) { measure(o, log: log) }
+    }
+
+    static func measure(_ o: BenchOptions, log: (String) -> Void) -> BenchResult {
         let sgemm = measureSGEMM(m: o.sgemmRows)
         let probe = SGEMMProbe(m: max(o.sgemmRows / 2, 1))
         log("case \(o.name): sgemm " + String(format: "%.1f", sgemm) + " GFLOP/s on \(o.threads) thread(s), "
@@ -176,7 +179,7 @@ public enum BenchEngine {
                 + "OPENBLAS_CORETYPE=Haswell or SkylakeX")
         }
         resetPeakRSS()
-        BLAS.resetShapes()
+        let gemm = GemmProfile()
         let model = NextItNet(config: o.modelConfig, itemCount: o.items, seed: 1)
         let adam = Adam(parameters: model.parameters)
         let batches = syntheticBatches(o, count: 4)
@@ -184,27 +187,30 @@ public enum BenchEngine {
         var gemmSeconds = 0.0, gemmFlops = 0.0, cpu = 0.0
         for s in 0..<(o.warmup + o.steps) {
             let measured = s >= o.warmup
-            BLAS.resetProfile()
-            BLAS.profiling = measured
+            // Warm-up steps record into a profile that is thrown away.
+            let step = measured ? gemm : GemmProfile()
+            let before = (seconds: step.seconds, flops: step.flops)
             let t0 = now(), c0 = cpuTime()
-            model.parameters.zeroGrads()
-            let loss = model.trainStep(batches[s % batches.count])
-            adam.update()
+            let loss = BLAS.profiling(into: step) { () -> Float in
+                model.parameters.zeroGrads()
+                let loss = model.trainStep(batches[s % batches.count])
+                adam.update()
+                return loss
+            }
             let dt = now() - t0
-            BLAS.profiling = false
             if measured {
                 cpu += cpuTime() - c0
                 times.append(dt)
-                gemmSeconds += BLAS.profiledSeconds
-                gemmFlops += BLAS.profiledFlops
+                gemmSeconds += step.seconds - before.seconds
+                gemmFlops += step.flops - before.flops
                 let rate = probe.rate(repeats: 1)
                 probes.append(rate)
-                mfus.append(BLAS.profiledFlops / dt / (rate * 1e9))
+                mfus.append((step.flops - before.flops) / dt / (rate * 1e9))
             }
             log(String(format: "  step %2d", s) + (measured ? " " : "w") + String(format: " %7.1f ms  loss %.4f", dt * 1000, loss))
         }
         // Where the GEMM time goes: the costliest shapes (per measured step) and the rate each ran at.
-        for (shape, v) in BLAS.profiledShapes.sorted(by: { $0.value.seconds > $1.value.seconds }).prefix(8) {
+        for (shape, v) in gemm.shapes.sorted(by: { $0.value.seconds > $1.value.seconds }).prefix(8) {
             log("  gemm " + shape.padding(toLength: 22, withPad: " ", startingAt: 0)
                 + String(format: "%7.2f ms/step  %5.0f GFLOP/s", v.seconds * 1000 / Double(max(times.count, 1)),
                          v.flops / v.seconds / 1e9))

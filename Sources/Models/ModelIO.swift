@@ -36,22 +36,41 @@ enum ModelIO {
     /// gradient of that mean into dh (N, d) (overwriting; zero on rows that do not count). Returns (loss, count).
     static func loss(output: OutputLayer, h: ConstFloatPtr, targets: [Int32], N: Int, d: Int, maskPadding: Bool,
                      dh: FloatPtr, hc: ScratchBuffer, dhc: ScratchBuffer) -> (Float, Int) {
-        var rows = [Int32](), tc = [Int32]()
-        rows.reserveCapacity(N); tc.reserveCapacity(N)
+        guard N > 0 else { return (0, 0) }
+        var rows = [Int32](repeating: 0, count: N), tc = [Int32](repeating: 0, count: N)
+        return targets.withUnsafeBufferPointer { t in
+            rows.withUnsafeMutableBufferPointer { r in
+                tc.withUnsafeMutableBufferPointer { c in
+                    loss(output: output, h: h, targets: t.baseAddress!, N: N, d: d, maskPadding: maskPadding, dh: dh,
+                         rows: r.baseAddress!, tc: c.baseAddress!, hc: hc.reserve(N * d), dhc: dhc.reserve(N * d))
+                }
+            }
+        }
+    }
+
+    /// The same over caller-owned scratch of N rows (rows, tc: N ids; hc, dhc: N × d). Only counted rows reach
+    /// the output layer's GEMMs: with padding they are gathered into hc first; without, the layer reads h and
+    /// writes dh directly. With no counted row, dh is left untouched.
+    static func loss(output: OutputLayer, h: ConstFloatPtr, targets: UnsafePointer<Int32>, N: Int, d: Int,
+                     maskPadding: Bool, dh: FloatPtr, rows: UnsafeMutablePointer<Int32>,
+                     tc: UnsafeMutablePointer<Int32>, hc: FloatPtr, dhc: FloatPtr) -> (Float, Int) {
+        var count = 0
         for n in 0..<N where !maskPadding || targets[n] != 0 {
-            rows.append(Int32(n)); tc.append(targets[n])
+            rows[count] = Int32(n)
+            tc[count] = targets[n]
+            count += 1
         }
-        dh.update(repeating: 0, count: N * d)
-        let count = rows.count
-        guard count > 0 else { return (0, 0) }
-        let x = hc.reserve(count * d), dx = dhc.reserve(count * d)
-        for (i, r) in rows.enumerated() { (x + i * d).update(from: h + Int(r) * d, count: d) }
+        if count == 0 { return (0, 0) }
+        let compact = count < N
+        if compact { for i in 0..<count { (hc + i * d).update(from: h + Int(rows[i]) * d, count: d) } }
+        let dx = compact ? dhc : dh
         dx.update(repeating: 0, count: count * d)
-        let loss = tc.withUnsafeBufferPointer { t in
-            output.lossForwardBackward(dx: dx, x: x, targets: t.baseAddress!, N: count, maskPadding: maskPadding,
-                                       scale: 1 / Float(count))
+        let loss = output.lossForwardBackward(dx: dx, x: compact ? ConstFloatPtr(hc) : h, targets: tc, N: count,
+                                              maskPadding: maskPadding, scale: 1 / Float(count))
+        if compact {
+            dh.update(repeating: 0, count: N * d)
+            for i in 0..<count { (dh + Int(rows[i]) * d).update(from: dhc + i * d, count: d) }
         }
-        for (i, r) in rows.enumerated() { (dh + Int(r) * d).update(from: dx + i * d, count: d) }
         return (Float(loss / Double(count)), count)
     }
 

@@ -227,28 +227,12 @@ public final class NextItNet: SequenceModel {
             }
         }
         forward(ws)
-        let h = ws.streams[blocks]
-        // Only counted positions reach the output layer: padding targets are dropped before the softmax GEMMs.
-        var count = 0
-        for n in 0..<N where !config.maskPadding || ws.targets[n] != 0 {
-            ws.rows[count] = Int32(n)
-            ws.tc[count] = ws.targets[n]
-            count += 1
-        }
+        let (loss, count) = ModelIO.loss(output: output, h: ws.streams[blocks], targets: ws.targets, N: N, d: d,
+                                         maskPadding: config.maskPadding, dh: ws.dstream, rows: ws.rows, tc: ws.tc,
+                                         hc: ws.hc, dhc: ws.dhc)
         if count == 0 { return 0 }
-        let compact = count < N
-        let x = compact ? ws.hc : h
-        if compact { for i in 0..<count { (ws.hc + i * d).update(from: h + Int(ws.rows[i]) * d, count: d) } }
-        let dx = compact ? ws.dhc : ws.dstream
-        dx.update(repeating: 0, count: count * d)
-        let loss = output.lossForwardBackward(dx: dx, x: x, targets: ws.tc, N: count, maskPadding: config.maskPadding,
-                                              scale: 1 / Float(count))
-        if compact {
-            ws.dstream.update(repeating: 0, count: N * d)
-            for i in 0..<count { (ws.dstream + Int(ws.rows[i]) * d).update(from: ws.dhc + i * d, count: d) }
-        }
         backward(ws)
-        return Float(loss / Double(count))
+        return loss
     }
 
     /// Runs the network on the whole batch and gathers the hidden state at the last position: (B, d).

@@ -23,16 +23,14 @@ public struct CacheStore: Sendable {
     /// A lock whose heartbeat is older than this is treated as abandoned.
     public var staleLockAfter: TimeInterval
 
-    /// The environment variable that overrides the default root.
-    public static let environmentVariable = "CPREC_CACHE_DIR"
-
     public init(root: URL, staleLockAfter: TimeInterval = 600) {
         self.root = root.standardizedFileURL
         self.staleLockAfter = staleLockAfter
     }
 
-    /// `--cache-dir` if given, else `$CPREC_CACHE_DIR`, else `.cache` under the working directory.
-    public static func resolveRoot(option: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+    /// `option` if given, else the client's `environmentVariable`, else `.cache` under the working directory.
+    public static func resolveRoot(option: String?, environmentVariable: String,
+                                   environment: [String: String] = ProcessInfo.processInfo.environment,
                                    cwd: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) -> URL {
         let path = option ?? environment[environmentVariable].flatMap { $0.isEmpty ? nil : $0 } ?? ".cache"
         if path.hasPrefix("/") { return URL(fileURLWithPath: path).standardizedFileURL }

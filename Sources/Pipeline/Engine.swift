@@ -229,17 +229,18 @@ public struct Engine {
     }
 
     /// Errors unless every stage the given kinds read from (outside those kinds) is fresh; returns the selection.
-    public func requireFreshUpstream(ofKinds kinds: Set<String>) throws -> Set<StageID> {
+    /// `remedy` tells the user what to run instead (the client knows its command names).
+    public func requireFreshUpstream(ofKinds kinds: Set<String>, remedy: String) throws -> Set<StageID> {
         let selected = Set(graph.ids.filter { kinds.contains($0.kind) })
         if selected.isEmpty {
-            throw PipelineError.message("this profile has no stages of kind \(kinds.sorted().joined(separator: ", "))")
+            throw PipelineError.message("the graph has no stages of kind \(kinds.sorted().joined(separator: ", "))")
         }
         let upstream = graph.upstream(of: selected).filter { !kinds.contains($0.kind) }
         let notFresh = status().filter { upstream.contains($0.id) && $0.state != .fresh }
         if !notFresh.isEmpty {
             let names = notFresh.prefix(8).map { "\($0.id) (\($0.summary))" }.joined(separator: "\n  ")
             throw PipelineError.message(
-                "\(notFresh.count) stage(s) these results read from are not fresh; run `pipeline all` first:\n  \(names)")
+                "\(notFresh.count) stage(s) these results read from are not fresh; \(remedy):\n  \(names)")
         }
         return selected
     }
@@ -292,7 +293,7 @@ public struct Engine {
         // only a folder carrying the tag `prepare()` writes is ours to empty.
         let contents = (try? fm.contentsOfDirectory(atPath: store.root.path)) ?? []
         if !contents.isEmpty && !store.isTaggedAsOurs {
-            throw PipelineError.message("\(store.root.path) is not a pipeline cache (no CACHEDIR.TAG written by this pipeline); refusing to clean it. Check --cache-dir / $\(CacheStore.environmentVariable)")
+            throw PipelineError.message("\(store.root.path) is not a pipeline cache (no CACHEDIR.TAG written by this pipeline); refusing to clean it; check the cache folder given")
         }
         var keep: Set<String> = []
         if keepResults {

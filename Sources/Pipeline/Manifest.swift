@@ -68,29 +68,3 @@ enum ISOTime {
         return formatter.string(from: date)
     }
 }
-
-/// Host facts recorded in manifests (and printed by reports as provenance).
-public enum HostFacts {
-    /// gethostname(2) directly: Foundation's hostName may wait on DNS.
-    public static let host: String = {
-        var buf = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buf, buf.count - 1) == 0 else { return "unknown-host" }
-        return String(cString: buf)
-    }()
-
-    /// The checkout's commit, or nil outside git (or without git installed).
-    public static let gitCommit: String? = {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git", "rev-parse", "HEAD"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        do { try Children.start(p) } catch { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        Children.wait(p)
-        guard p.terminationStatus == 0 else { return nil }
-        let s = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return s.isEmpty ? nil : s
-    }()
-}

@@ -92,69 +92,69 @@ extension Engine {
 
     // MARK: - One stage
 
+    /// Reuses a valid entry, else takes the key's lock, runs the stage into a temporary entry, checks its outputs
+    /// and commits it.
     private func execute(_ job: Job, options: RunOptions, board: ProgressBoard,
                          warn: @escaping (String) -> Void) -> StageResult {
-        let s = job.stage, inputHashes = job.inputHashes, inputKeys = job.inputKeys
-        let forced = job.forced, threads = job.threads
-        let fail: (String, URL?) -> StageResult = { message, log in
+        let s = job.stage
+        do {
+            let material = try KeyMaterial.of(s, inputHashes: job.inputHashes)
+            let key = material.key
+            var warnedDamage = false
+            // Fresh entries need no lock: they are immutable once renamed into place.
+            var replaced: String?  // output hash of the entry a forced run replaces
+            if job.forced, case .valid(let m) = store.check(kind: s.kind, key: key) { replaced = m.outputHash }
+            if !job.forced, let m = try cachedEntry(s, key: key, underLock: false, warned: &warnedDamage, warn: warn) {
+                return try reuse(s, manifest: m, options: options, board: board, note: "")
+            }
+            let lock = try CacheLock.acquire(
+                store.lock(kind: s.kind, key: key), staleAfter: store.staleLockAfter,
+                waiting: { o in board.print("wait  \(s.id): locked by pid \(o.pid) on \(o.host)") }, warn: warn)
+            defer { lock.release() }
+            // Another process may have finished it while we waited.
+            if !job.forced, let m = try cachedEntry(s, key: key, underLock: true, warned: &warnedDamage, warn: warn) {
+                return try reuse(s, manifest: m, options: options, board: board, note: " (written by another run)")
+            }
+            let (temp, manifest) = try produce(job, material: material, board: board)
+            return try commit(s, temporary: temp, manifest: manifest, replaced: replaced, options: options,
+                              board: board, warn: warn)
+        } catch {
+            let log = (error as? StageFailure)?.log
+            let message = (error as? StageFailure)?.message ?? describeError(error)
             board.finish(s.id, line: "FAIL  \(s.id): \(message)" + (log.map { "\n      log: \($0.path)" } ?? ""))
             return StageResult(outcome: .failed(message: message, log: log), outputHash: nil, key: nil)
         }
-        let material: KeyMaterial
-        do { material = try KeyMaterial.of(s, inputHashes: inputHashes) } catch { return fail(describeError(error), nil) }
-        let key = material.key
-        let kind = s.kind
+    }
 
-        // Fresh entries need no lock: they are immutable once renamed into place.
-        var warnedDamage = false
-        var replaced: String?  // output hash of the entry a forced run replaces
-        if forced, case .valid(let m) = store.check(kind: kind, key: key) { replaced = m.outputHash }
-        if !forced {
-            switch store.check(kind: kind, key: key) {
-            case .valid(let m): return reuse(s, manifest: m, material: material, options: options, board: board, note: "")
-            case .damaged(let why):
-                warn("cache entry of \(s.id) (\(kind)/\(key.prefix(12))) is damaged: \(why); recomputing")
-                warnedDamage = true
-            case .missing: break
-            }
+    /// The valid entry under `key`, if any. A damaged one is reported once; under the lock it is then removed.
+    private func cachedEntry(_ s: any Stage, key: String, underLock: Bool, warned: inout Bool,
+                             warn: (String) -> Void) throws -> Manifest? {
+        switch store.check(kind: s.kind, key: key) {
+        case .valid(let m): return m
+        case .damaged(let why):
+            if !warned { warn("cache entry of \(s.id) (\(s.kind)/\(key.prefix(12))) is damaged: \(why); recomputing") }
+            warned = true
+            if underLock { try store.remove(kind: s.kind, key: key) }
+            return nil
+        case .missing: return nil
         }
+    }
 
-        let lock: CacheLock
-        do {
-            lock = try CacheLock.acquire(store.lock(kind: kind, key: key), staleAfter: store.staleLockAfter,
-                                         waiting: { o in board.print("wait  \(s.id): locked by pid \(o.pid) on \(o.host)") },
-                                         warn: warn)
-        } catch { return fail(describeError(error), nil) }
-        defer { lock.release() }
-
-        if !forced {
-            // Another process may have finished it while we waited.
-            switch store.check(kind: kind, key: key) {
-            case .valid(let m):
-                return reuse(s, manifest: m, material: material, options: options, board: board,
-                             note: " (written by another run)")
-            case .damaged(let why):
-                if !warnedDamage { warn("cache entry of \(s.id) (\(kind)/\(key.prefix(12))) is damaged: \(why); recomputing") }
-                do { try store.remove(kind: kind, key: key) } catch { return fail(describeError(error), nil) }
-            case .missing: break
-            }
-        }
-
-        store.sweepTemporaries(kind: kind, key: key)
-        let fm = FileManager.default
-        let temp: URL
-        let work = store.work(kind: kind, key: key)
-        do {
-            temp = try store.makeTemporary(kind: kind, key: key)
-            try fm.createDirectory(at: work, withIntermediateDirectories: true)
-        } catch { return fail(describeError(error), nil) }
+    /// Runs the stage into a new temporary entry and writes its manifest there. On failure the temporary entry
+    /// goes and the log is kept under the stage's failed-log path.
+    private func produce(_ job: Job, material: KeyMaterial, board: ProgressBoard) throws -> (URL, Manifest) {
+        let s = job.stage, key = material.key, fm = FileManager.default
+        store.sweepTemporaries(kind: s.kind, key: key)
+        let temp = try store.makeTemporary(kind: s.kind, key: key)
+        let work = store.work(kind: s.kind, key: key)
+        try fm.createDirectory(at: work, withIntermediateDirectories: true)
         let out = temp.appendingPathComponent("out")
         let logURL = temp.appendingPathComponent("log.txt")
         let log = LogFile(logURL)
         var inputDirs: [StageID: URL] = [:]
-        for id in s.inputs { inputDirs[id] = store.outputs(kind: id.kind, key: inputKeys[id]!) }
+        for id in s.inputs { inputDirs[id] = store.outputs(kind: id.kind, key: job.inputKeys[id]!) }
         let context = StageContext(
-            outputDirectory: out, workDirectory: work, threads: threads, inputDirectories: inputDirs,
+            outputDirectory: out, workDirectory: work, threads: job.threads, inputDirectories: inputDirs,
             progress: { msg, fraction in
                 board.update(s.id, message: msg, fraction: fraction)
                 log.write("progress: \(msg)")
@@ -163,9 +163,32 @@ extension Engine {
 
         let start = Date()
         board.start(s.id, expected: store.readIndex(s.id)?.seconds)
-        log.write("stage \(s.id) key \(key) threads \(threads) host \(HostFacts.host) pid \(getpid())")
+        log.write("stage \(s.id) key \(key) threads \(job.threads) host \(HostFacts.host) pid \(getpid())")
         log.write("parameters \(material.parameters.canonicalString)")
-        func abandon(_ message: String) -> StageResult {
+        do {
+            try s.run(context)
+            let end = Date()
+            let outputs = try declaredOutputs(s, in: out)
+            let outputHash = ContentHash.combined(Dictionary(uniqueKeysWithValues: outputs.map { ($0.name, $0.sha256) }))
+            let seconds = end.timeIntervalSince(start)
+            let manifest = Manifest(id: s.id, key: key, material: material, outputs: outputs, outputHash: outputHash,
+                                    gitCommit: HostFacts.gitCommit, host: HostFacts.host, pid: getpid(),
+                                    start: ISOTime.string(start), end: ISOTime.string(end), seconds: seconds,
+                                    threads: job.threads,
+                                    measurements: context.measurements.isEmpty ? nil : context.measurements)
+            log.write(String(format: "done in %.3f s, output hash %@", seconds, outputHash))
+            log.close()
+            do {
+                try CacheStore.writeFile(Manifest.encoder().encode(manifest), to: temp.appendingPathComponent("manifest.json"))
+            } catch {
+                try? fm.removeItem(at: temp)
+                throw StageFailure(message: "could not store the entry: \(describeError(error))", log: nil)
+            }
+            return (temp, manifest)
+        } catch let failure as StageFailure {
+            throw failure
+        } catch {
+            let message = describeError(error)
             log.write("FAILED: \(message)")
             log.close()
             let kept = store.failedLog(s.id)
@@ -173,74 +196,50 @@ extension Engine {
             try? fm.removeItem(at: kept)
             let moved = (try? fm.moveItem(at: logURL, to: kept)) != nil
             try? fm.removeItem(at: temp)
-            return fail(message, moved ? kept : nil)
+            throw StageFailure(message: message, log: moved ? kept : nil)
         }
-        do {
-            try s.run(context)
-        } catch {
-            return abandon(describeError(error))
-        }
-        let end = Date()
-
-        // The declared outputs, and nothing else, must be there.
-        var outputs: [Manifest.Output] = []
-        var hashesByName: [String: String] = [:]
-        do {
-            let written = Set(try fm.contentsOfDirectory(atPath: out.path))
-            let declared = Set(s.outputs)
-            let missing = declared.subtracting(written).sorted()
-            if !missing.isEmpty { return abandon("did not write declared output(s) \(missing.joined(separator: ", "))") }
-            let extra = written.subtracting(declared).sorted()
-            if !extra.isEmpty { return abandon("wrote undeclared output(s) \(extra.joined(separator: ", "))") }
-            for name in declared.sorted() {
-                let url = out.appendingPathComponent(name)
-                let h = try ContentHash.of(url)
-                hashesByName[name] = h
-                outputs.append(Manifest.Output(name: name, sha256: h, bytes: Int(CacheStore.size(of: url))))
-            }
-        } catch {
-            return abandon(describeError(error))
-        }
-        let outputHash = ContentHash.combined(hashesByName)
-        let seconds = end.timeIntervalSince(start)
-        let manifest = Manifest(id: s.id, key: key, material: material, outputs: outputs, outputHash: outputHash,
-                                gitCommit: HostFacts.gitCommit, host: HostFacts.host, pid: getpid(),
-                                start: ISOTime.string(start), end: ISOTime.string(end), seconds: seconds,
-                                threads: threads, measurements: context.measurements.isEmpty ? nil : context.measurements)
-        log.write(String(format: "done in %.3f s, output hash %@", seconds, outputHash))
-        log.close()
-        do {
-            try CacheStore.writeFile(Manifest.encoder().encode(manifest), to: temp.appendingPathComponent("manifest.json"))
-            try store.commit(temporary: temp, kind: kind, key: key)
-        } catch {
-            try? fm.removeItem(at: temp)
-            return fail("could not store the entry: \(describeError(error))", nil)
-        }
-        try? fm.removeItem(at: work)
-        try? fm.removeItem(at: store.failedLog(s.id))
-        let previousOutputs = store.readIndex(s.id)?.outputHash
-        do {
-            try record(s, manifest: manifest, options: options)
-        } catch {
-            return fail(describeError(error), nil)
-        }
-        let cutoff = previousOutputs == outputHash ? " (outputs unchanged: dependants stay cached)" : ""
-        if let r = replaced, r != outputHash {
-            warn("\(s.id) is not deterministic: a forced rerun with the same key produced different outputs")
-        }
-        board.finish(s.id, line: "done  \(s.id) in \(formatDuration(seconds))\(cutoff)")
-        return StageResult(outcome: .ran(seconds: seconds), outputHash: outputHash, key: key)
     }
 
-    private func reuse(_ s: any Stage, manifest: Manifest, material: KeyMaterial, options: RunOptions,
-                       board: ProgressBoard, note: String) -> StageResult {
-        let previous = store.readIndex(s.id)
-        do {
-            try record(s, manifest: manifest, options: options)
-        } catch {
-            board.finish(s.id, line: "FAIL  \(s.id): \(describeError(error))")
-            return StageResult(outcome: .failed(message: describeError(error), log: nil), outputHash: nil, key: nil)
+    /// The declared outputs, and nothing else, must be in `out`; returns them with their hashes.
+    private func declaredOutputs(_ s: any Stage, in out: URL) throws -> [Manifest.Output] {
+        let written = Set(try FileManager.default.contentsOfDirectory(atPath: out.path))
+        let declared = Set(s.outputs)
+        let missing = declared.subtracting(written).sorted()
+        if !missing.isEmpty { throw PipelineError.message("did not write declared output(s) \(missing.joined(separator: ", "))") }
+        let extra = written.subtracting(declared).sorted()
+        if !extra.isEmpty { throw PipelineError.message("wrote undeclared output(s) \(extra.joined(separator: ", "))") }
+        return try declared.sorted().map { name in
+            let url = out.appendingPathComponent(name)
+            return Manifest.Output(name: name, sha256: try ContentHash.of(url), bytes: Int(CacheStore.size(of: url)))
         }
+    }
+
+    /// Renames the temporary entry into place, then records and publishes it.
+    private func commit(_ s: any Stage, temporary temp: URL, manifest: Manifest, replaced: String?,
+                        options: RunOptions, board: ProgressBoard, warn: (String) -> Void) throws -> StageResult {
+        let fm = FileManager.default
+        do {
+            try store.commit(temporary: temp, kind: s.kind, key: manifest.key)
+        } catch {
+            try? fm.removeItem(at: temp)
+            throw StageFailure(message: "could not store the entry: \(describeError(error))", log: nil)
+        }
+        try? fm.removeItem(at: store.work(kind: s.kind, key: manifest.key))
+        try? fm.removeItem(at: store.failedLog(s.id))
+        let previousOutputs = store.readIndex(s.id)?.outputHash
+        try record(s, manifest: manifest, options: options)
+        let cutoff = previousOutputs == manifest.outputHash ? " (outputs unchanged: dependants stay cached)" : ""
+        if let r = replaced, r != manifest.outputHash {
+            warn("\(s.id) is not deterministic: a forced rerun with the same key produced different outputs")
+        }
+        board.finish(s.id, line: "done  \(s.id) in \(formatDuration(manifest.seconds))\(cutoff)")
+        return StageResult(outcome: .ran(seconds: manifest.seconds), outputHash: manifest.outputHash, key: manifest.key)
+    }
+
+    private func reuse(_ s: any Stage, manifest: Manifest, options: RunOptions, board: ProgressBoard,
+                       note: String) throws -> StageResult {
+        let previous = store.readIndex(s.id)
+        try record(s, manifest: manifest, options: options)
         if let p = previous, p.key != manifest.key {
             board.print("reuse \(s.id): restored earlier result\(note)")
         } else if !note.isEmpty {
@@ -294,6 +293,12 @@ extension StageOutcome {
     }
 }
 
+/// Why a stage failed, with its kept log when there is one.
+private struct StageFailure: Error {
+    let message: String
+    let log: URL?
+}
+
 struct StageResult {
     var outcome: StageOutcome
     var outputHash: String?
@@ -314,7 +319,7 @@ enum Publisher {
         let prefix = ".\(target.lastPathComponent).tmp-"
         let tmp = folder.appendingPathComponent(prefix + UUID().uuidString)
         do { try fm.copyItem(at: source, to: tmp) } catch {
-            // A copy cut short (disk full) leaves a partial file; it must not stay in paper-tables/ or figures/.
+            // A copy cut short (disk full) leaves a partial file; it must not stay among the published results.
             try? fm.removeItem(at: tmp)
             throw PipelineError.message("cannot publish \(target.path): \(posixReason(error))")
         }

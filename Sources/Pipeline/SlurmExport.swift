@@ -18,7 +18,7 @@ public struct SlurmResources: Equatable, Sendable {
 /// How each stage's resources are chosen, by stage kind.
 ///
 /// Precedence, highest first: the per-kind flags (`cpusByKind`, …), the all-stage flags (`cpus`, …), the stage's
-/// own `preferredThreads` (CPUs only), the built-in per-kind table, then 1 CPU and one hour.
+/// own `preferredThreads` (CPUs only), the client's per-kind defaults, then 1 CPU and one hour.
 public struct SlurmResourcePolicy: Sendable {
     /// CPUs for every stage (`--cpus`), above the built-in table.
     public var cpus: Int?
@@ -31,11 +31,10 @@ public struct SlurmResourcePolicy: Sendable {
     public var timeByKind: [String: String] = [:]
     public var memoryByKind: [String: String] = [:]
 
-    /// Training-like kinds get more CPUs and time than data preparation, tables and figures.
-    public static let builtInCPUs: [String: Int] = ["train": 2, "finetune": 2, "evaluate": 2]
-    public static let builtInTimes: [String: String] = [
-        "train": "24:00:00", "finetune": "24:00:00", "evaluate": "04:00:00", "fetch": "02:00:00",
-    ]
+    /// The client's defaults per kind, below the flags and the stage's own thread count (e.g. training gets more
+    /// CPUs and time than tables).
+    public var defaultCPUsByKind: [String: Int] = [:]
+    public var defaultTimeByKind: [String: String] = [:]
     public static let fallback = SlurmResources(cpus: 1, time: "01:00:00")
 
     public init(cpus: Int? = nil, time: String? = nil, memory: String? = nil) {
@@ -47,22 +46,11 @@ public struct SlurmResourcePolicy: Sendable {
     /// The resources of one stage.
     public func resources(for stage: any Stage) -> SlurmResources {
         let kind = stage.kind
-        let c = cpusByKind[kind] ?? cpus ?? stage.preferredThreads ?? Self.builtInCPUs[kind] ?? Self.fallback.cpus
-        let t = timeByKind[kind] ?? time ?? Self.builtInTimes[kind] ?? Self.fallback.time
+        let c = cpusByKind[kind] ?? cpus ?? stage.preferredThreads ?? defaultCPUsByKind[kind] ?? Self.fallback.cpus
+        let t = timeByKind[kind] ?? time ?? defaultTimeByKind[kind] ?? Self.fallback.time
         return SlurmResources(cpus: max(1, c), time: t, memory: memoryByKind[kind] ?? memory)
     }
 
-    /// Parses `KIND=VALUE` flag values into a map (the last one wins), naming the bad one otherwise.
-    public static func parseAssignments(_ values: [String], flag: String) throws -> [String: String] {
-        var out: [String: String] = [:]
-        for v in values {
-            guard let eq = v.firstIndex(of: "="), eq != v.startIndex, v.index(after: eq) != v.endIndex else {
-                throw PipelineError.message("\(flag) expects KIND=VALUE (e.g. train=4), got '\(v)'")
-            }
-            out[String(v[..<eq])] = String(v[v.index(after: eq)...])
-        }
-        return out
-    }
 }
 
 /// One stage to submit: its job waits (`afterok`) for the jobs of `after`.
@@ -271,4 +259,17 @@ public enum SlurmOutput {
         guard let s = field("JobState") else { return nil }
         return (s, field("ExitCode") ?? "?")
     }
+}
+
+/// Parses repeated `NAME=VALUE` options (`--source`, `--cpus-for`, …): neither side may be empty; a later
+/// assignment to a name replaces an earlier one. `example` shows the expected form in the error.
+public func parseAssignments(_ values: [String], flag: String, example: String = "NAME=VALUE") throws -> [String: String] {
+    var out: [String: String] = [:]
+    for v in values {
+        guard let eq = v.firstIndex(of: "="), eq != v.startIndex, v.index(after: eq) != v.endIndex else {
+            throw PipelineError.message("\(flag) expects \(example), got '\(v)'")
+        }
+        out[String(v[..<eq])] = String(v[v.index(after: eq)...])
+    }
+    return out
 }

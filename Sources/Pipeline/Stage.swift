@@ -30,7 +30,7 @@ public protocol Stage {
     var outputs: [String] { get }
     /// Output files copied to the output root after success or when already fresh: entry file -> root-relative path.
     var publishes: [String: String] { get }
-    /// Threads this stage wants (nil: the runner shares `--threads` among running stages).
+    /// Threads this stage wants (nil: the runner shares `RunOptions.threads` among running stages).
     var preferredThreads: Int? { get }
     /// True for stages that present their inputs' measurements (timings): their key then also covers those
     /// measurements, so new timings reach tables while stages reading outputs only keep their early cutoff.
@@ -84,7 +84,7 @@ extension Stage {
     public var fileInputs: [URL] { [] }
     /// Most stages publish nothing outside the cache.
     public var publishes: [String: String] { [:] }
-    /// Threads this stage wants; nil lets the runner share `--threads` among the running stages.
+    /// Threads this stage wants; nil lets the runner share `RunOptions.threads` among the running stages.
     public var preferredThreads: Int? { nil }
     /// Most stages read outputs only.
     public var readsMeasurements: Bool { false }

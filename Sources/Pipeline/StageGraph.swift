@@ -173,7 +173,7 @@ public struct StageGraph {
                 let hint = StageGraph.closeMatches(p, among: ids.map(\.raw))
                 var msg = "no stage matches '\(p)'"
                 if ordered.isEmpty {
-                    msg += " (the graph of this profile is empty)"
+                    msg += " (the graph is empty)"
                 } else if !hint.isEmpty {
                     msg += "; close matches: \(hint.joined(separator: ", "))"
                 } else {
@@ -207,20 +207,21 @@ public struct StageGraph {
         }
         return Array(near.prefix(5))
     }
+}
 
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let x = Array(a), y = Array(b)
-        if x.isEmpty { return y.count }
-        if y.isEmpty { return x.count }
-        var prev = Array(0...y.count)
-        var cur = [Int](repeating: 0, count: y.count + 1)
-        for i in 1...x.count {
-            cur[0] = i
-            for j in 1...y.count {
-                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
-            }
-            swap(&prev, &cur)
+/// Levenshtein distance, for "did you mean" hints.
+public func editDistance(_ a: String, _ b: String) -> Int {
+    let x = Array(a), y = Array(b)
+    if x.isEmpty { return y.count }
+    if y.isEmpty { return x.count }
+    var prev = Array(0...y.count)
+    var cur = [Int](repeating: 0, count: y.count + 1)
+    for i in 1...x.count {
+        cur[0] = i
+        for j in 1...y.count {
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
         }
-        return prev[y.count]
+        swap(&prev, &cur)
     }
+    return prev[y.count]
 }

@@ -3,7 +3,7 @@ import Foundation
 import Kernels
 import Models
 
-/// `pipeline bench`: training throughput of fixed NextItNet cases on synthetic data (see issue 3).
+/// `pipeline bench`: training throughput of fixed NextItNet cases on synthetic data.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -21,7 +21,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print the result as JSON on stdout.")
     var json = false
 
-    @Option(name: .customLong("d"), help: "Override the width d.")
+    @Option(help: "Override the width d.")
     var dim: Int?
 
     @Option(help: "Override the number of residual blocks.")

@@ -42,6 +42,12 @@ struct SlurmOptions: ParsableArguments {
     @Option(help: "Folder for the jobs' output files (default: <cache-dir>/_slurm/logs).")
     var logDir: String?
 
+    @Option(name: .customLong("out"), help: "Output root every job publishes paper-tables/ and figures/ into (default: the working directory).")
+    var out: String?
+
+    @Option(help: "Seconds without heartbeat after which a job treats another run's lock as abandoned.")
+    var staleLockAfter: Double = 600
+
     func validate() throws {
         if let c = cpus, c < 1 { throw ValidationError("--cpus must be at least 1") }
         _ = try policy()
@@ -49,12 +55,14 @@ struct SlurmOptions: ParsableArguments {
 
     func policy() throws -> SlurmResourcePolicy {
         var p = SlurmResourcePolicy(cpus: cpus, time: time, memory: mem)
-        for (kind, v) in try SlurmResourcePolicy.parseAssignments(cpusFor, flag: "--cpus-for") {
+        p.defaultCPUsByKind = ["train": 2, "finetune": 2, "evaluate": 2]
+        p.defaultTimeByKind = ["train": "24:00:00", "finetune": "24:00:00", "evaluate": "04:00:00", "fetch": "02:00:00"]
+        for (kind, v) in try parseAssignments(cpusFor, flag: "--cpus-for", example: "KIND=VALUE (e.g. train=4)") {
             guard let n = Int(v), n >= 1 else { throw ValidationError("--cpus-for \(kind)=\(v): CPUs must be a positive integer") }
             p.cpusByKind[kind] = n
         }
-        p.timeByKind = try SlurmResourcePolicy.parseAssignments(timeFor, flag: "--time-for")
-        p.memoryByKind = try SlurmResourcePolicy.parseAssignments(memFor, flag: "--mem-for")
+        p.timeByKind = try parseAssignments(timeFor, flag: "--time-for", example: "KIND=VALUE (e.g. train=4)")
+        p.memoryByKind = try parseAssignments(memFor, flag: "--mem-for", example: "KIND=VALUE (e.g. train=4)")
         return p
     }
 }
@@ -69,17 +77,18 @@ func currentExecutable() -> String {
 }
 
 /// Builds the submission script for the selected stages; also returns what it contains.
-func slurmScript(_ global: GlobalOptions, _ slurm: SlurmOptions) throws -> (script: String, plan: SlurmPlan, cache: URL) {
-    let engine = try global.engine()
+func slurmScript(_ global: GraphOptions, _ cacheOptions: CacheOptions, _ slurm: SlurmOptions) throws
+    -> (script: String, plan: SlurmPlan, cache: URL) {
+    let outputRoot = slurm.out.map(global.path) ?? global.cwd
+    let engine = try global.engine(cacheOptions, outputRoot: outputRoot, staleLockAfter: slurm.staleLockAfter)
     let cache = engine.store.root
-    let specDir = global.path(global.specDir ?? "pipeline")
+    let specDir = global.specDirectory
     let binary = currentExecutable()
     let sources = try global.sourceMap()
     let plan = try engine.slurmPlan(slurm.stages.isEmpty ? nil : slurm.stages, downstream: slurm.downstream,
                                     policy: try slurm.policy()) { id, resources in
         var c = [binary, "run", id.raw, "--profile", global.profile, "--cache-dir", cache.path,
-                 "--spec-dir", specDir.path, "--out", global.outputRoot.path, "--threads", "\(resources.cpus)",
-                 "--stale-lock-after", "\(global.staleLockAfter)"]
+                 "--spec-dir", specDir.path, "--out", outputRoot.path, "--stale-lock-after", "\(slurm.staleLockAfter)"]
         for name in sources.keys.sorted() { c += ["--source", "\(name)=\(sources[name]!.path)"] }
         return c
     }
@@ -108,21 +117,22 @@ struct ExportSlurm: ParsableCommand {
         commandName: "slurm",
         abstract: "Write a bash script that submits one Slurm job per non-fresh stage, wired with --dependency=afterok.",
         discussion: """
-            Each job runs `pipeline run <stage-id>` with this same binary and the same --profile, --cache-dir, --spec-dir, --out and --source, and --threads set to its CPUs. The cache folder must be shared by every node. Stages fresh in the cache at export time are left out, so export again after the cache changes. Job names are stage ids; the script prints "<job id> <stage id>" per job and, if an sbatch fails, cancels the jobs it already submitted. A failed job's dependants are cancelled by Slurm.
+            Each job runs `pipeline run <stage-id>` with this same binary and the same --profile, --cache-dir, --spec-dir, --out and --source. The cache folder must be shared by every node. Stages fresh in the cache at export time are left out, so export again after the cache changes. Job names are stage ids; the script prints "<job id> <stage id>" per job and, if an sbatch fails, cancels the jobs it already submitted. A failed job's dependants are cancelled by Slurm.
 
-            Resources per stage, highest precedence first: --cpus-for/--time-for/--mem-for of its kind, then --cpus/--time/--mem, then the stage's own preferred thread count (CPUs), then the built-in table (train, finetune: 2 CPUs, 24:00:00; evaluate: 2 CPUs, 04:00:00; fetch: 02:00:00), then 1 CPU, 01:00:00. --jobs and --threads are not used.
+            Resources per stage, highest precedence first: --cpus-for/--time-for/--mem-for of its kind, then --cpus/--time/--mem, then the stage's own preferred thread count (CPUs), then the defaults per kind (train, finetune: 2 CPUs, 24:00:00; evaluate: 2 CPUs, 04:00:00; fetch: 02:00:00), then 1 CPU, 01:00:00.
 
             Example:
               pipeline export slurm --profile paper --cache-dir /shared/cache --partition cpu --cpus-for train=16 --mem-for train=32G --script submit.sh
               bash submit.sh
             """)
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: GraphOptions
+    @OptionGroup var cache: CacheOptions
     @OptionGroup var slurm: SlurmOptions
     @Option(help: "Write the script to this file (made executable) instead of standard output.")
     var script: String?
 
     func run() throws {
-        let (text, plan, _) = try slurmScript(global, slurm)
+        let (text, plan, _) = try slurmScript(global, cache, slurm)
         if let s = script {
             let url = global.path(s)
             try CacheStore.atomicWrite(Data(text.utf8), to: url)
@@ -141,7 +151,8 @@ struct Submit: ParsableCommand {
         discussion: """
             Same options as `pipeline export slurm`. The script is kept in <cache-dir>/_slurm/. While jobs run, `pipeline status` shows progress from the shared cache. With --wait, polls squeue until every job has ended and fails unless all completed.
             """)
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: GraphOptions
+    @OptionGroup var cache: CacheOptions
     @OptionGroup var slurm: SlurmOptions
     @Flag(help: "Wait until every submitted job has ended; exit non-zero unless all completed.")
     var wait = false
@@ -149,12 +160,12 @@ struct Submit: ParsableCommand {
     var poll: Double = 2
 
     func run() throws {
-        let (text, plan, cache) = try slurmScript(global, slurm)
+        let (text, plan, cacheRoot) = try slurmScript(global, cache, slurm)
         if plan.jobs.isEmpty {
             print("nothing to submit: all \(plan.fresh.count) selected stage(s) are fresh")
             return
         }
-        let dir = cache.appendingPathComponent("_slurm")
+        let dir = cacheRoot.appendingPathComponent("_slurm")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
         let url = dir.appendingPathComponent("submit-\(stamp)-\(getpid()).sh")
@@ -167,7 +178,7 @@ struct Submit: ParsableCommand {
             throw PipelineError.message("submission script \(url.path) failed (exit \(result.status), \(jobs.count) of \(plan.jobs.count) jobs submitted)")
         }
         print("submitted \(jobs.count) job(s) (\(plan.fresh.count) fresh stage(s) left out); script \(url.path)")
-        print("follow: pipeline status --profile \(global.profile) --cache-dir \(cache.path)")
+        print("follow: pipeline status --profile \(global.profile) --cache-dir \(cacheRoot.path)")
         if wait { try waitFor(jobs) }
     }
 
@@ -219,16 +230,10 @@ struct Submit: ParsableCommand {
     }
 }
 
-/// Runs a program found on PATH and collects its output.
+/// Runs a program found on PATH and collects its output; with `passStderr` its standard error is repeated on ours.
 func command(_ argv: [String], passStderr: Bool = false) throws -> (status: Int32, stdout: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = argv
-    let out = Pipe()
-    p.standardOutput = out
-    if !passStderr { p.standardError = FileHandle.nullDevice }
-    do { try Children.start(p) } catch { throw PipelineError.message("cannot run \(argv[0]): \(describeError(error))") }
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    Children.wait(p)
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    let r: Command.Outcome
+    do { r = try Command.run(argv) } catch { throw PipelineError.message("\(error)") }
+    if passStderr { FileHandle.standardError.write(Data(r.stderr.utf8)) }
+    return (r.status, r.stdout)
 }

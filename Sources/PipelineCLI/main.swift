@@ -6,9 +6,15 @@ import Subprocess
 
 /// Every subcommand of `pipeline`; add new ones here (bench, export slurm, submit, …).
 let subcommands: [ParsableCommand.Type] = [
-    All.self, Run.self, Status.self, Plan.self, Dag.self, Tables.self, Figures.self, Clean.self, BenchCommand.self,
-    Export.self, Submit.self,
+    All.self, Run.self, Status.self, Plan.self, Show.self, Dag.self, Tables.self, Figures.self, Clean.self,
+    BenchCommand.self, Export.self, Submit.self,
 ]
+
+/// The environment variable naming the cache folder when `--cache-dir` is not given.
+let cacheEnvironmentVariable = "CPREC_CACHE_DIR"
+
+/// What to run when results are asked for before the stages they read.
+let runEverythingFirst = "run `pipeline all` first"
 
 /// The `pipeline` command: every table and figure of the CpRec paper as one cached stage graph.
 struct PipelineCommand: ParsableCommand {
@@ -42,32 +48,25 @@ func helpDiscussion() -> String {
           pipeline all -j 2                  every stage, two at a time
           pipeline run 'train/*' --force     rerun matching stages
           pipeline status                    fresh, stale (and why), missing
-        The cache is --cache-dir, else $\(CacheStore.environmentVariable), else ./.cache.
+        The cache is --cache-dir, else $\(cacheEnvironmentVariable), else ./.cache.
         """
     return text
 }
 
 // MARK: - Shared options
 
-/// Options every subcommand takes.
-struct GlobalOptions: ParsableArguments {
+/// A profile or spec that cannot be read or built into a stage graph: exit status 2 (a stage failure is 1).
+struct SpecError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Which stage graph: every command that reads the specs takes these.
+struct GraphOptions: ParsableArguments {
     @Option(help: "Profile from the specs (see `pipeline --help`).")
     var profile = "default"
 
-    @Option(name: [.short, .customLong("jobs")], help: "Stages to run at once (default: one per core).")
-    var jobs = ProcessInfo.processInfo.activeProcessorCount
-
-    @Option(help: "Cache folder (default: $\(CacheStore.environmentVariable), else ./.cache).")
-    var cacheDir: String?
-
-    @Option(name: .customLong("out"), help: "Output root for paper-tables/ and figures/ (default: the working directory).")
-    var out: String?
-
     @Option(help: "Folder holding the declarative specs (default: ./pipeline).")
     var specDir: String?
-
-    @Option(help: "Threads shared among running stages (default: all cores).")
-    var threads: Int?
 
     @Option(name: .customLong("source"), help: "A user-placed dataset file, NAME=FILE (repeatable).")
     var sources: [String] = []
@@ -75,12 +74,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Fetch every download's file name from this base URL instead of its upstream host (default: $\(ExperimentOptions.mirrorEnvironmentVariable)); checksums still apply.")
     var mirror: String?
 
-    @Option(help: "Seconds without heartbeat after which another run's lock is considered abandoned.")
-    var staleLockAfter: Double = 600
-
     func validate() throws {
-        if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
         _ = try sourceMap()
         do { _ = try ExperimentOptions.resolveMirror(option: mirror) } catch { throw ValidationError("\(error)") }
     }
@@ -91,32 +85,64 @@ struct GlobalOptions: ParsableArguments {
         p.hasPrefix("/") ? URL(fileURLWithPath: p) : cwd.appendingPathComponent(p).standardizedFileURL
     }
 
-    var outputRoot: URL { out.map(path) ?? cwd }
+    var specDirectory: URL { path(specDir ?? "pipeline") }
 
     func sourceMap() throws -> [String: URL] {
-        var map: [String: URL] = [:]
-        for s in sources {
-            guard let eq = s.firstIndex(of: "="), eq != s.startIndex, s.index(after: eq) != s.endIndex else {
-                throw ValidationError("--source expects NAME=FILE, got '\(s)'")
-            }
-            map[String(s[..<eq])] = path(String(s[s.index(after: eq)...]))
+        do {
+            return try parseAssignments(sources, flag: "--source", example: "NAME=FILE").mapValues(path)
+        } catch { throw ValidationError("\(error)") }
+    }
+
+    /// Builds the profile's graph and validates it; nothing is written. A spec that cannot be read, or a graph
+    /// that cannot be built from it, is a `SpecError`.
+    /// `cache` nil: a command that never touches the cache (the default folder is named, not read).
+    func engine(_ cache: CacheOptions?, outputRoot: URL? = nil, staleLockAfter: Double = 600) throws -> Engine {
+        let root = cache?.root ?? CacheStore.resolveRoot(option: nil, environmentVariable: cacheEnvironmentVariable)
+        let store = CacheStore(root: root, staleLockAfter: staleLockAfter)
+        do {
+            let options = ExperimentOptions(profile: profile, specDirectory: specDirectory,
+                                            outputRoot: outputRoot ?? cwd, sources: try sourceMap(),
+                                            mirror: try ExperimentOptions.resolveMirror(option: mirror))
+            return try Engine(stages: try Paper.graph(options), store: store)
+        } catch {
+            throw SpecError(description: describeError(error))
         }
-        return map
+    }
+}
+
+/// Where results are cached: the commands that read or write the cache take this.
+struct CacheOptions: ParsableArguments {
+    @Option(help: "Cache folder (default: $\(cacheEnvironmentVariable), else ./.cache).")
+    var cacheDir: String?
+
+    var root: URL { CacheStore.resolveRoot(option: cacheDir, environmentVariable: cacheEnvironmentVariable) }
+}
+
+/// How stages run and where results are published: the commands that run stages take these.
+struct ExecutionOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("jobs")], help: "Stages to run at once (default: one per core).")
+    var jobs = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .customLong("out"), help: "Output root for paper-tables/ and figures/ (default: the working directory).")
+    var out: String?
+
+    @Option(help: "Seconds without heartbeat after which another run's lock is considered abandoned.")
+    var staleLockAfter: Double = 600
+
+    func validate() throws {
+        if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
     }
 
-    /// Builds the profile's graph and validates it; nothing is written.
-    func engine() throws -> Engine {
-        let options = ExperimentOptions(profile: profile, specDirectory: path(specDir ?? "pipeline"),
-                                        outputRoot: outputRoot, sources: try sourceMap(),
-                                        mirror: try ExperimentOptions.resolveMirror(option: mirror))
-        let stages = try Paper.graph(options)
-        let store = CacheStore(root: CacheStore.resolveRoot(option: cacheDir), staleLockAfter: staleLockAfter)
-        return try Engine(stages: stages, store: store)
+    func outputRoot(_ graph: GraphOptions) -> URL { out.map(graph.path) ?? graph.cwd }
+
+    func engine(_ graph: GraphOptions, _ cache: CacheOptions) throws -> Engine {
+        try graph.engine(cache, outputRoot: outputRoot(graph), staleLockAfter: staleLockAfter)
     }
 
-    func runOptions(force: Bool = false, downstream: Bool = false) -> RunOptions {
-        RunOptions(jobs: jobs, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, force: force,
-                   downstream: downstream, outputRoot: outputRoot)
+    /// A stage's engine threads are part of its key (the profile's `training.threads`), so the runner's share
+    /// only reaches stages that do no numeric work.
+    func runOptions(_ graph: GraphOptions, force: Bool = false, downstream: Bool = false) -> RunOptions {
+        RunOptions(jobs: jobs, force: force, downstream: downstream, outputRoot: outputRoot(graph))
     }
 }
 
@@ -164,21 +190,25 @@ func printPlan(_ items: [PlanItem], jobs: Int) {
 struct All: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run every stage of the profile; fresh stages are reused from the cache.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var graph: GraphOptions
+    @OptionGroup var cache: CacheOptions
+    @OptionGroup var execution: ExecutionOptions
     @Flag(help: "Rerun every stage even when fresh.") var force = false
     @Flag(help: "Show what would run, and why, without running.") var dryRun = false
 
     func run() throws {
-        let engine = try global.engine()
-        if dryRun { return printPlan(try engine.plan(nil, force: force), jobs: global.jobs) }
-        try execute(engine, nil, global.runOptions(force: force))
+        let engine = try execution.engine(graph, cache)
+        if dryRun { return printPlan(try engine.plan(nil, force: force), jobs: execution.jobs) }
+        try execute(engine, nil, execution.runOptions(graph, force: force))
     }
 }
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the given stages (ids or globs such as 'train/*/cprec-*') and whatever upstream is not fresh.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var graph: GraphOptions
+    @OptionGroup var cache: CacheOptions
+    @OptionGroup var execution: ExecutionOptions
     @Argument(help: "Stage ids, globs, or kinds.") var stages: [String]
     @Flag(help: "Rerun the selected stages even when fresh.") var force = false
     @Flag(help: "Also select every stage that depends on the selection.") var downstream = false
@@ -189,38 +219,55 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let engine = try global.engine()
+        let engine = try execution.engine(graph, cache)
         if dryRun {
-            return printPlan(try engine.plan(stages, force: force, downstream: downstream), jobs: global.jobs)
+            return printPlan(try engine.plan(stages, force: force, downstream: downstream), jobs: execution.jobs)
         }
-        try execute(engine, stages, global.runOptions(force: force, downstream: downstream))
+        try execute(engine, stages, execution.runOptions(graph, force: force, downstream: downstream))
     }
+}
+
+/// Prints `value` as sorted, pretty JSON on stdout.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show each stage as fresh, stale (with what changed) or missing.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var graph: GraphOptions
+    @OptionGroup var cache: CacheOptions
     @Flag(name: [.short, .long], help: "Print nothing; exit 0 when every stage is fresh, 1 otherwise.")
     var quiet = false
+    @Flag(help: "Print the stages as JSON: id, state, reasons, waitingFor, key, outputHash, lastSeconds.")
+    var json = false
+
+    /// One stage in `status --json`.
+    struct Entry: Encodable {
+        var id: String, state: String, reasons: [String], waitingFor: [String]
+        var key: String?, outputHash: String?, lastSeconds: Double?
+    }
 
     func run() throws {
-        let statuses = try global.engine().status()
+        let statuses = try graph.engine(cache).status()
         let notFresh = statuses.filter { $0.state != .fresh }.count
         if quiet {
             if notFresh > 0 { throw ExitCode.failure }
             return
         }
+        if json {
+            return try printJSON(statuses.map {
+                Entry(id: $0.id.raw, state: "\($0.state)", reasons: $0.reasons, waitingFor: $0.waitingFor.map(\.raw),
+                      key: $0.key, outputHash: $0.outputHash, lastSeconds: $0.lastSeconds)
+            })
+        }
         let width = statuses.map(\.id.raw.count).max() ?? 0
         for s in statuses {
-            let state: String
-            switch s.state {
-            case .fresh: state = "fresh  "
-            case .stale: state = "stale  "
-            case .missing: state = "missing"
-            }
             var why = s.reasons
             if !s.waitingFor.isEmpty { why.append("input \(s.waitingFor.map(\.raw).joined(separator: ", ")) not fresh") }
+            let state = "\(s.state)".padding(toLength: 7, withPad: " ", startingAt: 0)
             let line = "\(state)  \(s.id.raw.padding(toLength: width, withPad: " ", startingAt: 0))  \(why.joined(separator: "; "))"
             print(line.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
         }
@@ -233,60 +280,130 @@ struct Status: ParsableCommand {
 struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what `all` (or `run` with these stages) would execute, in order, with reasons and time estimates.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var graph: GraphOptions
+    @OptionGroup var cache: CacheOptions
     @Argument(help: "Stage ids or globs (default: every stage).") var stages: [String] = []
+    @Option(name: [.short, .customLong("jobs")], help: "Stages at once, for the time estimate (default: one per core).")
+    var jobs = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "As with `run --force`.") var force = false
     @Flag(help: "As with `run --downstream`.") var downstream = false
+    @Flag(help: "Print the plan as JSON: id, reason, certain, estimatedSeconds, in run order.") var json = false
+
+    /// One stage in `plan --json`.
+    struct Entry: Encodable {
+        var id: String, reason: String, certain: Bool, estimatedSeconds: Double?
+    }
+
+    func validate() throws {
+        if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+    }
 
     func run() throws {
-        let items = try global.engine().plan(stages.isEmpty ? nil : stages, force: force, downstream: downstream)
-        printPlan(items, jobs: global.jobs)
+        let items = try graph.engine(cache).plan(stages.isEmpty ? nil : stages, force: force, downstream: downstream)
+        if json {
+            return try printJSON(items.map {
+                Entry(id: $0.id.raw, reason: $0.reason, certain: $0.certain, estimatedSeconds: $0.estimatedSeconds)
+            })
+        }
+        printPlan(items, jobs: jobs)
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show one stage: its state, key, cache entry, log, measurements, outputs and inputs.")
+    @OptionGroup var graph: GraphOptions
+    @OptionGroup var cache: CacheOptions
+    @Argument(help: "A stage id (see `pipeline dag`).") var stage: String
+
+    func run() throws {
+        let engine = try graph.engine(cache)
+        let id = StageID(stage)
+        guard let s = engine.graph.stage(id) else {
+            let near = StageGraph.closeMatches(stage, among: engine.graph.ids.map(\.raw))
+            throw PipelineError.message("no stage \(stage)" + (near.isEmpty ? "" : "; did you mean \(near.joined(separator: ", "))?"))
+        }
+        let status = engine.status().first { $0.id == id }!
+        let store = engine.store
+        print("stage     \(id)")
+        print("state     \(status.summary)")
+        // Without a current key (inputs not fresh) the last run's entry is the one worth showing.
+        let last = store.readIndex(id)
+        let key = status.key ?? last?.key
+        print("key       \(status.key ?? "unknown until inputs are fresh")" + (status.key == nil && key != nil ? " (last run: \(key!))" : ""))
+        if let key {
+            let entry = store.entry(kind: id.kind, key: key)
+            print("entry     \(entry.path)")
+            if case .valid(let m) = store.check(kind: id.kind, key: key) {
+                print("log       \(entry.appendingPathComponent("log.txt").path)")
+                print(String(format: "ran       %@ on %@, %.1f s, %d thread(s)", m.end, m.host, m.seconds, m.threads))
+                for (name, value) in (m.measurements ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    print("measured  \(name) = \(value)")
+                }
+                for o in m.outputs {
+                    print("output    \(store.outputs(kind: id.kind, key: key).appendingPathComponent(o.name).path) (\(o.bytes) bytes, sha256 \(o.sha256.prefix(12)))")
+                }
+            }
+        }
+        let failed = store.failedLog(id)
+        if FileManager.default.fileExists(atPath: failed.path) { print("failed    \(failed.path)") }
+        for input in s.inputs.sorted() {
+            let state = engine.status().first { $0.id == input }?.state
+            print("input     \(input) (\(state.map { "\($0)" } ?? "unknown"))")
+        }
+        for (name, target) in s.publishes.sorted(by: { $0.key < $1.key }) { print("publishes \(name) -> \(target)") }
     }
 }
 
 struct Dag: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, dot, mermaid }
     static let configuration = CommandConfiguration(abstract: "Print the stage graph.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var graph: GraphOptions
     @Option(help: "Output format.") var format: Format = .text
 
     func run() throws {
-        print(try global.engine().dag(format: format.rawValue), terminator: "")
+        print(try graph.engine(nil).dag(format: format.rawValue), terminator: "")
     }
 }
 
-/// Runs only stages of some kinds, from cached upstream results.
-func runKinds(_ kinds: Set<String>, _ global: GlobalOptions, force: Bool) throws {
-    let engine = try global.engine()
-    let selected = try engine.requireFreshUpstream(ofKinds: kinds)
-    try execute(engine, selected.map(\.raw).sorted(), global.runOptions(force: force))
+/// Options of `tables` and `figures`, which run only stages of some kinds from cached upstream results.
+struct KindsCommandOptions: ParsableArguments {
+    @OptionGroup var graph: GraphOptions
+    @OptionGroup var cache: CacheOptions
+    @OptionGroup var execution: ExecutionOptions
+    @Flag(help: "Rerun them even when fresh.") var force = false
+
+    func run(_ kinds: Set<String>) throws {
+        let engine = try execution.engine(graph, cache)
+        let selected = try engine.requireFreshUpstream(ofKinds: kinds, remedy: runEverythingFirst)
+        try execute(engine, selected.map(\.raw).sorted(), execution.runOptions(graph, force: force))
+    }
 }
 
 struct Tables: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Regenerate paper-tables/ and the report from cached results only (kinds table and report).")
-    @OptionGroup var global: GlobalOptions
-    @Flag(help: "Rerun them even when fresh.") var force = false
-    func run() throws { try runKinds(["table", "report"], global, force: force) }
+    @OptionGroup var options: KindsCommandOptions
+    func run() throws { try options.run(["table", "report"]) }
 }
 
 struct Figures: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Regenerate figures/ from cached results only (kind figure).")
-    @OptionGroup var global: GlobalOptions
-    @Flag(help: "Rerun them even when fresh.") var force = false
-    func run() throws { try runKinds(["figure"], global, force: force) }
+    @OptionGroup var options: KindsCommandOptions
+    func run() throws { try options.run(["figure"]) }
 }
 
 struct Clean: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Prune the cache (never touches files outside it).",
         discussion: "Without --keep-results every entry, work area and log goes; with it, the entries the current graph uses stay.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var graph: GraphOptions
+    @OptionGroup var cache: CacheOptions
     @Flag(help: "Keep the entries the current profile's graph uses.") var keepResults = false
 
     func run() throws {
-        let r = try global.engine().clean(keepResults: keepResults)
+        let r = try graph.engine(cache).clean(keepResults: keepResults)
         print("removed \(r.removedEntries) entries (\(ByteCountFormatter.string(fromByteCount: r.removedBytes, countStyle: .file))), kept \(r.keptEntries)")
     }
 }
@@ -295,11 +412,16 @@ struct Clean: ParsableCommand {
 Children.forwardTerminationSignals()
 
 // ArgumentParser would print a Foundation error as `Error Domain=NSCocoaErrorDomain Code=512 "(null)"`: every
-// such error is turned into a sentence naming the path and the cause first.
+// such error is turned into a sentence naming the path and the cause first. Exit status: 2 for a spec that cannot
+// be read or built into a graph, 1 for a stage failure or any other error, 64 for a usage error.
 do {
     var command = try PipelineCommand.parseAsRoot()
     try command.run()
     Children.exitIfSignalled()
+} catch let error as SpecError {
+    Children.exitIfSignalled()
+    FileHandle.standardError.write(Data("Error: spec: \(error)\n".utf8))
+    PipelineCommand.exit(withError: ExitCode(2))
 } catch {
     Children.exitIfSignalled()
     let ns = error as NSError

@@ -23,59 +23,27 @@ public enum Gnuplot {
     /// Runs `gnuplot script` in `directory`; fails on a non-zero exit, on any stderr output (gnuplot reports
     /// many errors and all warnings there while exiting 0), or on anything written to stdout.
     public static func run(script: String, in directory: URL, executable: URL, timeout: TimeInterval = 120) throws {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = [script]
-        process.currentDirectoryURL = directory
         var environment = ProcessInfo.processInfo.environment
         if environment["SOURCE_DATE_EPOCH"] == nil { environment["SOURCE_DATE_EPOCH"] = "0" }
-        process.environment = environment
-        // Files rather than pipes: no deadlock however much gnuplot prints, and stdin is closed so a stray
-        // `pause` cannot hang the pipeline.
-        let outURL = directory.appendingPathComponent(".gnuplot.stdout")
-        let errURL = directory.appendingPathComponent(".gnuplot.stderr")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL)
-        let err = try FileHandle(forWritingTo: errURL)
-        defer {
-            try? out.close()
-            try? err.close()
-            try? FileManager.default.removeItem(at: outURL)
-            try? FileManager.default.removeItem(at: errURL)
-        }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = out
-        process.standardError = err
+        // stdin is closed so a stray `pause` cannot hang the pipeline; the timeout stops a script that loops.
+        let r: Command.Outcome
         do {
-            try Children.start(process)
+            r = try Command.run([executable.path, script], directory: directory, environment: environment,
+                                timeout: timeout)
         } catch {
-            throw ReportError.gnuplotFailed("cannot start \(executable.path): \(error)")
+            throw ReportError.gnuplotFailed("\(script): \(error)")
         }
-        // A script that waits for input or loops must not hang the pipeline.
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
-            if Date() > deadline {
-                process.terminate()
-                Children.wait(process)
-                throw ReportError.gnuplotFailed("\(script) did not finish within \(Int(timeout)) s; stopped")
-            }
-            usleep(5_000)
-        }
-        Children.wait(process)
-        let stderrText = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-        let stdoutSize = (try? Data(contentsOf: outURL).count) ?? 0
-        let problems = stderrText.split(whereSeparator: \.isNewline).map(String.init)
+        let problems = r.stderr.split(whereSeparator: \.isNewline).map(String.init)
             .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        if process.terminationReason != .exit || process.terminationStatus != 0 {
+        if !r.succeeded {
             throw ReportError.gnuplotFailed(
-                "\(script) exited with status \(process.terminationStatus): " + problems.joined(separator: " | "))
+                "\(script) exited with status \(r.status): " + problems.joined(separator: " | "))
         }
         if !problems.isEmpty {
             throw ReportError.gnuplotFailed("\(script) reported: " + problems.joined(separator: " | "))
         }
-        if stdoutSize > 0 {
-            throw ReportError.gnuplotFailed("\(script) wrote \(stdoutSize) bytes to stdout (bad output path?)")
+        if !r.stdout.isEmpty {
+            throw ReportError.gnuplotFailed("\(script) wrote \(r.stdout.utf8.count) bytes to stdout (bad output path?)")
         }
     }
 }

@@ -96,6 +96,13 @@ public enum Children {
     /// A real handler, not SIG_IGN plus a dispatch source: an ignored signal stays ignored in every child exec'd
     /// later, so the forwarded SIGTERM would not stop them. A caught one is reset to the default by exec.
     public static func forwardTerminationSignals() {
+        // A launcher may start us with these signals blocked (a test runner does); a blocked SIGTERM would never
+        // reach the handler, and the run would go on until its own end. Threads started later inherit this mask.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGINT)
+        sigaddset(&unblock, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return }
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)

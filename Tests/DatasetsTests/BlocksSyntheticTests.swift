@@ -178,12 +178,11 @@ import Testing
 }
 
 @Suite struct RealSampleTests {
-    /// The shared ml-100k copy (never in the repo): ../shared/datasets/ml-100k next to the checkout, or /work/shared.
+    /// The shared ml-100k copy (never in the repo): ../shared/datasets/ml-100k next to the checkout, if present.
     static let folder: URL? = {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let candidates = [root.appendingPathComponent("../shared/datasets/ml-100k"), root.appendingPathComponent("../../shared/datasets/ml-100k"),
-                          URL(fileURLWithPath: "/work/shared/datasets/ml-100k")]
-        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("ml-100k.inter").path) }
+        let shared = root.appendingPathComponent("../shared/datasets/ml-100k").standardizedFileURL
+        return FileManager.default.fileExists(atPath: shared.appendingPathComponent("ml-100k.inter").path) ? shared : nil
     }()
 
     @Test(.enabled(if: folder != nil, "the shared ml-100k sample is absent"))

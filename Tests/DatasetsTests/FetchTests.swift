@@ -211,3 +211,13 @@ import Testing
         #expect(bad?.description.contains("tiktok.csv:2:") == true)
     }
 }
+
+@Suite struct MD5Tests {
+    /// libcrypto's MD5 against the RFC 1321 test vector (it replaced an `md5sum` subprocess).
+    @Test func matchesTheRFCVector() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("md5-\(UUID().uuidString)")
+        try Data("abc".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        #expect(try Fetcher.md5Hex(fileAt: file) == "900150983cd24fb0d6963f7d28e17f72")
+    }
+}

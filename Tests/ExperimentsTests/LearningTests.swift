@@ -35,7 +35,6 @@ import Testing
 
     @Test(arguments: ["nextitnet", "cprec-cb", "gru4rec", "caser"])
     func beatsMostPopWithTheDefaultProfileSettings(model name: String) throws {
-        Kernels.setThreads(1)
         let f = try Self.fixture.get()
         let entry = try f.specs.model(name, profile: f.profile)
         var config = entry.config

@@ -27,21 +27,26 @@ import Testing
         for i in 0..<(m * n) { #expect(abs(c[i] - expected[i]) < 1e-4) }
     }
 
-    /// Profiling is switched per thread: products computed by other threads (concurrent stages or tests) are
-    /// not recorded. A plain thread, not a Task: a Task could run on this very thread while the test awaits.
-    @Test func profilingIsPerThread() {
-        BLAS.profiling = true
-        defer { BLAS.profiling = false }
-        #expect(BLAS.profiling)
-        final class Seen: @unchecked Sendable { var value = true }
-        let seen = Seen(), done = DispatchSemaphore(value: 0)
-        let other = Thread {
-            seen.value = BLAS.profiling
-            done.signal()
+    /// A profile records the products of the thread that profiles into it, and nothing another thread computes
+    /// meanwhile (concurrent stages or tests). A plain thread, not a Task: a Task could run on this very thread.
+    @Test func profilingRecordsOnlyTheProfilingThread() {
+        let a = [Float](repeating: 1, count: 64 * 64)
+        var c = [Float](repeating: 0, count: 64 * 64)
+        func product() { BLAS.gemm(m: 64, n: 64, k: 64, a: a, b: a, c: &c, threads: 1) }
+        let mine = GemmProfile(), done = DispatchSemaphore(value: 0)
+        BLAS.profiling(into: mine) {
+            product()
+            let other = Thread {
+                var d = [Float](repeating: 0, count: 64 * 64)
+                BLAS.gemm(m: 64, n: 64, k: 64, a: a, b: a, c: &d, threads: 1)
+                done.signal()
+            }
+            other.start()
+            done.wait()
         }
-        other.start()
-        done.wait()
-        #expect(!seen.value, "another thread sees profiling as on")
+        product()
+        #expect(mine.flops == 2 * 64 * 64 * 64)
+        #expect(mine.shapes.keys.sorted() == ["NN 64×64×64"])
     }
 
     @Test func rngIsDeterministicPerSeed() {

@@ -1,10 +1,11 @@
+import Foundation
 import Testing
 @testable import Kernels
 
-/// The worker pool and the GEMMs it splits. Tests pass `threads:` explicitly instead of changing the global
-/// setting, so suites running concurrently keep their single-threaded paths.
+/// The worker pool and the GEMMs it splits. Tests pass `threads:` explicitly or use `Kernels.withThreads`, which
+/// binds a budget to the calling thread only.
 @Suite struct PoolTests {
-    init() { ck_pool_set_threads(2) }
+    init() { ck_pool_grow(2) }
 
     @Test func everyIndexRunsExactlyOnceAcrossManyRegions() {
         // Thousands of back-to-back regions: a worker that claimed a finished region's task would show up as a
@@ -18,6 +19,25 @@ import Testing
             }
             #expect(hits == [Int](repeating: 1, count: count), "round \(round)")
         }
+    }
+
+    /// A budget binds the calling thread for the body only: another thread still sees 1, and it is restored after.
+    @Test func threadBudgetIsConfinedToTheCallingThreadAndBody() {
+        final class Seen: @unchecked Sendable { var value = 0 }
+        let seen = Seen(), done = DispatchSemaphore(value: 0)
+        Kernels.withThreads(4) {
+            #expect(Kernels.threads == 4)
+            Kernels.withThreads(2) { #expect(Kernels.threads == 2) }
+            #expect(Kernels.threads == 4)
+            let other = Thread {
+                seen.value = Kernels.threads
+                done.signal()
+            }
+            other.start()
+            done.wait()
+        }
+        #expect(seen.value == 1)
+        #expect(Kernels.threads == 1)
     }
 
     @Test func nestedRegionsRunInline() {

@@ -116,7 +116,6 @@ import NeuralNet
 
 @Suite struct InferenceTimingTests {
     @Test func timesBothPathsAndReportsAgreement() throws {
-        Kernels.setThreads(1)
         var c = ModelConfig(kind: .gru4rec)
         c.dim = 8
         let seqs = PlantedSource.make(rows: 30, length: 6, itemCount: 25, seed: 2)
@@ -132,7 +131,6 @@ import NeuralNet
     /// A CpRec output on random weights sharpened so tail items both win and lose against head items: the
     /// default (exact) rule agrees with full scoring on every row while skipping tail blocks.
     @Test func exactRuleAgreesWithFullScoringOnAModel() throws {
-        Kernels.setThreads(1)
         var c = ModelConfig(kind: .nextitnet)
         c.dim = 16
         c.dilations = [1, 2]

@@ -6,7 +6,6 @@ import Testing
 
 /// Whole-model gradients (embedding → GRU/Caser → output, padding-masked loss) vs central differences.
 @Suite struct ModelGradientTests {
-    init() { Kernels.setThreads(1) }
 
     @Test(arguments: ["gru4rec", "bio-gru4rec", "gru4rec-2layers", "caser", "bio-caser"])
     func trainStepGradientMatchesFiniteDifferences(name: String) throws {

@@ -7,7 +7,6 @@ import Testing
 
 /// GRU4Rec, Caser, MostPop and the factory: scoring, parameter counts, config errors, learning.
 @Suite struct ModelZooTests {
-    init() { Kernels.setThreads(1) }
 
     static let K = 40
 

@@ -7,7 +7,6 @@ import Testing
 
 /// NextItNet / CpRec as a fine-tunable transfer backbone: backward from the last hidden vector.
 @Suite struct NextItNetBackboneTests {
-    init() { Kernels.setThreads(1) }
 
     /// Gradient of Σ r·h (h = last hidden vectors, r fixed random) against central differences, on every tensor.
     /// "CpRec-Cb" = block-wise input and output with cross-block sharing; "B1" = low-rank input.

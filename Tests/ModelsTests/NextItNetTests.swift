@@ -6,7 +6,6 @@ import Testing
 
 /// NextItNet and its CpRec variants: parameter counts, whole-model gradients, determinism, learning.
 @Suite struct NextItNetTests {
-    init() { Kernels.setThreads(1) }
 
     static let K = 50
 

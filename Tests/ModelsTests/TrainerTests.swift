@@ -6,7 +6,6 @@ import Testing
 @testable import Models
 
 @Suite struct TrainerTests {
-    init() { Kernels.setThreads(1) }
 
     static let K = 30
 

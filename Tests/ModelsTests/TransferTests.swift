@@ -6,7 +6,6 @@ import Testing
 @testable import Models
 
 @Suite struct TransferTests {
-    init() { Kernels.setThreads(1) }
 
     static let K = 120, KT = 130
 
@@ -54,6 +53,29 @@ import Testing
         // Same seed, same lists: the evaluation is a pure function of the head, so re-running is identical.
         let a2 = try Transfer.finetune(backbone: pretrained, targetItemCount: Self.KT, train: train, test: test, options: t)
         #expect(a2.test == a.test)
+    }
+
+    /// Full ranking puts every target item against the true one: with every other item sampled it equals the sampled
+    /// ranking, and with fewer negatives each row's full rank can only be worse, so its MRR@5 is never higher.
+    @Test func fullRankingMatchesSamplingEveryItemAndBoundsFewerSamples() throws {
+        var c = ModelConfig(kind: .nextitnet)
+        c.dim = 16
+        c.dilations = [1, 2]
+        let backbone = try ModelFactory.make(c, itemCount: Self.K, seed: 3) as! NextItNet
+        let train = Self.pairs(rows: 128, seed: 41), test = Self.pairs(rows: 100, seed: 42)
+        var t = TransferOptions()
+        t.epochs = 3
+        t.batchSize = 32
+        t.learningRate = 1e-2
+        t.evalNegatives = Self.KT - 2
+        let every = try Transfer.finetune(backbone: backbone, targetItemCount: Self.KT, train: train, test: test, options: t)
+        #expect(every.testFull == every.test)
+        #expect(every.testFull.count == 100)
+        t.evalNegatives = 20
+        let few = try Transfer.finetune(backbone: backbone, targetItemCount: Self.KT, train: train, test: test, options: t)
+        #expect(few.testFull == every.testFull)   // same head (same seed), same full ranking
+        #expect(few.test.mrr5 > few.testFull.mrr5)
+        #expect(few.test.hr5 >= few.testFull.hr5)
     }
 
     /// Fine-tuning a GRU4Rec backbone end to end updates the backbone and fits the training pairs better than a

@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import Subprocess
 import Testing
 
@@ -30,5 +31,35 @@ import Testing
         try children.start(late)
         children.wait(late)
         #expect(late.terminationReason == .uncaughtSignal)
+    }
+}
+
+@Suite struct CommandTests {
+    @Test func capturesStatusAndBothStreams() throws {
+        let r = try Command.run(["sh", "-c", "echo out; echo err >&2; exit 3"])
+        #expect(r.status == 3 && !r.signalled && !r.succeeded)
+        #expect(r.stdout == "out\n" && r.stderr == "err\n")
+    }
+
+    /// A program that never ends is stopped at the timeout instead of hanging the run.
+    @Test func stopsAProgramAtItsTimeout() {
+        let start = Date()
+        #expect(throws: Command.Failure.self) { _ = try Command.run(["/bin/sleep", "30"], timeout: 0.3) }
+        #expect(Date().timeIntervalSince(start) < 10)
+    }
+
+    @Test func aMissingProgramIsAnErrorNotAStatus() {
+        #expect(throws: Command.Failure.self) { _ = try Command.run(["/nonexistent/program"]) }
+    }
+}
+
+@Suite struct HostFactsTests {
+    @Test func describesThisMachine() {
+        #expect(!HostFacts.host.isEmpty)
+        #expect(HostFacts.swiftVersion.hasPrefix("6."))
+        #if os(Linux)
+        #expect(HostFacts.cpuModel != "unknown", "/proc/cpuinfo has a model name")
+        #endif
+        #expect(HostFacts.machine.map(\.key) == ["CPU", "logical cores", "memory", "OS", "Swift"])
     }
 }

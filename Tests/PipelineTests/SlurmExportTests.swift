@@ -128,8 +128,11 @@ func parseSlurmScript(_ text: String) -> [ParsedJob] {
             for j in parseSlurmScript(try export(e, policy: policy, partition: partition).1) { out[j.stage] = j.options }
             return out
         }
-        // Built-in table: training gets more CPUs and time than tables and figures.
-        let builtIn = try resources(SlurmResourcePolicy())
+        // The client's defaults: training gets more CPUs and time than tables and figures.
+        var defaults = SlurmResourcePolicy()
+        defaults.defaultCPUsByKind = ["train": 2]
+        defaults.defaultTimeByKind = ["train": "24:00:00", "fetch": "02:00:00"]
+        let builtIn = try resources(defaults)
         #expect(builtIn["train/c"]?["--cpus-per-task"] == "2" && builtIn["train/c"]?["--time"] == "24:00:00")
         #expect(builtIn["table/e"]?["--cpus-per-task"] == "1" && builtIn["table/e"]?["--time"] == "01:00:00")
         #expect(builtIn["fetch/a"]?["--time"] == "02:00:00")
@@ -138,7 +141,7 @@ func parseSlurmScript(_ text: String) -> [ParsedJob] {
 
         // --cpus/--time/--mem for all, --cpus-for etc. per kind on top.
         var p = SlurmResourcePolicy(cpus: 4, time: "00:30:00", memory: "2G")
-        p.cpusByKind = try SlurmResourcePolicy.parseAssignments(["train=8", "table=2"], flag: "--cpus-for").mapValues { Int($0)! }
+        p.cpusByKind = try parseAssignments(["train=8", "table=2"], flag: "--cpus-for").mapValues { Int($0)! }
         p.timeByKind = ["train": "2-00:00:00"]
         p.memoryByKind = ["train": "16G"]
         let flagged = try resources(p, partition: "long")
@@ -150,7 +153,7 @@ func parseSlurmScript(_ text: String) -> [ParsedJob] {
         #expect(flagged["table/e"]?["--cpus-per-task"] == "2" && flagged["table/e"]?["--time"] == "00:30:00")
         #expect(flagged["figure/f"]?["--cpus-per-task"] == "4" && flagged["figure/f"]?["--mem"] == "2G")
         #expect(flagged["prep/hinted"]?["--cpus-per-task"] == "4")
-        #expect(throws: PipelineError.self) { try SlurmResourcePolicy.parseAssignments(["train"], flag: "--cpus-for") }
+        #expect(throws: PipelineError.self) { try parseAssignments(["train"], flag: "--cpus-for") }
     }
 
     /// Runs the script with fake `sbatch`/`scancel` on PATH: it must be valid bash whose `$jN` become real ids.

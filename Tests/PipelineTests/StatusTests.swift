@@ -82,14 +82,14 @@ import Testing
             TestStage("report/r", inputs: ["table/t1"], recorder: rec),
         ]
         let e = try engine(all, dir)
-        #expect(throws: PipelineError.self) { try e.requireFreshUpstream(ofKinds: ["table", "report"]) }
+        #expect(throws: PipelineError.self) { try e.requireFreshUpstream(ofKinds: ["table", "report"], remedy: "run everything first") }
         do {
-            _ = try e.requireFreshUpstream(ofKinds: ["table", "report"])
+            _ = try e.requireFreshUpstream(ofKinds: ["table", "report"], remedy: "run everything first")
         } catch {
-            #expect("\(error)".contains("run `pipeline all` first") && "\(error)".contains("train/m"))
+            #expect("\(error)".contains("run everything first") && "\(error)".contains("train/m"))
         }
         _ = try run(all, dir, ["train/m"])
-        #expect(try e.requireFreshUpstream(ofKinds: ["table", "report"]) == ["table/t1", "report/r"])
+        #expect(try e.requireFreshUpstream(ofKinds: ["table", "report"], remedy: "run everything first") == ["table/t1", "report/r"])
     }
 
     @Test func graphErrorsAreClear() throws {
@@ -185,9 +185,9 @@ import Testing
 
     @Test func cacheRootResolution() {
         let cwd = URL(fileURLWithPath: "/tmp/x")
-        #expect(CacheStore.resolveRoot(option: nil, environment: [:], cwd: cwd).path == "/tmp/x/.cache")
-        #expect(CacheStore.resolveRoot(option: nil, environment: ["CPREC_CACHE_DIR": "/data/c"], cwd: cwd).path == "/data/c")
-        #expect(CacheStore.resolveRoot(option: "c2", environment: ["CPREC_CACHE_DIR": "/data/c"], cwd: cwd).path == "/tmp/x/c2")
+        #expect(CacheStore.resolveRoot(option: nil, environmentVariable: "CPREC_CACHE_DIR", environment: [:], cwd: cwd).path == "/tmp/x/.cache")
+        #expect(CacheStore.resolveRoot(option: nil, environmentVariable: "CPREC_CACHE_DIR", environment: ["CPREC_CACHE_DIR": "/data/c"], cwd: cwd).path == "/data/c")
+        #expect(CacheStore.resolveRoot(option: "c2", environmentVariable: "CPREC_CACHE_DIR", environment: ["CPREC_CACHE_DIR": "/data/c"], cwd: cwd).path == "/tmp/x/c2")
         #expect(CacheStore.escape("train/ml/cprec-cb") == "train%2Fml%2Fcprec-cb")
     }
 

@@ -264,16 +264,3 @@ func temporaryDirectory() throws -> URL {
         """)
     }
 }
-
-@Suite struct MachineInfoTests {
-    @Test func describesThisMachine() {
-        let m = MachineInfo.current()
-        #expect(m.logicalCores >= 1)
-        #expect(m.memoryGiB > 0.1)
-        #expect(m.swiftVersion.hasPrefix("6."))
-        #if os(Linux)
-        #expect(m.cpuModel != "unknown", "/proc/cpuinfo has a model name")
-        #endif
-        #expect(m.entries.map(\.key) == ["CPU", "logical cores", "memory", "OS", "Swift"])
-    }
-}

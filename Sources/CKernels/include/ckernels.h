@@ -7,10 +7,8 @@
 /// A task body: runs task `index` of a parallel region with the caller's context.
 typedef void (*ck_task_fn)(void *context, long index);
 
-/// Sets the pool to `threads` threads in all (the caller plus threads − 1 workers); idempotent.
-void ck_pool_set_threads(int threads);
-/// Threads in the pool, the caller included.
-int ck_pool_threads(void);
+/// Grows the pool to at least `threads` threads in all (the caller plus threads − 1 workers); never shrinks it.
+void ck_pool_grow(int threads);
 /// Runs fn(context, i) for every i in [0, count) across the pool (the caller takes part) and returns when all
 /// are done. Nested calls from inside a task run serially in the calling thread.
 void ck_pool_run(long count, ck_task_fn fn, void *context);

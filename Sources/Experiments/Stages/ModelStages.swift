@@ -6,14 +6,12 @@ import Models
 import NeuralNet
 import Pipeline
 
-/// What every model stage reads: the prepared dataset and its frequency blocks (read once), with the stage's
-/// thread budget applied.
+/// What every model stage reads: the prepared dataset and its frequency blocks (read once).
 struct RunInputs {
     let data: PreparedDataset
     let blocks: Blocks
 
     init(_ context: StageContext, prep: StageID, blocks: StageID) throws {
-        Kernels.setThreads(context.threads)
         data = try PreparedDataset.load(from: try context.inputDirectory(prep))
         self.blocks = try BlocksStage.load(try context.inputDirectory(blocks))
     }
@@ -76,7 +74,9 @@ struct TrainStage: Stage {
         return options
     }
 
-    func run(_ context: StageContext) throws {
+    func run(_ context: StageContext) throws { try Kernels.withThreads(context.threads) { try compute(context) } }
+
+    func compute(_ context: StageContext) throws {
         let inputs = try RunInputs(context, prep: prep, blocks: blocks)
         let data = inputs.data
         let config = try inputs.config(model)
@@ -137,6 +137,8 @@ struct EvaluateStage: Stage {
                                 testSequences: o.testSequences, inferenceBatch: o.inferenceBatch,
                                 threads: Int(context.inputMeasurement(id, Timing.threads) ?? 0))
         r.seeds = [o.seed]
+        r.items = o.items
+        r.seedFastTopN = o.fastTopN.map { [$0] } ?? []
         return r
     }
 
@@ -155,7 +157,7 @@ struct EvaluateStage: Stage {
     static let batch1Rows = 300
     static let batch1Budget = 3.0
     var id: StageID { Self.stageID(dataset: dataset, model: model.name, seed: seed) }
-    var version: Int { EngineRevision.stageVersion(4) }
+    var version: Int { EngineRevision.stageVersion(5) }
     var parameters: JSONValue {
         .object(["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)), "threads": .number(Double(threads)),
                  "baseline": baseline.map { .encoded($0.config) } ?? .null])
@@ -165,7 +167,9 @@ struct EvaluateStage: Stage {
     var inputs: [StageID] { [train, prep, blocks] + (baselineTrain.map { [$0] } ?? []) }
     var outputs: [String] { [Self.fileName] }
 
-    func run(_ context: StageContext) throws {
+    func run(_ context: StageContext) throws { try Kernels.withThreads(context.threads) { try compute(context) } }
+
+    func compute(_ context: StageContext) throws {
         let inputs = try RunInputs(context, prep: prep, blocks: blocks)
         let trainDir = try context.inputDirectory(train)
         let net = try inputs.trained(model, from: trainDir)
@@ -196,7 +200,7 @@ struct EvaluateStage: Stage {
             params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
             bestEpoch: record.bestEpoch, epochsTrained: record.history.count, selection: record.selection,
             testSequences: test.count, inferenceBatch: inferenceBatch, seed: seed,
-            fastTopN: timing.rules.isEmpty ? nil : timing.rules)
+            fastTopN: timing.rules.isEmpty ? nil : timing.rules, items: inputs.data.itemCount)
         try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
         // Timings go to the manifest: the training ones are carried over so tables read one stage per row.
         for name in [Timing.secondsToBest, Timing.secondsTotal] {

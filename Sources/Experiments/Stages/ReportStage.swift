@@ -21,15 +21,28 @@ struct ReportStage: Stage {
     let paperValues: URL
     /// dataset name → `oracle/<dataset>` (synthetic datasets only).
     let oracles: [String: StageID]
+    /// Committed results of other profiles shown in their own section (profiles.yaml `companions`).
+    var companions: [Companion] = []
     var id: StageID { "report/report" }
+
+    /// Another profile's committed results: `results/<profile>/` as `pipeline all --profile P --out` wrote it.
+    struct Companion: Codable, Hashable {
+        var profile: String
+        var summary: String
+        var directory: URL
+        static let files = ["paper-tables/headline.md", "paper-tables/claims.md"]
+        var paths: [URL] { Self.files.map { directory.appendingPathComponent($0) } }
+        var present: Bool { paths.allSatisfy { FileManager.default.fileExists(atPath: $0.path) } }
+    }
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
-    var version: Int { 4 }
+    var version: Int { 5 }
     var parameters: JSONValue {
         .object(["profile": .string(profile.name), "datasets": .encoded(datasets), "tables": .encoded(tables),
                  "figures": .encoded(figures), "synthetic": .bool(synthetic), "sweep": .encoded(dimSweep),
                  "training": .encoded(profile.training), "seeds": .encoded(profile.seeds), "roles": .encoded(roles),
-                 "split": .string(split), "paperDatasets": .string(paperDatasets)])
+                 "split": .string(split), "paperDatasets": .string(paperDatasets),
+                 "companions": .encoded(companions.map { "\($0.profile)\($0.present ? "" : " (absent)")" })])
     }
     var inputs: [StageID] {
         var ids = evaluations + finetunes + tables.map { StageID("table/\($0)") } + figures.map { StageID("figure/\($0)") }
@@ -37,7 +50,9 @@ struct ReportStage: Stage {
         for d in datasets { if let o = oracles[d.name] { ids.append(o) } }
         return ids
     }
-    var fileInputs: [URL] { [paperValues] }
+    /// pipeline/verdicts.yaml: the last committed verdicts, beside paper-values.yaml.
+    var verdictHistory: URL { paperValues.deletingLastPathComponent().appendingPathComponent("verdicts.yaml") }
+    var fileInputs: [URL] { [paperValues] + (FileManager.default.fileExists(atPath: verdictHistory.path) ? [verdictHistory] : []) + companions.filter(\.present).flatMap(\.paths) }
     var outputs: [String] { ["REPORT.md", "claims.md", "claims.csv", "numbers.tex", "headline.md", "headline.tex", "headline.csv",
                              "runs.csv", "runs.json"] }
     var publishes: [String: String] {
@@ -124,7 +139,22 @@ struct ReportStage: Stage {
 
         doc.heading("Claims of the paper")
         doc.table(ClaimsReport.table(claims))
+        if FileManager.default.fileExists(atPath: verdictHistory.path),
+           let history = try VerdictHistory.load(verdictHistory).table(claims, profile: profile.name) {
+            doc.table(history)
+        }
         doc.paragraph("Rules (\(profile.seeds.count) seed\(profile.seeds.count == 1 ? "" : "s") per model): a comparison of two models is \(Evidence.pairedRule). \"Matches\" = the 95 % interval of the paired MRR@5 difference stays above −\(Int(ClaimChecks.tolerance * 100)) % of the reference's mean (inconclusive when it straddles that bound). Compression holds at ≥ 4× (parameter counts are exact); \"faster\" = mean time ratio ≥ \(ClaimChecks.fasterBy)× per training epoch and in top-5 inference; scaling compares the smallest and largest d of Figure 1's sweep. Models that did not learn (\(Evidence.learnRule)) are left out of every claim, and a claim left without evidence says so.")
+
+        for c in companions {
+            doc.heading("Profile \(c.profile): \(c.summary)")
+            let out = "results/\(c.profile)"
+            if c.present {
+                doc.paragraph("Committed results of profile `\(c.profile)` (regenerated with `pipeline all --profile \(c.profile) --out \(out)`; its own full report, tables and figures: [`\(out)/REPORT.md`](\(out)/REPORT.md)). Its headline and claim verdicts, as that run wrote them (its provenance lines name its commit):")
+                for path in c.paths { doc.raw(try String(contentsOf: path, encoding: .utf8)) }
+            } else {
+                doc.paragraph("Not run yet: `pipeline all --profile \(c.profile) --out \(out)` writes `\(out)/`, and the next `pipeline run report` shows it here.")
+            }
+        }
 
         doc.heading("Paper vs ours")
         var comparisons: [PaperComparison] = []
@@ -151,6 +181,10 @@ struct ReportStage: Stage {
             doc.paragraph("LaTeX and CSV: `paper-tables/\(t).tex`, `paper-tables/\(t).csv`. Regenerate: `pipeline run table/\(t)`.")
         }
 
+        if let fast = FastTopNTable.table(results, provenance: provenance) {
+            doc.table(fast)
+        }
+
         doc.heading("Figures")
         for f in figures {
             doc.image("figures/\(f).png", alt: f)
@@ -168,8 +202,7 @@ struct ReportStage: Stage {
         ])
 
         doc.heading("Environment")
-        doc.keyValues(MachineInfo.current().entries + [
-            ("BLAS", RunFacts.blas), ("git commit", HostFacts.gitCommit ?? "unknown"), ("host", HostFacts.host),
+        doc.keyValues(RunFacts.environment + [
             ("profile", profile.name), ("threads of this stage", "\(context.threads)"),
         ] + stageTimes(context), header: ("", ""))
 
@@ -186,8 +219,8 @@ struct ReportStage: Stage {
             }
         }
         for r in results.transfer {
-            _ = macros.add("\(r.dataset) \(r.model) \(r.pretrained ? "pretrained" : "scratch") MRR@5", r.mrr5, format: .decimal(4))
-            _ = macros.add("\(r.dataset) \(r.model) \(r.pretrained ? "pretrained" : "scratch") HR@5", r.hr5, format: .decimal(4))
+            _ = macros.add("\(r.dataset) \(r.model) \(r.rowKind) MRR@5", r.mrr5, format: .decimal(4))
+            _ = macros.add("\(r.dataset) \(r.model) \(r.rowKind) HR@5", r.hr5, format: .decimal(4))
         }
         try macros.write(to: context.outputDirectory.appendingPathComponent("numbers.tex"))
     }

@@ -84,8 +84,9 @@ struct ScaleMapStage: Stage {
         }
     }
 
-    func run(_ context: StageContext) throws {
-        Kernels.setThreads(context.threads)
+    func run(_ context: StageContext) throws { try Kernels.withThreads(context.threads) { try compute(context) } }
+
+    func compute(_ context: StageContext) throws {
         var cells: [ScaleCell] = []
         for d in dims {
             for K in vocabularies {

@@ -35,21 +35,28 @@ struct TableStage: Stage {
     let seeds: [UInt64]
     /// dataset name → `oracle/<dataset>` (synthetic datasets only).
     let oracles: [String: StageID]
+    /// dataset name → the only models run on it (profiles.yaml `perDataset`); other rows are left out there.
+    var only: [String: [String]] = [:]
     var id: StageID { StageID("table/\(table.name)") }
+
+    private func runs(_ model: String, on dataset: String) -> Bool { only[dataset].map { $0.contains(model) } ?? true }
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
     var version: Int { 2 }
     var parameters: JSONValue {
-        .object(["title": .string(table.title), "caption": .string(table.caption), "rows": .encoded(table.rows),
-                 "columns": .encoded(table.columns), "datasets": .encoded(datasets),
-                 "labels": .encoded(models.map(\.label)), "profile": .string(profile), "seeds": .encoded(seeds)])
+        var p: [String: JSONValue] = ["title": .string(table.title), "caption": .string(table.caption), "rows": .encoded(table.rows),
+                                      "columns": .encoded(table.columns), "datasets": .encoded(datasets),
+                                      "labels": .encoded(models.map(\.label)), "profile": .string(profile), "seeds": .encoded(seeds)]
+        let shown = only.filter { entry in datasets.contains { $0.name == entry.key } }
+        if !shown.isEmpty { p["only"] = .encoded(shown) }
+        return .object(p)
     }
     /// Models every table reads besides its rows: the speedup reference and the learning guard.
     var references: [String] { [table.reference, popularity] }
     var inputs: [StageID] {
         var ids: [StageID] = []
         for ds in datasets {
-            for m in table.rows + references {
+            for m in table.rows + references where runs(m, on: ds.name) {
                 for id in EvaluateStage.stageIDs(dataset: ds.name, model: m, seeds: seeds) where !ids.contains(id) { ids.append(id) }
             }
             if let o = oracles[ds.name] { ids.append(o) }
@@ -79,7 +86,7 @@ struct TableStage: Stage {
             let mostPop = try EvaluateStage.load(context, dataset: ds.name, model: popularity, seeds: seeds)
             referenceLabel = baseline.label
             var best = 0.0
-            for model in models {
+            for model in models where runs(model.name, on: ds.name) {
                 let r = try EvaluateStage.load(context, dataset: ds.name, model: model.name, seeds: seeds)
                 selections.insert(r.selection)
                 let learned = r.learned(mostPop: mostPop)

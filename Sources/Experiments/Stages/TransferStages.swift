@@ -7,8 +7,8 @@ import NeuralNet
 import Pipeline
 import Reports
 
-/// `finetune/<dataset>/<model>[-scratch]/seed<s>`: a new target-item layer on the pre-trained (or a random) backbone,
-/// evaluated as PeterRec does: the true item against sampled negatives, MRR@5 and HR@5.
+/// `finetune/<dataset>/<model>[-scratch|-frozen]/seed<s>`: a new target-item layer on the pre-trained (or a random)
+/// backbone, evaluated as PeterRec does (the true item against sampled negatives) and against every target item.
 struct FinetuneStage: Stage {
     static let fileName = "transfer.json"
     let dataset: DatasetLabel
@@ -16,22 +16,28 @@ struct FinetuneStage: Stage {
     let transfer: TransferSpec
     let training: TrainingSpec
     let pretrained: Bool
+    /// The frozen-backbone row: the pre-trained backbone kept fixed, only the target layer trained.
+    var frozenRow = false
     let train: StageID
     let prep: StageID
     let blocks: StageID
-    var id: StageID { StageID("finetune/\(dataset.name)/\(model.name)\(pretrained ? "" : "-scratch")/seed\(training.seed)") }
-    var version: Int { EngineRevision.stageVersion(2) }
+    var row: String { frozenRow ? "frozen" : (pretrained ? "pretrained" : "scratch") }
+    var freezeBackbone: Bool { frozenRow || transfer.freezeBackbone }
+    var id: StageID { StageID("finetune/\(dataset.name)/\(model.name)\(pretrained ? (frozenRow ? "-frozen" : "") : "-scratch")/seed\(training.seed)") }
+    var version: Int { EngineRevision.stageVersion(3) }
     var parameters: JSONValue {
         .object(["model": .encoded(model.config), "label": .string(model.label), "pretrained": .bool(pretrained),
                  "epochs": .number(Double(transfer.epochs)), "negatives": .number(Double(transfer.negatives)),
-                 "freezeBackbone": .bool(transfer.freezeBackbone), "training": .encoded(training)])
+                 "freezeBackbone": .bool(freezeBackbone), "training": .encoded(training)])
     }
     // The random-init ablation still reads the train stage: it needs the same architecture and its parameter count.
     var inputs: [StageID] { [train, prep, blocks] }
     var outputs: [String] { [Self.fileName] }
     var preferredThreads: Int? { training.threads }
 
-    func run(_ context: StageContext) throws {
+    func run(_ context: StageContext) throws { try Kernels.withThreads(context.threads) { try compute(context) } }
+
+    func compute(_ context: StageContext) throws {
         let inputs = try RunInputs(context, prep: prep, blocks: blocks)
         let data = inputs.data
         guard let target = data.transfer else {
@@ -48,7 +54,7 @@ struct FinetuneStage: Stage {
         options.batchSize = training.batchSize
         options.learningRate = Float(training.learningRate)
         options.evalNegatives = transfer.negatives
-        options.finetuneBackbone = !transfer.freezeBackbone
+        options.finetuneBackbone = !freezeBackbone
         options.seed = training.seed
         context.progress("fine-tuning the target layer on \(target.train.rows) pairs")
         let result = try Transfer.finetune(
@@ -63,7 +69,8 @@ struct FinetuneStage: Stage {
         let out = TransferRecord(dataset: dataset.name, datasetLabel: dataset.label, model: model.name, label: model.label, pretrained: pretrained,
                                  mrr5: result.test.mrr5, hr5: result.test.hr5, negatives: transfer.negatives,
                                  testUsers: result.test.count, backboneFrozen: result.backboneFrozen, seed: training.seed,
-                                 params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)))
+                                 params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
+                                 row: row, fullMRR5: result.testFull.mrr5, fullHR5: result.testFull.hr5)
         try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
         if let t = context.inputMeasurement(train, Timing.secondsToBest) { context.record(Timing.secondsToBest, t) }
         context.record("finetuneSeconds", result.seconds)
@@ -79,7 +86,7 @@ struct Table6Stage: Stage {
     var id: StageID { "table/table6" }
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
-    var version: Int { 2 }
+    var version: Int { 3 }
     var parameters: JSONValue { .object(["profile": .string(profile), "seeds": .number(Double(seeds))]) }
     var inputs: [StageID] { finetunes }
     var fileInputs: [URL] { [paperValues] }
@@ -93,7 +100,7 @@ struct Table6Stage: Stage {
         var order: [String] = []
         var groups: [String: [(StageID, TransferRecord)]] = [:]
         for (id, r) in records {
-            let key = "\(r.dataset)/\(r.model)/\(r.pretrained)"
+            let key = "\(r.dataset)/\(r.model)/\(r.rowKind)"
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append((id, r))
         }
@@ -103,37 +110,51 @@ struct Table6Stage: Stage {
     func run(_ context: StageContext) throws {
         let paper = try PaperValues.load(paperValues)
         var table = Table(title: "Table 6: CpRec vs NextItNet on the transfer learning task",
-                          caption: "MRR@5 and HR@5 after fine-tuning (true item ranked against sampled negatives, as PeterRec); Params and TT of the pre-trained model.",
+                          caption: "MRR@5 and HR@5 after fine-tuning: the true item ranked against sampled negatives (PeterRec's protocol) and against every target item (full); Params and TT of the pre-trained model.",
                           columns: [.label("Model"), .label("Backbone"), Column(Metric.mrr5.rawValue, paper: true, spread: true),
                                     Column(Metric.hr5.rawValue, paper: true, spread: true),
+                                    Column(Metric.mrr5.rawValue, unit: "full", spread: true), Column(Metric.hr5.rawValue, unit: "full", spread: true),
                                     Column("Params", format: .count, paper: true), Column("TT", unit: "min", format: .decimal(2), paper: true, spread: true)],
                           groupTitle: "Dataset", provenance: RunFacts.provenance(profile: profile))
         var lastDataset = ""
-        var frozen = true
+        var mainFrozen = true
+        var negatives = 0, testUsers = 0
         let records = try finetunes.map { id in
             (id, try JSONFiles.read(TransferRecord.self, from: try context.inputDirectory(id).appendingPathComponent(FinetuneStage.fileName)))
         }
         for group in Self.grouped(records) {
             let r = group[0].1
-            frozen = frozen && group.allSatisfy { $0.1.backboneFrozen }
+            if r.rowKind == "pretrained" { mainFrozen = mainFrozen && group.allSatisfy { $0.1.backboneFrozen } }
+            negatives = r.negatives
+            testUsers = r.testUsers
             if r.dataset != lastDataset {
                 table.addGroup(r.datasetLabel)
                 lastDataset = r.dataset
             }
             func pv(_ column: TableColumn) -> Double? { paper.value(table: "table6", paperDataset: "ColdRec", model: r.model, column: column) }
             let mrr = SampleSummary(group.map { $0.1.mrr5 }), hr = SampleSummary(group.map { $0.1.hr5 })
+            let fullMRR = SampleSummary(group.compactMap { $0.1.fullMRR5 }), fullHR = SampleSummary(group.compactMap { $0.1.fullHR5 })
             let tt = SampleSummary(group.compactMap { context.inputMeasurement($0.0, Timing.secondsToBest).map { $0 / 60 } })
             func sd(_ s: SampleSummary) -> Double? { s.n > 1 ? s.sd : nil }
-            table.addRow([.text(r.label), .text(r.pretrained ? "pre-trained" : "random init (ablation)"),
-                          .number(mrr.mean, paper: r.pretrained ? pv(.metric(.mrr5)) : nil, std: sd(mrr)),
-                          .number(hr.mean, paper: r.pretrained ? pv(.metric(.hr5)) : nil, std: sd(hr)),
+            func cell(_ s: SampleSummary) -> Cell { s.n > 0 ? .number(s.mean, paper: nil, std: sd(s)) : .missing() }
+            let paperRow = r.rowKind == "pretrained"
+            let backbone: String
+            switch r.rowKind {
+            case "frozen": backbone = "pre-trained, frozen"
+            case "scratch": backbone = "random init (ablation)"
+            default: backbone = r.backboneFrozen ? "pre-trained, frozen" : "pre-trained, fine-tuned"
+            }
+            table.addRow([.text(r.label), .text(backbone),
+                          .number(mrr.mean, paper: paperRow ? pv(.metric(.mrr5)) : nil, std: sd(mrr)),
+                          .number(hr.mean, paper: paperRow ? pv(.metric(.hr5)) : nil, std: sd(hr)),
+                          cell(fullMRR), cell(fullHR),
                           .number(Double(r.params.total), paper: nil),
                           r.pretrained && tt.n > 0 ? .number(tt.mean, paper: nil, std: sd(tt)) : .missing()])
         }
         table.notes = ["Paper values: not retrievable (n/a).",
-                       "Mean ± standard deviation over \(seeds) seed\(seeds == 1 ? "" : "s") (pre-training and fine-tuning seeds move together).",
-                       "Fine-tuning: a target-item layer on the backbone's last hidden vector, sigmoid cross-entropy with one sampled negative; backbone \(frozen ? "frozen" : "fine-tuned").",
-                       "Sampled ranking: a tied negative counts ahead of the true item.",
+                       "Mean ± standard deviation over \(seeds) seed\(seeds == 1 ? "" : "s") (pre-training and fine-tuning seeds move together); \(testUsers) test users.",
+                       "Fine-tuning: a target-item layer on the backbone's last hidden vector, sigmoid cross-entropy with one sampled negative; the paper's row \(mainFrozen ? "keeps the backbone frozen" : "fine-tunes the backbone with the layer"). Frozen: the pre-trained backbone fixed, only the new layer trained.",
+                       "Sampled: the true item against \(negatives) sampled target items (PeterRec); full: against every target item. A tied item counts ahead of the true one.",
                        "Random init: the same fine-tuning from an untrained backbone, to show what pre-training buys (not in the paper)."]
         try table.write(to: context.outputDirectory, name: "table6")
     }
