@@ -53,6 +53,7 @@ enum ClaimChecks {
             claim("blockwise", "Table 3", blockwise(r)),
             claim("sharing", "Table 4", sharing(r)),
             claim("transfer", "Table 6", transfer(r)),
+            claim("self-attention", "beyond the paper; Table 7", selfAttention(r)),
         ]
     }
 
@@ -275,5 +276,36 @@ enum ClaimChecks {
             }
         }
         return (evidence, verdict, n0.dataset)
+    }
+
+    /// Beyond the paper. The compression and accuracy claims' rules on the SASRec backbone: a (dataset, variant)
+    /// pair supports the claim when CpRec-SASRec is compressed (fewer parameters than SASRec) and non-inferior
+    /// (95 % interval of the paired MRR@5 difference above −5 % of SASRec's mean); majority over pairs.
+    static func selfAttention(_ r: ResultSet) -> (String, Claim.Verdict, String) {
+        let b = r.roles.selfAttention.map { r.label($0.baseline) } ?? "the baseline"
+        var within = 0, outside = 0, total = 0
+        var parts: [String] = [], skipped: [String] = []
+        for ds in r.datasets {
+            guard let family = r.roles.selfAttention, let base = r.record(ds.name, family.baseline) else { continue }
+            if !r.learned(ds.name, family.baseline) { skipped.append("\(ds.label) \(base.label)"); continue }
+            for m in family.cprec {
+                guard let c = r.record(ds.name, m) else { continue }
+                if !r.learned(ds.name, m) { skipped.append("\(ds.label) \(m)"); continue }
+                let ratio = Double(base.params.total) / Double(c.params.total)
+                let (d, verdict) = Evidence.withinMargin(c.values(.mrr5), base.values(.mrr5), margin: tolerance)
+                total += 1
+                if verdict == .within && ratio > 1 { within += 1 }
+                if verdict == .outside || ratio <= 1 { outside += 1 }
+                parts.append("\(ds.label) \(m) MRR@5 \(pm(c.summary(.mrr5))) − \(b) = \(interval(d)) (\(verdict.rawValue)), compression \(f(ratio, 1))×")
+            }
+        }
+        if total == 0 {
+            return ("no CpRec-\(b)/\(b) pair that learned" + (skipped.isEmpty ? "" : " (did not learn: \(skipped.joined(separator: ", ")))"),
+                    .notMeasurable, names(r))
+        }
+        var evidence = "Table 7, over \(seedNote(r)): " + parts.joined(separator: "; ")
+            + ". Criterion: compressed (\(b) params / CpRec-\(b) params > 1) and the 95 % interval of the paired MRR@5 difference above −\(Int(tolerance * 100)) % of \(b)'s mean, in most (dataset, variant) pairs (\(within) within, \(outside) outside of \(total))."
+        if !skipped.isEmpty { evidence += " Left out (did not learn): \(skipped.joined(separator: ", "))." }
+        return (evidence, majority(within, outside, total), names(r))
     }
 }

@@ -74,7 +74,9 @@ struct GraphBuilder {
     mutating func build() throws {
         // Every model any table or figure names, on every dataset of the profile.
         var modelNames: [String] = []
-        for t in specs.tables { for r in t.rows + [t.reference] where !modelNames.contains(r) { modelNames.append(r) } }
+        for t in specs.tables {
+            for r in t.rows + [t.reference, specs.roles.popularity] where !modelNames.contains(r) { modelNames.append(r) }
+        }
         for m in specs.paretoModels + specs.convergenceModels + specs.roles.allModels where !modelNames.contains(m) {
             modelNames.append(m)
         }
@@ -94,7 +96,8 @@ struct GraphBuilder {
             add(TableStage(table: table, popularity: specs.roles.popularity, datasets: try profile.datasets(inTable: table.name).map(label),
                            models: try table.rows.map { try specs.model($0, profile: profile) },
                            paperValues: paperValues, profile: profile.name, seeds: profile.seeds,
-                           oracles: oracles, only: restricted))
+                           oracles: oracles, only: restricted,
+                           referenceLabel: try specs.model(table.reference, profile: profile).label))
         }
 
         // Table 1 and the long-tail figure describe every dataset the profile touches.

@@ -112,6 +112,13 @@ struct SpecLayer: @unchecked Sendable {  // Node is an immutable value tree; Yam
         return SpecLayer(node: n, file: file, path: path + [AnyKey(index: i)], keyMark: nil)
     }
 
+    /// This layer without `keys` (a mapping's other pairs keep their marks).
+    func dropping(_ keys: [String]) -> SpecLayer {
+        guard case .mapping(let m) = node, m.contains(where: { keys.contains($0.key.string ?? "") }) else { return self }
+        let pairs = m.filter { !keys.contains($0.key.string ?? "") }.map { ($0.key, $0.value) }
+        return SpecLayer(node: .mapping(Node.Mapping(pairs, m.tag, m.style, m.mark)), file: file, path: path, keyMark: keyMark)
+    }
+
     /// The deepest node along `relative` (a decoding error's path below this layer).
     func descend(_ relative: [CodingKey]) -> SpecLayer {
         var here = self

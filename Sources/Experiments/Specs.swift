@@ -33,11 +33,13 @@ enum SpecDefaults {
         return SpecLayer(node: node ?? Node([(Node, Node)]()), file: "ModelConfig defaults", path: [], keyMark: nil)
     }
 
-    /// The keys a model entry or a profile's `model:` may set: exactly `ModelConfig`'s stored properties.
-    static let modelKeys: [String] = {
-        guard case .mapping(let m) = modelLayer(.nextitnet).node else { return [] }
-        return m.compactMap { $0.key.string }
-    }()
+    /// The keys a model entry or a profile's `model:` may set: exactly `ModelConfig`'s stored properties (optional
+    /// ones, left out of the encoded defaults, included).
+    static let modelKeys: [String] = Mirror(reflecting: ModelConfig(kind: .nextitnet)).children.compactMap(\.label)
+
+    /// Keys only one kind reads: a profile default of one applies to that kind's entries only, so the configs (and
+    /// stage keys) of the other kinds do not change when a profile sets it.
+    static let kindOnlyKeys: [String: ModelConfig.Kind] = ["heads": .sasrec, "depth": .sasrec, "positions": .sasrec, "dropout": .sasrec]
 }
 
 /// One entry of pipeline/models.yaml: a printable label and a full model configuration.
@@ -147,9 +149,20 @@ public struct Roles: Codable, Hashable, Sendable {
     public var blockwiseJudged: String
     /// Layer-wise sharing alone (the sharing claim picks the best of them).
     public var sharing: [String]
+    /// Another backbone family's baseline and CpRec variants (the self-attention claim), if declared.
+    public var selfAttention: Family?
+
+    /// A backbone and its CpRec variants.
+    public struct Family: Codable, Hashable, Sendable {
+        public var baseline: String
+        public var cprec: [String]
+    }
 
     /// Every model a role names, for reference checks.
-    var allModels: [String] { [baseline, popularity, blockwiseJudged] + cprec + blockwise + sharing }
+    var allModels: [String] {
+        [baseline, popularity, blockwiseJudged] + cprec + blockwise + sharing
+            + (selfAttention.map { [$0.baseline] + $0.cprec } ?? [])
+    }
 }
 
 /// Training settings shared by every train stage of a profile.
@@ -285,6 +298,10 @@ enum ModelSettings {
         ("caserHorizontal", { $0.caserHorizontal >= 1 ? nil : "an integer ≥ 1, found \($0.caserHorizontal)" }),
         ("caserVertical", { $0.caserVertical >= 1 ? nil : "an integer ≥ 1, found \($0.caserVertical)" }),
         ("layerNormEps", { $0.layerNormEps > 0 && $0.layerNormEps.isFinite ? nil : "a positive number, found \($0.layerNormEps)" }),
+        ("heads", { ($0.heads ?? 1) >= 1 ? nil : "an integer ≥ 1, found \($0.heads ?? 0)" }),
+        ("depth", { ($0.depth ?? 1) >= 1 ? nil : "an integer ≥ 1, found \($0.depth ?? 0)" }),
+        ("positions", { ($0.positions ?? 1) >= 1 ? nil : "an integer ≥ 1, found \($0.positions ?? 0)" }),
+        ("dropout", { (0..<1).contains($0.dropout ?? 0) ? nil : "a number in [0, 1), found \($0.dropout ?? 0)" }),
     ]
 
     static func decode(_ layers: [SpecLayer]) throws -> ModelConfig {
@@ -469,7 +486,16 @@ private struct ExperimentsFile: Decodable {
         }
     }
     struct RolesNode: Decodable {
-        enum Key: String, CodingKey, CaseIterable { case baseline, popularity, cprec, blockwise, blockwiseJudged, sharing }
+        enum Key: String, CodingKey, CaseIterable { case baseline, popularity, cprec, blockwise, blockwiseJudged, sharing, selfAttention }
+        struct FamilyNode: Decodable {
+            enum Key: String, CodingKey, CaseIterable { case baseline, cprec }
+            var baseline: Located, cprec: [Located]
+            init(from decoder: Decoder) throws {
+                let c = try decoder.strictContainer(Key.self)
+                baseline = try c.decode(Located.self, forKey: .baseline)
+                cprec = try c.decode([Located].self, forKey: .cprec)
+            }
+        }
         var refs: [Located]
         var roles: Roles
         init(from decoder: Decoder) throws {
@@ -481,9 +507,11 @@ private struct ExperimentsFile: Decodable {
             if !blockwise.map(\.value).contains(judged.value) {
                 throw c.invalid(.blockwiseJudged, "one of roles.blockwise", found: "'\(judged.value)'")
             }
-            refs = [baseline, popularity, judged] + cprec + blockwise + sharing
+            let family = try c.decodeIfPresent(FamilyNode.self, forKey: .selfAttention)
+            refs = [baseline, popularity, judged] + cprec + blockwise + sharing + (family.map { [$0.baseline] + $0.cprec } ?? [])
             roles = Roles(baseline: baseline.value, popularity: popularity.value, cprec: cprec.map(\.value),
-                          blockwise: blockwise.map(\.value), blockwiseJudged: judged.value, sharing: sharing.map(\.value))
+                          blockwise: blockwise.map(\.value), blockwiseJudged: judged.value, sharing: sharing.map(\.value),
+                          selfAttention: family.map { Roles.Family(baseline: $0.baseline.value, cprec: $0.cprec.map(\.value)) })
         }
     }
     enum Key: String, CodingKey, CaseIterable { case roles, tables, figures }
@@ -544,8 +572,15 @@ public struct SpecBundle {
         var tables: [TableSpec] = []
         for (name, t) in e.tables.entries {
             try check(t.rows + (t.reference.map { [$0] } ?? []))
+            let reference = t.reference?.value ?? e.roles.roles.baseline
+            // A model's evaluate stage times it against one reference, so tables sharing a row must agree.
+            for row in t.rows {
+                if let other = tables.first(where: { $0.rows.contains(row.value) && $0.reference != reference }) {
+                    throw row.location.error("'\(row.value)' is also in \(other.name), whose speedup reference is '\(other.reference)', not '\(reference)'; a model is timed against one reference")
+                }
+            }
             tables.append(TableSpec(name: name, title: t.title, caption: t.caption, rows: t.rows.map(\.value),
-                                    columns: t.columns, reference: t.reference?.value ?? e.roles.roles.baseline))
+                                    columns: t.columns, reference: reference))
         }
         let f = e.figures
         try check([f.fig1.model, f.scalemap.reference] + f.pareto.models + f.convergence.models + f.scalemap.models)
@@ -587,11 +622,13 @@ public struct SpecBundle {
         guard let layer = modelLayers[name], var entry = models[name] else {
             throw SpecError(file: "models.yaml", line: nil, path: "models", message: "unknown model '\(name)'\(didYouMean(name, modelOrder))")
         }
-        entry.config = try ModelSettings.decode([layer] + profile.modelDefaults + [SpecDefaults.modelLayer(entry.config.kind)])
+        let kind = entry.config.kind
+        let foreign = SpecDefaults.kindOnlyKeys.filter { $0.value != kind }.map(\.key)
+        entry.config = try ModelSettings.decode([layer] + profile.modelDefaults.map { $0.dropping(foreign) } + [SpecDefaults.modelLayer(kind)])
         return entry
     }
 
-    /// The model a model's Speedup is timed against: the reference of the first table listing it, else the baseline.
+    /// The model a model's Speedup is timed against: the reference of the tables listing it, else the baseline.
     func speedupReference(for model: String) -> String {
         tables.first { $0.rows.contains(model) }?.reference ?? roles.baseline
     }

@@ -3,12 +3,16 @@ import Foundation
 import Kernels
 import NeuralNet
 
-/// One `pipeline bench` case: a fixed NextItNet trained for a fixed number of steps on synthetic data.
+/// One `pipeline bench` case: a fixed NextItNet (or SASRec) trained for a fixed number of steps on synthetic data.
 public struct BenchOptions: Sendable {
     public var name: String
+    /// nextitnet or sasrec.
+    public var kind: ModelConfig.Kind = .nextitnet
     public var dim: Int
-    /// Residual blocks (dilations cycle 1, 4 → conv layers 1, 2, 4, 8, …).
+    /// Residual blocks (dilations cycle 1, 4 → conv layers 1, 2, 4, 8, …); SASRec: transformer blocks.
     public var depth: Int = 4
+    /// SASRec's attention heads.
+    public var heads: Int = 1
     public var batch: Int = 256
     /// Sequence length t; a token is one predicted position (t − 1 per sequence).
     public var length: Int = 20
@@ -25,9 +29,11 @@ public struct BenchOptions: Sendable {
     /// Epoch size the seconds-per-epoch estimate is stated for (tokens).
     public var epochTokens: Int = 1_000_000
 
-    /// The cases: (a) d 64, 1,682 items; (b) d 256, 20,000 items, full softmax; (c) (b) block-wise.
+    /// The cases: (a) d 64, 1,682 items; (b) d 256, 20,000 items, full softmax; (c) (b) block-wise;
+    /// (s) SASRec, d 64, 2 blocks, 1 head, 1,682 items.
     public static func preset(_ name: String) -> BenchOptions? {
         switch name {
+        case "s": return BenchOptions(name: "s", kind: .sasrec, dim: 64, depth: 2, items: 1682)
         case "a": return BenchOptions(name: "a", dim: 64, items: 1682)
         case "b": return BenchOptions(name: "b", dim: 256, items: 20_000)
         case "c":
@@ -37,9 +43,14 @@ public struct BenchOptions: Sendable {
     }
 
     public var modelConfig: ModelConfig {
-        var c = ModelConfig(kind: .nextitnet)
+        var c = ModelConfig(kind: kind)
         c.dim = dim
-        c.dilations = (0..<depth).map { $0 % 2 == 0 ? 1 : 4 }
+        if kind == .sasrec {
+            c.depth = depth
+            c.heads = heads
+        } else {
+            c.dilations = (0..<depth).map { $0 % 2 == 0 ? 1 : 4 }
+        }
         if blockwise {
             c.input = .blockwise
             c.output = .blockwise
@@ -180,7 +191,8 @@ public enum BenchEngine {
         }
         resetPeakRSS()
         let gemm = GemmProfile()
-        let model = NextItNet(config: o.modelConfig, itemCount: o.items, seed: 1)
+        let model: any SequenceModel = o.kind == .sasrec ? SASRec(config: o.modelConfig, itemCount: o.items, seed: 1)
+            : NextItNet(config: o.modelConfig, itemCount: o.items, seed: 1)
         let adam = Adam(parameters: model.parameters)
         let batches = syntheticBatches(o, count: 4)
         var times = [Double](), probes = [Double](), mfus = [Double]()

@@ -1,7 +1,7 @@
 /// Everything that defines one model; decoded from the `pipeline/` specs, hashed into the train stage's key.
 public struct ModelConfig: Codable, Hashable, Sendable {
     /// Model family.
-    public enum Kind: String, Codable, Sendable { case nextitnet, gru4rec, caser, mostpop }
+    public enum Kind: String, Codable, Sendable { case nextitnet, gru4rec, caser, mostpop, sasrec }
     /// How the input embedding / output softmax matrix is represented.
     public enum Factorization: String, Codable, Sendable {
         /// One K×d table (input) or d×K matrix + bias (output).
@@ -12,6 +12,8 @@ public struct ModelConfig: Codable, Hashable, Sendable {
         case lowrank
     }
     /// Layer-wise parameter sharing of the residual blocks' convolutions (layer norms are never shared).
+    /// On SASRec a "layer" is one d×d projection (Q, K, V, O, FFN in, FFN out) and a "block" one transformer
+    /// block; the mapping is `SASRec.projectionName`'s comment.
     public enum Sharing: String, Codable, Sendable {
         case none
         case crossLayer = "cross-layer"        // Cl: one conv for every layer
@@ -48,6 +50,22 @@ public struct ModelConfig: Codable, Hashable, Sendable {
     public var layerNormEps: Float = 1e-8
     /// Mask padding targets out of the loss (false reproduces the authors' unmasked loss).
     public var maskPadding: Bool = true
+    // SASRec's keys are optional so that configs of the other kinds encode (and hash into stage keys) exactly as
+    // before they existed; read them through the effective values below.
+    /// SASRec: attention heads (must divide dim); nil = 1.
+    public var heads: Int?
+    /// SASRec: transformer blocks (attention + feed-forward each); nil = 2.
+    public var depth: Int?
+    /// SASRec: rows of the learned positional embedding; nil = 50 (the original's default maximum length).
+    public var positions: Int?
+    /// SASRec: dropout rate on the embedding and on both residual branches of every block; nil = 0.
+    public var dropout: Double?
+
+    /// Effective SASRec settings.
+    public var attentionHeads: Int { heads ?? 1 }
+    public var transformerBlocks: Int { depth ?? 2 }
+    public var positionCount: Int { positions ?? 50 }
+    public var dropoutRate: Float { Float(dropout ?? 0) }
 
     public init(kind: Kind) { self.kind = kind }
 }

@@ -30,8 +30,11 @@ public enum ModelFactory {
             }
         }
         if (c.input == .lowrank || c.output == .lowrank) && c.lowRank < 1 { try fail("lowRank must be ≥ 1, got \(c.lowRank)") }
-        if c.kind != .nextitnet && c.sharing != .none {
-            try fail("sharing \(c.sharing.rawValue) applies to NextItNet's residual blocks only, not \(c.kind.rawValue)")
+        if c.kind != .nextitnet && c.kind != .sasrec && c.sharing != .none {
+            try fail("sharing \(c.sharing.rawValue) applies to NextItNet's and SASRec's blocks only, not \(c.kind.rawValue)")
+        }
+        if c.kind != .sasrec && (c.heads != nil || c.depth != nil || c.positions != nil || c.dropout != nil) {
+            try fail("heads, depth, positions and dropout are SASRec keys, not \(c.kind.rawValue)'s")
         }
         switch c.kind {
         case .nextitnet:
@@ -44,6 +47,12 @@ public enum ModelFactory {
             if c.caserHorizontal < 1 || c.caserVertical < 1 {
                 try fail("caserHorizontal and caserVertical must be ≥ 1, got \(c.caserHorizontal), \(c.caserVertical)")
             }
+        case .sasrec:
+            let h = c.attentionHeads
+            if h < 1 || c.dim % h != 0 { try fail("heads \(h) must be ≥ 1 and divide dim \(c.dim)") }
+            if c.transformerBlocks < 1 { try fail("depth must be ≥ 1, got \(c.transformerBlocks)") }
+            if c.positionCount < 1 { try fail("positions must be ≥ 1, got \(c.positionCount)") }
+            if !(c.dropoutRate >= 0 && c.dropoutRate < 1) { try fail("dropout must be in [0, 1), got \(c.dropoutRate)") }
         case .mostpop: break
         }
     }
@@ -56,6 +65,7 @@ public enum ModelFactory {
         case .nextitnet: return NextItNet(config: config, itemCount: itemCount, seed: seed)
         case .gru4rec: return GRU4Rec(config: config, itemCount: itemCount, seed: seed)
         case .caser: return Caser(config: config, itemCount: itemCount, seed: seed)
+        case .sasrec: return SASRec(config: config, itemCount: itemCount, seed: seed)
         case .mostpop:
             guard let train = trainSequences else {
                 throw ModelConfigError.invalid("mostpop needs the training sequences to count popularity")
@@ -73,6 +83,7 @@ public enum ModelFactory {
         case .nextitnet: return NextItNet.closedFormParameterCounts(config: c, itemCount: itemCount)
         case .gru4rec: return GRU4Rec.closedFormParameterCounts(config: c, itemCount: itemCount)
         case .caser: return Caser.closedFormParameterCounts(config: c, itemCount: itemCount)
+        case .sasrec: return SASRec.closedFormParameterCounts(config: c, itemCount: itemCount)
         case .mostpop: return (0, 0, 0)
         }
     }

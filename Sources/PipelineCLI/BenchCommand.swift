@@ -3,19 +3,20 @@ import Foundation
 import Kernels
 import Models
 
-/// `pipeline bench`: training throughput of fixed NextItNet cases on synthetic data.
+/// `pipeline bench`: training throughput of fixed NextItNet and SASRec cases on synthetic data.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure engine training throughput (tokens/s, GEMM share, peak RSS, sgemm rate, MFU).",
         discussion: """
             Cases: a = d 64, 1,682 items; b = d 256, 20,000 items, full softmax; c = b with block-wise input and \
-            softmax, blocks [2000, 8000, rest], f = 4. All use 4 residual blocks (dilations 1,2,4,8,1,2,4,8), \
-            kernel 3, t = 20, batch 256. With --json, stdout holds exactly one JSON object (one case) or \
+            softmax, blocks [2000, 8000, rest], f = 4. These use 4 residual blocks (dilations 1,2,4,8,1,2,4,8), \
+            kernel 3. s = SASRec, d 64, 2 transformer blocks, 1 head, 1,682 items (not in the default set). All \
+            use t = 20, batch 256. With --json, stdout holds exactly one JSON object (one case) or \
             {"cases": [...]} (several); human-readable progress goes to stderr.
             """)
 
-    @Option(name: .customLong("case"), help: "Case to run (a, b or c); repeat or comma-separate. Default: all.")
+    @Option(name: .customLong("case"), help: "Case to run (a, b, c or s); repeat or comma-separate. Default: a, b and c.")
     var cases: [String] = []
 
     @Flag(help: "Print the result as JSON on stdout.")
@@ -24,7 +25,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Override the width d.")
     var dim: Int?
 
-    @Option(help: "Override the number of residual blocks.")
+    @Option(help: "Override the number of residual blocks (SASRec: transformer blocks).")
     var depth: Int?
 
     @Option(help: "Override the batch size.")
@@ -50,7 +51,7 @@ struct BenchCommand: ParsableCommand {
         var results = [BenchResult]()
         for name in names {
             guard var o = BenchOptions.preset(name) else {
-                throw ValidationError("unknown bench case \(name) (use a, b or c)")
+                throw ValidationError("unknown bench case \(name) (use a, b, c or s)")
             }
             if let dim { o.dim = dim }
             if let depth { o.depth = depth }

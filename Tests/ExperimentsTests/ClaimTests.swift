@@ -164,4 +164,30 @@ func seededRecord(_ model: String, mrr5: [Double], params: Int, secondsPerEpoch:
         #expect(claims.map(\.id) == paper.claims.map(\.id))
         #expect(claims.allSatisfy { !$0.statement.isEmpty && !$0.evidence.isEmpty })
     }
+
+    /// SASRec at `base`; the CpRec-SASRec variants shifted by `shift` with `params` parameters.
+    func sasrecResults(shift: Double, params: Int) -> ResultSet {
+        var r = results(cprecMRR: 0.1, cprecParams: 200_000)
+        r.evaluations["d"]!["sasrec"] = seededRecord("sasrec", mrr5: Self.base, params: 1_000_000)
+        for m in shippedRoles.selfAttention!.cprec {
+            r.evaluations["d"]![m] = seededRecord(m, mrr5: Self.base.map { $0 + shift }, params: params)
+        }
+        return r
+    }
+
+    @Test func selfAttentionNeedsNonInferiorityAndCompression() {
+        let holds = ClaimChecks.selfAttention(sasrecResults(shift: -0.001, params: 300_000))
+        #expect(holds.1 == .holds, "\(holds.0)")
+        #expect(holds.0.contains("3 within, 0 outside of 3"))
+        // 8 % below SASRec: outside the 5 % margin.
+        #expect(ClaimChecks.selfAttention(sasrecResults(shift: -0.008, params: 300_000)).1 == .doesNotHold)
+        // As accurate but not smaller: no compression, so it does not support the claim.
+        #expect(ClaimChecks.selfAttention(sasrecResults(shift: 0, params: 1_000_000)).1 == .doesNotHold)
+        // Without SASRec runs (a profile without Table 7) there is nothing to judge.
+        #expect(ClaimChecks.selfAttention(results(cprecMRR: 0.1, cprecParams: 200_000)).1 == .notMeasurable)
+        // A SASRec that did not learn leaves every pair out.
+        var r = sasrecResults(shift: 0, params: 300_000)
+        r.evaluations["d"]!["sasrec"] = seededRecord("sasrec", mrr5: [0.02, 0.021, 0.019], params: 1_000_000)
+        #expect(ClaimChecks.selfAttention(r).1 == .notMeasurable)
+    }
 }

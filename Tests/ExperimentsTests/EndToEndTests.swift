@@ -8,7 +8,7 @@ import Testing
 /// `pipeline all --profile smoke` in a temporary folder with one seed, then with the shipped two (only the new
 /// seed's model stages run), then again (nothing runs); every table and figure file, and values that make sense.
 @Suite(.serialized) struct EndToEndTests {
-    static let tables = ["table1", "table2", "table3", "table4", "table5", "table6", "claims"]
+    static let tables = ["table1", "table2", "table3", "table4", "table5", "table6", "table7", "claims"]
     static let figures = ["fig1", "longtail", "pareto", "convergence"]
 
     @Test func smokeProfileProducesEveryTableAndFigureThenRunsNothing() throws {
@@ -44,7 +44,7 @@ import Testing
             }
         }
         let report = try String(contentsOf: root.appendingPathComponent("REPORT.md"), encoding: .utf8)
-        for claim in ["compression", "speed", "accuracy", "scaling", "blockwise", "sharing", "transfer"] {
+        for claim in ["compression", "speed", "accuracy", "scaling", "blockwise", "sharing", "transfer", "self-attention"] {
             #expect(report.contains("| \(claim) |"), "REPORT.md lacks the \(claim) claim")
         }
         #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("paper-tables/numbers.tex").path))

@@ -45,21 +45,32 @@ import Testing
     }
 
     @Test func aTableNamesItsOwnSpeedupReference() throws {
-        let dir = try specsCopy(editing: "experiments.yaml") {
-            $0.replacingOccurrences(of: "ab-nextitnet]\n    columns: [MRR@5, HR@5, TT, Params(mid)]",
-                                    with: "ab-nextitnet]\n    columns: [MRR@5, HR@5, TT, Params(mid), Speedup]\n    reference: cb-nextitnet")
+        let dir = try specsCopy(editing: "models.yaml") {
+            $0 + "  x-nextitnet:    {label: X-NextItNet, kind: nextitnet, sharing: cross-block, kernel: 2}\n"
         }
         defer { try? FileManager.default.removeItem(at: dir) }
+        let experiments = dir.appendingPathComponent("experiments.yaml")
+        let original = try String(contentsOf: experiments, encoding: .utf8)
+        let table = "\n  table9:\n    title: X\n    caption: X against Cb\n    rows: [x-nextitnet]\n    columns: [MRR@5, Speedup]\n    reference: cb-nextitnet\n"
+        try original.replacingOccurrences(of: "\nfigures:", with: table + "\nfigures:").write(to: experiments, atomically: true, encoding: .utf8)
         let stages = try graph(dir)
-        let table4 = try #require(stages["table/table4"] as? TableStage)
-        #expect(table4.table.reference == "cb-nextitnet")
-        #expect(table4.references == ["cb-nextitnet", "mostpop"])
-        // A model's speedup is timed against the reference of the first table listing it.
-        let cl = try #require(stages["evaluate/weishi-smoke/cl-nextitnet/seed10"] as? EvaluateStage)
-        #expect(cl.baseline?.name == "cb-nextitnet" && cl.inputs.contains("train/weishi-smoke/cb-nextitnet/seed10"))
-        let cprec = try #require(stages["evaluate/weishi-smoke/cprec-cb/seed10"] as? EvaluateStage)
-        #expect(cprec.baseline?.name == "nextitnet")
-        #expect(try #require(stages["evaluate/weishi-smoke/cb-nextitnet/seed10"] as? EvaluateStage).baseline == nil)
+        let table9 = try #require(stages["table/table9"] as? TableStage)
+        #expect(table9.references == ["cb-nextitnet", "mostpop"] && table9.referenceLabel == "Cb-NextItNet")
+        #expect(table9.inputs.contains("evaluate/weishi-smoke/cb-nextitnet/seed10"))
+        let x = try #require(stages["evaluate/weishi-smoke/x-nextitnet/seed10"] as? EvaluateStage)
+        #expect(x.baseline?.name == "cb-nextitnet" && x.inputs.contains("train/weishi-smoke/cb-nextitnet/seed10"))
+        // Every other model keeps the roles' baseline.
+        #expect(try #require(stages["evaluate/weishi-smoke/cprec-cb/seed10"] as? EvaluateStage).baseline?.name == "nextitnet")
+
+        // A model in two tables cannot be timed against two references: the second table's row is blamed.
+        let clash = original.replacingOccurrences(of: "ab-nextitnet]\n    columns: [MRR@5, HR@5, TT, Params(mid)]",
+                                                  with: "ab-nextitnet]\n    columns: [MRR@5, HR@5, TT, Params(mid)]\n    reference: cb-nextitnet")
+        try clash.write(to: experiments, atomically: true, encoding: .utf8)
+        let line = lineOf(clash, "rows: [nextitnet, cl-nextitnet")
+        #expect(throws: SpecError.self) { try SpecBundle.load(dir) }
+        do { _ = try SpecBundle.load(dir) } catch {
+            #expect("\(error)" == "experiments.yaml:\(line): tables.table4.rows[0]: 'nextitnet' is also in table2, whose speedup reference is 'nextitnet', not 'cb-nextitnet'; a model is timed against one reference")
+        }
     }
 
     @Test func depthSweepRepeatsTheProfilesDilations() throws {

@@ -27,7 +27,8 @@ import Testing
         for ds in ["weishi-smoke", "mllatest-smoke"] {
             for m in ["mostpop", "gru4rec", "caser", "nextitnet", "cprec-cl", "cprec-cb", "cprec-al", "cprec-ab", "bi-nextitnet",
                       "bo-nextitnet", "bio-nextitnet", "b1-nextitnet", "cl-nextitnet", "cb-nextitnet", "al-nextitnet",
-                      "ab-nextitnet", "bi-gru4rec", "bo-gru4rec", "bio-gru4rec"] {
+                      "ab-nextitnet", "bi-gru4rec", "bo-gru4rec", "bio-gru4rec", "sasrec", "bi-sasrec", "bo-sasrec", "bio-sasrec",
+                      "cprec-sasrec-cl", "cprec-sasrec-cb", "cprec-sasrec-al"] {
                 for seed in [10, 11] { #expect(ids.contains("evaluate/\(ds)/\(m)/seed\(seed)"), "missing evaluate/\(ds)/\(m)/seed\(seed)") }
             }
         }
@@ -130,6 +131,32 @@ import Testing
         defer { try? FileManager.default.removeItem(at: badYAML) }
         let e3 = #expect(throws: SpecError.self) { try SpecBundle.load(badYAML) }
         #expect("\(e3.map { "\($0)" } ?? "")".contains("profiles.yaml"))
+    }
+
+    @Test func speedupReferenceIsDeclaredPerTable() throws {
+        let specs = try SpecBundle.load(repositorySpecs)
+        #expect(specs.tables.first { $0.name == "table7" }?.reference == "sasrec")
+        #expect(specs.tables.filter { $0.name != "table7" }.allSatisfy { $0.reference == "nextitnet" })
+        // Table 7's rows are timed against SASRec, every other model against NextItNet.
+        let graph = try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: repositorySpecs, outputRoot: repositorySpecs))
+        let evaluations = graph.compactMap { $0 as? EvaluateStage }
+        let bio = try #require(evaluations.first { $0.model.name == "bio-sasrec" })
+        #expect(bio.baseline?.name == "sasrec")
+        #expect(evaluations.first { $0.model.name == "sasrec" }?.baseline == nil)
+        #expect(evaluations.first { $0.model.name == "cprec-cb" }?.baseline?.name == "nextitnet")
+
+        let unknown = try specsCopy(editing: "experiments.yaml") { $0.replacingOccurrences(of: "reference: sasrec", with: "reference: sasrek") }
+        defer { try? FileManager.default.removeItem(at: unknown) }
+        let e = #expect(throws: SpecError.self) { try SpecBundle.load(unknown) }
+        #expect("\(e.map { "\($0)" } ?? "")".contains("tables.table7.reference: unknown model 'sasrek' (did you mean 'sasrec'?)"))
+
+        // One model in two tables with different references cannot be timed against both.
+        let clash = try specsCopy(editing: "experiments.yaml") {
+            $0.replacingOccurrences(of: "rows: [sasrec, bi-sasrec", with: "rows: [sasrec, gru4rec, bi-sasrec")
+        }
+        defer { try? FileManager.default.removeItem(at: clash) }
+        let e2 = #expect(throws: SpecError.self) { try SpecBundle.load(clash) }
+        #expect("\(e2.map { "\($0)" } ?? "")".contains("'gru4rec' is also in table2"))
     }
 
     @Test func unknownProfileListsTheDeclaredOnes() throws {

@@ -30,4 +30,28 @@ import Testing
         #expect(r.gflop_per_step * 1e9 >= 2 * 3 * 2 * N * 3 * 16 * 16)
         #expect(lines.contains { $0.contains("gemm ") }, "the per-shape GEMM breakdown is printed")
     }
+
+    @Test func sasrecCaseIsTheIssuesShapeAndReportsTheSameKeys() throws {
+        let s = try #require(BenchOptions.preset("s"))
+        #expect(s.kind == .sasrec && s.dim == 64 && s.depth == 2 && s.heads == 1 && s.length == 20 && s.batch == 256
+                && s.items == 1682)
+        var o = s
+        o.dim = 16
+        o.items = 60
+        o.batch = 8
+        o.threads = 1
+        o.warmup = 1
+        o.steps = 2
+        o.sgemmRows = 64
+        let r = BenchEngine.run(o) { _ in }
+        let plain = try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as? [String: Any]
+        var n = BenchOptions(name: "tiny", dim: 16, items: 60)
+        n.depth = 1; n.batch = 8; n.threads = 1; n.warmup = 1; n.steps = 1; n.sgemmRows = 64
+        let reference = try JSONSerialization.jsonObject(with: JSONEncoder().encode(BenchEngine.run(n) { _ in })) as? [String: Any]
+        #expect(Set(plain?.keys ?? [:].keys) == Set(reference?.keys ?? [:].keys))
+        #expect(r.case == "s" && r.tokens_per_s > 0 && r.depth == 2)
+        // SASRec's layout, not NextItNet's: (d 16, 2 blocks, 50 positions, K 60) by the closed form.
+        let cf = SASRec.closedFormParameterCounts(config: o.modelConfig, itemCount: 60)
+        #expect(r.parameters == cf.input + cf.middle + cf.output)
+    }
 }

@@ -31,6 +31,7 @@ import Testing
         ("Bi-GRU4Rec", config(.gru4rec, input: .blockwise)), ("Bo-GRU4Rec", config(.gru4rec, output: .blockwise)),
         ("Bio-GRU4Rec", config(.gru4rec, input: .blockwise, output: .blockwise)), ("Caser", config(.caser)),
         ("Bio-Caser", config(.caser, input: .blockwise, output: .blockwise)), ("MostPop", config(.mostpop)),
+        ("SASRec", config(.sasrec)), ("Bio-SASRec", config(.sasrec, input: .blockwise, output: .blockwise)),
     ]
 
     @Test(arguments: zoo.map { $0.0 })

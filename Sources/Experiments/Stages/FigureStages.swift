@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Models
 import Pipeline
 import Reports
 
@@ -98,7 +99,7 @@ func errorBar(_ r: EvaluationRecord, _ metric: Metric) -> Double? {
     r.values(metric).count > 1 ? r.sd(metric) : nil
 }
 
-/// `figure/pareto`: parameters vs MRR@5 of every NextItNet / CpRec variant, one panel per dataset.
+/// `figure/pareto`: parameters vs MRR@5 of every NextItNet / CpRec variant (and the SASRec family), one panel per dataset.
 struct ParetoFigureStage: Stage {
     let datasets: [DatasetLabel]
     let models: [ModelEntry]
@@ -116,6 +117,8 @@ struct ParetoFigureStage: Stage {
     /// The family a model is drawn in: its own colour and marker in every panel.
     static func family(_ m: ModelEntry) -> String {
         let c = m.config
+        // Another backbone: one family for all its variants, so it reads as its own cloud beside NextItNet's.
+        if c.kind == .sasrec { return "SASRec / CpRec-SASRec" }
         let blockwise = c.input != .full || c.output != .full
         switch (blockwise, c.sharing != .none) {
         case (true, true): return "CpRec (block-wise + sharing)"

@@ -46,11 +46,14 @@ struct TableStage: Stage {
     var parameters: JSONValue {
         var p: [String: JSONValue] = ["title": .string(table.title), "caption": .string(table.caption), "rows": .encoded(table.rows),
                                       "columns": .encoded(table.columns), "datasets": .encoded(datasets),
-                                      "labels": .encoded(models.map(\.label)), "profile": .string(profile), "seeds": .encoded(seeds)]
+                                      "labels": .encoded(models.map(\.label)), "profile": .string(profile), "seeds": .encoded(seeds),
+                                      "reference": .string(table.reference), "referenceLabel": .string(referenceLabel)]
         let shown = only.filter { entry in datasets.contains { $0.name == entry.key } }
         if !shown.isEmpty { p["only"] = .encoded(shown) }
         return .object(p)
     }
+    /// How the notes name the speedup reference.
+    let referenceLabel: String
     /// Models every table reads besides its rows: the speedup reference and the learning guard.
     var references: [String] { [table.reference, popularity] }
     var inputs: [StageID] {
@@ -74,7 +77,6 @@ struct TableStage: Stage {
             let hasPaper = paper.values.contains { $0.table == table.name && $0.column == c }
             columns.append(ResultColumns.column(c, paper: hasPaper))
         }
-        var referenceLabel = table.reference
         var out = Table(title: table.title, caption: table.caption, columns: columns, groupTitle: "Dataset",
                         provenance: RunFacts.provenance(profile: profile))
         var selections: Set<String> = []
@@ -82,9 +84,7 @@ struct TableStage: Stage {
         var oracleNotes: [String] = []
         for ds in datasets {
             out.addGroup(ds.label)
-            let baseline = try EvaluateStage.load(context, dataset: ds.name, model: table.reference, seeds: seeds)
             let mostPop = try EvaluateStage.load(context, dataset: ds.name, model: popularity, seeds: seeds)
-            referenceLabel = baseline.label
             var best = 0.0
             for model in models where runs(model.name, on: ds.name) {
                 let r = try EvaluateStage.load(context, dataset: ds.name, model: model.name, seeds: seeds)
