@@ -318,16 +318,6 @@ public enum DatasetSpecKeys {
     public static let userPlaced = ["kind"] + UserPlacedSource.CodingKeys.allCases.map(\.rawValue)
     public static let synthetic = ["kind"] + SyntheticSpec.CodingKeys.allCases.map(\.rawValue)
     public static let blocks = BlockRule.CodingKeys.allCases.map(\.rawValue)
-
-    /// The keys of a `source` mapping of the given kind; nil for an unknown kind.
-    public static func source(kind: String) -> [String]? {
-        switch kind {
-        case "download": return download
-        case "user-placed": return userPlaced
-        case "synthetic": return synthetic
-        default: return nil
-        }
-    }
 }
 
 private struct AnyKey: CodingKey {
@@ -337,11 +327,18 @@ private struct AnyKey: CodingKey {
     init?(intValue: Int) { nil }
 }
 
-/// Fails decoding on a key outside `allowed` (the spec reader checks first, with lines; this guards JSON input).
-func rejectUnknownKeys(_ decoder: Decoder, allowed: [String]) throws {
+/// A key outside what a spec mapping accepts (carried by the `DecodingError`, so a reader can suggest the closest).
+public struct UnknownKeyError: Error, Sendable {
+    public let key: String
+    public let allowed: [String]
+}
+
+/// Fails decoding on a key outside `allowed`: a misspelt key would otherwise leave its default in place unnoticed.
+public func rejectUnknownKeys(_ decoder: Decoder, allowed: [String]) throws {
     let c = try decoder.container(keyedBy: AnyKey.self)
     if let key = c.allKeys.first(where: { !allowed.contains($0.stringValue) }) {
-        throw DecodingError.dataCorruptedError(forKey: key, in: c,
-            debugDescription: "unknown key '\(key.stringValue)'; expected one of: \(allowed.joined(separator: ", "))")
+        throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [key],
+            debugDescription: "unknown key '\(key.stringValue)'; expected one of: \(allowed.joined(separator: ", "))",
+            underlyingError: UnknownKeyError(key: key.stringValue, allowed: allowed)))
     }
 }

@@ -9,19 +9,6 @@ public struct OracleMetrics: Codable, Equatable, Sendable {
     public var conditionsOn = SyntheticOracle.conditionsOn
 
     public init() {}
-
-    /// The metric by its table name ("MRR@5", …, "NDCG@20").
-    public subscript(metric: String) -> Double? {
-        switch metric {
-        case "MRR@5": return mrr5
-        case "HR@5": return hr5
-        case "NDCG@5": return ndcg5
-        case "MRR@20": return mrr20
-        case "HR@20": return hr20
-        case "NDCG@20": return ndcg20
-        default: return nil
-        }
-    }
 }
 
 /// The generator's own next-item law, turned into the best achievable expected HR/MRR/NDCG of a test split.

@@ -3,6 +3,8 @@ import Reports
 
 /// Everything the claims check reads, gathered from cached results (plain values, so tests can build fixtures).
 struct ResultSet {
+    /// Which models the claims compare (experiments.yaml `roles:`).
+    var roles: Roles
     /// dataset -> model -> evaluation merged over seeds (`EvaluationRecord.merging`).
     var evaluations: [String: [String: EvaluationRecord]] = [:]
     /// Every seed's evaluation, in graph order (what `evaluations` merges).
@@ -19,17 +21,21 @@ struct ResultSet {
 
     /// `EvaluationRecord.learned` against the dataset's MostPop run (true for a model that was not run).
     func learned(_ dataset: String, _ model: String) -> Bool {
-        record(dataset, model)?.learned(mostPop: record(dataset, "mostpop")) ?? true
+        record(dataset, model)?.learned(mostPop: record(dataset, roles.popularity)) ?? true
     }
+
+    /// How tables print a model (its name when no run of it was loaded).
+    func label(_ model: String) -> String {
+        evaluations.values.lazy.compactMap { $0[model]?.label }.first ?? transfer.first { $0.model == model }?.label ?? model
+    }
+
+    /// The baseline's label, for evidence text.
+    var baseline: String { label(roles.baseline) }
 }
 
 /// The paper's claims, each turned into a verdict by the rules of `Evidence`: paired comparisons over seeds
 /// and non-inferiority margins, so that seed noise cannot flip a verdict; models that did not learn are left out.
 enum ClaimChecks {
-    static let cprec = ["cprec-cl", "cprec-cb", "cprec-al", "cprec-ab"]
-    static let sharingSchemes = ["cl-nextitnet", "cb-nextitnet", "al-nextitnet", "ab-nextitnet"]
-    /// Table 7's CpRec-SASRec variants (adjacent-block equals cross-layer at 2 blocks and is not run).
-    static let cprecSASRec = ["cprec-sasrec-cl", "cprec-sasrec-cb", "cprec-sasrec-al", "cprec-sasrec-ab"]
     /// "Matches" means: the 95 % interval of the paired MRR@5 difference stays above −5 % of the reference.
     static let tolerance = 0.05
 
@@ -60,7 +66,7 @@ enum ClaimChecks {
         d.n > 1 ? "\(f(d.mean, 4)) [\(f(d.lower, 4)), \(f(d.upper, 4))]" : f(d.mean, 4)
     }
     private static func seedNote(_ r: ResultSet) -> String {
-        let n = r.evaluations.values.first?.values.first?.values("MRR@5").count ?? 1
+        let n = r.evaluations.values.first?.values.first?.values(.mrr5).count ?? 1
         return "\(n) seed\(n == 1 ? "" : "s")"
     }
 
@@ -77,15 +83,15 @@ enum ClaimChecks {
         var parts: [String] = []
         var best = 0.0
         for ds in r.datasets {
-            guard let base = r.record(ds.name, "nextitnet") else { continue }
-            let ratios = cprec.compactMap { m in r.record(ds.name, m).map { (m, Double(base.params.total) / Double($0.params.total)) } }
+            guard let base = r.record(ds.name, r.roles.baseline) else { continue }
+            let ratios = r.roles.cprec.compactMap { m in r.record(ds.name, m).map { (m, Double(base.params.total) / Double($0.params.total)) } }
             guard let top = ratios.max(by: { $0.1 < $1.1 }) else { continue }
             best = max(best, top.1)
             parts.append("\(ds.label): \(ratios.map { "\($0.0) \(f($0.1, 1))×" }.joined(separator: ", "))")
         }
-        if parts.isEmpty { return ("no NextItNet/CpRec pair evaluated", .notMeasurable, names(r)) }
+        if parts.isEmpty { return ("no \(r.baseline)/CpRec pair evaluated", .notMeasurable, names(r)) }
         let verdict: Claim.Verdict = best >= 4 ? .holds : .doesNotHold
-        return ("NextItNet params / CpRec params (Table 2): " + parts.joined(separator: "; ") + ". Threshold: best ≥ 4×.", verdict, names(r))
+        return ("\(r.baseline) params / CpRec params (Table 2): " + parts.joined(separator: "; ") + ". Threshold: best ≥ 4×.", verdict, names(r))
     }
 
     /// A time ratio counts as "faster" only beyond this factor: single timings on a shared machine vary by a few percent.
@@ -98,13 +104,13 @@ enum ClaimChecks {
     /// batch 1 (mean over seeds of the per-seed ratios, each timed in its own stage), judged on the datasets of the
     /// paper's regime (K ≥ 20,000) when the profile has one; smaller datasets are shown beside them.
     static func speed(_ r: ResultSet) -> (String, Claim.Verdict, String) {
-        let regime = r.datasets.filter { ds in (r.record(ds.name, "nextitnet")?.items ?? 0) >= paperRegimeItems }
+        let regime = r.datasets.filter { ds in (r.record(ds.name, r.roles.baseline)?.items ?? 0) >= paperRegimeItems }
         var trainFaster = 0, inferFaster = 0, total = 0
         var parts: [String] = []
         for ds in r.datasets {
-            guard let base = r.record(ds.name, "nextitnet") else { continue }
+            guard let base = r.record(ds.name, r.roles.baseline) else { continue }
             let judged = regime.isEmpty || regime.contains { $0.name == ds.name }
-            for m in cprec {
+            for m in r.roles.cprec {
                 guard let c = r.record(ds.name, m) else { continue }
                 // Per-epoch time: total time also depends on how many epochs early stopping allowed.
                 let perSeed = zip(base.seedSecondsPerEpoch, c.seedSecondsPerEpoch).map { $0 / max($1, 1e-9) }
@@ -126,8 +132,8 @@ enum ClaimChecks {
         let verdict: Claim.Verdict = trainFaster * 2 > total && inferFaster * 2 > total ? .holds : .doesNotHold
         let scope = regime.isEmpty
             ? "No dataset of this profile is in the paper's regime (K ≥ \(paperRegimeItems) items), so the verdict uses every dataset; the scale map (figures/scalemap.png) measures where the speedup appears."
-            : "Judged on the paper's regime, K ≥ \(paperRegimeItems) items: \(regime.map { ds in "\(ds.label) (K = \(r.record(ds.name, "nextitnet")?.items ?? 0))" }.joined(separator: ", ")); the smaller datasets (K shown) are listed for contrast, and the scale map (figures/scalemap.png) extends the picture to K = 1M without training."
-        return ("NextItNet time / CpRec time (mean ± sd over \(seedNote(r))), training per epoch and top-5 inference at test batch 1 (the paper's latency setting, exact fast top-N path): " + parts.joined(separator: "; ")
+            : "Judged on the paper's regime, K ≥ \(paperRegimeItems) items: \(regime.map { ds in "\(ds.label) (K = \(r.record(ds.name, r.roles.baseline)?.items ?? 0))" }.joined(separator: ", ")); the smaller datasets (K shown) are listed for contrast, and the scale map (figures/scalemap.png) extends the picture to K = 1M without training."
+        return ("\(r.baseline) time / CpRec time (mean ± sd over \(seedNote(r))), training per epoch and top-5 inference at test batch 1 (the paper's latency setting, exact fast top-N path): " + parts.joined(separator: "; ")
                 + ". Faster (mean ≥ \(f(fasterBy, 1))×) in training: \(trainFaster) of \(total); in inference: \(inferFaster) of \(total). " + scope,
                 verdict, regime.isEmpty ? names(r) : regime.map(\.label).joined(separator: ", "))
     }
@@ -137,22 +143,22 @@ enum ClaimChecks {
         var betterOrTie = 0, worse = 0, undecided = 0, total = 0
         var parts: [String] = [], skipped: [String] = []
         for ds in r.datasets {
-            guard let base = r.record(ds.name, "nextitnet") else { continue }
-            if !r.learned(ds.name, "nextitnet") { skipped.append("\(ds.label) NextItNet"); continue }
-            for m in cprec {
+            guard let base = r.record(ds.name, r.roles.baseline) else { continue }
+            if !r.learned(ds.name, r.roles.baseline) { skipped.append("\(ds.label) \(r.baseline)"); continue }
+            for m in r.roles.cprec {
                 guard let c = r.record(ds.name, m) else { continue }
                 if !r.learned(ds.name, m) { skipped.append("\(ds.label) \(m)"); continue }
-                let (d, verdict) = Evidence.compare(c.values("MRR@5"), base.values("MRR@5"))
+                let (d, verdict) = Evidence.compare(c.values(.mrr5), base.values(.mrr5))
                 total += 1
                 switch verdict {
                 case .better, .tie: betterOrTie += 1
                 case .worse: worse += 1
                 case .undecided: undecided += 1
                 }
-                parts.append("\(ds.label) \(m) − NextItNet = \(interval(d)): \(verdict.rawValue)")
+                parts.append("\(ds.label) \(m) − \(r.baseline) = \(interval(d)): \(verdict.rawValue)")
             }
         }
-        if total == 0 { return ("no CpRec/NextItNet pair that learned" + (skipped.isEmpty ? "" : " (did not learn: \(skipped.joined(separator: ", ")))"), .notMeasurable, names(r)) }
+        if total == 0 { return ("no CpRec/\(r.baseline) pair that learned" + (skipped.isEmpty ? "" : " (did not learn: \(skipped.joined(separator: ", ")))"), .notMeasurable, names(r)) }
         var evidence = "MRR@5 difference, mean [95 % interval] over \(seedNote(r)) (Table 2): " + parts.joined(separator: "; ")
             + ". Better or tied in \(betterOrTie) of \(total), worse in \(worse). Rule: \(Evidence.pairedRule); holds when better or tied in most pairs."
         if !skipped.isEmpty { evidence += " Left out (did not learn): \(skipped.joined(separator: ", "))." }
@@ -168,18 +174,18 @@ enum ClaimChecks {
         let paperLo = sweep.first { $0.dim == 64 }, paperHi = sweep.first { $0.dim == 512 }
         let ends = paperLo != nil && paperHi != nil ? (paperLo, paperHi) : (sweep.first, sweep.last)
         guard let lo = ends.0, let hi = ends.1, lo.dim != hi.dim,
-              lo.record.values("MRR@5").count == hi.record.values("MRR@5").count,
-              lo.record.values("MRR@5").allSatisfy({ $0 > 0 }) else {
+              lo.record.values(.mrr5).count == hi.record.values(.mrr5).count,
+              lo.record.values(.mrr5).allSatisfy({ $0 > 0 }) else {
             return ("Figure 1's d sweep has fewer than two points", .notMeasurable, r.dimSweep.first?.record.dataset ?? "-")
         }
-        let gain = SampleSummary(zip(hi.record.values("MRR@5"), lo.record.values("MRR@5")).map { $0 / $1 - 1 })
+        let gain = SampleSummary(zip(hi.record.values(.mrr5), lo.record.values(.mrr5)).map { $0 / $1 - 1 })
         let paramRatio = Double(hi.record.params.total) / Double(lo.record.params.total)
         let verdict: Claim.Verdict
         if gain.n < 2 { verdict = gain.mean > 0.2 ? .holds : .doesNotHold }
         else if gain.lower > 0.2 { verdict = .holds }
         else if gain.upper < 0.2 { verdict = .doesNotHold }
         else { verdict = .inconclusive }
-        let evidence = "NextItNet MRR@5 \(pm(lo.record.summary("MRR@5"))) at d = \(lo.dim) → \(pm(hi.record.summary("MRR@5"))) at d = \(hi.dim); paired gain \(f(gain.mean * 100, 1)) %"
+        let evidence = "\(lo.record.label) MRR@5 \(pm(lo.record.summary(.mrr5))) at d = \(lo.dim) → \(pm(hi.record.summary(.mrr5))) at d = \(hi.dim); paired gain \(f(gain.mean * 100, 1)) %"
             + (gain.n > 1 ? " [95 % interval \(f(gain.lower * 100, 1)) %, \(f(gain.upper * 100, 1)) %]" : "")
             + ", params ×\(f(paramRatio, 1)) (Figure 1). Holds when the interval lies above 20 %."
             + (lo.dim == 64 && hi.dim == 512 ? "" : " The paper's range is d = 64 → 512; this profile sweeps \(lo.dim) → \(hi.dim).")
@@ -191,23 +197,23 @@ enum ClaimChecks {
         var within = 0, outside = 0, total = 0
         var parts: [String] = [], skipped: [String] = []
         for ds in r.datasets {
-            guard let base = r.record(ds.name, "nextitnet") else { continue }
-            for m in ["bi-nextitnet", "bo-nextitnet", "bio-nextitnet", "b1-nextitnet"] {
+            guard let base = r.record(ds.name, r.roles.baseline) else { continue }
+            for m in r.roles.blockwise {
                 guard let c = r.record(ds.name, m) else { continue }
                 let io = Double(c.params.input + c.params.output) / Double(base.params.input + base.params.output)
-                if !r.learned(ds.name, m) || !r.learned(ds.name, "nextitnet") { skipped.append("\(ds.label) \(m)"); continue }
-                let (d, verdict) = Evidence.withinMargin(c.values("MRR@5"), base.values("MRR@5"), margin: tolerance)
-                parts.append("\(ds.label) \(m) MRR@5 \(pm(c.summary("MRR@5"))) − NextItNet = \(interval(d)) (\(verdict.rawValue)), in+out params ×\(f(io, 2))")
-                if m == "bio-nextitnet" {
+                if !r.learned(ds.name, m) || !r.learned(ds.name, r.roles.baseline) { skipped.append("\(ds.label) \(m)"); continue }
+                let (d, verdict) = Evidence.withinMargin(c.values(.mrr5), base.values(.mrr5), margin: tolerance)
+                parts.append("\(ds.label) \(m) MRR@5 \(pm(c.summary(.mrr5))) − \(r.baseline) = \(interval(d)) (\(verdict.rawValue)), in+out params ×\(f(io, 2))")
+                if m == r.roles.blockwiseJudged {
                     total += 1
                     if verdict == .within && io < 1 { within += 1 }
                     if verdict == .outside || io >= 1 { outside += 1 }
                 }
             }
         }
-        if total == 0 { return ("no Bio-NextItNet run that learned", .notMeasurable, names(r)) }
+        if total == 0 { return ("no \(r.label(r.roles.blockwiseJudged)) run that learned", .notMeasurable, names(r)) }
         var evidence = "Table 3, over \(seedNote(r)): " + parts.joined(separator: "; ")
-            + ". Criterion: Bio's paired MRR@5 difference to NextItNet has its 95 % interval above −\(Int(tolerance * 100)) % of NextItNet's mean, with fewer in+out params, on most datasets (within on \(within) of \(total), outside on \(outside))."
+            + ". Criterion: \(r.label(r.roles.blockwiseJudged))'s paired MRR@5 difference to \(r.baseline) has its 95 % interval above −\(Int(tolerance * 100)) % of \(r.baseline)'s mean, with fewer in+out params, on most datasets (within on \(within) of \(total), outside on \(outside))."
         if !skipped.isEmpty { evidence += " Left out (did not learn): \(skipped.joined(separator: ", "))." }
         return (evidence, majority(within, outside, total), names(r))
     }
@@ -218,21 +224,21 @@ enum ClaimChecks {
         var within = 0, outside = 0, total = 0
         var parts: [String] = []
         for ds in r.datasets {
-            guard let base = r.record(ds.name, "nextitnet"), r.learned(ds.name, "nextitnet") else { continue }
-            let schemes = sharingSchemes.compactMap { m in r.record(ds.name, m).map { (m, $0) } }.filter { r.learned(ds.name, $0.0) }
-            guard let best = schemes.max(by: { ($0.1.metrics["MRR@5"] ?? 0) < ($1.1.metrics["MRR@5"] ?? 0) }) else { continue }
+            guard let base = r.record(ds.name, r.roles.baseline), r.learned(ds.name, r.roles.baseline) else { continue }
+            let schemes = r.roles.sharing.compactMap { m in r.record(ds.name, m).map { (m, $0) } }.filter { r.learned(ds.name, $0.0) }
+            guard let best = schemes.max(by: { ($0.1.metric(.mrr5) ?? 0) < ($1.1.metric(.mrr5) ?? 0) }) else { continue }
             let separated = schemes.filter { $0.0 != best.0 }.allSatisfy {
-                Evidence.compare(best.1.values("MRR@5"), $0.1.values("MRR@5")).verdict == .better
+                Evidence.compare(best.1.values(.mrr5), $0.1.values(.mrr5)).verdict == .better
             }
-            let (d, verdict) = Evidence.withinMargin(best.1.values("MRR@5"), base.values("MRR@5"), margin: tolerance)
+            let (d, verdict) = Evidence.withinMargin(best.1.values(.mrr5), base.values(.mrr5), margin: tolerance)
             total += 1
             if verdict == .within { within += 1 }
             if verdict == .outside { outside += 1 }
             parts.append("\(ds.label): " + (separated ? "winner \(best.0)" : "no clear winner (highest mean \(best.0))")
-                         + " MRR@5 \(pm(best.1.summary("MRR@5"))) − NextItNet = \(interval(d)) (\(verdict.rawValue)); middle params \(best.1.params.middle) vs \(base.params.middle)")
+                         + " MRR@5 \(pm(best.1.summary(.mrr5))) − \(r.baseline) = \(interval(d)) (\(verdict.rawValue)); middle params \(best.1.params.middle) vs \(base.params.middle)")
         }
         if total == 0 { return ("no sharing variant that learned", .notMeasurable, names(r)) }
-        return ("Table 4, over \(seedNote(r)): " + parts.joined(separator: "; ") + ". A winner is named only when it is better than every other scheme by the paired rule. Criterion: the best scheme's 95 % interval of the paired difference stays above −\(Int(tolerance * 100)) % of NextItNet's MRR@5, on most datasets (\(within) within, \(outside) outside of \(total)).",
+        return ("Table 4, over \(seedNote(r)): " + parts.joined(separator: "; ") + ". A winner is named only when it is better than every other scheme by the paired rule. Criterion: the best scheme's 95 % interval of the paired difference stays above −\(Int(tolerance * 100)) % of \(r.baseline)'s MRR@5, on most datasets (\(within) within, \(outside) outside of \(total)).",
                 majority(within, outside, total), names(r))
     }
 
@@ -242,30 +248,30 @@ enum ClaimChecks {
         func values(_ model: (TransferRecord) -> Bool, pretrained: Bool) -> [TransferRecord] {
             r.transfer.filter { model($0) && $0.rowKind == (pretrained ? "pretrained" : "scratch") }.sorted { $0.seed < $1.seed }
         }
-        let n = values({ $0.model == "nextitnet" }, pretrained: true)
-        let c = values({ $0.model.hasPrefix("cprec") }, pretrained: true)
-        let scratch = values({ $0.model == "nextitnet" }, pretrained: false)
+        let n = values({ $0.model == r.roles.baseline }, pretrained: true)
+        let c = values({ r.roles.cprec.contains($0.model) }, pretrained: true)
+        let scratch = values({ $0.model == r.roles.baseline }, pretrained: false)
         guard !n.isEmpty, c.count == n.count, let c0 = c.first, let n0 = n.first else {
             return ("Table 6 was not run", .notMeasurable, r.transfer.first?.dataset ?? "-")
         }
         let (d, margin) = Evidence.withinMargin(c.map(\.mrr5), n.map(\.mrr5), margin: tolerance)
-        var evidence = "Fine-tuned MRR@5 over \(n.count) seed\(n.count == 1 ? "" : "s"): \(c0.label) \(pm(SampleSummary(c.map(\.mrr5)))) vs NextItNet \(pm(SampleSummary(n.map(\.mrr5)))), difference \(interval(d)) (\(margin.rawValue)); pre-trained params \(c0.params.total) vs \(n0.params.total) (Table 6)."
+        var evidence = "Fine-tuned MRR@5 over \(n.count) seed\(n.count == 1 ? "" : "s"): \(c0.label) \(pm(SampleSummary(c.map(\.mrr5)))) vs \(n0.label) \(pm(SampleSummary(n.map(\.mrr5)))), difference \(interval(d)) (\(margin.rawValue)); pre-trained params \(c0.params.total) vs \(n0.params.total) (Table 6)."
         var verdict: Claim.Verdict = margin == .within && c0.params.total < n0.params.total ? .holds
             : (margin == .outside ? .doesNotHold : .inconclusive)
         if scratch.count == n.count {
             let (gain, buys) = Evidence.compare(n.map(\.mrr5), scratch.map(\.mrr5))
-            evidence += " Pre-trained − random-init NextItNet = \(interval(gain)): \(buys.rawValue)."
+            evidence += " Pre-trained − random-init \(n0.label) = \(interval(gain)): \(buys.rawValue)."
             let fullN = n.compactMap(\.fullMRR5), fullS = scratch.compactMap(\.fullMRR5)
             if fullN.count == n.count, fullS.count == n.count {
                 let (fullGain, fullBuys) = Evidence.compare(fullN, fullS)
                 evidence += " Ranked against every target item: MRR@5 \(pm(SampleSummary(fullN))) vs \(pm(SampleSummary(fullS))), difference \(interval(fullGain)): \(fullBuys.rawValue)."
             }
-            let frozen = r.transfer.filter { $0.model == "nextitnet" && $0.rowKind == "frozen" }.sorted { $0.seed < $1.seed }
+            let frozen = r.transfer.filter { $0.model == r.roles.baseline && $0.rowKind == "frozen" }.sorted { $0.seed < $1.seed }
             if frozen.count == n.count {
                 evidence += " Frozen pre-trained backbone: MRR@5 \(pm(SampleSummary(frozen.map(\.mrr5))))."
             }
             if buys != .better {
-                evidence += " Pre-training does not measurably help on this source/target pair, so matching NextItNet after fine-tuning says nothing about transfer: no verdict."
+                evidence += " Pre-training does not measurably help on this source/target pair, so matching \(n0.label) after fine-tuning says nothing about transfer: no verdict."
                 verdict = .notMeasurable
             }
         }
@@ -276,28 +282,29 @@ enum ClaimChecks {
     /// pair supports the claim when CpRec-SASRec is compressed (fewer parameters than SASRec) and non-inferior
     /// (95 % interval of the paired MRR@5 difference above −5 % of SASRec's mean); majority over pairs.
     static func selfAttention(_ r: ResultSet) -> (String, Claim.Verdict, String) {
+        let b = r.roles.selfAttention.map { r.label($0.baseline) } ?? "the baseline"
         var within = 0, outside = 0, total = 0
         var parts: [String] = [], skipped: [String] = []
         for ds in r.datasets {
-            guard let base = r.record(ds.name, "sasrec") else { continue }
-            if !r.learned(ds.name, "sasrec") { skipped.append("\(ds.label) SASRec"); continue }
-            for m in cprecSASRec {
+            guard let family = r.roles.selfAttention, let base = r.record(ds.name, family.baseline) else { continue }
+            if !r.learned(ds.name, family.baseline) { skipped.append("\(ds.label) \(base.label)"); continue }
+            for m in family.cprec {
                 guard let c = r.record(ds.name, m) else { continue }
                 if !r.learned(ds.name, m) { skipped.append("\(ds.label) \(m)"); continue }
                 let ratio = Double(base.params.total) / Double(c.params.total)
-                let (d, verdict) = Evidence.withinMargin(c.values("MRR@5"), base.values("MRR@5"), margin: tolerance)
+                let (d, verdict) = Evidence.withinMargin(c.values(.mrr5), base.values(.mrr5), margin: tolerance)
                 total += 1
                 if verdict == .within && ratio > 1 { within += 1 }
                 if verdict == .outside || ratio <= 1 { outside += 1 }
-                parts.append("\(ds.label) \(m) MRR@5 \(pm(c.summary("MRR@5"))) − SASRec = \(interval(d)) (\(verdict.rawValue)), compression \(f(ratio, 1))×")
+                parts.append("\(ds.label) \(m) MRR@5 \(pm(c.summary(.mrr5))) − \(b) = \(interval(d)) (\(verdict.rawValue)), compression \(f(ratio, 1))×")
             }
         }
         if total == 0 {
-            return ("no CpRec-SASRec/SASRec pair that learned" + (skipped.isEmpty ? "" : " (did not learn: \(skipped.joined(separator: ", ")))"),
+            return ("no CpRec-\(b)/\(b) pair that learned" + (skipped.isEmpty ? "" : " (did not learn: \(skipped.joined(separator: ", ")))"),
                     .notMeasurable, names(r))
         }
         var evidence = "Table 7, over \(seedNote(r)): " + parts.joined(separator: "; ")
-            + ". Criterion: compressed (SASRec params / CpRec-SASRec params > 1) and the 95 % interval of the paired MRR@5 difference above −\(Int(tolerance * 100)) % of SASRec's mean, in most (dataset, variant) pairs (\(within) within, \(outside) outside of \(total))."
+            + ". Criterion: compressed (\(b) params / CpRec-\(b) params > 1) and the 95 % interval of the paired MRR@5 difference above −\(Int(tolerance * 100)) % of \(b)'s mean, in most (dataset, variant) pairs (\(within) within, \(outside) outside of \(total))."
         if !skipped.isEmpty { evidence += " Left out (did not learn): \(skipped.joined(separator: ", "))." }
         return (evidence, majority(within, outside, total), names(r))
     }

@@ -40,20 +40,15 @@ struct GraphBuilder {
         return (prep.id, blocks.id)
     }
 
-    /// The speedup reference of a model: that of the tables listing it (the loader makes them agree), else NextItNet.
-    func reference(of model: String) -> String {
-        specs.tables.first { $0.rows.contains(model) }?.reference ?? TableSpec.defaultReference
-    }
-
     /// train + evaluate of one model on one dataset for one seed; returns (train id, evaluate id).
     @discardableResult
     mutating func addRun(dataset: String, model: ModelEntry, seed: UInt64) throws -> (train: StageID, evaluate: StageID) {
         let (prep, blocks) = try addDataset(dataset)
         // Inference speedup is timed against the model's reference (same seed) inside its own evaluate stage.
         var baseline: ModelEntry?
-        let referenceName = reference(of: model.name)
-        if model.name != referenceName {
-            baseline = try specs.model(referenceName, profile: profile.on(dataset))
+        let reference = specs.speedupReference(for: model.name)
+        if model.name != reference {
+            baseline = try specs.model(reference, profile: profile.on(dataset))
             if baseline!.config == model.config { baseline = nil }
             else if let b = baseline {
                 add(TrainStage(dataset: dataset, model: b, training: b.trainingSpec(profile.training, seed: seed),
@@ -79,8 +74,12 @@ struct GraphBuilder {
     mutating func build() throws {
         // Every model any table or figure names, on every dataset of the profile.
         var modelNames: [String] = []
-        for t in specs.tables { for r in t.rows + [t.reference, "mostpop"] where !modelNames.contains(r) { modelNames.append(r) } }
-        for m in specs.paretoModels + specs.convergenceModels where !modelNames.contains(m) { modelNames.append(m) }
+        for t in specs.tables {
+            for r in t.rows + [t.reference, specs.roles.popularity] where !modelNames.contains(r) { modelNames.append(r) }
+        }
+        for m in specs.paretoModels + specs.convergenceModels + specs.roles.allModels where !modelNames.contains(m) {
+            modelNames.append(m)
+        }
         var evaluations: [StageID] = []
         for ds in profile.datasets {
             for m in modelNames where profile.runs(m, on: ds) {
@@ -94,7 +93,7 @@ struct GraphBuilder {
 
         let oracles = try oracleStages(profile.datasets)
         for table in specs.tables {
-            add(TableStage(table: table, datasets: try profile.datasets(inTable: table.name).map(label),
+            add(TableStage(table: table, popularity: specs.roles.popularity, datasets: try profile.datasets(inTable: table.name).map(label),
                            models: try table.rows.map { try specs.model($0, profile: profile) },
                            paperValues: paperValues, profile: profile.name, seeds: profile.seeds,
                            oracles: oracles, only: restricted,
@@ -122,9 +121,11 @@ struct GraphBuilder {
                 m.config.dim = d
                 sweep.append(Fig1Point(axis: "dim", value: d, stages: try sweepRuns(f.dataset, base: base, variant: m, suffix: "d\(d)")))
             }
+            // Depth r = the model's own dilation pattern (the profile's `model.dilations`) repeated to r blocks.
+            let pattern = base.config.dilations
             for depth in f.depths {
                 var m = base
-                m.config.dilations = (0..<depth).map { $0 % 2 == 0 ? 1 : 4 }
+                m.config.dilations = (0..<depth).map { pattern[$0 % pattern.count] }
                 sweep.append(Fig1Point(axis: "depth", value: depth, stages: try sweepRuns(f.dataset, base: base, variant: m, suffix: "r\(depth)")))
             }
             add(Figure1Stage(dataset: f.dataset, datasetLabel: try label(f.dataset).label, points: sweep))
@@ -136,8 +137,9 @@ struct GraphBuilder {
                                    seed: profile.seeds[0]))
         figures += ["pareto", "convergence"]
         if let s = profile.scaleMap {
-            let names = ["nextitnet"] + ClaimChecks.cprec
-            add(ScaleMapStage(spec: s, models: try names.map { try specs.model($0, profile: profile) }, threads: profile.training.threads))
+            let names = [specs.scaleMapReference] + specs.scaleMapModels
+            add(ScaleMapStage(spec: s, models: try names.map { try specs.model($0, profile: profile) }, plotted: specs.scaleMapPlotted,
+                              threads: profile.training.threads))
             figures.append("scalemap")
         }
 
@@ -171,7 +173,8 @@ struct GraphBuilder {
             if case .synthetic = (try? catalog.spec(name))?.source { return true }
             return false
         }
-        add(ReportStage(profile: profile, datasets: mainLabels, synthetic: synthetic, tables: tables, figures: figures,
+        add(ReportStage(profile: profile, roles: specs.roles, split: try splitDescription(profile.datasets),
+                        paperDatasets: paperDatasets(allDatasets), datasets: mainLabels, synthetic: synthetic, tables: tables, figures: figures,
                         evaluations: evaluations, finetunes: finetunes, dimSweep: sweep, paperValues: paperValues,
                         oracles: oracles, companions: profile.companions.map {
                             ReportStage.Companion(profile: $0, summary: (try? specs.profile($0))?.summary ?? "", directory: specs.directory.deletingLastPathComponent()
@@ -188,6 +191,25 @@ struct GraphBuilder {
         v.name = "\(base.name)-\(suffix)"
         v.label = "\(base.label) \(suffix)"
         return try addRuns(dataset: dataset, model: v)
+    }
+
+    /// The profile's split in words, from each dataset's `prep` (e.g. "random 80/20 of fixed-length sequences …").
+    private func splitDescription(_ names: [String]) throws -> String {
+        let each = try names.map { name -> String in
+            let p = try catalog.spec(name).prep
+            func pct(_ x: Double) -> String { String(format: "%g", (x * 100).rounded()) }
+            return "random \(pct(1 - p.testFraction))/\(pct(p.testFraction)) of fixed-length sequences (t = \(p.seqLength)), validation carved from training (validFraction \(p.validFraction))"
+        }
+        if Set(each).count <= 1 { return each.first ?? "none" }
+        return zip(names, each).map { "\($0): \($1)" }.joined(separator: "; ")
+    }
+
+    /// The paper's datasets the profile's datasets stand in for (datasets.yaml `paperName`), in words.
+    private func paperDatasets(_ names: [String]) -> String {
+        var out: [String] = []
+        for n in names { if let p = catalog.entries[n]?.paperName, !out.contains(p) { out.append(p) } }
+        if out.count < 2 { return out.first ?? "the paper's own datasets" }
+        return out.dropLast().joined(separator: ", ") + " and " + out.last!
     }
 
     /// `oracle/<dataset>` of every synthetic dataset among `names` (dataset name → stage id).

@@ -44,6 +44,8 @@ public enum Paper {
         let catalog = try DatasetCatalog.load(options.specDirectory)
         let profile = try specs.profile(options.profile)
         try specs.checkDatasets(in: catalog)
+        // Read again by the table and report stages; checked here so a bad file fails before any stage runs.
+        _ = try PaperValues.load(options.specDirectory.appendingPathComponent("paper-values.yaml"))
         for (name, _) in options.sources where catalog.entries[name] == nil {
             throw ExperimentError("--source \(name)=…: unknown dataset '\(name)'; declared: \(catalog.order.joined(separator: ", "))")
         }

@@ -1,38 +1,54 @@
 import Foundation
 
 /// The few numbers the paper prints that could be recovered, and its claims (pipeline/paper-values.yaml).
-struct PaperValues {
-    struct Value {
-        var table: String, dataset: String, model: String, column: String, value: Double, display: String?
+struct PaperValues: Decodable {
+    struct Value: Decodable {
+        var table: String, dataset: String, model: String, column: TableColumn, value: Double, display: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case table, dataset, model, column, value, display }
+        init(from decoder: Decoder) throws {
+            let c = try decoder.strictContainer(CodingKeys.self)
+            table = try c.decode(String.self, forKey: .table)
+            dataset = try c.decode(String.self, forKey: .dataset)
+            model = try c.decode(String.self, forKey: .model)
+            column = try c.decode(TableColumn.self, forKey: .column)
+            value = try c.decode(Double.self, forKey: .value)
+            display = try c.decodeIfPresent(String.self, forKey: .display)
+        }
     }
-    struct ClaimText {
+    struct ClaimText: Decodable {
         var id: String, statement: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case id, statement }
+        init(from decoder: Decoder) throws {
+            let c = try decoder.strictContainer(CodingKeys.self)
+            id = try c.decode(String.self, forKey: .id)
+            statement = try c.decode(String.self, forKey: .statement)
+        }
     }
     var values: [Value]
     var claims: [ClaimText]
 
-    static func load(_ url: URL) throws -> PaperValues {
-        let root = try SpecNode.load(url)
-        try root.checkKeys(["values", "claims"])
-        var values: [Value] = []
-        for node in try root["values"]?.list() ?? [] {
-            try node.checkKeys(["table", "dataset", "model", "column", "value", "display"])
-            values.append(Value(table: try node.required("table").string(), dataset: try node.required("dataset").string(),
-                                model: try node.required("model").string(),
-                                column: try node.required("column").oneOf(TableSpec.columnVocabulary),
-                                value: try node.required("value").double(), display: try node["display"]?.string()))
-        }
-        var claims: [ClaimText] = []
-        for node in try root["claims"]?.list() ?? [] {
-            try node.checkKeys(["id", "statement"])
-            claims.append(ClaimText(id: try node.required("id").string(), statement: try node.required("statement").string()))
-        }
-        return PaperValues(values: values, claims: claims)
+    enum CodingKeys: String, CodingKey, CaseIterable { case values, claims }
+    init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(CodingKeys.self)
+        values = try c.decodeIfPresent([Value].self, forKey: .values) ?? []
+        claims = try c.decodeIfPresent([ClaimText].self, forKey: .claims) ?? []
     }
 
+    static func load(_ url: URL) throws -> PaperValues { try SpecFile.load(url).decode(PaperValues.self) }
+
     /// The paper's value of one cell, if the paper's number was recovered.
-    func value(table: String, paperDataset: String?, model: String, column: String) -> Double? {
+    func value(table: String, paperDataset: String?, model: String, column: TableColumn) -> Double? {
         guard let paperDataset else { return nil }
         return values.first { $0.table == table && $0.dataset == paperDataset && $0.model == model && $0.column == column }?.value
+    }
+
+    /// The recovered cells as one phrase ("Table 3, Weishi, Bo-NextItNet"), for the report.
+    func provenance(label: (String) -> String) -> String {
+        var seen: [String] = []
+        for v in values {
+            let s = "\(v.table.replacingOccurrences(of: "table", with: "Table ")), \(v.dataset), \(label(v.model))"
+            if !seen.contains(s) { seen.append(s) }
+        }
+        return seen.joined(separator: "; ")
     }
 }

@@ -54,7 +54,7 @@ public struct EvaluationOutput: Codable, Sendable {
     public var dataset: String
     public var model: String
     public var label: String
-    /// "MRR@5", "HR@5", "NDCG@5", "MRR@20", "HR@20", "NDCG@20" on the test split.
+    /// Every `Metric` on the test split, by its name.
     public var metrics: [String: Double]
     public var params: ParamCounts
     public var bestEpoch: Int
@@ -112,22 +112,25 @@ public struct EvaluationRecord: Codable, Sendable {
             : seedSecondsPerEpoch.reduce(0, +) / Double(seedSecondsPerEpoch.count)
     }
 
+    /// A metric's value (the mean over seeds for a merged record).
+    public func metric(_ metric: Metric) -> Double? { metrics[metric.rawValue] }
+
     /// Each seed's values of a metric (a single-run record gives its one value).
-    public func values(_ metric: String) -> [Double] {
-        seedMetrics[metric] ?? metrics[metric].map { [$0] } ?? []
+    public func values(_ metric: Metric) -> [Double] {
+        seedMetrics[metric.rawValue] ?? metrics[metric.rawValue].map { [$0] } ?? []
     }
 
     /// Mean ± sd summary of a metric over seeds.
-    public func summary(_ metric: String) -> SampleSummary { SampleSummary(values(metric)) }
+    public func summary(_ metric: Metric) -> SampleSummary { SampleSummary(values(metric)) }
 
     /// Sample standard deviation of a metric over seeds (0 for one seed).
-    public func sd(_ metric: String) -> Double { summary(metric).sd }
+    public func sd(_ metric: Metric) -> Double { summary(metric).sd }
 
     /// False when this trained model does not clear `mostPop` by `Evidence.learned`; MostPop itself, or a dataset
     /// without a MostPop run, counts as learned.
     public func learned(mostPop: EvaluationRecord?) -> Bool {
-        guard let pop = mostPop, pop.model != model, let popMRR = pop.metrics["MRR@5"] else { return true }
-        return Evidence.learned(values("MRR@5"), mostPop: popMRR)
+        guard let pop = mostPop, pop.model != model, let popMRR = pop.metric(.mrr5) else { return true }
+        return Evidence.learned(values(.mrr5), mostPop: popMRR)
     }
 
     /// One record from several seeds' runs of the same model: means, with every seed's value kept.

@@ -1,7 +1,46 @@
+import Datasets
 import Foundation
-import Pipeline
 import Models
+import Pipeline
 import Yams
+
+// The schema of pipeline/models.yaml, experiments.yaml and profiles.yaml (datasets.yaml: DatasetCatalog.swift,
+// paper-values.yaml: PaperValues.swift). Every type is decoded by `SpecDecoder`, which names file, line and key
+// path on any failure; each type rejects keys it does not know, checks its ranges in `init(from:)`, and takes its
+// defaults from `SpecDefaults`.
+
+/// Every default a spec may leave out, in one place. Model settings default to `ModelConfig`'s own initial values.
+enum SpecDefaults {
+    static let patience = 2
+    static let minEpochs = 1
+    static let learningRate = 1e-3
+    static let l2 = 0.0
+    static let selection = "validation"
+    static let seed = 10
+    static let threads = 1
+    static let seeds = 1
+    static let inferenceBatch = 128
+    static let transferEpochs = 5
+    static let transferNegatives = 99
+    static let freezeBackbone = false
+    static let scaleMapBudget = 0.3
+    static let blocks = BlockRule(rule: .massFractions, fractions: [0.6, 0.85])
+
+    /// `ModelConfig(kind:)` as a mapping layer: what a model entry and its profile leave out.
+    static func modelLayer(_ kind: ModelConfig.Kind) -> SpecLayer {
+        let text = (try? YAMLEncoder().encode(ModelConfig(kind: kind))) ?? "{}"
+        let node = (try? Yams.compose(yaml: text)) ?? nil
+        return SpecLayer(node: node ?? Node([(Node, Node)]()), file: "ModelConfig defaults", path: [], keyMark: nil)
+    }
+
+    /// The keys a model entry or a profile's `model:` may set: exactly `ModelConfig`'s stored properties (optional
+    /// ones, left out of the encoded defaults, included).
+    static let modelKeys: [String] = Mirror(reflecting: ModelConfig(kind: .nextitnet)).children.compactMap(\.label)
+
+    /// Keys only one kind reads: a profile default of one applies to that kind's entries only, so the configs (and
+    /// stage keys) of the other kinds do not change when a profile sets it.
+    static let kindOnlyKeys: [String: ModelConfig.Kind] = ["heads": .sasrec, "depth": .sasrec, "positions": .sasrec, "dropout": .sasrec]
+}
 
 /// One entry of pipeline/models.yaml: a printable label and a full model configuration.
 public struct ModelEntry: Sendable {
@@ -19,14 +58,59 @@ public struct ModelEntry: Sendable {
     }
 }
 
+/// Training settings as a spec writes them (a profile's `training:` or a model's overrides); nil = not given.
+/// Ranges are checked here once for both places.
+struct TrainingSettings: Decodable {
+    enum Key: String, CodingKey, CaseIterable {
+        case batchSize, maxEpochs, patience, minEpochs, learningRate, l2, selection, seed, threads
+    }
+    var batchSize, maxEpochs, patience, minEpochs, threads: Int?
+    var learningRate, l2: Double?
+    var selection: String?
+    var seed: UInt64?
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(Key.self)
+        func count(_ key: Key) throws -> Int? {
+            let v = try c.decodeIfPresent(Int.self, forKey: key)
+            if let v, v < 1 { throw c.invalid(key, "an integer ≥ 1", found: v) }
+            return v
+        }
+        batchSize = try count(.batchSize)
+        maxEpochs = try count(.maxEpochs)
+        patience = try count(.patience)
+        minEpochs = try count(.minEpochs)
+        threads = try count(.threads)
+        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate)
+        if let v = learningRate, !(v > 0 && v.isFinite) { throw c.invalid(.learningRate, "a positive number", found: v) }
+        l2 = try c.decodeIfPresent(Double.self, forKey: .l2)
+        if let v = l2, !(v >= 0 && v.isFinite) { throw c.invalid(.l2, "a number ≥ 0", found: v) }
+        selection = try c.decodeChoice(.selection, ["validation", "paper"])
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed)
+    }
+}
+
 /// Per-model training settings (models.yaml); nil keeps the profile's value.
-public struct TrainingOverrides: Sendable, Hashable {
-    public static let keys = ["learningRate", "minEpochs", "patience", "maxEpochs", "batchSize"]
+public struct TrainingOverrides: Sendable, Hashable, Decodable {
+    static let keys = ["learningRate", "minEpochs", "patience", "maxEpochs", "batchSize"]
     public var learningRate: Double?
     public var minEpochs: Int?
     public var patience: Int?
     public var maxEpochs: Int?
     public var batchSize: Int?
+
+    init() {}
+
+    public init(from decoder: Decoder) throws {
+        // The data split, seed, threads and selection rule are the profile's: one model cannot change them.
+        try rejectUnknownKeys(decoder, allowed: Self.keys)
+        let s = try TrainingSettings(from: decoder)
+        learningRate = s.learningRate
+        minEpochs = s.minEpochs
+        patience = s.patience
+        maxEpochs = s.maxEpochs
+        batchSize = s.batchSize
+    }
 
     func apply(to t: TrainingSpec) -> TrainingSpec {
         var o = t
@@ -38,37 +122,47 @@ public struct TrainingOverrides: Sendable, Hashable {
         o.minEpochs = min(o.minEpochs, o.maxEpochs)
         return o
     }
-
-    static func read(_ node: SpecNode) throws -> TrainingOverrides {
-        try node.checkKeys(keys)
-        var o = TrainingOverrides()
-        o.learningRate = try node["learningRate"]?.double()
-        o.minEpochs = try node["minEpochs"]?.int()
-        o.patience = try node["patience"]?.int()
-        o.maxEpochs = try node["maxEpochs"]?.int()
-        o.batchSize = try node["batchSize"]?.int()
-        if let v = o.learningRate, !(v > 0 && v.isFinite) { throw node.fail("learningRate must be a positive number") }
-        for (k, v) in [("minEpochs", o.minEpochs), ("patience", o.patience), ("maxEpochs", o.maxEpochs),
-                       ("batchSize", o.batchSize)] {
-            if let v, v < 1 { throw node.fail("\(k) must be ≥ 1 (got \(v))") }
-        }
-        return o
-    }
 }
 
 /// One table of pipeline/experiments.yaml.
 public struct TableSpec: Sendable {
-    public static let columnVocabulary = ["MRR@5", "HR@5", "NDCG@5", "MRR@20", "HR@20", "NDCG@20",
-                                          "Params", "Params(io)", "Params(mid)", "TT", "Speedup", "Speedup(b1)"]
     public var name: String
     public var title: String
     public var caption: String
     public var rows: [String]
-    public var columns: [String]
-    /// The model the Speedup columns divide by (`reference:` in experiments.yaml; NextItNet unless declared).
-    /// A model's evaluate stage times it against its tables' reference, so tables sharing a row must agree.
-    public var reference: String = TableSpec.defaultReference
-    public static let defaultReference = "nextitnet"
+    public var columns: [TableColumn]
+    /// The model every row's Speedup is timed against (`reference:`, default `roles.baseline`).
+    public var reference: String
+}
+
+/// Which models play which part in the paper's argument (experiments.yaml `roles:`). Claims, the headline table
+/// and the scale map read these names, so a new variant or backbone needs a spec edit, not a Swift one.
+public struct Roles: Codable, Hashable, Sendable {
+    /// The uncompressed backbone CpRec is compared with, and the default speedup reference of every table.
+    public var baseline: String
+    /// The learning guard: a model that does not beat it "did not learn" and is left out of every claim.
+    public var popularity: String
+    /// The CpRec variants (compression, speed, accuracy and transfer claims; the headline table).
+    public var cprec: [String]
+    /// Block-wise decomposition alone (the blockwise claim reports each; `blockwiseJudged` decides it).
+    public var blockwise: [String]
+    public var blockwiseJudged: String
+    /// Layer-wise sharing alone (the sharing claim picks the best of them).
+    public var sharing: [String]
+    /// Another backbone family's baseline and CpRec variants (the self-attention claim), if declared.
+    public var selfAttention: Family?
+
+    /// A backbone and its CpRec variants.
+    public struct Family: Codable, Hashable, Sendable {
+        public var baseline: String
+        public var cprec: [String]
+    }
+
+    /// Every model a role names, for reference checks.
+    var allModels: [String] {
+        [baseline, popularity, blockwiseJudged] + cprec + blockwise + sharing
+            + (selfAttention.map { [$0.baseline] + $0.cprec } ?? [])
+    }
 }
 
 /// Training settings shared by every train stage of a profile.
@@ -117,7 +211,9 @@ public struct ProfileSpec: Sendable {
     public var summary: String
     public var datasets: [String]
     public var training: TrainingSpec
-    public var modelDefaults: [String: SpecScalar]
+    /// Model defaults laid under every model entry, first wins: a dataset's `perDataset.<d>.model:` (see `on`),
+    /// then the profile's `model:` (an entry's own keys win over both).
+    var modelDefaults: [SpecLayer] = []
     public var figure1: Figure1Spec?
     public var transfer: TransferSpec?
     public var inferenceBatch: Int
@@ -131,12 +227,17 @@ public struct ProfileSpec: Sendable {
     public var perDataset: [String: DatasetPlan] = [:]
     /// Other profiles whose committed results (`results/<profile>/`) this profile's report shows in their own section.
     public var companions: [String] = []
+    /// Names as written, with their lines, checked against the other files after loading.
+    var datasetRefs: [Located] = []
+    var modelRefs: [Located] = []
+    var tableRefs: [Located] = []
+    var companionRefs: [Located] = []
 
     /// The profile as one dataset sees it: its own `model:` defaults laid over the profile's.
     public func on(_ dataset: String) -> ProfileSpec {
-        guard let plan = perDataset[dataset], !plan.model.isEmpty else { return self }
+        guard let layer = perDataset[dataset]?.model else { return self }
         var p = self
-        p.modelDefaults.merge(plan.model) { _, own in own }
+        p.modelDefaults = [layer] + modelDefaults
         return p
     }
 
@@ -156,181 +257,380 @@ public struct ProfileSpec: Sendable {
 
 /// One dataset's place in a profile (profiles.yaml `perDataset.<dataset>`): a large dataset can run a subset of the
 /// models, appear in some tables only, and take its own model defaults (e.g. block widths).
-public struct DatasetPlan: Sendable, Equatable {
+public struct DatasetPlan: Sendable {
     /// Only these models are trained on the dataset (nil = every model the tables and figures name).
     public var models: [String]?
     /// Only these tables show the dataset (nil = every table).
     public var tables: [String]?
     /// Model defaults for this dataset, over the profile's `model:` and under each entry's own keys.
-    public var model: [String: SpecScalar] = [:]
+    var model: SpecLayer?
+    var modelRefs: [Located] = []
+    var tableRefs: [Located] = []
 }
 
-/// A scalar or list value from a spec, kept to layer profile defaults under a model entry.
-public enum SpecScalar: Sendable, Equatable {
-    case int(Int), double(Double), string(String), bool(Bool), ints([Int])
+extension DatasetPlan: Decodable {
+    private enum Key: String, CodingKey, CaseIterable { case models, tables, model }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(Key.self)
+        modelRefs = try c.decodeIfPresent([Located].self, forKey: .models) ?? []
+        tableRefs = try c.decodeIfPresent([Located].self, forKey: .tables) ?? []
+        models = c.contains(.models) ? modelRefs.map(\.value) : nil
+        tables = c.contains(.tables) ? tableRefs.map(\.value) : nil
+        model = try c.decodeIfPresent(ModelDefaultsNode.self, forKey: .model)?.layer
+    }
 }
 
-/// Everything under pipeline/: models, tables, figures, profiles and dataset nodes, validated on load.
+/// Decodes a model's configuration over layers (entry, profile defaults, `ModelConfig` defaults) and checks its
+/// ranges, blaming a bad value on the layer (file and line) it came from.
+enum ModelSettings {
+    /// Each checked key with the rule its value must meet (nil = fine).
+    static let ranges: [(key: String, check: (ModelConfig) -> String?)] = [
+        ("dim", { $0.dim >= 1 ? nil : "an integer ≥ 1, found \($0.dim)" }),
+        ("kernel", { $0.kernel >= 1 ? nil : "an integer ≥ 1, found \($0.kernel)" }),
+        ("dilations", { !$0.dilations.isEmpty && $0.dilations.allSatisfy { $0 >= 1 } ? nil : "a non-empty list of integers ≥ 1, found \($0.dilations)" }),
+        ("blocks", { $0.blocks.allSatisfy { $0 >= 1 } ? nil : "integers ≥ 1, found \($0.blocks)" }),
+        ("blockFactor", { $0.blockFactor >= 1 ? nil : "an integer ≥ 1, found \($0.blockFactor)" }),
+        ("blockWidths", { $0.blockWidths.allSatisfy { $0 >= 1 } ? nil : "integers ≥ 1, found \($0.blockWidths)" }),
+        ("lowRank", { $0.lowRank >= 1 ? nil : "an integer ≥ 1, found \($0.lowRank)" }),
+        ("gruLayers", { $0.gruLayers >= 1 ? nil : "an integer ≥ 1, found \($0.gruLayers)" }),
+        ("caserWindow", { $0.caserWindow >= 1 ? nil : "an integer ≥ 1, found \($0.caserWindow)" }),
+        ("caserHorizontal", { $0.caserHorizontal >= 1 ? nil : "an integer ≥ 1, found \($0.caserHorizontal)" }),
+        ("caserVertical", { $0.caserVertical >= 1 ? nil : "an integer ≥ 1, found \($0.caserVertical)" }),
+        ("layerNormEps", { $0.layerNormEps > 0 && $0.layerNormEps.isFinite ? nil : "a positive number, found \($0.layerNormEps)" }),
+        ("heads", { ($0.heads ?? 1) >= 1 ? nil : "an integer ≥ 1, found \($0.heads ?? 0)" }),
+        ("depth", { ($0.depth ?? 1) >= 1 ? nil : "an integer ≥ 1, found \($0.depth ?? 0)" }),
+        ("positions", { ($0.positions ?? 1) >= 1 ? nil : "an integer ≥ 1, found \($0.positions ?? 0)" }),
+        ("dropout", { (0..<1).contains($0.dropout ?? 0) ? nil : "a number in [0, 1), found \($0.dropout ?? 0)" }),
+    ]
+
+    static func decode(_ layers: [SpecLayer]) throws -> ModelConfig {
+        let config = try SpecDecoder(layers: layers).decodeValue(ModelConfig.self)
+        for (key, check) in ranges {
+            guard let problem = check(config) else { continue }
+            let at = layers.lazy.compactMap { $0.child(key) }.first ?? layers[0]
+            throw at.location.error("expected \(problem)")
+        }
+        return config
+    }
+}
+
+/// A models.yaml entry: label, kind and training overrides besides the `ModelConfig` keys.
+private struct ModelEntryNode: Decodable {
+    var kind: ModelConfig.Kind
+    var label: String?
+    var training: TrainingOverrides?
+    var layer: SpecLayer
+
+    private enum Key: String, CodingKey { case kind, label, training }
+
+    init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: SpecDefaults.modelKeys + ["label", "training"])
+        let c = try decoder.container(keyedBy: Key.self)
+        kind = try c.decode(ModelConfig.Kind.self, forKey: .kind)
+        label = try c.decodeIfPresent(Label.self, forKey: .label)?.text
+        training = try c.decodeIfPresent(TrainingOverrides.self, forKey: .training)
+        layer = (decoder as! SpecDecoder).layers[0]
+    }
+}
+
+/// A profile's `model:` defaults: `ModelConfig` keys except `kind`, checked where they are written.
+struct ModelDefaultsNode: Decodable {
+    var layer: SpecLayer
+
+    init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, allowed: SpecDefaults.modelKeys.filter { $0 != "kind" })
+        layer = (decoder as! SpecDecoder).layers[0]
+        _ = try ModelSettings.decode([layer, SpecDefaults.modelLayer(.nextitnet)])
+    }
+}
+
+extension ProfileSpec: Decodable {
+    private enum Key: String, CodingKey, CaseIterable {
+        case summary, datasets, training, model, figure1, transfer, inferenceBatch, seeds, scaleMap, perDataset, companions
+    }
+    private enum Figure1Key: String, CodingKey, CaseIterable { case dataset, dims, depths }
+    private enum TransferKey: String, CodingKey, CaseIterable { case dataset, models, epochs, negatives, freezeBackbone }
+    private enum ScaleMapKey: String, CodingKey, CaseIterable { case vocabularies, dims, budget }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(Key.self)
+        name = decoder.codingPath.last?.stringValue ?? ""
+        summary = try c.decode(String.self, forKey: .summary)
+        let datasetRefs = try c.decode([Located].self, forKey: .datasets)
+        datasets = datasetRefs.map(\.value)
+        modelDefaults = try c.decodeIfPresent(ModelDefaultsNode.self, forKey: .model).map { [$0.layer] } ?? []
+
+        let t = try c.decode(TrainingSettings.self, forKey: .training)
+        let tc = try c.nestedContainer(keyedBy: TrainingSettings.Key.self, forKey: .training)
+        guard let batchSize = t.batchSize else { throw DecodingError.keyNotFound(TrainingSettings.Key.batchSize, .init(codingPath: tc.codingPath, debugDescription: "")) }
+        guard let maxEpochs = t.maxEpochs else { throw DecodingError.keyNotFound(TrainingSettings.Key.maxEpochs, .init(codingPath: tc.codingPath, debugDescription: "")) }
+        let trainingSpec = TrainingSpec(batchSize: batchSize, maxEpochs: maxEpochs, patience: t.patience ?? SpecDefaults.patience,
+                                        minEpochs: t.minEpochs ?? SpecDefaults.minEpochs, learningRate: t.learningRate ?? SpecDefaults.learningRate,
+                                        l2: t.l2 ?? SpecDefaults.l2, selection: t.selection ?? SpecDefaults.selection,
+                                        seed: t.seed ?? UInt64(SpecDefaults.seed), threads: t.threads ?? SpecDefaults.threads)
+        training = trainingSpec
+
+        let seedCount = try c.decodeIfPresent(Int.self, forKey: .seeds) ?? SpecDefaults.seeds
+        if !(1...100).contains(seedCount) { throw c.invalid(.seeds, "an integer in 1...100", found: seedCount) }
+        seeds = (0..<UInt64(seedCount)).map { trainingSpec.seed &+ $0 }
+        inferenceBatch = try c.decodeIfPresent(Int.self, forKey: .inferenceBatch) ?? SpecDefaults.inferenceBatch
+        if inferenceBatch < 1 { throw c.invalid(.inferenceBatch, "an integer ≥ 1", found: inferenceBatch) }
+
+        var refs = datasetRefs
+        var models: [Located] = []
+        if c.contains(.figure1) {
+            let f = try c.nestedContainer(keyedBy: Figure1Key.self, forKey: .figure1)
+            try rejectUnknownKeys(try c.superDecoder(forKey: .figure1), allowed: Figure1Key.allCases.map(\.rawValue))
+            let dataset = try f.decode(Located.self, forKey: .dataset)
+            refs.append(dataset)
+            let dims = try f.decode([Int].self, forKey: .dims), depths = try f.decode([Int].self, forKey: .depths)
+            if dims.contains(where: { $0 < 1 }) { throw f.invalid(.dims, "integers ≥ 1", found: dims) }
+            if depths.contains(where: { $0 < 1 }) { throw f.invalid(.depths, "integers ≥ 1", found: depths) }
+            figure1 = Figure1Spec(dataset: dataset.value, dims: dims, depths: depths)
+        }
+        if c.contains(.transfer) {
+            let x = try c.nestedContainer(keyedBy: TransferKey.self, forKey: .transfer)
+            try rejectUnknownKeys(try c.superDecoder(forKey: .transfer), allowed: TransferKey.allCases.map(\.rawValue))
+            let dataset = try x.decode(Located.self, forKey: .dataset)
+            refs.append(dataset)
+            models = try x.decode([Located].self, forKey: .models)
+            let epochs = try x.decodeIfPresent(Int.self, forKey: .epochs) ?? SpecDefaults.transferEpochs
+            let negatives = try x.decodeIfPresent(Int.self, forKey: .negatives) ?? SpecDefaults.transferNegatives
+            if epochs < 1 { throw x.invalid(.epochs, "an integer ≥ 1", found: epochs) }
+            if negatives < 1 { throw x.invalid(.negatives, "an integer ≥ 1", found: negatives) }
+            transfer = TransferSpec(dataset: dataset.value, models: models.map(\.value), epochs: epochs, negatives: negatives,
+                                    freezeBackbone: try x.decodeIfPresent(Bool.self, forKey: .freezeBackbone) ?? SpecDefaults.freezeBackbone)
+        }
+        if c.contains(.scaleMap) {
+            let s = try c.nestedContainer(keyedBy: ScaleMapKey.self, forKey: .scaleMap)
+            try rejectUnknownKeys(try c.superDecoder(forKey: .scaleMap), allowed: ScaleMapKey.allCases.map(\.rawValue))
+            let spec = ScaleMapSpec(vocabularies: try s.decode([Int].self, forKey: .vocabularies),
+                                    dims: try s.decode([Int].self, forKey: .dims),
+                                    budget: try s.decodeIfPresent(Double.self, forKey: .budget) ?? SpecDefaults.scaleMapBudget)
+            // Tail block widths are d/16, and the smallest vocabulary must hold three blocks.
+            if spec.vocabularies.contains(where: { $0 < 8 }) { throw s.invalid(.vocabularies, "integers ≥ 8", found: spec.vocabularies) }
+            if spec.dims.contains(where: { $0 < 16 }) { throw s.invalid(.dims, "integers ≥ 16 (tail widths d/16 ≥ 1)", found: spec.dims) }
+            if !(spec.budget > 0) { throw s.invalid(.budget, "a positive number of seconds", found: spec.budget) }
+            scaleMap = spec
+        }
+        companionRefs = try c.decodeIfPresent([Located].self, forKey: .companions) ?? []
+        companions = companionRefs.map(\.value)
+        if c.contains(.perDataset) {
+            let plans = try c.decode(IdMap<DatasetPlan>.self, forKey: .perDataset)
+            let keys = try c.nestedContainer(keyedBy: AnyKey.self, forKey: .perDataset)
+            for (name, plan) in plans.entries {
+                if !datasets.contains(name) {
+                    throw DecodingError.dataCorruptedError(forKey: AnyKey(name), in: keys,
+                        debugDescription: "'\(name)' is not among this profile's datasets (\(datasets.joined(separator: ", ")))")
+                }
+                models += plan.modelRefs
+                tableRefs += plan.tableRefs
+                perDataset[name] = plan
+            }
+        }
+        self.datasetRefs = refs
+        modelRefs = models
+    }
+}
+
+/// pipeline/experiments.yaml as written.
+private struct ExperimentsFile: Decodable {
+    struct Table: Decodable {
+        enum Key: String, CodingKey, CaseIterable { case title, caption, rows, columns, reference }
+        var title: String, caption: String
+        var rows: [Located]
+        var columns: [TableColumn]
+        var reference: Located?
+        init(from decoder: Decoder) throws {
+            let c = try decoder.strictContainer(Key.self)
+            title = try c.decode(String.self, forKey: .title)
+            caption = try c.decode(String.self, forKey: .caption)
+            rows = try c.decode([Located].self, forKey: .rows)
+            columns = try c.decode([TableColumn].self, forKey: .columns)
+            reference = try c.decodeIfPresent(Located.self, forKey: .reference)
+        }
+    }
+    struct ModelList: Decodable {
+        enum Key: String, CodingKey, CaseIterable { case models }
+        var models: [Located]
+        init(from decoder: Decoder) throws { models = try decoder.strictContainer(Key.self).decode([Located].self, forKey: .models) }
+    }
+    struct Fig1: Decodable {
+        enum Key: String, CodingKey, CaseIterable { case model }
+        var model: Located
+        init(from decoder: Decoder) throws { model = try decoder.strictContainer(Key.self).decode(Located.self, forKey: .model) }
+    }
+    struct ScaleMap: Decodable {
+        enum Key: String, CodingKey, CaseIterable { case reference, models, plotted }
+        var reference: Located, models: [Located], plotted: Located
+        init(from decoder: Decoder) throws {
+            let c = try decoder.strictContainer(Key.self)
+            reference = try c.decode(Located.self, forKey: .reference)
+            models = try c.decode([Located].self, forKey: .models)
+            plotted = try c.decode(Located.self, forKey: .plotted)
+            if !models.map(\.value).contains(plotted.value) {
+                throw c.invalid(.plotted, "one of the scale map's models (\(models.map(\.value).joined(separator: ", ")))", found: "'\(plotted.value)'")
+            }
+        }
+    }
+    struct Figures: Decodable {
+        enum Key: String, CodingKey, CaseIterable { case fig1, pareto, convergence, scalemap }
+        var fig1: Fig1, pareto: ModelList, convergence: ModelList, scalemap: ScaleMap
+        init(from decoder: Decoder) throws {
+            let c = try decoder.strictContainer(Key.self)
+            fig1 = try c.decode(Fig1.self, forKey: .fig1)
+            pareto = try c.decode(ModelList.self, forKey: .pareto)
+            convergence = try c.decode(ModelList.self, forKey: .convergence)
+            scalemap = try c.decode(ScaleMap.self, forKey: .scalemap)
+        }
+    }
+    struct RolesNode: Decodable {
+        enum Key: String, CodingKey, CaseIterable { case baseline, popularity, cprec, blockwise, blockwiseJudged, sharing, selfAttention }
+        struct FamilyNode: Decodable {
+            enum Key: String, CodingKey, CaseIterable { case baseline, cprec }
+            var baseline: Located, cprec: [Located]
+            init(from decoder: Decoder) throws {
+                let c = try decoder.strictContainer(Key.self)
+                baseline = try c.decode(Located.self, forKey: .baseline)
+                cprec = try c.decode([Located].self, forKey: .cprec)
+            }
+        }
+        var refs: [Located]
+        var roles: Roles
+        init(from decoder: Decoder) throws {
+            let c = try decoder.strictContainer(Key.self)
+            let baseline = try c.decode(Located.self, forKey: .baseline), popularity = try c.decode(Located.self, forKey: .popularity)
+            let judged = try c.decode(Located.self, forKey: .blockwiseJudged)
+            let cprec = try c.decode([Located].self, forKey: .cprec), blockwise = try c.decode([Located].self, forKey: .blockwise)
+            let sharing = try c.decode([Located].self, forKey: .sharing)
+            if !blockwise.map(\.value).contains(judged.value) {
+                throw c.invalid(.blockwiseJudged, "one of roles.blockwise", found: "'\(judged.value)'")
+            }
+            let family = try c.decodeIfPresent(FamilyNode.self, forKey: .selfAttention)
+            refs = [baseline, popularity, judged] + cprec + blockwise + sharing + (family.map { [$0.baseline] + $0.cprec } ?? [])
+            roles = Roles(baseline: baseline.value, popularity: popularity.value, cprec: cprec.map(\.value),
+                          blockwise: blockwise.map(\.value), blockwiseJudged: judged.value, sharing: sharing.map(\.value),
+                          selfAttention: family.map { Roles.Family(baseline: $0.baseline.value, cprec: $0.cprec.map(\.value)) })
+        }
+    }
+    enum Key: String, CodingKey, CaseIterable { case roles, tables, figures }
+    var roles: RolesNode
+    var tables: IdMap<Table>
+    var figures: Figures
+    init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(Key.self)
+        roles = try c.decode(RolesNode.self, forKey: .roles)
+        tables = try c.decode(IdMap<Table>.self, forKey: .tables)
+        figures = try c.decode(Figures.self, forKey: .figures)
+    }
+}
+
+private struct ModelsFile: Decodable {
+    enum Key: String, CodingKey, CaseIterable { case models }
+    var models: IdMap<ModelEntryNode>
+    init(from decoder: Decoder) throws { models = try decoder.strictContainer(Key.self).decode(IdMap<ModelEntryNode>.self, forKey: .models) }
+}
+
+private struct ProfilesFile: Decodable {
+    enum Key: String, CodingKey, CaseIterable { case profiles }
+    var profiles: IdMap<ProfileSpec>
+    init(from decoder: Decoder) throws { profiles = try decoder.strictContainer(Key.self).decode(IdMap<ProfileSpec>.self, forKey: .profiles) }
+}
+
+/// Everything under pipeline/ but datasets: models, roles, tables, figures and profiles, validated on load.
 public struct SpecBundle {
     public var directory: URL
     public var models: [String: ModelEntry]
     public var modelOrder: [String]
+    public var roles: Roles
     public var tables: [TableSpec]
     public var paretoModels: [String]
     public var convergenceModels: [String]
     public var figure1Model: String
+    /// The scale map's reference model, the models timed against it, and the one its figure plots.
+    public var scaleMapReference: String
+    public var scaleMapModels: [String]
+    public var scaleMapPlotted: String
     public var profiles: [String: ProfileSpec]
     public var profileOrder: [String]
+    /// Each model entry as written, so each profile's defaults can be layered under it.
+    var modelLayers: [String: SpecLayer] = [:]
 
     /// Loads and cross-checks every spec file; every error names file, line and key.
     public static func load(_ directory: URL) throws -> SpecBundle {
-        let modelsNode = try SpecNode.load(directory.appendingPathComponent("models.yaml"))
-        let experimentsNode = try SpecNode.load(directory.appendingPathComponent("experiments.yaml"))
-        let profilesNode = try SpecNode.load(directory.appendingPathComponent("profiles.yaml"))
+        let modelsFile = try SpecFile.load(directory.appendingPathComponent("models.yaml")).decode(ModelsFile.self)
+        let experiments = try SpecFile.load(directory.appendingPathComponent("experiments.yaml")).decode(ExperimentsFile.self)
+        let profilesFile = try SpecFile.load(directory.appendingPathComponent("profiles.yaml")).decode(ProfilesFile.self)
 
-        try modelsNode.checkKeys(["models"])
-        var models: [String: SpecNode] = [:]
-        var modelOrder: [String] = []
-        for (name, node) in try modelsNode.required("models").idEntries() {
-            try node.checkKeys(ModelConfigReader.keys + ["label", "training"])
-            models[name] = node
-            modelOrder.append(name)
+        let modelOrder = modelsFile.models.ids
+        func check(_ refs: [Located]) throws {
+            for r in refs { try r.check(in: modelOrder, "model", declaredIn: "models.yaml") }
         }
-
-        try experimentsNode.checkKeys(["tables", "figures"])
+        let e = experiments
+        try check(e.roles.refs)
         var tables: [TableSpec] = []
-        for (name, node) in try experimentsNode.required("tables").entries() {
-            try node.checkKeys(["title", "caption", "rows", "columns", "reference"])
-            let rows = try node.required("rows").strings()
-            let reference = try node["reference"]?.string() ?? TableSpec.defaultReference
-            if models[reference] == nil {
-                throw (node["reference"] ?? node).fail("unknown reference model '\(reference)'; models are declared in models.yaml")
-            }
-            for (i, row) in rows.enumerated() {
-                if let other = tables.first(where: { $0.rows.contains(row) && $0.reference != reference }) {
-                    throw SpecError(file: node.file, line: node.line, path: "\(node.path).rows[\(i)]",
-                                    message: "'\(row)' is also in \(other.name), whose speedup reference is '\(other.reference)', not '\(reference)'; a model is timed against one reference")
+        for (name, t) in e.tables.entries {
+            try check(t.rows + (t.reference.map { [$0] } ?? []))
+            let reference = t.reference?.value ?? e.roles.roles.baseline
+            // A model's evaluate stage times it against one reference, so tables sharing a row must agree.
+            for row in t.rows {
+                if let other = tables.first(where: { $0.rows.contains(row.value) && $0.reference != reference }) {
+                    throw row.location.error("'\(row.value)' is also in \(other.name), whose speedup reference is '\(other.reference)', not '\(reference)'; a model is timed against one reference")
                 }
             }
-            for (i, row) in rows.enumerated() where models[row] == nil {
-                throw SpecError(file: node.file, line: node.line, path: "\(node.path).rows[\(i)]",
-                                message: "unknown model '\(row)'; models are declared in models.yaml")
-            }
-            let columnsNode = try node.required("columns")
-            let columns = try columnsNode.list().map { try $0.oneOf(TableSpec.columnVocabulary) }
-            tables.append(TableSpec(name: name, title: try node.required("title").string(),
-                                    caption: try node.required("caption").string(), rows: rows, columns: columns,
-                                    reference: reference))
+            tables.append(TableSpec(name: name, title: t.title, caption: t.caption, rows: t.rows.map(\.value),
+                                    columns: t.columns, reference: reference))
         }
-        let figures = try experimentsNode.required("figures")
-        try figures.checkKeys(["fig1", "pareto", "convergence"])
-        func modelList(_ node: SpecNode) throws -> [String] {
-            let names = try node.strings()
-            for (i, n) in names.enumerated() where models[n] == nil {
-                throw SpecError(file: node.file, line: node.line, path: "\(node.path)[\(i)]", message: "unknown model '\(n)'")
-            }
-            return names
-        }
-        let fig1Model = try figures.required("fig1").required("model").string()
-        guard models[fig1Model] != nil else { throw figures.fail("fig1.model: unknown model '\(fig1Model)'") }
-
-        var profiles: [String: ProfileSpec] = [:]
-        var profileOrder: [String] = []
-        try profilesNode.checkKeys(["profiles"])
-        var profileNodes: [String: SpecNode] = [:]
-        for (name, node) in try profilesNode.required("profiles").idEntries() {
-            profiles[name] = try ProfileReader.read(name: name, node: node)
-            profileOrder.append(name)
-            profileNodes[name] = node
-            // Checked here so the error names the profile's line, not the model catalogue.
-            if let list = node["transfer"]?["models"] {
-                for item in try list.list() where models[try item.string()] == nil {
-                    throw item.fail("unknown model '\(try item.string())'; models are declared in models.yaml")
-                }
-            }
-            for (_, plan) in try node["perDataset"]?.entries() ?? [] {
-                for item in try plan["models"]?.list() ?? [] where models[try item.string()] == nil {
-                    throw item.fail("unknown model '\(try item.string())'; models are declared in models.yaml")
-                }
-                for item in try plan["tables"]?.list() ?? [] where !tables.contains(where: { $0.name == (try? item.string()) }) {
-                    throw item.fail("unknown table '\(try item.string())'; tables: \(tables.map(\.name).joined(separator: ", "))")
-                }
+        let f = e.figures
+        try check([f.fig1.model, f.scalemap.reference] + f.pareto.models + f.convergence.models + f.scalemap.models)
+        for (name, p) in profilesFile.profiles.entries {
+            try check(p.modelRefs)
+            for t in p.tableRefs { try t.check(in: tables.map(\.name), "table", declaredIn: "experiments.yaml") }
+            for other in p.companionRefs where other.value == name || !profilesFile.profiles.ids.contains(other.value) {
+                throw other.location.error("companions: '\(other.value)' must name another profile (\(profilesFile.profiles.ids.joined(separator: ", ")))")
             }
         }
 
-        for (name, node) in profileNodes {
-            for item in try node["companions"]?.list() ?? [] {
-                let other = try item.string()
-                if profiles[other] != nil && other != name { continue }
-                throw item.fail("companions: '\(other)' must name another profile (\(profileOrder.joined(separator: ", ")))")
-            }
+        // Each entry resolved once over the built-in defaults, so a bad entry fails at load, not in some profile.
+        var models: [String: ModelEntry] = [:]
+        var layers: [String: SpecLayer] = [:]
+        for (name, node) in modelsFile.models.entries {
+            models[name] = ModelEntry(name: name, label: node.label ?? name,
+                                      config: try ModelSettings.decode([node.layer, SpecDefaults.modelLayer(node.kind)]),
+                                      training: node.training ?? TrainingOverrides())
+            layers[name] = node.layer
         }
-
-        // Resolve every model against the first profile's defaults once, so a bad model entry fails at load.
-        var resolved: [String: ModelEntry] = [:]
-        for name in modelOrder {
-            let node = models[name]!
-            let label = try node["label"]?.label() ?? name
-            resolved[name] = ModelEntry(name: name, label: label,
-                                        config: try ModelConfigReader.read(node, defaults: [:]),
-                                        training: try node["training"].map(TrainingOverrides.read) ?? TrainingOverrides())
-        }
-        _ = resolved
-        var bundle = SpecBundle(directory: directory, models: resolved, modelOrder: modelOrder, tables: tables,
-                                paretoModels: try modelList(figures.required("pareto").required("models")),
-                                convergenceModels: try modelList(figures.required("convergence").required("models")),
-                                figure1Model: fig1Model, profiles: profiles, profileOrder: profileOrder,
-                                modelNodes: models)
-        bundle.profileNodes = profileNodes
+        var bundle = SpecBundle(directory: directory, models: models, modelOrder: modelOrder, roles: e.roles.roles, tables: tables,
+                                paretoModels: f.pareto.models.map(\.value), convergenceModels: f.convergence.models.map(\.value),
+                                figure1Model: f.fig1.model.value, scaleMapReference: f.scalemap.reference.value,
+                                scaleMapModels: f.scalemap.models.map(\.value), scaleMapPlotted: f.scalemap.plotted.value,
+                                profiles: profilesFile.profiles.dictionary, profileOrder: profilesFile.profiles.ids)
+        bundle.modelLayers = layers
         return bundle
     }
 
-    /// Raw profile nodes, kept so dataset references can be checked (against datasets.yaml) at their own line.
-    var profileNodes: [String: SpecNode] = [:]
-
     /// Every dataset a profile names must be declared; the error points at the profile, where the typo is.
     func checkDatasets(in catalog: DatasetCatalog) throws {
-        func check(_ node: SpecNode) throws {
-            let name = try node.string()
-            guard catalog.entries[name] == nil else { return }
-            let hint = catalog.order.min { editDistance($0, name) < editDistance($1, name) }
-                .map { " (did you mean '\($0)'?)" } ?? ""
-            throw node.fail("unknown dataset '\(name)'\(hint); datasets are declared in datasets.yaml")
-        }
         for name in profileOrder {
-            guard let node = profileNodes[name] else { continue }
-            for item in try node["datasets"]?.list() ?? [] { try check(item) }
-            if let d = node["figure1"]?["dataset"] { try check(d) }
-            if let d = node["transfer"]?["dataset"] { try check(d) }
+            for ref in profiles[name]?.datasetRefs ?? [] { try ref.check(in: catalog.order, "dataset", declaredIn: "datasets.yaml") }
         }
-    }
-
-    /// Raw model nodes, kept so each profile's defaults can be layered under them.
-    var modelNodes: [String: SpecNode] = [:]
-
-    init(directory: URL, models: [String: ModelEntry], modelOrder: [String], tables: [TableSpec],
-         paretoModels: [String], convergenceModels: [String], figure1Model: String,
-         profiles: [String: ProfileSpec], profileOrder: [String], modelNodes: [String: SpecNode]) {
-        self.directory = directory
-        self.models = models
-        self.modelOrder = modelOrder
-        self.tables = tables
-        self.paretoModels = paretoModels
-        self.convergenceModels = convergenceModels
-        self.figure1Model = figure1Model
-        self.profiles = profiles
-        self.profileOrder = profileOrder
-        self.modelNodes = modelNodes
     }
 
     /// The model entry with the profile's defaults applied under the entry's own keys.
     public func model(_ name: String, profile: ProfileSpec) throws -> ModelEntry {
-        guard let node = modelNodes[name], let entry = models[name] else {
-            throw SpecError(file: "models.yaml", line: nil, path: "models", message: "unknown model '\(name)'")
+        guard let layer = modelLayers[name], var entry = models[name] else {
+            throw SpecError(file: "models.yaml", line: nil, path: "models", message: "unknown model '\(name)'\(didYouMean(name, modelOrder))")
         }
-        var e = entry
-        e.config = try ModelConfigReader.read(node, defaults: profile.modelDefaults)
-        return e
+        let kind = entry.config.kind
+        let foreign = SpecDefaults.kindOnlyKeys.filter { $0.value != kind }.map(\.key)
+        entry.config = try ModelSettings.decode([layer] + profile.modelDefaults.map { $0.dropping(foreign) } + [SpecDefaults.modelLayer(kind)])
+        return entry
+    }
+
+    /// The model a model's Speedup is timed against: the reference of the tables listing it, else the baseline.
+    func speedupReference(for model: String) -> String {
+        tables.first { $0.rows.contains(model) }?.reference ?? roles.baseline
     }
 
     public func profile(_ name: String) throws -> ProfileSpec {
@@ -339,171 +639,5 @@ public struct SpecBundle {
                             message: "unknown profile '\(name)'; profiles: \(profileOrder.joined(separator: ", "))")
         }
         return p
-    }
-}
-
-/// Reads a ModelConfig from a spec mapping, key by key, so typos and bad values name their line.
-enum ModelConfigReader {
-    static let keys = ["kind", "dim", "dilations", "kernel", "input", "output", "sharing", "blocks", "blockFactor",
-                       "blockWidths", "lowRank", "gruLayers", "caserWindow", "caserHorizontal", "caserVertical",
-                       "layerNormEps", "maskPadding", "heads", "depth", "positions", "dropout"]
-    /// Keys only SASRec reads: a profile default of one applies to SASRec entries only.
-    static let sasrecKeys: Set<String> = ["heads", "depth", "positions", "dropout"]
-
-    static func read(_ node: SpecNode, defaults: [String: SpecScalar]) throws -> ModelConfig {
-        let kindName = try node.required("kind").oneOf(["nextitnet", "gru4rec", "caser", "mostpop", "sasrec"])
-        var c = ModelConfig(kind: ModelConfig.Kind(rawValue: kindName)!)
-        func apply(_ key: String, _ value: SpecScalar, _ at: SpecNode?) throws {
-            func bad(_ expected: String) -> SpecError {
-                at?.fail("expected \(expected)") ?? SpecError(file: "profiles.yaml", line: nil, path: "model.\(key)", message: "expected \(expected)")
-            }
-            func int() throws -> Int { if case .int(let v) = value { return v }; throw bad("an integer") }
-            func ints() throws -> [Int] { if case .ints(let v) = value { return v }; throw bad("a list of integers") }
-            func str() throws -> String { if case .string(let v) = value { return v }; throw bad("a string") }
-            func factorization() throws -> ModelConfig.Factorization {
-                guard let f = ModelConfig.Factorization(rawValue: try str()) else { throw bad("full | blockwise | lowrank") }
-                return f
-            }
-            switch key {
-            case "kind", "label", "training": break
-            case "dim": c.dim = try int()
-            case "dilations": c.dilations = try ints()
-            case "kernel": c.kernel = try int()
-            case "input": c.input = try factorization()
-            case "output": c.output = try factorization()
-            case "sharing":
-                guard let s = ModelConfig.Sharing(rawValue: try str()) else {
-                    throw bad("none | cross-layer | cross-block | adjacent-layer | adjacent-block")
-                }
-                c.sharing = s
-            case "blocks": c.blocks = try ints()
-            case "blockFactor": c.blockFactor = try int()
-            case "blockWidths": c.blockWidths = try ints()
-            case "lowRank": c.lowRank = try int()
-            case "gruLayers": c.gruLayers = try int()
-            case "caserWindow": c.caserWindow = try int()
-            case "caserHorizontal": c.caserHorizontal = try int()
-            case "caserVertical": c.caserVertical = try int()
-            case "layerNormEps":
-                switch value {
-                case .double(let d): c.layerNormEps = Float(d)
-                case .int(let i): c.layerNormEps = Float(i)
-                default: throw bad("a number")
-                }
-            case "maskPadding": if case .bool(let b) = value { c.maskPadding = b } else { throw bad("true or false") }
-            case "heads": c.heads = try int()
-            case "depth": c.depth = try int()
-            case "positions": c.positions = try int()
-            case "dropout":
-                switch value {
-                case .double(let d): c.dropout = d
-                case .int(let i): c.dropout = Double(i)
-                default: throw bad("a number")
-                }
-            default: throw bad("a known model key")
-            }
-        }
-        for key in keys.sorted() {
-            if let v = defaults[key], c.kind == .sasrec || !sasrecKeys.contains(key) { try apply(key, v, nil) }
-        }
-        for (key, child) in try node.entries() where key != "training" { try apply(key, try scalar(child), child) }
-        if c.dim < 1 || c.kernel < 1 || c.dilations.isEmpty || c.dilations.contains(where: { $0 < 1 }) {
-            throw node.fail("dim, kernel and dilations must be positive (got dim \(c.dim), kernel \(c.kernel), dilations \(c.dilations))")
-        }
-        return c
-    }
-
-    /// Type- and range-checks a profile's `model:` defaults where their lines are known: applied later under a
-    /// model entry, a bad default could only be blamed on that entry or on no line at all.
-    static func checkDefaults(_ node: SpecNode) throws {
-        guard case .mapping(let mapping) = node.node else { return }
-        // Probed as SASRec, the one kind that reads every key, so every default is type-checked.
-        let pairs = mapping.map { ($0.key, $0.value) } + [(Node("kind"), Node("sasrec"))]
-        let probe = Node.mapping(Node.Mapping(pairs, .implicit, .any, mapping.mark))
-        _ = try read(SpecNode(node: probe, file: node.file, path: node.path), defaults: [:])
-    }
-
-    static func scalar(_ node: SpecNode) throws -> SpecScalar {
-        switch node.node {
-        case .sequence: return .ints(try node.ints())
-        case .mapping: throw node.fail("expected a value, found a mapping")
-        case .scalar:
-            let text = try node.string()
-            if ["true", "false"].contains(text) { return .bool(text == "true") }
-            if let i = Int(text) { return .int(i) }
-            if let d = Double(text) { return .double(d) }
-            return .string(text)
-        }
-    }
-}
-
-/// Reads one profile mapping.
-enum ProfileReader {
-    static func read(name: String, node: SpecNode) throws -> ProfileSpec {
-        try node.checkKeys(["summary", "datasets", "training", "model", "figure1", "transfer", "inferenceBatch", "seeds", "scaleMap",
-                            "perDataset", "companions"])
-        var defaults: [String: SpecScalar] = [:]
-        if let m = node["model"] {
-            try m.checkKeys(ModelConfigReader.keys.filter { $0 != "kind" })
-            for (k, v) in try m.entries() { defaults[k] = try ModelConfigReader.scalar(v) }
-            try ModelConfigReader.checkDefaults(m)
-        }
-        let t = try node.required("training")
-        try t.checkKeys(["batchSize", "maxEpochs", "patience", "minEpochs", "learningRate", "l2", "selection", "seed", "threads"])
-        let training = TrainingSpec(
-            batchSize: try t.required("batchSize").int(), maxEpochs: try t.required("maxEpochs").int(),
-            patience: try t["patience"]?.int() ?? 2, minEpochs: try t["minEpochs"]?.int() ?? 1,
-            learningRate: try t["learningRate"]?.double() ?? 1e-3,
-            l2: try t["l2"]?.double() ?? 0, selection: try t["selection"]?.oneOf(["validation", "paper"]) ?? "validation",
-            seed: UInt64(try t["seed"]?.int() ?? 10), threads: try t["threads"]?.int() ?? 1)
-        if training.batchSize < 1 || training.maxEpochs < 1 || training.threads < 1 || training.minEpochs < 1 {
-            throw t.fail("batchSize, maxEpochs, minEpochs and threads must be ≥ 1")
-        }
-        let seedCount = try node["seeds"]?.int() ?? 1
-        if seedCount < 1 || seedCount > 100 { throw (try node.required("seeds")).fail("seeds must be 1...100 (got \(seedCount))") }
-        var fig1: Figure1Spec?
-        if let f = node["figure1"] {
-            try f.checkKeys(["dataset", "dims", "depths"])
-            fig1 = Figure1Spec(dataset: try f.required("dataset").string(), dims: try f.required("dims").ints(),
-                               depths: try f.required("depths").ints())
-        }
-        var transfer: TransferSpec?
-        if let x = node["transfer"] {
-            try x.checkKeys(["dataset", "models", "epochs", "negatives", "freezeBackbone"])
-            transfer = TransferSpec(dataset: try x.required("dataset").string(), models: try x.required("models").strings(),
-                                    epochs: try x["epochs"]?.int() ?? 5, negatives: try x["negatives"]?.int() ?? 99,
-                                    freezeBackbone: try x["freezeBackbone"]?.bool() ?? false)
-        }
-        var profile = ProfileSpec(name: name, summary: try node.required("summary").string(),
-                                  datasets: try node.required("datasets").strings(), training: training,
-                                  modelDefaults: defaults, figure1: fig1, transfer: transfer,
-                                  inferenceBatch: try node["inferenceBatch"]?.int() ?? 128,
-                                  seeds: (0..<UInt64(seedCount)).map { training.seed &+ $0 })
-        if let s = node["scaleMap"] {
-            try s.checkKeys(["vocabularies", "dims", "budget"])
-            let spec = ScaleMapSpec(vocabularies: try s.required("vocabularies").ints(), dims: try s.required("dims").ints(),
-                                    budget: try s["budget"]?.double() ?? 0.3)
-            if spec.vocabularies.contains(where: { $0 < 8 }) || spec.dims.contains(where: { $0 < 16 }) {
-                throw s.fail("vocabularies must be ≥ 8 and dims ≥ 16 (tail widths d/16 ≥ 1)")
-            }
-            profile.scaleMap = spec
-        }
-        profile.companions = try node["companions"]?.strings() ?? []
-        if let plans = node["perDataset"] {
-            for (name, p) in try plans.entries() {
-                if !profile.datasets.contains(name) {
-                    throw p.fail("'\(name)' is not among this profile's datasets (\(profile.datasets.joined(separator: ", ")))")
-                }
-                try p.checkKeys(["models", "tables", "model"])
-                var plan = DatasetPlan(models: try p["models"]?.strings(), tables: try p["tables"]?.strings())
-                if let m = p["model"] {
-                    try m.checkKeys(ModelConfigReader.keys.filter { $0 != "kind" })
-                    for (k, v) in try m.entries() { plan.model[k] = try ModelConfigReader.scalar(v) }
-                    try ModelConfigReader.checkDefaults(m)
-                }
-                profile.perDataset[name] = plan
-            }
-        }
-        return profile
     }
 }

@@ -1,28 +1,16 @@
+import Datasets
 import Foundation
 import Reports
 
 /// The verdicts of the last committed report (pipeline/verdicts.yaml), so a regenerated REPORT.md says which verdicts
 /// changed and why (the reasons are written by whoever looked at the new results).
-struct VerdictHistory {
+struct VerdictHistory: Decodable {
     var commit: String
     var profile: String
     var verdicts: [String: String]
     var why: [String: String]
 
-    static func load(_ url: URL) throws -> VerdictHistory {
-        let root = try SpecNode.load(url)
-        try root.checkKeys(["previous", "why"])
-        let previous = try root.required("previous")
-        try previous.checkKeys(["commit", "profile", "verdicts"])
-        var verdicts: [String: String] = [:]
-        for (id, node) in try previous.required("verdicts").entries() {
-            verdicts[id] = try node.oneOf(Claim.Verdict.allCases.map(\.rawValue))
-        }
-        var why: [String: String] = [:]
-        for (id, node) in try root["why"]?.entries() ?? [] { why[id] = try node.string() }
-        return VerdictHistory(commit: try previous.required("commit").string(), profile: try previous.required("profile").string(),
-                              verdicts: verdicts, why: why)
-    }
+    static func load(_ url: URL) throws -> VerdictHistory { try SpecFile.load(url).decode(VerdictHistory.self) }
 
     /// Claim | before | now | why, for every claim of `profile` (nil when the history is of another profile).
     func table(_ claims: [Claim], profile: String) -> Table? {
@@ -39,3 +27,20 @@ struct VerdictHistory {
         return t
     }
 }
+
+extension VerdictHistory {
+    private enum Key: String, CodingKey, CaseIterable { case previous, why }
+    private enum PreviousKey: String, CodingKey, CaseIterable { case commit, profile, verdicts }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(Key.self)
+        try rejectUnknownKeys(try c.superDecoder(forKey: .previous), allowed: PreviousKey.allCases.map(\.rawValue))
+        let previous = try c.nestedContainer(keyedBy: PreviousKey.self, forKey: .previous)
+        commit = try previous.decode(String.self, forKey: .commit)
+        profile = try previous.decode(String.self, forKey: .profile)
+        verdicts = try previous.decode(IdMap<Claim.Verdict>.self, forKey: .verdicts).dictionary.mapValues(\.rawValue)
+        why = try c.decodeIfPresent(IdMap<String>.self, forKey: .why)?.dictionary ?? [:]
+    }
+}
+
+extension Claim.Verdict: SpecChoice {}

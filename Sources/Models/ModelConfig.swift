@@ -69,3 +69,8 @@ public struct ModelConfig: Codable, Hashable, Sendable {
 
     public init(kind: Kind) { self.kind = kind }
 }
+
+// Listed so spec readers can name every allowed value (and suggest the closest to a typo).
+extension ModelConfig.Kind: CaseIterable {}
+extension ModelConfig.Factorization: CaseIterable {}
+extension ModelConfig.Sharing: CaseIterable {}

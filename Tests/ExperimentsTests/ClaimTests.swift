@@ -3,6 +3,9 @@ import Reports
 import Testing
 @testable import Experiments
 
+/// The roles of the shipped experiments.yaml: the fixtures below name its models.
+let shippedRoles = try! SpecBundle.load(repositorySpecs).roles
+
 /// A record merged from one run per value of `mrr5` (seeds 1, 2, …).
 func seededRecord(_ model: String, mrr5: [Double], params: Int, secondsPerEpoch: Double = 10, speedup: Double? = nil,
                   middle: Int = 100, io: Int? = nil) -> EvaluationRecord {
@@ -30,12 +33,12 @@ func seededRecord(_ model: String, mrr5: [Double], params: Int, secondsPerEpoch:
 
     /// NextItNet at `base`; every CpRec variant at `base` shifted by `shift` (paired: the same seed noise).
     func results(shift: Double, cprecParams: Int, noise: [Double] = [0, 0, 0]) -> ResultSet {
-        var r = ResultSet()
+        var r = ResultSet(roles: shippedRoles)
         r.profile = "fixture"
         r.datasets = [("d", "D")]
         r.evaluations["d"] = ["nextitnet": seededRecord("nextitnet", mrr5: Self.base, params: 1_000_000, secondsPerEpoch: 10),
                               "mostpop": seededRecord("mostpop", mrr5: [0.02, 0.02, 0.02], params: 0, middle: 0)]
-        for m in ClaimChecks.cprec {
+        for m in shippedRoles.cprec {
             r.evaluations["d"]![m] = seededRecord(m, mrr5: zip(Self.base, noise).map { $0 + shift + $1 }, params: cprecParams,
                                                   secondsPerEpoch: 4, speedup: 4)
         }
@@ -65,10 +68,10 @@ func seededRecord(_ model: String, mrr5: [Double], params: Int, secondsPerEpoch:
     }
 
     @Test func oneSeedGivesNoAccuracyVerdict() {
-        var r = ResultSet()
+        var r = ResultSet(roles: shippedRoles)
         r.datasets = [("d", "D")]
         r.evaluations["d"] = ["nextitnet": record("nextitnet", mrr5: 0.1, params: 1_000)]
-        for m in ClaimChecks.cprec { r.evaluations["d"]![m] = record(m, mrr5: 0.2, params: 100) }
+        for m in shippedRoles.cprec { r.evaluations["d"]![m] = record(m, mrr5: 0.2, params: 100) }
         #expect(ClaimChecks.accuracy(r).1 == .inconclusive)
     }
 
@@ -83,7 +86,7 @@ func seededRecord(_ model: String, mrr5: [Double], params: Int, secondsPerEpoch:
 
     @Test func sharingNamesAWinnerOnlyWhenSeparated() {
         var r = results(cprecMRR: 0.1, cprecParams: 200_000)
-        for (i, m) in ClaimChecks.sharingSchemes.enumerated() {
+        for (i, m) in shippedRoles.sharing.enumerated() {
             r.evaluations["d"]![m] = seededRecord(m, mrr5: Self.base.map { $0 + 0.001 * Double(i) }, params: 900_000)
         }
         // Constant paired gaps of 0.001: the top scheme is better than each other one.
@@ -100,7 +103,7 @@ func seededRecord(_ model: String, mrr5: [Double], params: Int, secondsPerEpoch:
                            negatives: 99, testUsers: 10, backboneFrozen: false, seed: seed,
                            params: ParamCounts(input: params, middle: 0, output: 0))
         }
-        var r = ResultSet()
+        var r = ResultSet(roles: shippedRoles)
         for (i, noise) in [0.0, 0.01, -0.01].enumerated() {
             let s = UInt64(i + 1)
             r.transfer += [t("nextitnet", true, 0.30 + noise, seed: s, params: 1000), t("cprec-cb", true, 0.30 + noise, seed: s, params: 300),
@@ -122,14 +125,14 @@ func seededRecord(_ model: String, mrr5: [Double], params: Int, secondsPerEpoch:
 
     @Test func inferenceWithinTimingNoiseIsNotFaster() {
         var r = results(cprecMRR: 0.1, cprecParams: 200_000)
-        for m in ClaimChecks.cprec { r.evaluations["d"]![m]!.seedSpeedupsBatch1 = [1.03, 1.02, 1.04] }
+        for m in shippedRoles.cprec { r.evaluations["d"]![m]!.seedSpeedupsBatch1 = [1.03, 1.02, 1.04] }
         let verdict = ClaimChecks.speed(r)
         #expect(verdict.1 == .doesNotHold)
         #expect(verdict.0.contains("in inference: 0 of 4"))
     }
 
     @Test func claimsWithoutEvidenceAreNotMeasurable() {
-        let empty = ResultSet()
+        let empty = ResultSet(roles: shippedRoles)
         #expect(ClaimChecks.compression(empty).1 == .notMeasurable)
         #expect(ClaimChecks.scaling(empty).1 == .notMeasurable)
         #expect(ClaimChecks.transfer(empty).1 == .notMeasurable)
@@ -137,7 +140,7 @@ func seededRecord(_ model: String, mrr5: [Double], params: Int, secondsPerEpoch:
     }
 
     @Test func scalingNeedsTwentyPercentGainBeyondNoise() {
-        var r = ResultSet()
+        var r = ResultSet(roles: shippedRoles)
         r.dimSweep = [(64, seededRecord("nextitnet", mrr5: [0.10, 0.11, 0.09], params: 100)),
                       (512, seededRecord("nextitnet", mrr5: [0.13, 0.143, 0.117], params: 300))]
         let holds = ClaimChecks.scaling(r)
@@ -166,7 +169,7 @@ func seededRecord(_ model: String, mrr5: [Double], params: Int, secondsPerEpoch:
     func sasrecResults(shift: Double, params: Int) -> ResultSet {
         var r = results(cprecMRR: 0.1, cprecParams: 200_000)
         r.evaluations["d"]!["sasrec"] = seededRecord("sasrec", mrr5: Self.base, params: 1_000_000)
-        for m in ClaimChecks.cprecSASRec.dropLast() {
+        for m in shippedRoles.selfAttention!.cprec {
             r.evaluations["d"]![m] = seededRecord(m, mrr5: Self.base.map { $0 + shift }, params: params)
         }
         return r

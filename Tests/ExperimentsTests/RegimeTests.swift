@@ -77,7 +77,7 @@ import Testing
             return s.items >= 20_000
         })
         #expect(try catalog.entry(large).blocks == BlockRule(rule: .cutoffs, cutoffs: [7000, 15000]))
-        for name in ["nextitnet"] + ClaimChecks.cprec {
+        for name in ["nextitnet"] + shippedRoles.cprec {
             #expect(profile.runs(name, on: large))
             let widths = try specs.model(name, profile: profile.on(large)).config.blockWidths
             #expect(!widths.isEmpty && widths.allSatisfy { $0 >= 16 }, "\(name): \(widths)")
@@ -87,14 +87,14 @@ import Testing
     /// CpRec faster in inference on the large dataset only: the verdict follows the large one.
     @Test func theSpeedClaimIsJudgedOnThePaperRegime() {
         func results(largeSpeedup: Double, smallSpeedup: Double) -> ResultSet {
-            var r = ResultSet()
+            var r = ResultSet(roles: shippedRoles)
             r.profile = "fixture"
             r.datasets = [("small", "Small"), ("large", "Large")]
             for (ds, items, speedup) in [("small", 3000, smallSpeedup), ("large", 20_727, largeSpeedup)] {
                 var base = seededRecord("nextitnet", mrr5: [0.1, 0.1, 0.1], params: 1_000_000, secondsPerEpoch: 10)
                 base.items = items
                 r.evaluations[ds] = ["nextitnet": base]
-                for m in ClaimChecks.cprec {
+                for m in shippedRoles.cprec {
                     var c = seededRecord(m, mrr5: [0.1, 0.1, 0.1], params: 200_000, secondsPerEpoch: 4, speedup: speedup)
                     c.items = items
                     r.evaluations[ds]![m] = c

@@ -148,7 +148,7 @@ import Testing
         let unknown = try specsCopy(editing: "experiments.yaml") { $0.replacingOccurrences(of: "reference: sasrec", with: "reference: sasrek") }
         defer { try? FileManager.default.removeItem(at: unknown) }
         let e = #expect(throws: SpecError.self) { try SpecBundle.load(unknown) }
-        #expect("\(e.map { "\($0)" } ?? "")".contains("unknown reference model 'sasrek'"))
+        #expect("\(e.map { "\($0)" } ?? "")".contains("tables.table7.reference: unknown model 'sasrek' (did you mean 'sasrec'?)"))
 
         // One model in two tables with different references cannot be timed against both.
         let clash = try specsCopy(editing: "experiments.yaml") {

@@ -76,15 +76,15 @@ struct Figure1Stage: Stage {
             for p in pts {
                 let r = try EvaluateStage.load(context, p.stages)
                 let params = DatasetStatistics.compact(r.params.total)
-                mrr.append(DataPoint(Double(p.value), r.metrics["MRR@5"] ?? .nan, yError: errorBar(r, "MRR@5"), label: params))
-                hr.append(DataPoint(Double(p.value), r.metrics["HR@5"] ?? .nan, yError: errorBar(r, "HR@5")))
+                mrr.append(DataPoint(Double(p.value), r.metric(.mrr5) ?? .nan, yError: errorBar(r, .mrr5), label: params))
+                hr.append(DataPoint(Double(p.value), r.metric(.hr5) ?? .nan, yError: errorBar(r, .hr5)))
             }
             panels.append(Panel(title: "NextItNet on \(datasetLabel): accuracy vs \(axis == "dim" ? "d" : "depth") (labels: parameters)",
                                 xLabel: label, yLabel: "accuracy (mean ± sd over seeds)", xLog: axis == "dim",
                                 // Room beside the outer points for their parameter labels.
                                 xRange: axis == "dim" ? Double(pts[0].value) / 1.4 ... Double(pts[pts.count - 1].value) * 1.6
                                     : Double(pts[0].value) - 0.4 ... Double(pts[pts.count - 1].value) + 0.8,
-                                series: [Series("MRR@5", points: mrr), Series("HR@5", points: hr)],
+                                series: [Series(Metric.mrr5.rawValue, points: mrr), Series(Metric.hr5.rawValue, points: hr)],
                                 // One key, where neither panel has points: the top right of the depth panel.
                                 legend: axis == "depth" ? .topRight : .hidden, xTics: pts.map { Double($0.value) }))
         }
@@ -95,7 +95,7 @@ struct Figure1Stage: Stage {
 }
 
 /// Error bar of a merged record: the standard deviation over seeds (nil with one seed).
-func errorBar(_ r: EvaluationRecord, _ metric: String) -> Double? {
+func errorBar(_ r: EvaluationRecord, _ metric: Metric) -> Double? {
     r.values(metric).count > 1 ? r.sd(metric) : nil
 }
 
@@ -147,7 +147,7 @@ struct ParetoFigureStage: Stage {
             var points: [DataPoint] = []
             for m in models {
                 let r = try EvaluateStage.load(context, dataset: ds.name, model: m.name, seeds: seeds)
-                points.append(DataPoint(Double(r.params.total), r.metrics["MRR@5"] ?? .nan, yError: errorBar(r, "MRR@5"),
+                points.append(DataPoint(Double(r.params.total), r.metric(.mrr5) ?? .nan, yError: errorBar(r, .mrr5),
                                         label: m.label))
             }
             let front = Self.front(points)

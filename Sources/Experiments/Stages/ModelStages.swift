@@ -196,8 +196,7 @@ struct EvaluateStage: Stage {
         let p = net.parameters
         let out = EvaluationOutput(
             dataset: dataset, model: model.name, label: model.label,
-            metrics: ["MRR@5": metrics.mrr5, "HR@5": metrics.hr5, "NDCG@5": metrics.ndcg5,
-                      "MRR@20": metrics.mrr20, "HR@20": metrics.hr20, "NDCG@20": metrics.ndcg20],
+            metrics: Dictionary(uniqueKeysWithValues: Metric.allCases.map { ($0.rawValue, $0.value(metrics)) }),
             params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
             bestEpoch: record.bestEpoch, epochsTrained: record.history.count, selection: record.selection,
             testSequences: test.count, inferenceBatch: inferenceBatch, seed: seed,

@@ -5,6 +5,12 @@ import Reports
 /// `report/report`: REPORT.md (claims, paper vs ours, environment, caveats), claims.{md,csv} and numbers.tex.
 struct ReportStage: Stage {
     let profile: ProfileSpec
+    /// Which models the claims and the headline compare (experiments.yaml `roles:`).
+    let roles: Roles
+    /// How the profile's datasets are split, in words ("random 80/20 …"), from their prep settings.
+    let split: String
+    /// The paper's datasets this profile's stand in for, in words (from datasets.yaml `paperName`).
+    let paperDatasets: String
     let datasets: [DatasetLabel]
     let synthetic: Bool
     let tables: [String]
@@ -34,7 +40,8 @@ struct ReportStage: Stage {
     var parameters: JSONValue {
         .object(["profile": .string(profile.name), "datasets": .encoded(datasets), "tables": .encoded(tables),
                  "figures": .encoded(figures), "synthetic": .bool(synthetic), "sweep": .encoded(dimSweep),
-                 "training": .encoded(profile.training), "seeds": .encoded(profile.seeds),
+                 "training": .encoded(profile.training), "seeds": .encoded(profile.seeds), "roles": .encoded(roles),
+                 "split": .string(split), "paperDatasets": .string(paperDatasets),
                  "companions": .encoded(companions.map { "\($0.profile)\($0.present ? "" : " (absent)")" })])
     }
     var inputs: [StageID] {
@@ -55,25 +62,26 @@ struct ReportStage: Stage {
          "headline.tex": "paper-tables/headline.tex", "headline.csv": "paper-tables/headline.csv"]
     }
 
-    /// NextItNet against each CpRec variant per dataset: the paper's headline in one small table (README shows it).
+    /// The baseline against each CpRec variant per dataset: the paper's headline in one small table (README shows it).
     func headline(_ results: ResultSet) -> Table {
-        var table = Table(title: "Headline: CpRec vs NextItNet (profile \(profile.name))",
-                          caption: "MRR@5 and HR@5 on the test split, whole-model parameters, compression and top-5 inference speedup over NextItNet (at test batch 1, the paper's latency setting, and batch 128).",
-                          columns: [.label("Model"), Column("MRR@5", spread: true), Column("HR@5", spread: true), Column("Params", format: .count),
+        let b = results.baseline
+        var table = Table(title: "Headline: CpRec vs \(b) (profile \(profile.name))",
+                          caption: "MRR@5 and HR@5 on the test split, whole-model parameters, compression and top-5 inference speedup over \(b) (at test batch 1, the paper's latency setting, and batch 128).",
+                          columns: [.label("Model"), Column(Metric.mrr5.rawValue, spread: true), Column(Metric.hr5.rawValue, spread: true), Column("Params", format: .count),
                                     Column("Compression", format: .times(1)), Column("Speedup", unit: "batch 1", format: .times(2), spread: true),
                                     Column("Speedup", unit: "batch 128", format: .times(2), spread: true)],
                           groupTitle: "Dataset", provenance: RunFacts.provenance(profile: profile.name))
         for ds in results.datasets {
-            guard let base = results.record(ds.name, "nextitnet") else { continue }
+            guard let base = results.record(ds.name, roles.baseline) else { continue }
             table.addGroup(ds.label)
-            for m in ["nextitnet"] + ClaimChecks.cprec {
+            for m in [roles.baseline] + roles.cprec {
                 guard let r = results.record(ds.name, m) else { continue }
                 table.addRow([.text(r.label + (results.learned(ds.name, m) ? "" : " †")),
-                              ResultColumns.cell("MRR@5", record: r, baseline: base, paper: nil),
-                              ResultColumns.cell("HR@5", record: r, baseline: base, paper: nil),
+                              ResultColumns.cell(.metric(.mrr5), record: r, paper: nil),
+                              ResultColumns.cell(.metric(.hr5), record: r, paper: nil),
                               .number(Double(r.params.total)), .number(Double(base.params.total) / Double(r.params.total)),
-                              ResultColumns.cell("Speedup(b1)", record: r, baseline: base, paper: nil),
-                              ResultColumns.cell("Speedup", record: r, baseline: base, paper: nil)])
+                              ResultColumns.cell(.speedupBatch1, record: r, paper: nil),
+                              ResultColumns.cell(.speedup, record: r, paper: nil)])
             }
         }
         table.notes = ["Mean ± standard deviation over \(profile.seeds.count) seed\(profile.seeds.count == 1 ? "" : "s"); ties count against the target; † did not learn."]
@@ -81,7 +89,7 @@ struct ReportStage: Stage {
     }
 
     func gather(_ context: StageContext) throws -> ResultSet {
-        var results = ResultSet()
+        var results = ResultSet(roles: roles)
         results.profile = profile.name
         results.datasets = datasets.map { ($0.name, $0.label) }
         results.runs = try evaluations.map { try EvaluateStage.load(context, $0) }
@@ -123,7 +131,7 @@ struct ReportStage: Stage {
                 **Data caveat.** This profile runs on the embedded synthetic datasets (seeded generators shaped like \
                 the paper's datasets: long-tailed popularity and planted item-to-item transitions). Numbers show \
                 whether the paper's *relations* hold under controlled conditions; they are not comparable in value \
-                with the paper's, which were measured on Weishi, ML-latest, TikTok and ColdRec.
+                with the paper's, which were measured on \(paperDatasets).
                 """)
         }
 
@@ -153,19 +161,17 @@ struct ReportStage: Stage {
         for v in paper.values {
             for ds in datasets where ds.paperName == v.dataset {
                 guard let r = results.record(ds.name, v.model) else { continue }
-                let baseline = results.record(ds.name, "nextitnet") ?? r
-                let cell = ResultColumns.cell(v.column, record: r, baseline: baseline, paper: nil)
+                let cell = ResultColumns.cell(v.column, record: r, paper: nil)
                 guard case .number(let ours, _) = cell.value else { continue }
-                comparisons.append(PaperComparison(table: v.table, row: "\(ds.label) \(r.label)", metric: v.column,
-                                                   ours: ours, paper: v.value,
-                                                   format: v.column.hasPrefix("Params") ? .count : .decimal(4)))
+                comparisons.append(PaperComparison(table: v.table, row: "\(ds.label) \(r.label)", metric: v.column.rawValue,
+                                                   ours: ours, paper: v.value, format: v.column.isCount ? .count : .decimal(4)))
             }
         }
         if comparisons.isEmpty {
             doc.paragraph("The paper's body could not be retrieved; no cell of its tables is known for the datasets of this profile.")
         } else {
             doc.table(PaperComparison.table(comparisons))
-            doc.paragraph("Only \(paper.values.count) numbers of the paper could be recovered (Table 3, Weishi, Bo-NextItNet); every other paper cell prints n/a. Ours are on the dataset named in each row.")
+            doc.paragraph("Only \(paper.values.count) numbers of the paper could be recovered (\(paper.provenance(label: results.label))); every other paper cell prints n/a. Ours are on the dataset named in each row.")
         }
 
         doc.heading("Tables")
@@ -188,11 +194,11 @@ struct ReportStage: Stage {
         doc.heading("Protocol")
         let t = profile.training
         doc.bullets([
-            "Split: random 80/20 of fixed-length sequences (t from the dataset spec), validation carved from training; seed recorded in each prep manifest.",
+            "Split: \(split); seed recorded in each prep manifest.",
             "Training: Adam, learning rate \(t.learningRate), batch \(t.batchSize), at least \(t.minEpochs) and at most \(t.maxEpochs) epochs, patience \(t.patience), L2 \(t.l2); seeds \(profile.seeds.map(String.init).joined(separator: ", ")). Per-model overrides (pipeline/models.yaml `training:`) are listed in the model catalogue's comments.",
             "Epoch selection: **\(t.selection)** (\(t.selection == "paper" ? "best epoch on the test set, as the authors' released code does" : "best validation MRR@5; the authors' code selects on the test set")). Every table of this report uses it.",
             "Evaluation: the last item of each test sequence, ranked against all items (padding excluded); MRR, HR and NDCG at 5 and 20. A tied item counts ahead of the target (rank = 1 + the number of other items scoring ≥ the target's score), and a NaN score ranks last.",
-            "Inference speedup: time to generate the top-5 list for all test sequences, NextItNet (full softmax) / the model (fast top-N path for block-wise softmax), same batch size and threads.",
+            "Inference speedup: time to generate the top-5 list for all test sequences, the table's reference model (\(results.baseline) unless a table names another; full softmax) / the model (fast top-N path for block-wise softmax), same batch size and threads.",
         ])
 
         doc.heading("Environment")
@@ -205,8 +211,8 @@ struct ReportStage: Stage {
         var macros = LaTeXMacros(prefix: "cprec")
         for ds in datasets {
             for (model, r) in (results.evaluations[ds.name] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                for metric in ["MRR@5", "HR@5", "NDCG@5", "MRR@20", "HR@20", "NDCG@20"] {
-                    if let v = r.metrics[metric] { _ = macros.add("\(ds.name) \(model) \(metric)", v, format: .decimal(4)) }
+                for metric in Metric.allCases {
+                    if let v = r.metric(metric) { _ = macros.add("\(ds.name) \(model) \(metric.rawValue)", v, format: .decimal(4)) }
                 }
                 _ = macros.add("\(ds.name) \(model) params", Double(r.params.total), format: .count)
                 _ = macros.add("\(ds.name) \(model) TT", r.secondsToBest / 60, format: .decimal(2))
@@ -221,10 +227,9 @@ struct ReportStage: Stage {
 
     /// Every seed's values of every evaluation (tables show mean ± sd; this keeps what they summarise).
     private func writeRuns(_ runs: [EvaluationRecord], to directory: URL) throws {
-        let metrics = ["MRR@5", "HR@5", "NDCG@5", "MRR@20", "HR@20", "NDCG@20"]
-        var lines = ["dataset,model,seed," + metrics.joined(separator: ",") + ",params,seconds_to_best,speedup"]
+        var lines = ["dataset,model,seed," + Metric.allCases.map(\.rawValue).joined(separator: ",") + ",params,seconds_to_best,speedup"]
         for r in runs {
-            let cells = [r.dataset, r.model, "\(r.seeds.first ?? 0)"] + metrics.map { r.metrics[$0].map { String($0) } ?? "" }
+            let cells = [r.dataset, r.model, "\(r.seeds.first ?? 0)"] + Metric.allCases.map { r.metric($0).map { String($0) } ?? "" }
                 + ["\(r.params.total)", String(r.secondsToBest), r.speedup.map { String($0) } ?? ""]
             lines.append(cells.map(Escape.csv).joined(separator: ","))
         }

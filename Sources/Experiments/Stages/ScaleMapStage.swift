@@ -36,14 +36,18 @@ struct ScaleMapStage: Stage {
     static let seqLength = 20
 
     let spec: ScaleMapSpec
+    /// The reference first (every speedup is its time over a model's), then the models timed against it.
     let models: [ModelEntry]
+    /// The model the figure plots (experiments.yaml `figures.scalemap.plotted`).
+    let plotted: String
     let threads: Int
     var vocabularies: [Int] { spec.vocabularies }
     var dims: [Int] { spec.dims }
     var id: StageID { "figure/scalemap" }
     var version: Int { EngineRevision.stageVersion(1) }
     var parameters: JSONValue {
-        .object(["models": .encoded(models.map(\.config)), "labels": .encoded(models.map(\.label)), "K": .encoded(spec.vocabularies), "d": .encoded(spec.dims),
+        .object(["models": .encoded(models.map(\.config)), "labels": .encoded(models.map(\.label)), "plotted": .string(plotted),
+                 "K": .encoded(spec.vocabularies), "d": .encoded(spec.dims),
                  "budget": .number(spec.budget), "threads": .number(Double(threads)), "t": .number(Double(Self.seqLength))])
     }
     var inputs: [StageID] { [] }
@@ -144,8 +148,10 @@ struct ScaleMapStage: Stage {
         return times.sorted()[times.count / 2]
     }
 
-    static func baseline(_ cells: [ScaleCell], for c: ScaleCell) -> ScaleCell? {
-        cells.first { $0.K == c.K && $0.dim == c.dim && $0.model == "nextitnet" }
+    var reference: ModelEntry { models[0] }
+
+    func baseline(_ cells: [ScaleCell], for c: ScaleCell) -> ScaleCell? {
+        cells.first { $0.K == c.K && $0.dim == c.dim && $0.model == reference.name }
     }
 
     static func ratio(_ a: Double?, _ b: Double?) -> Double? {
@@ -171,29 +177,29 @@ struct ScaleMapStage: Stage {
         for d in dims {
             t.addGroup("d = \(d)")
             for c in cells where c.dim == d {
-                let b = Self.baseline(cells, for: c)
+                let b = baseline(cells, for: c)
                 let s1 = Self.ratio(b?.batch1, c.batch1), s1u = Self.ratio(b?.batch1Unpruned, c.batch1Unpruned)
                 let s128 = Self.ratio(b?.batch128, c.batch128)
                 t.addRow([.text(c.label), .number(Double(c.K)), .number(Double(c.dim)), .number(Double(c.params)),
                           .number(c.outputFlopShare), .optional(c.batch1.map { $0 * 1e3 }), .optional(s1), .optional(s1u),
                           .optional(c.batch128.map { $0 * 1e3 }), .optional(s128),
-                          .text(c.skipped.map { "skipped: \($0)" } ?? (c.model == "nextitnet" ? "" : Self.mark(s1)))])
+                          .text(c.skipped.map { "skipped: \($0)" } ?? (c.model == reference.name ? "" : Self.mark(s1)))])
             }
         }
-        t.notes = ["Speedup: NextItNet's (full softmax) top-5 time over the model's at the same K, d and batch; CpRec uses the exact pruned tree softmax (equal to full scoring). 'unpruned' scores every tail block.",
+        t.notes = ["Speedup: \(reference.label)'s (full softmax) top-5 time over the model's at the same K, d and batch; CpRec uses the exact pruned tree softmax (equal to full scoring). 'unpruned' scores every tail block.",
                    "Output FLOPs: the output layer's share of one sequence's inference FLOPs (tree softmax with every block scored).",
                    "Marks: batch-1 speedup ≥ 1.1×, ≥ 2×, ≥ 4×."]
         return t
     }
 
-    /// The variant the figure plots: CpRec-Cb, the paper's usual one (the variants share the inference FLOPs;
-    /// their batch-1 times differ through how much convolution weight must stream from memory).
-    var representative: ModelEntry? { models.first { $0.name == "cprec-cb" } ?? models.first { $0.name != "nextitnet" } }
+    /// The variant the figure plots (the variants share the inference FLOPs; their batch-1 times differ through
+    /// how much convolution weight must stream from memory).
+    var representative: ModelEntry? { models.first { $0.name == plotted } }
 
     func figure(_ cells: [ScaleCell]) -> Figure {
         func panel(_ title: String, _ value: (ScaleCell) -> Double?, yLabel: String, thresholds: Bool) -> Panel {
             var series: [Series] = []
-            let variant = representative?.name ?? "nextitnet"
+            let variant = representative?.name ?? reference.name
             for d in dims {
                 let pts = cells.filter { $0.dim == d && $0.model == variant }.compactMap { c in value(c).map { DataPoint(Double(c.K), $0) } }
                 if !pts.isEmpty { series.append(Series("d = \(d)", points: pts)) }
@@ -207,14 +213,14 @@ struct ScaleMapStage: Stage {
                          legend: .topLeft, xTics: vocabularies.map(Double.init))
         }
         let label = representative?.label ?? ""
-        let b1 = panel("\(label) vs NextItNet: top-5 speedup, batch 1 (exact pruning)", { c in
-            Self.ratio(Self.baseline(cells, for: c)?.batch1, c.batch1) }, yLabel: "speedup", thresholds: true)
+        let b1 = panel("\(label) vs \(reference.label): top-5 speedup, batch 1 (exact pruning)", { c in
+            Self.ratio(baseline(cells, for: c)?.batch1, c.batch1) }, yLabel: "speedup", thresholds: true)
         let b1u = panel("batch 1, every block scored", { c in
-            Self.ratio(Self.baseline(cells, for: c)?.batch1Unpruned, c.batch1Unpruned) }, yLabel: "speedup", thresholds: true)
+            Self.ratio(baseline(cells, for: c)?.batch1Unpruned, c.batch1Unpruned) }, yLabel: "speedup", thresholds: true)
         let b128 = panel("batch 128 (exact pruning)", { c in
-            Self.ratio(Self.baseline(cells, for: c)?.batch128, c.batch128) }, yLabel: "speedup", thresholds: true)
-        let comp = panel("compression (NextItNet params / \(label) params)", { c in
-            Self.baseline(cells, for: c).map { Double($0.params) / Double(c.params) } }, yLabel: "compression", thresholds: false)
+            Self.ratio(baseline(cells, for: c)?.batch128, c.batch128) }, yLabel: "speedup", thresholds: true)
+        let comp = panel("compression (\(reference.label) params / \(label) params)", { c in
+            baseline(cells, for: c).map { Double($0.params) / Double(c.params) } }, yLabel: "compression", thresholds: false)
         return Figure(title: "Scale map: where CpRec's speed and compression claims hold (untrained weights)",
                       panels: [b1, b1u, b128, comp], rows: 2, panelWidth: 620, panelHeight: 440,
                       provenance: RunFacts.provenance(profile: nil))

@@ -26,6 +26,8 @@ struct DatasetLabel: Codable, Hashable {
 /// the paper's value; trained models that do not beat MostPop are flagged, synthetic datasets get their oracle.
 struct TableStage: Stage {
     let table: TableSpec
+    /// The learning guard's model (`roles.popularity`).
+    let popularity: String
     let datasets: [DatasetLabel]
     let models: [ModelEntry]
     let paperValues: URL
@@ -52,8 +54,8 @@ struct TableStage: Stage {
     }
     /// How the notes name the speedup reference.
     let referenceLabel: String
-    /// Models every table reads besides its rows: its speedup reference and MostPop (the learning guard).
-    var references: [String] { [table.reference, "mostpop"] }
+    /// Models every table reads besides its rows: the speedup reference and the learning guard.
+    var references: [String] { [table.reference, popularity] }
     var inputs: [StageID] {
         var ids: [StageID] = []
         for ds in datasets {
@@ -82,19 +84,18 @@ struct TableStage: Stage {
         var oracleNotes: [String] = []
         for ds in datasets {
             out.addGroup(ds.label)
-            let baseline = try EvaluateStage.load(context, dataset: ds.name, model: table.reference, seeds: seeds)
-            let mostPop = try EvaluateStage.load(context, dataset: ds.name, model: "mostpop", seeds: seeds)
+            let mostPop = try EvaluateStage.load(context, dataset: ds.name, model: popularity, seeds: seeds)
             var best = 0.0
             for model in models where runs(model.name, on: ds.name) {
                 let r = try EvaluateStage.load(context, dataset: ds.name, model: model.name, seeds: seeds)
                 selections.insert(r.selection)
                 let learned = r.learned(mostPop: mostPop)
                 if !learned { flagged.append("\(ds.label) \(model.label)") }
-                if learned, model.config.kind != .mostpop { best = max(best, r.metrics["MRR@5"] ?? 0) }
+                if learned, model.config.kind != .mostpop { best = max(best, r.metric(.mrr5) ?? 0) }
                 var row: [Cell] = [.text(model.label + (learned ? "" : " †"))]
                 for c in table.columns {
                     let p = paper.value(table: table.name, paperDataset: ds.paperName, model: model.name, column: c)
-                    row.append(ResultColumns.cell(c, record: r, baseline: baseline, paper: p))
+                    row.append(ResultColumns.cell(c, record: r, paper: p))
                 }
                 out.addRow(row)
             }
@@ -119,51 +120,52 @@ struct TableStage: Stage {
     }
 }
 
-/// How the fixed column vocabulary of experiments.yaml turns into table columns and cells.
+/// How the column vocabulary of experiments.yaml turns into table columns and cells.
 enum ResultColumns {
-    static func column(_ name: String, paper: Bool) -> Column {
+    static func column(_ name: TableColumn, paper: Bool) -> Column {
         switch name {
-        case "Params": return Column("Params", format: .count, paper: paper)
-        case "Params(io)": return Column("Params", unit: "in+out", format: .count, paper: paper)
-        case "Params(mid)": return Column("Params", unit: "middle", format: .count, paper: paper)
-        case "TT": return Column("TT", unit: "min", format: .decimal(2), paper: paper, spread: true)
-        case "Speedup": return Column("Speedup", format: .times(2), paper: paper, spread: true)
-        case "Speedup(b1)": return Column("Speedup", unit: "batch 1", format: .times(2), paper: paper, spread: true)
-        default: return Column(name, format: .decimal(4), paper: paper, spread: true)
+        case .params: return Column("Params", format: .count, paper: paper)
+        case .paramsIO: return Column("Params", unit: "in+out", format: .count, paper: paper)
+        case .paramsMiddle: return Column("Params", unit: "middle", format: .count, paper: paper)
+        case .trainingTime: return Column("TT", unit: "min", format: .decimal(2), paper: paper, spread: true)
+        case .speedup: return Column("Speedup", format: .times(2), paper: paper, spread: true)
+        case .speedupBatch1: return Column("Speedup", unit: "batch 1", format: .times(2), paper: paper, spread: true)
+        case .metric(let m): return Column(m.rawValue, format: .decimal(4), paper: paper, spread: true)
         }
     }
 
-    static func cell(_ name: String, record r: EvaluationRecord, baseline: EvaluationRecord, paper: Double?) -> Cell {
+    static func cell(_ name: TableColumn, record r: EvaluationRecord, paper: Double?) -> Cell {
         func spread(_ xs: [Double]) -> Double? { xs.count > 1 ? SampleSummary(xs).sd : nil }
         switch name {
-        case "Params": return .number(Double(r.params.total), paper: paper)
-        case "Params(io)": return .number(Double(r.params.input + r.params.output), paper: paper)
-        case "Params(mid)": return .number(Double(r.params.middle), paper: paper)
-        case "TT": return .number(r.secondsToBest / 60, paper: paper, std: spread(r.seedSecondsToBest.map { $0 / 60 }))
-        case "Speedup":
-            // Timed against the model's reference inside its evaluate stage; MostPop has nothing to compare.
+        case .params: return .number(Double(r.params.total), paper: paper)
+        case .paramsIO: return .number(Double(r.params.input + r.params.output), paper: paper)
+        case .paramsMiddle: return .number(Double(r.params.middle), paper: paper)
+        case .trainingTime: return .number(r.secondsToBest / 60, paper: paper, std: spread(r.seedSecondsToBest.map { $0 / 60 }))
+        case .speedup:
+            // Timed against the reference inside the model's evaluate stage; MostPop has nothing to compare.
             var c = Cell.optional(r.speedup, paper: paper)
             c.std = spread(r.seedSpeedups)
             return c
-        case "Speedup(b1)":
+        case .speedupBatch1:
             var c = Cell.optional(r.speedupBatch1, paper: paper)
             c.std = spread(r.seedSpeedupsBatch1)
             return c
-        default:
-            var c = Cell.optional(r.metrics[name], paper: paper)
-            c.std = spread(r.values(name))
+        case .metric(let m):
+            var c = Cell.optional(r.metric(m), paper: paper)
+            c.std = spread(r.values(m))
             return c
         }
     }
 
-    static func notes(for columns: [String], selection: String?, seeds: Int, reference: String = "NextItNet") -> [String] {
+    /// `reference`: the label of the model Speedup is timed against.
+    static func notes(for columns: [TableColumn], selection: String?, seeds: Int, reference: String) -> [String] {
         var notes = ["Accuracy: last item of each test sequence ranked against all items (padding excluded); a tied item counts ahead of the target (rank = 1 + the number of other items scoring ≥ the target), so a constant scorer gets 0, not MostPop's score.",
                      "Values are mean ± standard deviation over \(seeds) training seed\(seeds == 1 ? "" : "s") (a seed moves initialisation and batch order, not the data split); every seed's value is in runs.csv."]
-        if columns.contains("TT") { notes.append("TT: wall time of training up to the selected epoch, minutes.") }
-        if columns.contains("Speedup") {
+        if columns.contains(.trainingTime) { notes.append("TT: wall time of training up to the selected epoch, minutes.") }
+        if columns.contains(.speedup) {
             notes.append("Speedup: \(reference)'s time to generate the top-5 list of every test sequence divided by the model's (fast top-N path where it has one), same batch and threads.")
         }
-        if columns.contains("Speedup(b1)") {
+        if columns.contains(.speedupBatch1) {
             notes.append("Speedup (batch 1): the same at test batch 1, the paper's latency setting: median time per sequence over up to \(EvaluateStage.batch1Rows) test sequences (or \(Int(EvaluateStage.batch1Budget)) s), \(reference) and the model called alternately. Block-wise softmax models use the exact pruned top-N (equal to full scoring).")
         }
         if let selection { notes.append("Epoch selection: \(selection).") }

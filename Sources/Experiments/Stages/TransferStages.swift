@@ -111,9 +111,9 @@ struct Table6Stage: Stage {
         let paper = try PaperValues.load(paperValues)
         var table = Table(title: "Table 6: CpRec vs NextItNet on the transfer learning task",
                           caption: "MRR@5 and HR@5 after fine-tuning: the true item ranked against sampled negatives (PeterRec's protocol) and against every target item (full); Params and TT of the pre-trained model.",
-                          columns: [.label("Model"), .label("Backbone"), Column("MRR@5", paper: true, spread: true),
-                                    Column("HR@5", paper: true, spread: true),
-                                    Column("MRR@5", unit: "full", spread: true), Column("HR@5", unit: "full", spread: true),
+                          columns: [.label("Model"), .label("Backbone"), Column(Metric.mrr5.rawValue, paper: true, spread: true),
+                                    Column(Metric.hr5.rawValue, paper: true, spread: true),
+                                    Column(Metric.mrr5.rawValue, unit: "full", spread: true), Column(Metric.hr5.rawValue, unit: "full", spread: true),
                                     Column("Params", format: .count, paper: true), Column("TT", unit: "min", format: .decimal(2), paper: true, spread: true)],
                           groupTitle: "Dataset", provenance: RunFacts.provenance(profile: profile))
         var lastDataset = ""
@@ -131,7 +131,7 @@ struct Table6Stage: Stage {
                 table.addGroup(r.datasetLabel)
                 lastDataset = r.dataset
             }
-            func pv(_ column: String) -> Double? { paper.value(table: "table6", paperDataset: "ColdRec", model: r.model, column: column) }
+            func pv(_ column: TableColumn) -> Double? { paper.value(table: "table6", paperDataset: "ColdRec", model: r.model, column: column) }
             let mrr = SampleSummary(group.map { $0.1.mrr5 }), hr = SampleSummary(group.map { $0.1.hr5 })
             let fullMRR = SampleSummary(group.compactMap { $0.1.fullMRR5 }), fullHR = SampleSummary(group.compactMap { $0.1.fullHR5 })
             let tt = SampleSummary(group.compactMap { context.inputMeasurement($0.0, Timing.secondsToBest).map { $0 / 60 } })
@@ -145,8 +145,8 @@ struct Table6Stage: Stage {
             default: backbone = r.backboneFrozen ? "pre-trained, frozen" : "pre-trained, fine-tuned"
             }
             table.addRow([.text(r.label), .text(backbone),
-                          .number(mrr.mean, paper: paperRow ? pv("MRR@5") : nil, std: sd(mrr)),
-                          .number(hr.mean, paper: paperRow ? pv("HR@5") : nil, std: sd(hr)),
+                          .number(mrr.mean, paper: paperRow ? pv(.metric(.mrr5)) : nil, std: sd(mrr)),
+                          .number(hr.mean, paper: paperRow ? pv(.metric(.hr5)) : nil, std: sd(hr)),
                           cell(fullMRR), cell(fullHR),
                           .number(Double(r.params.total), paper: nil),
                           r.pretrained && tt.n > 0 ? .number(tt.mean, paper: nil, std: sd(tt)) : .missing()])
