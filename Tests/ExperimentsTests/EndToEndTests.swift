@@ -16,16 +16,16 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         let oneSeed = try specsCopy(editing: "profiles.yaml") { $0.replacingOccurrences(of: "    seeds: 2\n", with: "    seeds: 1\n") }
         defer { try? FileManager.default.removeItem(at: oneSeed) }
-        let store = { try CacheStore(root: root.appendingPathComponent(".cache")) }
+        let store = { CacheStore(root: root.appendingPathComponent(".cache")) }
         let first = try Engine(stages: try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: oneSeed, outputRoot: root)),
-                               store: try store()).run(nil, options: RunOptions(jobs: 2, threads: 2, outputRoot: root))
+                               store: store()).run(nil, options: RunOptions(jobs: 2, threads: 2, outputRoot: root))
         #expect(first.succeeded, "\(first.failed)")
         #expect(first.cached.isEmpty)
         #expect(!first.ran.contains { $0.raw.hasSuffix("/seed11") })
 
         // Adding a seed runs that seed's model stages and redraws the presentation, nothing else.
         let options = ExperimentOptions(profile: "smoke", specDirectory: repositorySpecs, outputRoot: root)
-        let engine = try Engine(stages: try Paper.graph(options), store: try store())
+        let engine = try Engine(stages: try Paper.graph(options), store: store())
         let added = try engine.run(nil, options: RunOptions(jobs: 2, threads: 2, outputRoot: root))
         #expect(added.succeeded, "\(added.failed)")
         let unexpected = added.ran.filter { !$0.raw.hasSuffix("/seed11") && !["table", "figure", "report"].contains($0.kind) }
