@@ -31,25 +31,30 @@ let package = Package(
         .target(name: "NeuralNet", dependencies: ["Kernels"]),
         .target(name: "Models", dependencies: ["NeuralNet", "Kernels"]),
         .target(name: "Datasets", dependencies: ["Hashing", "Random", "Subprocess"], exclude: ["README.md"]),
+        // Ranking metrics, inference timing, parameter counts: how a trained model is judged.
         .target(name: "Evaluation", dependencies: ["Models", "Kernels"]),
+        // The epoch loop (early stopping, resume, non-finite guard) and transfer fine-tuning.
+        .target(name: "Training", dependencies: ["Evaluation", "Models", "NeuralNet", "Kernels", "Random"]),
+        // `pipeline bench`: fixed training cases timed on synthetic batches.
+        .target(name: "Benchmarks", dependencies: ["Models", "NeuralNet", "Kernels", "Random"]),
         .target(name: "Pipeline", dependencies: ["Hashing", "Subprocess"]),
         .target(name: "Reports", dependencies: ["Subprocess"]),
         .target(name: "Experiments", dependencies: [
-            "Pipeline", "Reports", "Datasets", "Models", "Evaluation", "NeuralNet", "Kernels", "Hashing",
+            "Pipeline", "Reports", "Datasets", "Models", "Evaluation", "Training", "NeuralNet", "Kernels", "Hashing",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "PipelineCLI", dependencies: [
-            "Experiments", "Pipeline", "Subprocess",
+            "Experiments", "Pipeline", "Subprocess", "Benchmarks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Kernels"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Evaluation", "NeuralNet", "Kernels"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Evaluation", "Training", "Benchmarks", "NeuralNet", "Kernels"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Hashing", "Random"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Hashing", "Subprocess"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"], resources: [.copy("Golden")]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pipeline", "Reports", "Kernels"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pipeline", "Reports", "Kernels", "Training"]),
         // Runs the built `pipeline` binary (exit codes, JSON, signals); no module of its own to import.
         .testTarget(name: "PipelineCLITests"),
     ],

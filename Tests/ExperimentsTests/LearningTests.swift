@@ -4,6 +4,7 @@ import Foundation
 import Kernels
 import Models
 import Testing
+import Training
 @testable import Experiments
 
 /// Every trained model kind, with the default profile's own training settings read from the specs, must clearly

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import Benchmarks
 @testable import Models
 
 /// `pipeline bench --json` is an interface scripts depend on: its keys and their meaning are tested on a tiny case

@@ -3,6 +3,7 @@ import Kernels
 import NeuralNet
 import Testing
 @testable import Evaluation
+@testable import Training
 @testable import Models
 
 @Suite struct TransferTests {

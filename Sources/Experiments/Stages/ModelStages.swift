@@ -5,6 +5,7 @@ import Kernels
 import Models
 import NeuralNet
 import Pipeline
+import Training
 
 /// What every model stage reads: the prepared dataset and its frequency blocks (read once).
 struct RunInputs {

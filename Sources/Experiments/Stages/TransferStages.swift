@@ -6,6 +6,7 @@ import Models
 import NeuralNet
 import Pipeline
 import Reports
+import Training
 
 /// `finetune/<dataset>/<model>[-scratch|-frozen]/seed<s>`: a new target-item layer on the pre-trained (or a random)
 /// backbone, evaluated as PeterRec does (the true item against sampled negatives) and against every target item.

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Kernels
+import Models
 import NeuralNet
 
 /// One `pipeline bench` case: a fixed NextItNet (or SASRec) trained for a fixed number of steps on synthetic data.
