@@ -119,7 +119,7 @@ public final class NextItNet: SequenceModel {
         let dstream: FloatPtr, dA: FloatPtr, dB: FloatPtr, dcol: FloatPtr
         /// Compacted rows for the output layer (only counted targets).
         let hc: FloatPtr, dhc: FloatPtr, tc: UnsafeMutablePointer<Int32>, rows: UnsafeMutablePointer<Int32>
-        private let owned: [FloatPtr]
+        private let buffers: FixedBuffers
 
         init(B: Int, T: Int, d: Int, k: Int, layers L: Int, blocks nb: Int, training: Bool) {
             self.B = B; self.T = T; self.N = B * T; self.d = d; self.k = k; self.L = L
@@ -128,13 +128,8 @@ public final class NextItNet: SequenceModel {
             targets = .allocate(capacity: N)
             tc = .allocate(capacity: N)
             rows = .allocate(capacity: N)
-            var owned: [FloatPtr] = []
-            func buf(_ n: Int) -> FloatPtr {
-                let p = FloatPtr.allocate(capacity: max(n, 1))
-                p.initialize(repeating: 0, count: max(n, 1))
-                owned.append(p)
-                return p
-            }
+            let buffers = FixedBuffers()
+            func buf(_ n: Int) -> FloatPtr { buffers.make(n) }
             var streams: [FloatPtr] = []
             for _ in 0...nb { streams.append(buf(N * d)) }
             // Inference needs no backward caches: all layers share one set of per-layer buffers.
@@ -149,11 +144,10 @@ public final class NextItNet: SequenceModel {
             dstream = buf(bw); dA = buf(bw); dB = buf(bw); dcol = buf(training ? N * k * d : 1)
             hc = buf(bw); dhc = buf(bw)
             self.streams = streams
-            self.owned = owned
+            self.buffers = buffers
         }
 
         deinit {
-            for p in owned { p.deallocate() }
             ids.deallocate(); targets.deallocate(); tc.deallocate(); rows.deallocate()
         }
     }

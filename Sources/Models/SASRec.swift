@@ -115,19 +115,14 @@ public final class SASRec: SequenceModel {
         let f1: [FloatPtr], branch: FloatPtr, embMask: FloatPtr, attMask: [FloatPtr], ffnMask: [FloatPtr]
         /// Backward scratch.
         let dstream: FloatPtr, dA: FloatPtr, dQ: FloatPtr, dK: FloatPtr, dV: FloatPtr, dAtt: FloatPtr, dF: FloatPtr
-        private var owned: [FloatPtr] = []
+        private let buffers: FixedBuffers
 
         init(B: Int, T: Int, d: Int, heads h: Int, blocks L: Int, dropout: Bool) {
             self.B = B; self.T = T; self.N = B * T
             let N = B * T
             ids = .allocate(capacity: N)
-            var owned: [FloatPtr] = []
-            func buf(_ n: Int) -> FloatPtr {
-                let p = FloatPtr.allocate(capacity: max(n, 1))
-                p.initialize(repeating: 0, count: max(n, 1))
-                owned.append(p)
-                return p
-            }
+            let buffers = FixedBuffers()
+            func buf(_ n: Int) -> FloatPtr { buffers.make(n) }
             func per(_ n: Int) -> [FloatPtr] { (0..<L).map { _ in buf(n) } }
             streams = (0...L).map { _ in buf(N * d) }
             hidden = buf(N * d); fmean = buf(N); frstd = buf(N)
@@ -137,11 +132,10 @@ public final class SASRec: SequenceModel {
             embMask = buf(dropout ? N * d : 1); attMask = per(dropout ? N * d : 1); ffnMask = per(dropout ? N * d : 1)
             dstream = buf(N * d); dA = buf(N * d); dQ = buf(N * d); dK = buf(N * d); dV = buf(N * d)
             dAtt = buf(N * d); dF = buf(N * d)
-            self.owned = owned
+            self.buffers = buffers
         }
 
         deinit {
-            for p in owned { p.deallocate() }
             ids.deallocate()
         }
     }

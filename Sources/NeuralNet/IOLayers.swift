@@ -36,6 +36,20 @@ public struct BlockLayout: Hashable, Sendable {
     }
 }
 
+/// Zero-filled Float buffers of fixed sizes, freed together: a model workspace's caches for one batch shape.
+public final class FixedBuffers {
+    private var owned: [FloatPtr] = []
+    public init() {}
+    deinit { for p in owned { p.deallocate() } }
+    /// A new zero-filled buffer of n floats (at least one), owned until this object goes.
+    public func make(_ n: Int) -> FloatPtr {
+        let p = FloatPtr.allocate(capacity: max(n, 1))
+        p.initialize(repeating: 0, count: max(n, 1))
+        owned.append(p)
+        return p
+    }
+}
+
 /// A grow-only Float buffer: reused across steps so the hot path never allocates once shapes settle.
 public final class ScratchBuffer {
     public private(set) var pointer: FloatPtr
