@@ -113,12 +113,15 @@ extension Figure {
             }
             l.append("    set xtics " + tics(panel.xTics))
             l.append("    set ytics " + tics(panel.yTics))
-            l.append("    set xrange " + range(panel.xRange))
-            l.append("    set yrange " + range(panel.yRange))
+            // Point labels are placed by us, which needs the ranges pinned (LabelPlacement.swift).
+            let labelled = panel.series.contains { $0.hasLabels }
+            let frame = labelled ? PanelFrame(panel, panelWidth: panelWidth, panelHeight: panelHeight) : nil
+            l.append("    set xrange " + range(frame?.x ?? panel.xRange))
+            l.append("    set yrange " + range(frame?.y ?? panel.yRange))
             // With explicit ticks, autoscaling to the next default tick (a whole decade on a log axis) would
             // squash the data; fit the data with a small margin instead.
-            let fitX = panel.xTics != nil && panel.xRange == nil
-            let fitY = panel.yTics != nil && panel.yRange == nil
+            let fitX = panel.xTics != nil && panel.xRange == nil && frame == nil
+            let fitY = panel.yTics != nil && panel.yRange == nil && frame == nil
             if fitX { l.append("    set autoscale xfix") }
             if fitY { l.append("    set autoscale yfix") }
             if fitX || fitY {
@@ -134,6 +137,12 @@ extension Figure {
                     l.append("    set label \(Escape.gnuplot(text)) at first \(x), graph 0.96 offset char 0.4,0 left font ',9' tc rgb 'gray30'")
                 }
             }
+            if let frame {
+                for label in LabelPlacement.place(panel, in: frame) {
+                    l.append("    set label \(Escape.gnuplot(label.text)) at graph \(String(format: "%.4f", label.x)), graph \(String(format: "%.4f", label.y)) "
+                             + "\(label.rightAligned ? "right" : "left") font ',9' front")
+                }
+            }
             var elements: [String] = []
             for (k, s) in panel.series.enumerated() {
                 let source = elements.isEmpty ? data : "''"
@@ -147,9 +156,6 @@ extension Figure {
                 case (_, true): how = "using 1:2:3 with yerrorlines \(lt) pointsize 1.2"
                 }
                 elements.append("\(source) index \(index) \(how) title \(Escape.gnuplot(s.name))")
-                if s.hasLabels {
-                    elements.append("'' index \(index) using 1:2:4 with labels offset char 0.6,0.6 left font ',9' notitle")
-                }
                 index += 1
             }
             l.append("    plot " + elements.joined(separator: ", \\\n         "))

@@ -1,7 +1,7 @@
 // Figure tests run the real gnuplot (scripts/bootstrap.sh installs it; a missing gnuplot fails them loudly).
 import Foundation
 import Testing
-import Reports
+@testable import Reports
 
 /// A two-panel figure like the project's: a log–log long-tail plot with block boundaries, and a Pareto plot
 /// with model names beside the points and error bars.
@@ -73,7 +73,51 @@ func sampleFigure() -> Figure {
         let gp = sampleFigure().script(name: "sample")
         #expect(gp.contains("set termoption noenhanced"))
         #expect(gp.contains("set multiplot layout 1,2"))
-        #expect(gp.contains("'' index 1 using 1:2:4 with labels"))
+        // Labels are placed by LabelPlacement (pinned ranges, one `set label` each), not gnuplot's fixed offset.
+        #expect(gp.contains("set label \(Escape.gnuplot("NextItNet")) at graph "))
+        #expect(!gp.contains("with labels"))
+    }
+
+    /// The Pareto figure's TikTok panel: SASRec and Bo-SASRec sat 50 pixels apart at one height, and gnuplot's
+    /// fixed offset printed both names over each other.
+    @Test func closePointsGetLabelsThatDoNotOverlap() {
+        let points = [DataPoint(215_000, 0.375, yError: 0.005, label: "Bo-SASRec"),
+                      DataPoint(330_000, 0.3752, yError: 0.004, label: "SASRec"),
+                      DataPoint(75_000, 0.355, label: "CpRec-SASRec-Cl"), DataPoint(80_000, 0.357, label: "CpRec-SASRec-Al"),
+                      DataPoint(70_000, 0.353, label: "CpRec-Cl"), DataPoint(400_000, 0.344, label: nil)]
+        let panel = Panel(xLabel: "parameters", yLabel: "MRR@5", xLog: true,
+                          series: [Series("models", points: points, style: .points)], legend: .bottomLeft)
+        let frame = PanelFrame(panel, panelWidth: 620, panelHeight: 480)
+        let placed = LabelPlacement.place(panel, in: frame)
+        #expect(placed.map(\.text) == ["Bo-SASRec", "SASRec", "CpRec-SASRec-Cl", "CpRec-SASRec-Al", "CpRec-Cl"])
+        let cw = PanelFrame.labelChar.width / frame.width, ch = PanelFrame.labelChar.height / frame.height
+        let boxes = placed.map { l -> LabelPlacement.Box in
+            let w = Double(l.text.count) * cw
+            return .init(x0: l.rightAligned ? l.x - w : l.x, y0: l.y - ch / 2, x1: l.rightAligned ? l.x : l.x + w, y1: l.y + ch / 2)
+        }
+        for i in boxes.indices {
+            #expect(boxes[i].x0 >= 0 && boxes[i].x1 <= 1 && boxes[i].y0 >= 0 && boxes[i].y1 <= 1, "\(placed[i].text) leaves the plot")
+            for j in boxes.indices where j > i {
+                #expect(boxes[i].overlap(boxes[j]) == 0, "\(placed[i].text) overlaps \(placed[j].text)")
+            }
+        }
+        // No label covers a point: Bo-SASRec's name, right of its point, would have covered SASRec's marker.
+        for p in points {
+            let g = frame.graph(p.x, p.y)
+            let marker = LabelPlacement.Box(x0: g.x - 4 / frame.width, y0: g.y - 4 / frame.height,
+                                            x1: g.x + 4 / frame.width, y1: g.y + 4 / frame.height)
+            for (l, b) in zip(placed, boxes) { #expect(b.overlap(marker) == 0, "\(l.text) covers the point at \(p.x)") }
+        }
+        #expect(placed[0].rightAligned)
+    }
+
+    @Test func aLabelAtTheRightEdgeGoesLeftOfItsPoint() {
+        let panel = Panel(xLabel: "x", yLabel: "y", xRange: 0...10,
+                          series: [Series("s", points: [DataPoint(1, 1), DataPoint(9.9, 2, label: "a long model name")],
+                                          style: .points)], legend: .hidden)
+        let frame = PanelFrame(panel, panelWidth: 640, panelHeight: 480)
+        let placed = LabelPlacement.place(panel, in: frame)
+        #expect(placed.count == 1 && placed[0].rightAligned)
     }
 
     @Test func logAxisWithZeroIsAnErrorAndWritesNothing() throws {

@@ -57,7 +57,7 @@ struct Figure1Stage: Stage {
     let datasetLabel: String
     let points: [Fig1Point]
     var id: StageID { "figure/fig1" }
-    var version: Int { 3 }
+    var version: Int { 4 }
     var parameters: JSONValue { .object(["dataset": .string(datasetLabel), "points": .encoded(points)]) }
     var inputs: [StageID] {
         var ids: [StageID] = []
@@ -105,7 +105,7 @@ struct ParetoFigureStage: Stage {
     let models: [ModelEntry]
     let seeds: [UInt64]
     var id: StageID { "figure/pareto" }
-    var version: Int { 4 }
+    var version: Int { 5 }
     var parameters: JSONValue { .object(["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
                                          "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)]) }
     var inputs: [StageID] {
