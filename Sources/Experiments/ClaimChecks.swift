@@ -58,7 +58,12 @@ enum ClaimChecks {
     }
 
     private static func f(_ x: Double, _ places: Int = 4) -> String { String(format: "%.\(places)f", x) }
-    private static func names(_ r: ResultSet) -> String { r.datasets.map(\.label).joined(separator: ", ") }
+    /// The datasets a claim was measured on: those where one of `models` ran (every dataset when none did, so a
+    /// "not measurable" verdict still names where it looked).
+    static func names(_ r: ResultSet, running models: [String]) -> String {
+        let ran = r.datasets.filter { ds in models.contains { r.record(ds.name, $0) != nil } }
+        return (ran.isEmpty ? r.datasets : ran).map(\.label).joined(separator: ", ")
+    }
     private static func pm(_ s: SampleSummary, _ places: Int = 4) -> String {
         s.n > 1 ? "\(f(s.mean, places)) ± \(f(s.sd, places))" : f(s.mean, places)
     }
@@ -89,9 +94,9 @@ enum ClaimChecks {
             best = max(best, top.1)
             parts.append("\(ds.label): \(ratios.map { "\($0.0) \(f($0.1, 1))×" }.joined(separator: ", "))")
         }
-        if parts.isEmpty { return ("no \(r.baseline)/CpRec pair evaluated", .notMeasurable, names(r)) }
+        if parts.isEmpty { return ("no \(r.baseline)/CpRec pair evaluated", .notMeasurable, names(r, running: r.roles.cprec)) }
         let verdict: Claim.Verdict = best >= 4 ? .holds : .doesNotHold
-        return ("\(r.baseline) params / CpRec params (Table 2): " + parts.joined(separator: "; ") + ". Threshold: best ≥ 4×.", verdict, names(r))
+        return ("\(r.baseline) params / CpRec params (Table 2): " + parts.joined(separator: "; ") + ". Threshold: best ≥ 4×.", verdict, names(r, running: r.roles.cprec))
     }
 
     /// A time ratio counts as "faster" only beyond this factor: single timings on a shared machine vary by a few percent.
@@ -128,14 +133,14 @@ enum ClaimChecks {
                 parts.append("\(ds.label)\(judged ? "" : k) \(m): training \(pm(trainRatio, 2))×, inference \(pm(inferRatio, 2))× (batch 128: \(pm(throughput, 2))×)")
             }
         }
-        if total == 0 { return ("no CpRec run evaluated", .notMeasurable, names(r)) }
+        if total == 0 { return ("no CpRec run evaluated", .notMeasurable, names(r, running: r.roles.cprec)) }
         let verdict: Claim.Verdict = trainFaster * 2 > total && inferFaster * 2 > total ? .holds : .doesNotHold
         let scope = regime.isEmpty
             ? "No dataset of this profile is in the paper's regime (K ≥ \(paperRegimeItems) items), so the verdict uses every dataset; the scale map (figures/scalemap.png) measures where the speedup appears."
             : "Judged on the paper's regime, K ≥ \(paperRegimeItems) items: \(regime.map { ds in "\(ds.label) (K = \(r.record(ds.name, r.roles.baseline)?.items ?? 0))" }.joined(separator: ", ")); the smaller datasets (K shown) are listed for contrast, and the scale map (figures/scalemap.png) extends the picture to K = 1M without training."
         return ("\(r.baseline) time / CpRec time (mean ± sd over \(seedNote(r))), training per epoch and top-5 inference at test batch 1 (the paper's latency setting, exact fast top-N path): " + parts.joined(separator: "; ")
                 + ". Faster (mean ≥ \(f(fasterBy, 1))×) in training: \(trainFaster) of \(total); in inference: \(inferFaster) of \(total). " + scope,
-                verdict, regime.isEmpty ? names(r) : regime.map(\.label).joined(separator: ", "))
+                verdict, regime.isEmpty ? names(r, running: r.roles.cprec) : regime.map(\.label).joined(separator: ", "))
     }
 
     /// Holds when CpRec is better than or tied with NextItNet (paired rule) in most (dataset, variant) pairs.
@@ -158,12 +163,12 @@ enum ClaimChecks {
                 parts.append("\(ds.label) \(m) − \(r.baseline) = \(interval(d)): \(verdict.rawValue)")
             }
         }
-        if total == 0 { return ("no CpRec/\(r.baseline) pair that learned" + (skipped.isEmpty ? "" : " (did not learn: \(skipped.joined(separator: ", ")))"), .notMeasurable, names(r)) }
+        if total == 0 { return ("no CpRec/\(r.baseline) pair that learned" + (skipped.isEmpty ? "" : " (did not learn: \(skipped.joined(separator: ", ")))"), .notMeasurable, names(r, running: r.roles.cprec)) }
         var evidence = "MRR@5 difference, mean [95 % interval] over \(seedNote(r)) (Table 2): " + parts.joined(separator: "; ")
             + ". Better or tied in \(betterOrTie) of \(total), worse in \(worse). Rule: \(Evidence.pairedRule); holds when better or tied in most pairs."
         if !skipped.isEmpty { evidence += " Left out (did not learn): \(skipped.joined(separator: ", "))." }
         let verdict: Claim.Verdict = undecided * 2 >= total ? .inconclusive : (betterOrTie * 2 > total ? .holds : .doesNotHold)
-        return (evidence, verdict, names(r))
+        return (evidence, verdict, names(r, running: r.roles.cprec))
     }
 
     /// The paper: > 20 % MRR@5 from d = 64 to 512. Holds when the 95 % interval of the paired relative gain from
@@ -211,11 +216,11 @@ enum ClaimChecks {
                 }
             }
         }
-        if total == 0 { return ("no \(r.label(r.roles.blockwiseJudged)) run that learned", .notMeasurable, names(r)) }
+        if total == 0 { return ("no \(r.label(r.roles.blockwiseJudged)) run that learned", .notMeasurable, names(r, running: [r.roles.blockwiseJudged])) }
         var evidence = "Table 3, over \(seedNote(r)): " + parts.joined(separator: "; ")
             + ". Criterion: \(r.label(r.roles.blockwiseJudged))'s paired MRR@5 difference to \(r.baseline) has its 95 % interval above −\(Int(tolerance * 100)) % of \(r.baseline)'s mean, with fewer in+out params, on most datasets (within on \(within) of \(total), outside on \(outside))."
         if !skipped.isEmpty { evidence += " Left out (did not learn): \(skipped.joined(separator: ", "))." }
-        return (evidence, majority(within, outside, total), names(r))
+        return (evidence, majority(within, outside, total), names(r, running: [r.roles.blockwiseJudged]))
     }
 
     /// Per dataset: the best sharing scheme is named only when it is paired-better than every other scheme;
@@ -237,9 +242,9 @@ enum ClaimChecks {
             parts.append("\(ds.label): " + (separated ? "winner \(best.0)" : "no clear winner (highest mean \(best.0))")
                          + " MRR@5 \(pm(best.1.summary(.mrr5))) − \(r.baseline) = \(interval(d)) (\(verdict.rawValue)); middle params \(best.1.params.middle) vs \(base.params.middle)")
         }
-        if total == 0 { return ("no sharing variant that learned", .notMeasurable, names(r)) }
+        if total == 0 { return ("no sharing variant that learned", .notMeasurable, names(r, running: r.roles.sharing)) }
         return ("Table 4, over \(seedNote(r)): " + parts.joined(separator: "; ") + ". A winner is named only when it is better than every other scheme by the paired rule. Criterion: the best scheme's 95 % interval of the paired difference stays above −\(Int(tolerance * 100)) % of \(r.baseline)'s MRR@5, on most datasets (\(within) within, \(outside) outside of \(total)).",
-                majority(within, outside, total), names(r))
+                majority(within, outside, total), names(r, running: r.roles.sharing))
     }
 
     /// Holds when pre-trained CpRec matches pre-trained NextItNet after fine-tuning (non-inferiority within 5 %) with
@@ -301,11 +306,11 @@ enum ClaimChecks {
         }
         if total == 0 {
             return ("no CpRec-\(b)/\(b) pair that learned" + (skipped.isEmpty ? "" : " (did not learn: \(skipped.joined(separator: ", ")))"),
-                    .notMeasurable, names(r))
+                    .notMeasurable, names(r, running: r.roles.selfAttention?.cprec ?? []))
         }
         var evidence = "Table 7, over \(seedNote(r)): " + parts.joined(separator: "; ")
             + ". Criterion: compressed (\(b) params / CpRec-\(b) params > 1) and the 95 % interval of the paired MRR@5 difference above −\(Int(tolerance * 100)) % of \(b)'s mean, in most (dataset, variant) pairs (\(within) within, \(outside) outside of \(total))."
         if !skipped.isEmpty { evidence += " Left out (did not learn): \(skipped.joined(separator: ", "))." }
-        return (evidence, majority(within, outside, total), names(r))
+        return (evidence, majority(within, outside, total), names(r, running: r.roles.selfAttention?.cprec ?? []))
     }
 }
