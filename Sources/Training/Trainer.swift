@@ -88,7 +88,7 @@ public struct TrainProgress: Sendable {
     }
 }
 
-/// Errors a training run reports.
+/// Errors a training or fine-tuning run reports.
 public enum TrainError: Error, CustomStringConvertible {
     case missingTestSet
     case emptyTraining
@@ -116,6 +116,7 @@ public enum TrainError: Error, CustomStringConvertible {
 public enum Trainer {
     struct State: Codable {
         var history: [EpochRecord] = []
+        // `best`'s fields, stored flat so a state.json written before `BestEpoch` existed still resumes.
         var bestEpoch = 0
         var bestScore = -1.0
         var bestMetrics = RankingMetrics()
@@ -126,6 +127,11 @@ public enum Trainer {
         var bestCheckpoint: String?
         /// The options this state was produced with (minus `stopAfterEpochs`); a mismatch restarts training.
         var options: TrainOptions?
+
+        var best: BestEpoch {
+            get { BestEpoch(epoch: bestEpoch, score: bestScore, sinceBest: sinceBest) }
+            set { (bestEpoch, bestScore, sinceBest) = (newValue.epoch, newValue.score, newValue.sinceBest) }
+        }
     }
 
     /// Trains `model` (built from `config`) on `train`; see the type's comment for selection and resume.
@@ -143,11 +149,16 @@ public enum Trainer {
         while !run.state.finished {
             let epoch = (run.state.history.last?.epoch ?? 0) + 1
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let loss = try run.trainEpoch(epoch, on: train, progress: progress)
+            let steps = run.loop.steps(rows: train.count)
+            let loss = try run.loop.run(epoch: epoch, rows: train.count, afterStep: { s, mean in
+                if let every = options.progressEvery, every > 0, s % every == 0, s < steps {
+                    progress?(TrainProgress(epoch: epoch, maxEpochs: options.maxEpochs, step: s, stepsPerEpoch: steps,
+                                            loss: mean, validation: nil))
+                }
+            }) { rows, _ in (Double(model.trainStep(train.batch(rows))), 1) }
             let (v, t) = run.evaluate()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             let selected = try run.finishEpoch(EpochRecord(epoch: epoch, loss: loss, validation: v, test: t, seconds: seconds))
-            let steps = run.steps(train)
             progress?(TrainProgress(epoch: epoch, maxEpochs: options.maxEpochs, step: steps, stepsPerEpoch: steps,
                                     loss: loss, validation: selected))
             epochsThisCall += 1
@@ -162,6 +173,7 @@ public enum Trainer {
         let model: any SequenceModel
         let params: ParameterSet
         let adam: Adam
+        let loop: EpochLoop
         let validation: SequenceSet, test: SequenceSet?
         let options: TrainOptions
         let workDirectory: URL
@@ -177,6 +189,7 @@ public enum Trainer {
             self.model = model
             params = model.parameters
             adam = Adam(parameters: params, config: AdamConfig(learningRate: options.learningRate, l2: options.l2))
+            loop = EpochLoop(optimizers: [adam], batchSize: options.batchSize, seed: options.seed, salt: 0xD1B5_4A32_D192_ED03)
             self.validation = validation
             self.test = test
             self.options = options
@@ -202,8 +215,6 @@ public enum Trainer {
 
         var stateURL: URL { workDirectory.appendingPathComponent("state.json") }
         var bestURL: URL { workDirectory.appendingPathComponent(state.bestCheckpoint ?? "best-0.ckpt") }
-
-        func steps(_ train: SequenceSet) -> Int { (train.count + options.batchSize - 1) / options.batchSize }
 
         func evaluate() -> (validation: RankingMetrics?, test: RankingMetrics?) {
             let v = validation.count > 0
@@ -237,33 +248,6 @@ public enum Trainer {
             return result()
         }
 
-        /// Adam steps over one shuffle of `train` (from `Rng(seed ⊕ epoch)`); returns the mean loss.
-        func trainEpoch(_ epoch: Int, on train: SequenceSet, progress: ((TrainProgress) -> Void)?) throws -> Double {
-            let steps = steps(train)
-            var order = Array(0..<train.count)
-            var rng = Rng(seed: options.seed ^ (0xD1B5_4A32_D192_ED03 &* UInt64(epoch)))
-            rng.shuffle(&order)
-            var lossSum = 0.0
-            for s in 0..<steps {
-                let batch = train.batch(order[(s * options.batchSize)..<min(train.count, (s + 1) * options.batchSize)])
-                params.zeroGrads()
-                let loss = model.trainStep(batch)
-                guard loss.isFinite else { throw TrainError.nonFiniteLoss(epoch: epoch) }
-                adam.update()
-                // The loss above was computed before this update; a non-finite update would otherwise reach the
-                // checkpoint and could be selected as the best epoch.
-                if let bad = params.firstNonFinite() {
-                    throw TrainError.nonFiniteParameters(epoch: epoch, step: s + 1, parameter: bad)
-                }
-                lossSum += Double(loss)
-                if let every = options.progressEvery, every > 0, (s + 1) % every == 0, s + 1 < steps {
-                    progress?(TrainProgress(epoch: epoch, maxEpochs: options.maxEpochs, step: s + 1, stepsPerEpoch: steps,
-                                            loss: lossSum / Double(s + 1), validation: nil))
-                }
-            }
-            return lossSum / Double(steps)
-        }
-
         /// Records the epoch, keeps its parameters when it is the best so far, decides whether to stop, and
         /// writes the checkpoints and then the state. Returns the epoch's selection metrics.
         func finishEpoch(_ record: EpochRecord) throws -> RankingMetrics {
@@ -271,20 +255,13 @@ public enum Trainer {
             state.history.append(record)
             let selectedOrNil = options.selection == .paper ? record.test : record.validation
             let selected = selectedOrNil ?? RankingMetrics()
-            // Without a validation set every epoch counts as better: the last epoch is kept, no early stop.
-            let score = selectedOrNil?.mrr5 ?? Double(epoch)
             let previousLast = state.lastCheckpoint, previousBest = state.bestCheckpoint
-            if score > state.bestScore {
-                state.bestScore = score
-                state.bestEpoch = epoch
+            if state.best.improves(epoch, selectedOrNil) {
                 state.bestMetrics = selected
-                state.sinceBest = 0
                 state.bestCheckpoint = "best-\(epoch).ckpt"
                 try Checkpoint.save(to: bestURL, config: configData, parameters: params)
-            } else {
-                state.sinceBest += 1
             }
-            if state.sinceBest >= options.patience && epoch >= options.minEpochs {
+            if state.best.patienceRanOut(after: epoch, patience: options.patience, minEpochs: options.minEpochs) {
                 state.finished = true
                 state.stoppedEarly = epoch < options.maxEpochs
             }

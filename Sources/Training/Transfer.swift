@@ -124,6 +124,7 @@ public enum Transfer {
     }
 
     /// Trains a head W (Kt, d), b (Kt) on `train` and reports sampled-ranking metrics on `test`.
+    /// A loss or an update that turns NaN/inf throws `TrainError`, as in pre-training.
     public static func finetune(backbone: any HiddenRepresentation, targetItemCount kt: Int, train: TransferPairs,
                                 validation: TransferPairs? = nil, test: TransferPairs,
                                 options: TransferOptions = TransferOptions()) throws -> TransferResult {
@@ -143,10 +144,11 @@ public enum Transfer {
 
         let layer = TargetItemHead(items: kt, dim: d, seed: options.seed)
         let head = layer.parameters
-        let adam = Adam(parameters: head, config: AdamConfig(learningRate: options.learningRate))
-        let backboneAdam = tunable.map { Adam(parameters: $0.parameters, config: AdamConfig(learningRate: options.learningRate)) }
-        var bestHead = Array(UnsafeBufferPointer(start: head.values, count: head.count))
-        var bestBackbone = tunable.map { Array(UnsafeBufferPointer(start: $0.parameters.values, count: $0.parameters.count)) }
+        let trained = [head] + (tunable.map { [$0.parameters] } ?? [])
+        let loop = EpochLoop(optimizers: trained.map { Adam(parameters: $0, config: AdamConfig(learningRate: options.learningRate)) },
+                             batchSize: options.batchSize, seed: options.seed, salt: 0xA076_1D64_78BD_642F)
+        func snapshot() -> [[Float]] { trained.map { Array(UnsafeBufferPointer(start: $0.values, count: $0.count)) } }
+        var bestValues = snapshot()
 
         func score(_ u: UnsafePointer<Float>, _ item: Int32) -> Float { layer.score(u, item) }
         // A frozen backbone's validation representations never change: compute them once.
@@ -172,22 +174,14 @@ public enum Transfer {
         func evaluate(_ pairs: TransferPairs, cached: [Float]? = nil) -> RankingMetrics { rankings(pairs, cached: cached).sampled }
 
         var history = [TransferEpoch]()
-        var bestEpoch = 0, bestScore = -1.0
+        var best = BestEpoch()
         let n = train.targets.count
         for epoch in 1...max(options.epochs, 1) {
             let e0 = DispatchTime.now().uptimeNanoseconds
-            var rng = Rng(seed: options.seed ^ (0xA076_1D64_78BD_642F &* UInt64(epoch)))
-            var order = Array(0..<n)
-            rng.shuffle(&order)
-            var lossSum = 0.0, pairs = 0
-            var start = 0
-            while start < n {
-                let end = min(n, start + options.batchSize)
-                let rows = Array(order[start..<end])
-                head.zeroGrads()
+            // The shuffle's generator goes on to draw the negatives: part of the committed numbers.
+            let loss = try loop.run(epoch: epoch, rows: n) { rows, rng in
                 let u: [Float]
                 if let t = tunable {
-                    t.parameters.zeroGrads()
                     u = t.trainingHiddenLast(train.sequences.batch(rows))
                 } else {
                     u = rows.flatMap { frozenTrainU[($0 * d)..<(($0 + 1) * d)] }
@@ -210,27 +204,16 @@ public enum Transfer {
                     }
                 }
                 if let t = tunable { t.backwardHiddenLast(du) }
-                adam.update()
-                backboneAdam?.update()
-                lossSum += batchLoss
-                pairs += Int(count)
-                start = end
+                return (batchLoss, Double(count))
             }
             let v = validation.map { evaluate($0, cached: frozenValidU) }
-            history.append(TransferEpoch(epoch: epoch, loss: lossSum / Double(max(pairs, 1)), validation: v,
+            history.append(TransferEpoch(epoch: epoch, loss: loss, validation: v,
                                          seconds: Double(DispatchTime.now().uptimeNanoseconds - e0) / 1e9))
-            let selected = v?.mrr5 ?? Double(epoch)   // without validation: keep the last epoch
-            if selected > bestScore {
-                bestScore = selected
-                bestEpoch = epoch
-                bestHead = Array(UnsafeBufferPointer(start: head.values, count: head.count))
-                bestBackbone = tunable.map { Array(UnsafeBufferPointer(start: $0.parameters.values, count: $0.parameters.count)) }
-            }
+            if best.improves(epoch, v) { bestValues = snapshot() }
         }
-        head.values.update(from: bestHead, count: head.count)
-        if let t = tunable, let saved = bestBackbone { t.parameters.values.update(from: saved, count: saved.count) }
+        for (p, saved) in zip(trained, bestValues) { p.values.update(from: saved, count: p.count) }
         let testMetrics = rankings(test)
-        return TransferResult(history: history, bestEpoch: bestEpoch, test: testMetrics.sampled, testFull: testMetrics.full,
+        return TransferResult(history: history, bestEpoch: best.epoch, test: testMetrics.sampled, testFull: testMetrics.full,
                               headParameters: head.count,
                               backboneFrozen: tunable == nil,
                               seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)

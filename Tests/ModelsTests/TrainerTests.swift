@@ -143,6 +143,39 @@ import Testing
         }
     }
 
+    /// The order and the negatives behind every committed number: batches tile one `Rng(seed ⊕ salt·epoch)` shuffle
+    /// in order, the step's generator continues that shuffle's sequence, each step starts from zero gradients, and
+    /// the epoch's loss is the weighted mean.
+    @Test func epochLoopTilesOneSeededShuffle() throws {
+        let p = ParameterSet()
+        _ = p.declare("w", [3], .middle, .zeros)
+        var initRng = Rng(seed: 1)
+        p.allocate(rng: &initRng)
+        let salt: UInt64 = 0xA076_1D64_78BD_642F
+        let loop = EpochLoop(optimizers: [Adam(parameters: p, config: AdamConfig(learningRate: 0))], batchSize: 4,
+                             seed: 7, salt: salt)
+        var batches = [[Int]](), draws = [Int](), gradsWereZero = true
+        let mean = try loop.run(epoch: 3, rows: 10) { rows, rng in
+            gradsWereZero = gradsWereZero && (0..<3).allSatisfy { p.grads[$0] == 0 }
+            p.grads[1] = 1
+            batches.append(Array(rows))
+            draws.append(rng.int(below: 1000))
+            return (Double(batches.count * rows.count), Double(rows.count))
+        }
+        var expected = Array(0..<10), rng = Rng(seed: 7 ^ (salt &* 3))
+        rng.shuffle(&expected)
+        #expect(batches.map(\.count) == [4, 4, 2] && batches.flatMap { $0 } == expected)
+        #expect(draws == (0..<3).map { _ in rng.int(below: 1000) })
+        #expect(gradsWereZero)
+        #expect(mean == Double(1 * 4 + 2 * 4 + 3 * 2) / 10)
+        #expect {
+            _ = try loop.run(epoch: 2, rows: 10) { _, _ in (.nan, 1) }
+        } throws: { error in
+            guard case TrainError.nonFiniteLoss(let e) = error else { return false }
+            return e == 2
+        }
+    }
+
     /// The planted transition i → i+1 is learnable by sequence models and invisible to MostPop.
     @Test(arguments: ["nextitnet", "gru4rec"])
     func sequenceModelsBeatMostPop(kind: String) throws {

@@ -171,6 +171,33 @@ import Testing
         #expect(try Transfer.finetune(backbone: backbone, targetItemCount: Self.KT, train: train, test: test, options: t).backboneFrozen)
     }
 
+    /// Fine-tuning runs in the trainer's epoch loop, so it has the trainer's guard: a NaN loss (a backbone that
+    /// outputs NaN) or a NaN head after an update stops it in step 1 instead of keeping a NaN head.
+    @Test func nonFiniteFinetuningThrows() throws {
+        var c = ModelConfig(kind: .gru4rec)
+        c.dim = 4
+        let train = Self.pairs(rows: 64, seed: 31), test = Self.pairs(rows: 32, seed: 32)
+        let broken = try ModelFactory.make(c, itemCount: Self.K, seed: 1) as! GRU4Rec
+        broken.parameters.values.update(repeating: .nan, count: broken.parameters.count)
+        var t = TransferOptions()
+        t.epochs = 2
+        t.batchSize = 16
+        #expect {
+            try Transfer.finetune(backbone: broken, targetItemCount: Self.KT, train: train, test: test, options: t)
+        } throws: { error in
+            guard case TrainError.nonFiniteLoss(let e) = error else { return false }
+            return e == 1
+        }
+        t.learningRate = .infinity
+        #expect {
+            try Transfer.finetune(backbone: try ModelFactory.make(c, itemCount: Self.K, seed: 1) as! GRU4Rec,
+                                  targetItemCount: Self.KT, train: train, test: test, options: t)
+        } throws: { error in
+            guard case TrainError.nonFiniteParameters(let e, let s, let name) = error else { return false }
+            return e == 1 && s == 1 && name == "target.w"
+        }
+    }
+
     @Test(arguments: ["gru4rec", "caser"])
     func backwardHiddenLastMatchesFiniteDifferences(kind: String) throws {
         var c = ModelConfig(kind: ModelConfig.Kind(rawValue: kind)!)
