@@ -110,7 +110,7 @@ public enum TrainError: Error, CustomStringConvertible {
 /// Resume: after every epoch the work directory gets `last-<e>.ckpt` (parameters + Adam moments),
 /// `best-<e>.ckpt` when the epoch improved, then `state.json` (history, counters) by atomic rename; the
 /// state file names the checkpoints, so a kill between writes leaves the previous consistent state. The
-/// shuffle of epoch e comes from `Rng(seed ⊕ e)`, so no generator state needs saving: a single-thread resumed
+/// shuffle of epoch e comes from `Rng(seed ⊕ salt·e)` (EpochLoop), so no generator state needs saving: a single-thread resumed
 /// run ends bit-identical to an uninterrupted one. A state written with different `TrainOptions` is ignored
 /// (training starts over); a checkpoint written for a different `ModelConfig` is an error.
 public enum Trainer {
