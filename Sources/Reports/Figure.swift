@@ -56,7 +56,7 @@ public struct Marker: Sendable, Hashable {
 /// Where a panel's legend goes.
 public enum LegendPosition: String, Sendable, Hashable {
     case topLeft = "top left", topRight = "top right", bottomLeft = "bottom left", bottomRight = "bottom right"
-    case outside = "outside right top", hidden = "off"
+    case outside = "outside right top", below = "below", hidden = "off"
 }
 
 /// One plot area of a figure: axes, scales, series and annotations.

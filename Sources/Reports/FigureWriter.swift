@@ -129,7 +129,12 @@ extension Figure {
                 let v = fitY ? "graph 0.05" : "0"
                 l.append("    set offsets \(h), \(h), \(v), \(v)")
             }
-            l.append("    set key \(panel.legend.rawValue)")
+            if panel.legend == .below {
+                // Two columns, so the key takes half the plot height it would in one.
+                l.append("    set key below height 1 maxrows \((panel.series.count + 1) / 2) samplen 2 width -4")
+            } else {
+                l.append("    set key \(panel.legend.rawValue)")
+            }
             for m in panel.markers {
                 let x = Escape.number(m.x)
                 l.append("    set arrow from first \(x), graph 0 to first \(x), graph 1 nohead dashtype 2 lc rgb 'gray50'")

@@ -37,10 +37,12 @@ struct PanelFrame {
         yLog = panel.yLog
         // Margins measured on the committed figures: ~10 characters of y tick labels and y label on the left, the x
         // tick labels and x label below, the panel title above; a key outside takes its width on the right.
-        let keyWidth = panel.legend == .outside
-            ? Double((panel.series.map(\.name.count).max() ?? 0) + 6) * PanelFrame.keyChar.width : 0
+        let entry = Double((panel.series.map(\.name.count).max() ?? 0) + 6) * PanelFrame.keyChar.width
+        let keyWidth = panel.legend == .outside ? entry : 0
+        // A key below has two columns (FigureWriter).
+        let keyHeight = panel.legend == .below ? Double((panel.series.count + 1) / 2 + 1) * PanelFrame.keyChar.height : 0
         width = max(Double(panelWidth) - 95 - 25 - keyWidth, 50)
-        height = max(Double(panelHeight) - 60 - 55, 50)
+        height = max(Double(panelHeight) - 60 - 55 - keyHeight, 50)
     }
 
     /// Graph coordinates (0...1 across the plot area) of a data point.
@@ -77,30 +79,7 @@ enum LabelPlacement {
     /// `with labels` did.
     static func place(_ panel: Panel, in frame: PanelFrame) -> [PlacedLabel] {
         let cw = PanelFrame.labelChar.width / frame.width, ch = PanelFrame.labelChar.height / frame.height
-        let all = panel.series.flatMap(\.points).map { frame.graph($0.x, $0.y) }
-        // A point marker is about 9 pixels across.
-        let markers = all.map { Box(x0: $0.x - 4.5 / frame.width, y0: $0.y - 4.5 / frame.height,
-                                    x1: $0.x + 4.5 / frame.width, y1: $0.y + 4.5 / frame.height) }
-        // Drawn lines and error bars, sampled as small boxes: a label across a line is readable but worse.
-        var strokes: [Box] = []
-        func stroke(from a: (x: Double, y: Double), to b: (x: Double, y: Double)) {
-            let n = Int((hypot(b.x - a.x, b.y - a.y) / 0.01).rounded(.up))
-            for k in 0...max(n, 0) {
-                let t = n == 0 ? 0 : Double(k) / Double(n)
-                let x = a.x + (b.x - a.x) * t, y = a.y + (b.y - a.y) * t
-                strokes.append(Box(x0: x - 1.5 / frame.width, y0: y - 1.5 / frame.height,
-                                   x1: x + 1.5 / frame.width, y1: y + 1.5 / frame.height))
-            }
-        }
-        for s in panel.series {
-            let g = s.points.map { frame.graph($0.x, $0.y) }
-            if s.style != .points { for i in g.indices.dropFirst() { stroke(from: g[i - 1], to: g[i]) } }
-            for p in s.points {
-                if let e = p.yError, e > 0, !frame.yLog {
-                    stroke(from: frame.graph(p.x, p.y - e), to: frame.graph(p.x, p.y + e))
-                }
-            }
-        }
+        let (markers, strokes) = obstacles(panel, frame)
         let key = keyBox(panel, frame)
         let gap = 0.7 * cw
         // (dx, dy) in label characters / lines, right-aligned when dx < 0.
@@ -133,6 +112,34 @@ enum LabelPlacement {
         return placed.map(\.label)
     }
 
+    /// What a label or the key should not cover: point markers (about 9 pixels across), and drawn lines and error
+    /// bars sampled as small boxes (a label across a line is readable but worse).
+    static func obstacles(_ panel: Panel, _ frame: PanelFrame) -> (markers: [Box], strokes: [Box]) {
+        let markers = panel.series.flatMap(\.points).map { frame.graph($0.x, $0.y) }.map {
+            Box(x0: $0.x - 4.5 / frame.width, y0: $0.y - 4.5 / frame.height, x1: $0.x + 4.5 / frame.width, y1: $0.y + 4.5 / frame.height)
+        }
+        var strokes: [Box] = []
+        func stroke(from a: (x: Double, y: Double), to b: (x: Double, y: Double)) {
+            let n = Int((hypot(b.x - a.x, b.y - a.y) / 0.01).rounded(.up))
+            for k in 0...max(n, 0) {
+                let t = n == 0 ? 0 : Double(k) / Double(n)
+                let x = a.x + (b.x - a.x) * t, y = a.y + (b.y - a.y) * t
+                strokes.append(Box(x0: x - 1.5 / frame.width, y0: y - 1.5 / frame.height,
+                                   x1: x + 1.5 / frame.width, y1: y + 1.5 / frame.height))
+            }
+        }
+        for s in panel.series {
+            let g = s.points.map { frame.graph($0.x, $0.y) }
+            if s.style != .points { for i in g.indices.dropFirst() { stroke(from: g[i - 1], to: g[i]) } }
+            for p in s.points {
+                if let e = p.yError, e > 0, !frame.yLog {
+                    stroke(from: frame.graph(p.x, p.y - e), to: frame.graph(p.x, p.y + e))
+                }
+            }
+        }
+        return (markers, strokes)
+    }
+
     /// Where an inside key sits, estimated from its entries (nil when hidden or outside).
     static func keyBox(_ panel: Panel, _ frame: PanelFrame) -> Box? {
         let corner: (left: Bool, top: Bool)
@@ -141,12 +148,32 @@ enum LabelPlacement {
         case .topRight: corner = (false, true)
         case .bottomLeft: corner = (true, false)
         case .bottomRight: corner = (false, false)
-        case .outside, .hidden: return nil
+        case .outside, .below, .hidden: return nil
         }
         let chars = Double((panel.series.map(\.name.count).max() ?? 0) + 8)
         let w = chars * PanelFrame.keyChar.width / frame.width
         let h = Double(panel.series.count) * PanelFrame.keyChar.height / frame.height
         let x0 = corner.left ? 0 : 1 - w, y0 = corner.top ? 1 - h : 0
         return Box(x0: x0, y0: y0, x1: x0 + w, y1: y0 + h)
+    }
+}
+
+extension Panel {
+    /// The inside corner where the key covers no point and (nearly) no line or error bar, the least crossed first
+    /// (ties in the order bottom left, top left, bottom right, top right), else `.below` the plot.
+    public func uncrowdedLegend(panelWidth: Int, panelHeight: Int) -> LegendPosition {
+        var best: (cost: Int, position: LegendPosition)?
+        for corner in [LegendPosition.bottomLeft, .topLeft, .bottomRight, .topRight] {
+            var panel = self
+            panel.legend = corner
+            let frame = PanelFrame(panel, panelWidth: panelWidth, panelHeight: panelHeight)
+            guard let key = LabelPlacement.keyBox(panel, frame) else { continue }
+            let (markers, strokes) = LabelPlacement.obstacles(panel, frame)
+            let points = markers.filter { $0.overlap(key) > 0 }.count
+            let crossings = strokes.filter { $0.overlap(key) > 0 }.count
+            // A few stroke samples is a line grazing the key's edge; more is an error bar running through its text.
+            if points == 0, crossings <= 3, best == nil || crossings < best!.cost { best = (crossings, corner) }
+        }
+        return best?.position ?? .below
     }
 }

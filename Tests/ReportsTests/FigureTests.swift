@@ -111,6 +111,26 @@ func sampleFigure() -> Figure {
         #expect(placed[0].rightAligned)
     }
 
+    /// MovieLens 100K's one-panel Pareto plot: the fixed bottom-left key covered two models' points.
+    @Test func theKeyGoesWhereItCoversNoPointElseBelow() {
+        func panel(_ points: [(Double, Double)]) -> Panel {
+            Panel(xLabel: "x", yLabel: "y", xRange: 0...10, yRange: 0...10,
+                  series: [Series("a rather long series name", points: points.map { DataPoint($0.0, $0.1) }, style: .points),
+                           Series("another one", points: [DataPoint(5, 5)], style: .points)])
+        }
+        #expect(panel([(5, 5)]).uncrowdedLegend(panelWidth: 640, panelHeight: 480) == .bottomLeft)
+        #expect(panel([(0.5, 0.3)]).uncrowdedLegend(panelWidth: 640, panelHeight: 480) == .topLeft)
+        #expect(panel([(0.5, 0.3), (0.5, 9.8), (9.5, 0.3), (9.5, 9.8)]).uncrowdedLegend(panelWidth: 640, panelHeight: 480) == .below)
+        // An error bar through the key's text counts too, not only the point it belongs to.
+        var bars = panel([(1, 6), (1.5, 9.5), (9, 9.5), (9, 0.5)])
+        bars.series[0].points[0].yError = 5.8
+        #expect(bars.uncrowdedLegend(panelWidth: 640, panelHeight: 480) == .below)
+        let frame = PanelFrame(panel([(5, 5)]), panelWidth: 640, panelHeight: 480)
+        var below = panel([(5, 5)])
+        below.legend = .below
+        #expect(PanelFrame(below, panelWidth: 640, panelHeight: 480).height < frame.height, "a key below takes plot height")
+    }
+
     @Test func aLabelAtTheRightEdgeGoesLeftOfItsPoint() {
         let panel = Panel(xLabel: "x", yLabel: "y", xRange: 0...10,
                           series: [Series("s", points: [DataPoint(1, 1), DataPoint(9.9, 2, label: "a long model name")],

@@ -101,11 +101,12 @@ func errorBar(_ r: EvaluationRecord, _ metric: Metric) -> Double? {
 
 /// `figure/pareto`: parameters vs MRR@5 of every NextItNet / CpRec variant (and the SASRec family), one panel per dataset.
 struct ParetoFigureStage: Stage {
+    static let panelSize = (width: 620, height: 480)
     let datasets: [DatasetLabel]
     let models: [ModelEntry]
     let seeds: [UInt64]
     var id: StageID { "figure/pareto" }
-    var version: Int { 5 }
+    var version: Int { 6 }
     var parameters: JSONValue { .object(["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
                                          "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)]) }
     var inputs: [StageID] {
@@ -161,12 +162,15 @@ struct ParetoFigureStage: Stage {
                     return p
                 }, style: .points)
             }
-            // One key, in the first panel's empty lower left (small and weak models are rare there).
-            panels.append(Panel(title: ds.label, xLabel: "parameters (whole model)", yLabel: "MRR@5 (mean ± sd over seeds)",
-                                xLog: true, series: series, legend: ds == datasets.first ? .bottomLeft : .hidden))
+            // One key, in the first panel: in a corner it would cover no point of, else below the plot.
+            var panel = Panel(title: ds.label, xLabel: "parameters (whole model)", yLabel: "MRR@5 (mean ± sd over seeds)",
+                              xLog: true, series: series, legend: .hidden)
+            if ds == datasets.first { panel.legend = panel.uncrowdedLegend(panelWidth: Self.panelSize.width, panelHeight: Self.panelSize.height) }
+            panels.append(panel)
         }
         let figure = Figure(title: "Model size vs accuracy (labels: the Pareto front)", panels: panels, rows: 1,
-                            panelWidth: 620, panelHeight: 480, provenance: RunFacts.provenance(profile: nil))
+                            panelWidth: Self.panelSize.width, panelHeight: Self.panelSize.height,
+                            provenance: RunFacts.provenance(profile: nil))
         try figure.render(to: context.outputDirectory, name: "pareto")
     }
 }
