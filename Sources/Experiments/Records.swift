@@ -106,6 +106,14 @@ public struct EvaluationRecord: Codable, Sendable {
     public var seedSpeedups: [Double] = []
     public var seedSpeedupsBatch1: [Double] = []
     public var seedSecondsPerEpoch: [Double] = []
+    /// Per seed: the run's last epoch was its best, so it ended at the epoch cap while still improving (early
+    /// stopping ends a run `patience` epochs after its best).
+    public var seedEndedOnBest: [Bool] = []
+
+    /// How many seeds ended at the epoch cap while still improving (trained models only).
+    public var seedsCappedWhileImproving: Int {
+        (seedEndedOnBest.isEmpty ? [bestEpoch > 0 && bestEpoch == epochsTrained] : seedEndedOnBest).filter { $0 }.count
+    }
 
     public var secondsPerEpoch: Double {
         seedSecondsPerEpoch.isEmpty ? secondsTotal / Double(max(epochsTrained, 1))
@@ -145,6 +153,7 @@ public struct EvaluationRecord: Codable, Sendable {
         m.metrics = perMetric.mapValues(mean)
         m.seedSecondsToBest = runs.map(\.secondsToBest)
         m.seedSecondsPerEpoch = runs.map(\.secondsPerEpoch)
+        m.seedEndedOnBest = runs.map { $0.seedsCappedWhileImproving > 0 }
         m.seedSpeedups = runs.compactMap(\.speedup)
         m.secondsToBest = mean(m.seedSecondsToBest)
         m.secondsTotal = mean(runs.map(\.secondsTotal))

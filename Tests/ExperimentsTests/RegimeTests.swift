@@ -131,6 +131,23 @@ import Testing
         #expect(ClaimChecks.selfAttention(r).2 == "Small, Large")
     }
 
+    /// Caser, GRU4Rec and SASRec runs that ended on their best epoch were cut by the 20-epoch cap while still
+    /// improving; tables mark them ‡ (seeds counted per merged row), and a run stopped by patience never counts.
+    @Test func runsThatEndOnTheirBestEpochAreCountedAsCappedWhileImproving() {
+        func run(best: Int, trained: Int, seed: UInt64) -> EvaluationRecord {
+            var r = seededRecord("caser", mrr5: [0.1], params: 1000)
+            (r.bestEpoch, r.epochsTrained, r.seeds, r.seedEndedOnBest) = (best, trained, [seed], [])
+            return r
+        }
+        #expect(run(best: 20, trained: 20, seed: 1).seedsCappedWhileImproving == 1)
+        #expect(run(best: 17, trained: 20, seed: 1).seedsCappedWhileImproving == 0)
+        #expect(run(best: 0, trained: 0, seed: 1).seedsCappedWhileImproving == 0, "MostPop: no epochs")
+        let merged = EvaluationRecord.merging([run(best: 20, trained: 20, seed: 1), run(best: 9, trained: 12, seed: 2),
+                                               run(best: 20, trained: 20, seed: 3)])
+        #expect(merged.seedEndedOnBest == [true, false, true])
+        #expect(merged.seedsCappedWhileImproving == 2)
+    }
+
     @Test func table6HasAFrozenRowBesideThePaperRowAndTheAblation() throws {
         let stages = try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: repositorySpecs,
                                                        outputRoot: URL(fileURLWithPath: "/tmp")))

@@ -42,7 +42,7 @@ struct TableStage: Stage {
     private func runs(_ model: String, on dataset: String) -> Bool { only[dataset].map { $0.contains(model) } ?? true }
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
-    var version: Int { 2 }
+    var version: Int { 3 }
     var parameters: JSONValue {
         var p: [String: JSONValue] = ["title": .string(table.title), "caption": .string(table.caption), "rows": .encoded(table.rows),
                                       "columns": .encoded(table.columns), "datasets": .encoded(datasets),
@@ -80,7 +80,7 @@ struct TableStage: Stage {
         var out = Table(title: table.title, caption: table.caption, columns: columns, groupTitle: "Dataset",
                         provenance: RunFacts.provenance(profile: profile))
         var selections: Set<String> = []
-        var flagged: [String] = []
+        var flagged: [String] = [], capped: [String] = []
         var oracleNotes: [String] = []
         for ds in datasets {
             out.addGroup(ds.label)
@@ -92,7 +92,9 @@ struct TableStage: Stage {
                 let learned = r.learned(mostPop: mostPop)
                 if !learned { flagged.append("\(ds.label) \(model.label)") }
                 if learned, model.config.kind != .mostpop { best = max(best, r.metric(.mrr5) ?? 0) }
-                var row: [Cell] = [.text(model.label + (learned ? "" : " †"))]
+                let stillImproving = model.config.kind == .mostpop ? 0 : r.seedsCappedWhileImproving
+                if stillImproving > 0 { capped.append("\(ds.label) \(model.label) (\(stillImproving) of \(max(r.seeds.count, 1)))") }
+                var row: [Cell] = [.text(model.label + (learned ? "" : " †") + (stillImproving > 0 ? " ‡" : ""))]
                 for c in table.columns {
                     let p = paper.value(table: table.name, paperDataset: ds.paperName, model: model.name, column: c)
                     row.append(ResultColumns.cell(c, record: r, paper: p))
@@ -109,6 +111,9 @@ struct TableStage: Stage {
                                         seeds: seeds.count, reference: referenceLabel)
         if !flagged.isEmpty {
             out.notes.append("† did not learn (\(Evidence.learnRule)): \(flagged.joined(separator: ", ")). Claims that depend on these rows give no verdict.")
+        }
+        if !capped.isEmpty {
+            out.notes.append("‡ still improving at the epoch cap: the last epoch was the best one in some seeds (seeds shown), so these rows may understate the model: \(capped.joined(separator: ", ")).")
         }
         if !oracleNotes.isEmpty {
             out.notes.append("Oracle = expected metrics of the Bayes-optimal predictor under the synthetic generator's own law, conditioning on \(SyntheticOracle.conditionsOn). " + oracleNotes.joined(separator: "; ") + ".")
