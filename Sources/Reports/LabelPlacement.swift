@@ -163,12 +163,14 @@ extension Panel {
     /// (ties in the order bottom left, top left, bottom right, top right), else `.below` the plot.
     public func uncrowdedLegend(panelWidth: Int, panelHeight: Int) -> LegendPosition {
         var best: (cost: Int, position: LegendPosition)?
+        // An inside key leaves the plot area as it is, so one frame and one set of obstacles serve every corner.
+        var panel = self
+        panel.legend = .bottomLeft
+        let frame = PanelFrame(panel, panelWidth: panelWidth, panelHeight: panelHeight)
+        let (markers, strokes) = LabelPlacement.obstacles(panel, frame)
         for corner in [LegendPosition.bottomLeft, .topLeft, .bottomRight, .topRight] {
-            var panel = self
             panel.legend = corner
-            let frame = PanelFrame(panel, panelWidth: panelWidth, panelHeight: panelHeight)
             guard let key = LabelPlacement.keyBox(panel, frame) else { continue }
-            let (markers, strokes) = LabelPlacement.obstacles(panel, frame)
             let points = markers.filter { $0.overlap(key) > 0 }.count
             let crossings = strokes.filter { $0.overlap(key) > 0 }.count
             // A few stroke samples is a line grazing the key's edge; more is an error bar running through its text.
