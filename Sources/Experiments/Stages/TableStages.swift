@@ -92,7 +92,7 @@ struct TableStage: Stage {
                 let learned = r.learned(mostPop: mostPop)
                 if !learned { flagged.append("\(ds.label) \(model.label)") }
                 if learned, model.config.kind != .mostpop { best = max(best, r.metric(.mrr5) ?? 0) }
-                let stillImproving = model.config.kind == .mostpop ? 0 : r.seedsCappedWhileImproving
+                let stillImproving = r.seedsCappedWhileImproving   // 0 for MostPop: it records no epochs
                 if stillImproving > 0 { capped.append("\(ds.label) \(model.label) (\(stillImproving) of \(max(r.seeds.count, 1)))") }
                 var row: [Cell] = [.text(model.label + (learned ? "" : " †") + (stillImproving > 0 ? " ‡" : ""))]
                 for c in table.columns {
