@@ -169,17 +169,18 @@ struct GraphBuilder {
             tables.append("table6")
         }
 
-        let synthetic = allDatasets.allSatisfy { name in
+        let syntheticNames = allDatasets.filter { name in
             if case .synthetic = (try? catalog.spec(name))?.source { return true }
             return false
         }
+        let synthetic = syntheticNames.count == allDatasets.count
         add(ReportStage(profile: profile, roles: specs.roles, split: try splitDescription(profile.datasets),
                         paperDatasets: paperDatasets(allDatasets), datasets: mainLabels, synthetic: synthetic, tables: tables, figures: figures,
                         evaluations: evaluations, finetunes: finetunes, dimSweep: sweep, paperValues: paperValues,
                         oracles: oracles, companions: profile.companions.map {
                             ReportStage.Companion(profile: $0, summary: (try? specs.profile($0))?.summary ?? "", directory: specs.directory.deletingLastPathComponent()
                                 .appendingPathComponent("results").appendingPathComponent($0))
-                        }))
+                        }, syntheticDatasets: syntheticNames))
     }
 
     /// A Figure-1 point's runs (one per seed); reuses the table's runs when the point equals the profile's own model.

@@ -68,6 +68,8 @@ public struct EvaluationOutput: Codable, Sendable {
     public var fastTopN: [FastTopNReport]? = nil
     /// The item vocabulary K (padding included) the model ranks over.
     public var items: Int? = nil
+    /// Validation MRR@5 at the selected epoch (what "chosen on validation" compares).
+    public var validMRR5: Double? = nil
 }
 
 /// A table row in memory: the evaluation output plus the timings from the evaluate stage's manifest.
@@ -109,6 +111,9 @@ public struct EvaluationRecord: Codable, Sendable {
     /// Per seed: the run's last epoch was its best, so it ended at the epoch cap while still improving (early
     /// stopping ends a run `patience` epochs after its best).
     public var seedEndedOnBest: [Bool] = []
+    /// Validation MRR@5 at the selected epoch: the mean over seeds, and each seed's.
+    public var validMRR5: Double? = nil
+    public var seedValidMRR5: [Double] = []
 
     /// How many seeds ended at the epoch cap while still improving (trained models only).
     public var seedsCappedWhileImproving: Int {
@@ -165,6 +170,8 @@ public struct EvaluationRecord: Codable, Sendable {
         m.seedFastTopN = runs.flatMap(\.seedFastTopN)
         m.inferenceFullSeconds = mean(runs.map(\.inferenceFullSeconds))
         m.inferenceFastSeconds = mean(runs.map(\.inferenceFastSeconds))
+        m.seedValidMRR5 = runs.compactMap(\.validMRR5)
+        m.validMRR5 = m.seedValidMRR5.count == runs.count ? mean(m.seedValidMRR5) : nil
         return m
     }
 }
@@ -191,6 +198,8 @@ public struct TransferRecord: Codable, Sendable {
     /// MRR@5 / HR@5 with the true item ranked against every target item (beside the sampled 1 + negatives).
     public var fullMRR5: Double? = nil
     public var fullHR5: Double? = nil
+    /// Per test user: the 0-based rank of the true item against the sampled negatives (the bootstrap's test rows).
+    public var ranks: [Int32]? = nil
 
     /// `row`, for records written before it was kept.
     public var rowKind: String { row ?? (pretrained ? "pretrained" : "scratch") }

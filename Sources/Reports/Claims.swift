@@ -90,6 +90,8 @@ public struct PaperComparison: Sendable, Hashable {
     public var ours: Double?
     public var paper: Double
     public var format: NumberFormat
+    /// False when ours was measured on other data than the paper's (a synthetic stand-in): no difference is printed.
+    public var comparable = true
 
     public init(table: String, row: String, metric: String, ours: Double?, paper: Double,
                 format: NumberFormat = .decimal(4)) {
@@ -102,7 +104,7 @@ public struct PaperComparison: Sendable, Hashable {
     }
 
     /// ours − paper.
-    public var absoluteDifference: Double? { ours.map { $0 - paper } }
+    public var absoluteDifference: Double? { comparable ? ours.map { $0 - paper } : nil }
     /// (ours − paper) / |paper|; nil when the paper's value is 0.
     public var relativeDifference: Double? {
         guard let d = absoluteDifference, paper != 0 else { return nil }

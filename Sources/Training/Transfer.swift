@@ -94,6 +94,8 @@ public struct TransferResult: Codable, Hashable, Sendable {
     /// The same test pairs ranked against every target item: sampled metrics can reorder models (Krichene and
     /// Rendle, KDD 2020), and a target catalogue is small enough to rank in full.
     public var testFull: RankingMetrics
+    /// Per test pair: the 0-based sampled rank of the true item (what the report's bootstrap resamples).
+    public var testRanks: [Int32] = []
     /// Scalars in the new target-item head (the backbone's count is the pre-trained model's).
     public var headParameters: Int
     /// True when only the head was trained (the backbone's hidden vectors computed once).
@@ -154,22 +156,26 @@ public enum Transfer {
         // A frozen backbone's validation representations never change: compute them once.
         let frozenValidU = tunable == nil ? validation.map { representations(backbone, of: $0.sequences) } : nil
         /// Sampled (1 + evalNegatives) and full (every target item) ranking of each pair's true target.
-        func rankings(_ pairs: TransferPairs, cached: [Float]? = nil) -> (sampled: RankingMetrics, full: RankingMetrics) {
+        func rankings(_ pairs: TransferPairs, cached: [Float]? = nil)
+            -> (sampled: RankingMetrics, full: RankingMetrics, ranks: [Int32]) {
             let reps = cached ?? representations(backbone, of: pairs.sequences)
             var sampled = MetricAccumulator(), full = MetricAccumulator()
+            var ranks: [Int32] = []
             var all = [Float](repeating: 0, count: kt)
             reps.withUnsafeBufferPointer { r in
                 for (i, pos) in pairs.targets.enumerated() {
                     let u = r.baseAddress! + i * d
                     let negs = SampledRanking.negatives(positive: pos, itemCount: kt, count: options.evalNegatives,
                                                         seed: options.evalSeed, index: i)
-                    sampled.add(rank: SampledRanking.rank(positive: pos, positiveScore: score(u, pos), negatives: negs,
-                                                          negativeScores: negs.map { score(u, $0) }))
+                    let rank = SampledRanking.rank(positive: pos, positiveScore: score(u, pos), negatives: negs,
+                                                   negativeScores: negs.map { score(u, $0) })
+                    sampled.add(rank: rank)
+                    ranks.append(Int32(rank))
                     for item in 1..<kt { all[item] = score(u, Int32(item)) }
                     full.add(rank: all.withUnsafeBufferPointer { Ranking.rank(scores: $0.baseAddress!, itemCount: kt, target: Int(pos)) })
                 }
             }
-            return (sampled.result, full.result)
+            return (sampled.result, full.result, ranks)
         }
         func evaluate(_ pairs: TransferPairs, cached: [Float]? = nil) -> RankingMetrics { rankings(pairs, cached: cached).sampled }
 
@@ -214,7 +220,7 @@ public enum Transfer {
         for (p, saved) in zip(trained, bestValues) { p.values.update(from: saved, count: p.count) }
         let testMetrics = rankings(test)
         return TransferResult(history: history, bestEpoch: best.epoch, test: testMetrics.sampled, testFull: testMetrics.full,
-                              headParameters: head.count,
+                              testRanks: testMetrics.ranks, headParameters: head.count,
                               backboneFrozen: tunable == nil,
                               seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }

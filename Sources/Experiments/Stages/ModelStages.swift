@@ -110,6 +110,8 @@ private func p0(_ model: any SequenceModel) -> Int { model.parameters.count }
 /// inference time of one seed's model.
 struct EvaluateStage: Stage {
     static let fileName = "metrics.json"
+    /// Per test row, the 0-based rank of the target (the report's bootstrap resamples test rows from it).
+    static let ranksName = "ranks.json"
     static func stageID(dataset: String, model: String, seed: UInt64) -> StageID {
         StageID("evaluate/\(dataset)/\(model)/seed\(seed)")
     }
@@ -140,7 +142,15 @@ struct EvaluateStage: Stage {
         r.seeds = [o.seed]
         r.items = o.items
         r.seedFastTopN = o.fastTopN.map { [$0] } ?? []
+        r.validMRR5 = o.validMRR5
         return r
+    }
+
+    /// One run's per-row ranks (empty when the stage wrote none).
+    static func ranks(_ context: StageContext, _ id: StageID) throws -> [Int32] {
+        let url = try context.inputDirectory(id).appendingPathComponent(ranksName)
+        guard FileManager.default.fileExists(atPath: url.path) else { return [] }
+        return try JSONFiles.read([Int32].self, from: url)
     }
 
     let dataset: String
@@ -157,8 +167,9 @@ struct EvaluateStage: Stage {
     /// evaluate stays cheap on large test sets; the median per sequence needs no more.
     static let batch1Rows = 300
     static let batch1Budget = 3.0
+    static let timedRows = 2000
     var id: StageID { Self.stageID(dataset: dataset, model: model.name, seed: seed) }
-    var version: Int { EngineRevision.stageVersion(5) }
+    var version: Int { EngineRevision.stageVersion(6) }
     var parameters: JSONValue {
         .object(["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)), "threads": .number(Double(threads)),
                  "baseline": baseline.map { .encoded($0.config) } ?? .null])
@@ -166,7 +177,7 @@ struct EvaluateStage: Stage {
     var preferredThreads: Int? { threads }
     var baselineTrain: StageID? { baseline.map { TrainStage.stageID(dataset: dataset, model: $0.name, seed: seed) } }
     var inputs: [StageID] { [train, prep, blocks] + (baselineTrain.map { [$0] } ?? []) }
-    var outputs: [String] { [Self.fileName] }
+    var outputs: [String] { [Self.fileName, Self.ranksName] }
 
     func run(_ context: StageContext) throws { try Kernels.withThreads(context.threads) { try compute(context) } }
 
@@ -178,15 +189,22 @@ struct EvaluateStage: Stage {
 
         let test = RunInputs.sequences(inputs.data.test)
         context.progress("ranking \(test.count) test sequences")
-        let metrics = Evaluator.evaluate(net, on: test, batchSize: inferenceBatch)
+        let ranks = Evaluator.ranks(net, on: test, batchSize: inferenceBatch)
+        var accumulator = MetricAccumulator()
+        for r in ranks { accumulator.add(rank: Int(r)) }
+        let metrics = accumulator.result
+        try JSONFiles.write(ranks, to: context.outputDirectory.appendingPathComponent(Self.ranksName))
+        // Timing runs on at most `timedRows` test rows: large test sets are there for the metrics' test-set noise,
+        // and the time per row does not need them.
+        let timed = SequenceSet(ids: Array(test.ids.prefix(Self.timedRows * test.length)), length: test.length)
         context.progress("timing top-5 inference")
-        let timing = InferenceTiming.measure(net, on: test, batchSize: inferenceBatch, n: 5)
+        let timing = InferenceTiming.measure(net, on: timed, batchSize: inferenceBatch, n: 5)
         if let baseline, let baselineTrain, p0(net) > 0 {
             let reference = try inputs.trained(baseline, from: try context.inputDirectory(baselineTrain))
-            let (b, m) = InferenceTiming.paired(baseline: reference, model: net, on: test, batchSize: inferenceBatch)
+            let (b, m) = InferenceTiming.paired(baseline: reference, model: net, on: timed, batchSize: inferenceBatch)
             context.record(Timing.speedup, b / m)
             context.progress("timing top-5 at batch 1")
-            let one = InferenceTiming.pairedLatency(baseline: reference, model: net, on: test, n: 5,
+            let one = InferenceTiming.pairedLatency(baseline: reference, model: net, on: timed, n: 5,
                                                     maxRows: Self.batch1Rows, budgetSeconds: Self.batch1Budget)
             context.record(Timing.speedupBatch1, one.baseline / one.model)
             context.record(Timing.latencyBatch1, one.model)
@@ -201,7 +219,8 @@ struct EvaluateStage: Stage {
             params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
             bestEpoch: record.bestEpoch, epochsTrained: record.history.count, selection: record.selection,
             testSequences: test.count, inferenceBatch: inferenceBatch, seed: seed,
-            fastTopN: timing.rules.isEmpty ? nil : timing.rules, items: inputs.data.itemCount)
+            fastTopN: timing.rules.isEmpty ? nil : timing.rules, items: inputs.data.itemCount,
+            validMRR5: record.history.first { $0.epoch == record.bestEpoch }?.validMRR5)
         try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
         // Timings go to the manifest: the training ones are carried over so tables read one stage per row.
         for name in [Timing.secondsToBest, Timing.secondsTotal] {

@@ -17,12 +17,15 @@ struct ReportStage: Stage {
     let figures: [String]
     let evaluations: [StageID]
     let finetunes: [StageID]
+    /// Figure 1's points (every axis): the scaling claims and runs.csv read them.
     let dimSweep: [Fig1Point]
     let paperValues: URL
     /// dataset name → `oracle/<dataset>` (synthetic datasets only).
     let oracles: [String: StageID]
     /// Committed results of other profiles shown in their own section (profiles.yaml `companions`).
     var companions: [Companion] = []
+    /// The datasets whose source is the embedded generator (claims.yaml groups split synthetic from real).
+    var syntheticDatasets: [String] = []
     var id: StageID { "report/report" }
 
     /// Another profile's committed results: `results/<profile>/` as `pipeline all --profile P --out` wrote it.
@@ -42,7 +45,8 @@ struct ReportStage: Stage {
                  "figures": .encoded(figures), "synthetic": .bool(synthetic), "sweep": .encoded(dimSweep),
                  "training": .encoded(profile.training), "seeds": .encoded(profile.seeds), "roles": .encoded(roles),
                  "split": .string(split), "paperDatasets": .string(paperDatasets),
-                 "companions": .encoded(companions.map { "\($0.profile)\($0.present ? "" : " (absent)")" })])
+                 "companions": .encoded(companions.map { "\($0.profile)\($0.present ? "" : " (absent)")" }),
+                 "syntheticDatasets": .encoded(syntheticDatasets)])
     }
     var inputs: [StageID] {
         var ids = evaluations + finetunes + tables.map { StageID("table/\($0)") } + figures.map { StageID("figure/\($0)") }
@@ -52,11 +56,18 @@ struct ReportStage: Stage {
     }
     /// pipeline/verdicts.yaml: the last committed verdicts, beside paper-values.yaml.
     var verdictHistory: URL { paperValues.deletingLastPathComponent().appendingPathComponent("verdicts.yaml") }
-    var fileInputs: [URL] { [paperValues] + (FileManager.default.fileExists(atPath: verdictHistory.path) ? [verdictHistory] : []) + companions.filter(\.present).flatMap(\.paths) }
-    var outputs: [String] { ["REPORT.md", "claims.md", "claims.csv", "numbers.tex", "headline.md", "headline.tex", "headline.csv",
+    /// pipeline/claims.yaml (every claim and the rule set) and pipeline/deviations.yaml, beside paper-values.yaml.
+    var claimsSpec: URL { paperValues.deletingLastPathComponent().appendingPathComponent("claims.yaml") }
+    var deviationsSpec: URL { paperValues.deletingLastPathComponent().appendingPathComponent("deviations.yaml") }
+    var fileInputs: [URL] {
+        [paperValues, claimsSpec] + [verdictHistory, deviationsSpec].filter { FileManager.default.fileExists(atPath: $0.path) }
+            + companions.filter(\.present).flatMap(\.paths)
+    }
+    var outputs: [String] { ["REPORT.md", "claims.md", "claims.csv", "claim-grid.csv", "claim-pairs.csv", "numbers.tex", "headline.md", "headline.tex", "headline.csv",
                              "runs.csv", "runs.json"] }
     var publishes: [String: String] {
         ["REPORT.md": "REPORT.md", "claims.md": "paper-tables/claims.md", "claims.csv": "paper-tables/claims.csv",
+         "claim-grid.csv": "paper-tables/claim-grid.csv", "claim-pairs.csv": "paper-tables/claim-pairs.csv",
          "runs.csv": "paper-tables/runs.csv", "runs.json": "paper-tables/runs.json",
          "numbers.tex": "paper-tables/numbers.tex", "headline.md": "paper-tables/headline.md",
          "headline.tex": "paper-tables/headline.tex", "headline.csv": "paper-tables/headline.csv"]
@@ -98,12 +109,35 @@ struct ReportStage: Stage {
         for (ds, models) in runs {
             for (m, list) in models { results.evaluations[ds, default: [:]][m] = EvaluationRecord.merging(list.sorted { $0.seeds.first ?? 0 < $1.seeds.first ?? 0 }) }
         }
-        for p in dimSweep where p.axis == "dim" {
-            results.dimSweep.append((p.value, try EvaluateStage.load(context, p.stages)))
+        for ds in datasets {
+            let items = results.evaluations[ds.name]?.values.compactMap(\.items).max() ?? 0
+            results.facts[ds.name] = DatasetFacts(synthetic: syntheticDatasets.contains(ds.name), items: items)
+        }
+        for (id, run) in zip(evaluations, results.runs) {
+            results.rowRanks[ResultSet.rankKey(run.dataset, run.model, run.seeds.first ?? 0)] = try EvaluateStage.ranks(context, id)
+        }
+        for p in dimSweep {
+            let runs = try p.stages.map { try EvaluateStage.load(context, $0) }
+            guard let first = runs.first else { continue }
+            for (id, run) in zip(p.stages, runs) {
+                results.rowRanks[ResultSet.rankKey(run.dataset, run.model, run.seeds.first ?? 0)] = try EvaluateStage.ranks(context, id)
+            }
+            // A sweep variant is named `<model>-d64` / `<model>-r4`; the point equal to the profile's own model reuses its run.
+            let suffix = "-\(p.axis == "dim" ? "d" : "r")\(p.value)"
+            let model = first.model.hasSuffix(suffix) ? String(first.model.dropLast(suffix.count)) : first.model
+            results.sweep.append(SweepRecord(axis: p.axis, value: p.value, model: model,
+                                             record: EvaluationRecord.merging(runs.sorted { $0.seeds.first ?? 0 < $1.seeds.first ?? 0 })))
+            if results.facts[first.dataset] == nil {
+                results.facts[first.dataset] = DatasetFacts(synthetic: syntheticDatasets.contains(first.dataset), items: first.items ?? 0)
+            }
         }
         for id in finetunes {
             results.transfer.append(try JSONFiles.read(TransferRecord.self,
                                                        from: try context.inputDirectory(id).appendingPathComponent(FinetuneStage.fileName)))
+        }
+        // The transfer dataset's group: no evaluation records its K, and its source vocabulary is small (< 20K).
+        for t in results.transfer where results.facts[t.dataset] == nil {
+            results.facts[t.dataset] = DatasetFacts(synthetic: syntheticDatasets.contains(t.dataset), items: 0)
         }
         return results
     }
@@ -111,9 +145,13 @@ struct ReportStage: Stage {
     func run(_ context: StageContext) throws {
         let paper = try PaperValues.load(paperValues)
         let results = try gather(context)
-        let claims = ClaimChecks.all(results, statements: paper.claims)
+        let claimSpec = try ClaimSpecFile.load(claimsSpec)
+        let outcomes = ClaimEngine.judge(claimSpec, results)
+        let claims = ClaimReport.claims(outcomes, spec: claimSpec, profile: profile.name)
         let provenance = RunFacts.provenance(profile: profile.name)
         try ClaimsReport.write(claims, to: context.outputDirectory, name: "claims", provenance: provenance)
+        try AtomicFile.write(ClaimReport.gridCSV(outcomes, spec: claimSpec), to: context.outputDirectory.appendingPathComponent("claim-grid.csv"))
+        try AtomicFile.write(ClaimReport.pairsCSV(outcomes), to: context.outputDirectory.appendingPathComponent("claim-pairs.csv"))
         let headlineTable = headline(results)
         try headlineTable.write(to: context.outputDirectory, name: "headline")
         try writeRuns(results.runs, to: context.outputDirectory)
@@ -138,12 +176,14 @@ struct ReportStage: Stage {
         doc.table(headlineTable)
 
         doc.heading("Claims of the paper")
+        doc.paragraph(ClaimReport.rulesText(claimSpec))
+        doc.table(ClaimReport.grid(outcomes, spec: claimSpec, provenance: Provenance()))
         doc.table(ClaimsReport.table(claims))
+        doc.table(ClaimReport.pairs(outcomes, spec: claimSpec, provenance: Provenance()))
         if FileManager.default.fileExists(atPath: verdictHistory.path),
            let history = try VerdictHistory.load(verdictHistory).table(claims, profile: profile.name) {
             doc.table(history)
         }
-        doc.paragraph("Rules (\(profile.seeds.count) seed\(profile.seeds.count == 1 ? "" : "s") per model): a comparison of two models is \(Evidence.pairedRule). \"Matches\" = the 95 % interval of the paired MRR@5 difference stays above −\(Int(ClaimChecks.tolerance * 100)) % of the reference's mean (inconclusive when it straddles that bound). Compression holds at ≥ 4× (parameter counts are exact); \"faster\" = mean time ratio ≥ \(ClaimChecks.fasterBy)× per training epoch and in top-5 inference; scaling compares the smallest and largest d of Figure 1's sweep. Models that did not learn (\(Evidence.learnRule)) are left out of every claim, and a claim left without evidence says so.")
 
         for c in companions {
             doc.heading("Profile \(c.profile): \(c.summary)")
@@ -163,16 +203,26 @@ struct ReportStage: Stage {
                 guard let r = results.record(ds.name, v.model) else { continue }
                 let cell = ResultColumns.cell(v.column, record: r, paper: nil)
                 guard case .number(let ours, _) = cell.value else { continue }
-                comparisons.append(PaperComparison(table: v.table, row: "\(ds.label) \(r.label)", metric: v.column.rawValue,
-                                                   ours: ours, paper: v.value, format: v.column.isCount ? .count : .decimal(4)))
+                var c = PaperComparison(table: v.table, row: "\(ds.label) \(r.label)", metric: v.column.rawValue,
+                                        ours: ours, paper: v.value, format: v.column.isCount ? .count : .decimal(4))
+                // A difference between the paper's real data and our synthetic stand-in measures nothing.
+                c.comparable = !syntheticDatasets.contains(ds.name)
+                comparisons.append(c)
             }
         }
         if comparisons.isEmpty {
             doc.paragraph("The paper's body could not be retrieved; no cell of its tables is known for the datasets of this profile.")
         } else {
             doc.table(PaperComparison.table(comparisons))
-            doc.paragraph("Only \(paper.values.count) numbers of the paper could be recovered (\(paper.provenance(label: results.label))); every other paper cell prints n/a. Ours are on the dataset named in each row.")
+            doc.paragraph("Only \(paper.values.count) numbers of the paper could be recovered (\(paper.provenance(label: results.label))); every other paper cell prints n/a. Ours are on the dataset named in each row; where that dataset is a synthetic stand-in for the paper's, no difference is printed (the two are not the same data).")
         }
+
+        if FileManager.default.fileExists(atPath: deviationsSpec.path) {
+            doc.heading("Deviations from the authors")
+            doc.table(try Deviations.load(deviationsSpec).table())
+        }
+        doc.heading("Compute")
+        doc.table(computeTable(context))
 
         doc.heading("Tables")
         for t in tables {
@@ -235,6 +285,28 @@ struct ReportStage: Stage {
         }
         try AtomicFile.write(lines.joined(separator: "\n") + "\n", to: directory.appendingPathComponent("runs.csv"))
         try JSONFiles.write(runs, to: directory.appendingPathComponent("runs.json"))
+    }
+
+    /// Wall time and core-minutes behind each table and figure: the train and evaluate stages its rows read
+    /// (a run shared by two tables counts in both), from the manifests of this report's inputs.
+    func computeTable(_ context: StageContext) -> Table {
+        var t = Table(title: "Compute", caption: "Wall time and core-minutes (wall time × threads) of the training and evaluation runs behind each table and figure, from the stage manifests; a run that two tables share counts in both. Whole profile: the sum over stage kinds in the environment section.",
+                      columns: [.label("Output"), Column("Runs", format: .count), Column("Wall", unit: "min", format: .decimal(1)),
+                                Column("Core-minutes", format: .decimal(1))])
+        for output in tables.map({ "table/\($0)" }) + figures.map({ "figure/\($0)" }) {
+            guard let m = context.inputManifest(StageID(output)) else { continue }
+            var runs = 0, wall = 0.0, core = 0.0
+            for input in m.material.inputs where input.id.kind == "evaluate" || input.id.kind == "finetune" {
+                guard let e = context.inputManifest(input.id) else { continue }
+                let threads = Double(max(1, e.threads))
+                let train = (e.measurements?[Timing.secondsTotal] ?? 0)
+                runs += 1
+                wall += e.seconds + train
+                core += (e.seconds + train) * threads
+            }
+            t.addRow([.text(output), .number(Double(runs)), .number(wall / 60), .number(core / 60)])
+        }
+        return t
     }
 
     /// Total wall time per stage kind, from the manifests of this report's inputs (and their training runs).

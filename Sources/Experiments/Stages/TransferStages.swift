@@ -25,7 +25,7 @@ struct FinetuneStage: Stage {
     var row: String { frozenRow ? "frozen" : (pretrained ? "pretrained" : "scratch") }
     var freezeBackbone: Bool { frozenRow || transfer.freezeBackbone }
     var id: StageID { StageID("finetune/\(dataset.name)/\(model.name)\(pretrained ? (frozenRow ? "-frozen" : "") : "-scratch")/seed\(training.seed)") }
-    var version: Int { EngineRevision.stageVersion(3) }
+    var version: Int { EngineRevision.stageVersion(4) }
     var parameters: JSONValue {
         .object(["model": .encoded(model.config), "label": .string(model.label), "pretrained": .bool(pretrained),
                  "epochs": .number(Double(transfer.epochs)), "negatives": .number(Double(transfer.negatives)),
@@ -71,7 +71,7 @@ struct FinetuneStage: Stage {
                                  mrr5: result.test.mrr5, hr5: result.test.hr5, negatives: transfer.negatives,
                                  testUsers: result.test.count, backboneFrozen: result.backboneFrozen, seed: training.seed,
                                  params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
-                                 row: row, fullMRR5: result.testFull.mrr5, fullHR5: result.testFull.hr5)
+                                 row: row, fullMRR5: result.testFull.mrr5, fullHR5: result.testFull.hr5, ranks: result.testRanks)
         try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
         if let t = context.inputMeasurement(train, Timing.secondsToBest) { context.record(Timing.secondsToBest, t) }
         context.record("finetuneSeconds", result.seconds)

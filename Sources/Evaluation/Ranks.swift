@@ -1,0 +1,26 @@
+import Models
+
+extension Evaluator {
+    /// The 0-based rank of the target (last item) of every row of `sequences` among all items, by
+    /// `Ranking.rank`'s rule; rows whose target is padding are skipped. Metrics follow from these by
+    /// `MetricAccumulator.add(rank:)`, and the report's bootstrap resamples them row by row.
+    public static func ranks(_ model: any SequenceModel, on sequences: SequenceSet, batchSize: Int) -> [Int32] {
+        precondition(sequences.length >= 2, "evaluation needs sequences of at least 2 ids (context + target)")
+        var out: [Int32] = []
+        out.reserveCapacity(sequences.count)
+        var start = 0
+        while start < sequences.count {
+            let end = min(sequences.count, start + batchSize)
+            let (ctx, targets) = sequences.contextAndTargets(start..<end)
+            let scores = model.scoreLast(ctx)
+            let k = model.itemCount
+            scores.withUnsafeBufferPointer { p in
+                for (b, t) in targets.enumerated() where t != 0 {
+                    out.append(Int32(Ranking.rank(scores: p.baseAddress! + b * k, itemCount: k, target: Int(t))))
+                }
+            }
+            start = end
+        }
+        return out
+    }
+}
