@@ -1,3 +1,5 @@
+#include <stdlib.h>
+#include <string.h>
 #include "ckernels.h"
 #include <math.h>
 #include <string.h>
@@ -30,10 +32,13 @@
 #undef CK_W
 #undef CK_SUFFIX
 
-/// 2 = AVX-512, 1 = AVX2+FMA, 0 = baseline; decided once.
+/// 2 = AVX-512, 1 = AVX2+FMA, 0 = baseline; decided once. CPREC_NUMERICS=avx2 (or baseline) caps the level, so
+/// one machine can check that verdicts survive another rounding order (`pipeline` also moves OpenBLAS's kernel).
 static int isa(void) {
     static int level = -1;
     if (level < 0) {
+        const char *cap = getenv("CPREC_NUMERICS");
+        int limit = cap == NULL ? 2 : (strcmp(cap, "avx2") == 0 ? 1 : (strcmp(cap, "baseline") == 0 ? 0 : 2));
 #if defined(__x86_64__)
         __builtin_cpu_init();
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -44,6 +49,7 @@ static int isa(void) {
         else
 #endif
             level = 0;
+        if (level > limit) level = limit;
     }
     return level;
 }

@@ -142,7 +142,7 @@ enum ClaimEngine {
         if judged.allSatisfy({ $0.verdict == .holds }) {
             let against = measurable.filter { $0.verdict == .doesNotHold }.map(\.group)
             if against.isEmpty { return (.holds, scope) }
-            return (.inconclusive, "\(scope); contradicted in \(against.joined(separator: ", "))")
+            return (.inconclusive, "\(scope); contradicted in \(against.joined(separator: " and "))")
         }
         return (.inconclusive, scope)
     }

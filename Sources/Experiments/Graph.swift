@@ -68,7 +68,7 @@ struct GraphBuilder {
     /// Every seed's train + evaluate of one model on one dataset; returns the evaluate ids in seed order.
     @discardableResult
     mutating func addRuns(dataset: String, model: ModelEntry) throws -> [StageID] {
-        try profile.seeds.map { try addRun(dataset: dataset, model: model, seed: $0).evaluate }
+        try profile.seeds(for: model.name).map { try addRun(dataset: dataset, model: model, seed: $0).evaluate }
     }
 
     mutating func build() throws {
@@ -95,7 +95,7 @@ struct GraphBuilder {
         for table in specs.tables {
             add(TableStage(table: table, popularity: specs.roles.popularity, datasets: try profile.datasets(inTable: table.name).map(label),
                            models: try table.rows.map { try specs.model($0, profile: profile) },
-                           paperValues: paperValues, profile: profile.name, seeds: profile.seeds,
+                           paperValues: paperValues, profile: profile.name, seeds: profile.seeds, seedsByModel: profile.seedsByModel,
                            oracles: oracles, only: restricted,
                            referenceLabel: try specs.model(table.reference, profile: profile).label))
         }
@@ -119,20 +119,22 @@ struct GraphBuilder {
             for d in f.dims {
                 var m = base
                 m.config.dim = d
-                sweep.append(Fig1Point(axis: "dim", value: d, stages: try sweepRuns(f.dataset, base: base, variant: m, suffix: "d\(d)")))
+                sweep.append(Fig1Point(axis: "dim", value: d, stages: try sweepRuns(f.dataset, base: base, variant: m, suffix: "d\(d)",
+                                                                                    claim: profile.claimSeeds?.dims.contains(d) == true)))
             }
             // Depth r = the model's own dilation pattern (the profile's `model.dilations`) repeated to r blocks.
             let pattern = base.config.dilations
             for depth in f.depths {
                 var m = base
                 m.config.dilations = (0..<depth).map { pattern[$0 % pattern.count] }
-                sweep.append(Fig1Point(axis: "depth", value: depth, stages: try sweepRuns(f.dataset, base: base, variant: m, suffix: "r\(depth)")))
+                sweep.append(Fig1Point(axis: "depth", value: depth, stages: try sweepRuns(f.dataset, base: base, variant: m, suffix: "r\(depth)",
+                                                                                          claim: profile.claimSeeds?.depths.contains(depth) == true)))
             }
             add(Figure1Stage(dataset: f.dataset, datasetLabel: try label(f.dataset).label, points: sweep))
             figures.append("fig1")
         }
         add(ParetoFigureStage(datasets: figureLabels, models: try specs.paretoModels.map { try specs.model($0, profile: profile) },
-                              seeds: profile.seeds))
+                              seeds: profile.seeds, seedsByModel: profile.seedsByModel))
         add(ConvergenceFigureStage(datasets: figureLabels, models: try specs.convergenceModels.map { try specs.model($0, profile: profile) },
                                    seed: profile.seeds[0]))
         figures += ["pareto", "convergence"]
@@ -155,7 +157,7 @@ struct GraphBuilder {
                 // The paper's row, a frozen-backbone row (when the paper's row fine-tunes), the random-init ablation.
                 let rows = [(true, false)] + (t.freezeBackbone ? [] : [(true, true)]) + [(false, false)]
                 for (pretrained, frozenRow) in rows {
-                    for seed in profile.seeds {
+                    for seed in profile.claimSeeds?.seeds ?? profile.seeds {
                         let (train, _) = try addRun(dataset: t.dataset, model: model, seed: seed)
                         let stage = FinetuneStage(dataset: DatasetLabel(t.dataset, entry), model: model, transfer: t,
                                                   training: model.trainingSpec(profile.training, seed: seed),
@@ -165,7 +167,12 @@ struct GraphBuilder {
                     }
                 }
             }
-            add(Table6Stage(finetunes: finetunes, profile: profile.name, paperValues: paperValues, seeds: profile.seeds.count))
+            var note: String?
+            if case .synthetic(let g) = entry.spec.source, g.targetItems > 0 {
+                note = "\(entry.label) is synthetic and was built so that pre-training must pay: \(g.users) users' source histories pre-train the backbone, but only \(g.targetUsers > 0 ? g.targetUsers : g.users) users have a target, which follows the user's dominant interest cluster (\(g.clusters) clusters, \(g.targetsPerCluster) preferred target items each) that only the source behaviour reveals. Table 6 therefore tests whether each model can carry that signal over, not whether pre-training pays on real data."
+            }
+            add(Table6Stage(finetunes: finetunes, profile: profile.name, paperValues: paperValues,
+                            seeds: (profile.claimSeeds?.seeds ?? profile.seeds).count, datasetNote: note))
             tables.append("table6")
         }
 
@@ -184,14 +191,17 @@ struct GraphBuilder {
     }
 
     /// A Figure-1 point's runs (one per seed); reuses the table's runs when the point equals the profile's own model.
-    private mutating func sweepRuns(_ dataset: String, base: ModelEntry, variant: ModelEntry, suffix: String) throws -> [StageID] {
-        if variant.config == base.config && profile.datasets.contains(dataset) {
-            return EvaluateStage.stageIDs(dataset: dataset, model: base.name, seeds: profile.seeds)
+    /// `claim`: the point is one a claim compares (profiles.yaml `claimSeeds`), so it gets the claims' seeds.
+    private mutating func sweepRuns(_ dataset: String, base: ModelEntry, variant: ModelEntry, suffix: String,
+                                    claim: Bool) throws -> [StageID] {
+        let seeds = claim ? (profile.claimSeeds?.seeds ?? profile.seeds) : profile.seeds
+        if variant.config == base.config && profile.datasets.contains(dataset) && seeds == profile.seeds(for: base.name) {
+            return EvaluateStage.stageIDs(dataset: dataset, model: base.name, seeds: seeds)
         }
         var v = variant
         v.name = "\(base.name)-\(suffix)"
         v.label = "\(base.label) \(suffix)"
-        return try addRuns(dataset: dataset, model: v)
+        return try seeds.map { try addRun(dataset: dataset, model: v, seed: $0).evaluate }
     }
 
     /// The profile's split in words, from each dataset's `prep` (e.g. "random 80/20 of fixed-length sequences …").

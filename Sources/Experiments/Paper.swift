@@ -46,6 +46,10 @@ public enum Paper {
         try specs.checkDatasets(in: catalog)
         // Read again by the table and report stages; checked here so a bad file fails before any stage runs.
         _ = try PaperValues.load(options.specDirectory.appendingPathComponent("paper-values.yaml"))
+        let claims = try ClaimSpecFile.load(options.specDirectory.appendingPathComponent("claims.yaml"))
+        for m in claims.models where specs.models[m] == nil {
+            throw ExperimentError("claims.yaml: unknown model '\(m)'\(didYouMean(m, specs.models.keys.sorted())); models are declared in models.yaml")
+        }
         for (name, _) in options.sources where catalog.entries[name] == nil {
             throw ExperimentError("--source \(name)=…: unknown dataset '\(name)'; declared: \(catalog.order.joined(separator: ", "))")
         }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The few numbers the paper prints that could be recovered, and its claims (pipeline/paper-values.yaml).
+/// The few numbers the paper prints that could be recovered (pipeline/paper-values.yaml; its claims are in claims.yaml).
 struct PaperValues: Decodable {
     struct Value: Decodable {
         var table: String, dataset: String, model: String, column: TableColumn, value: Double, display: String?
@@ -15,23 +15,12 @@ struct PaperValues: Decodable {
             display = try c.decodeIfPresent(String.self, forKey: .display)
         }
     }
-    struct ClaimText: Decodable {
-        var id: String, statement: String
-        enum CodingKeys: String, CodingKey, CaseIterable { case id, statement }
-        init(from decoder: Decoder) throws {
-            let c = try decoder.strictContainer(CodingKeys.self)
-            id = try c.decode(String.self, forKey: .id)
-            statement = try c.decode(String.self, forKey: .statement)
-        }
-    }
     var values: [Value]
-    var claims: [ClaimText]
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case values, claims }
+    enum CodingKeys: String, CodingKey, CaseIterable { case values }
     init(from decoder: Decoder) throws {
         let c = try decoder.strictContainer(CodingKeys.self)
         values = try c.decodeIfPresent([Value].self, forKey: .values) ?? []
-        claims = try c.decodeIfPresent([ClaimText].self, forKey: .claims) ?? []
     }
 
     static func load(_ url: URL) throws -> PaperValues { try SpecFile.load(url).decode(PaperValues.self) }

@@ -221,6 +221,25 @@ public struct ProfileSpec: Sendable {
     /// profile = training.seed, training.seed + 1, …). A seed moves initialisation and batch order, never the
     /// data split (prep has its own seed).
     public var seeds: [UInt64]
+    /// `claimSeeds:` more seeds where the claims rest: these models (on every dataset), Figure 1's points at these
+    /// dims and depths, and Table 6; every other run keeps `seeds`.
+    public var claimSeeds: ClaimSeeds? = nil
+    public struct ClaimSeeds: Codable, Hashable, Sendable {
+        public var seeds: [UInt64]
+        public var models: [String]
+        public var dims: [Int]
+        public var depths: [Int]
+    }
+    /// The seeds a model's runs use (its own list when `claimSeeds` names it).
+    public func seeds(for model: String) -> [UInt64] {
+        guard let c = claimSeeds, c.models.contains(model) else { return seeds }
+        return c.seeds
+    }
+    /// Models whose seed list differs from `seeds` (stage parameters carry it only when non-empty).
+    public var seedsByModel: [String: [UInt64]] {
+        guard let c = claimSeeds else { return [:] }
+        return Dictionary(uniqueKeysWithValues: c.models.map { ($0, c.seeds) })
+    }
     /// Optional: the profile builds the scale map only when it declares one.
     public var scaleMap: ScaleMapSpec? = nil
     /// Per-dataset plans (`perDataset:`): which models and tables a dataset takes part in, and its model defaults.
@@ -347,8 +366,9 @@ struct ModelDefaultsNode: Decodable {
 
 extension ProfileSpec: Decodable {
     private enum Key: String, CodingKey, CaseIterable {
-        case summary, datasets, training, model, figure1, transfer, inferenceBatch, seeds, scaleMap, perDataset, companions
+        case summary, datasets, training, model, figure1, transfer, inferenceBatch, seeds, scaleMap, perDataset, companions, claimSeeds
     }
+    private enum ClaimSeedsKey: String, CodingKey, CaseIterable { case count, models, dims, depths }
     private enum Figure1Key: String, CodingKey, CaseIterable { case dataset, dims, depths }
     private enum TransferKey: String, CodingKey, CaseIterable { case dataset, models, epochs, negatives, freezeBackbone }
     private enum ScaleMapKey: String, CodingKey, CaseIterable { case vocabularies, dims, budget }
@@ -374,6 +394,17 @@ extension ProfileSpec: Decodable {
         let seedCount = try c.decodeIfPresent(Int.self, forKey: .seeds) ?? SpecDefaults.seeds
         if !(1...100).contains(seedCount) { throw c.invalid(.seeds, "an integer in 1...100", found: seedCount) }
         seeds = (0..<UInt64(seedCount)).map { trainingSpec.seed &+ $0 }
+        var claimModelRefs: [Located] = []
+        if c.contains(.claimSeeds) {
+            try rejectUnknownKeys(try c.superDecoder(forKey: .claimSeeds), allowed: ClaimSeedsKey.allCases.map(\.rawValue))
+            let x = try c.nestedContainer(keyedBy: ClaimSeedsKey.self, forKey: .claimSeeds)
+            let count = try x.decode(Int.self, forKey: .count)
+            if !(seedCount...100).contains(count) { throw x.invalid(.count, "an integer in \(seedCount)...100 (at least `seeds`)", found: count) }
+            claimModelRefs = try x.decode([Located].self, forKey: .models)
+            claimSeeds = ClaimSeeds(seeds: (0..<UInt64(count)).map { trainingSpec.seed &+ $0 }, models: claimModelRefs.map(\.value),
+                                    dims: try x.decodeIfPresent([Int].self, forKey: .dims) ?? [],
+                                    depths: try x.decodeIfPresent([Int].self, forKey: .depths) ?? [])
+        }
         inferenceBatch = try c.decodeIfPresent(Int.self, forKey: .inferenceBatch) ?? SpecDefaults.inferenceBatch
         if inferenceBatch < 1 { throw c.invalid(.inferenceBatch, "an integer ≥ 1", found: inferenceBatch) }
 
@@ -430,7 +461,7 @@ extension ProfileSpec: Decodable {
             }
         }
         self.datasetRefs = refs
-        modelRefs = models
+        modelRefs = models + claimModelRefs
     }
 }
 

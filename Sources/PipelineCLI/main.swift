@@ -414,6 +414,19 @@ Children.forwardTerminationSignals()
 // ArgumentParser would print a Foundation error as `Error Domain=NSCocoaErrorDomain Code=512 "(null)"`: every
 // such error is turned into a sentence naming the path and the cause first. Exit status: 2 for a spec that cannot
 // be read or built into a graph, 1 for a stage failure or any other error, 64 for a usage error.
+/// `CPREC_NUMERICS=avx2`: OpenBLAS picks its kernel when the library loads, before any Swift code runs, so the
+/// process restarts itself once with OpenBLAS's Haswell (AVX2) kernel named; the row kernels read the same variable.
+func restartOnTheCappedNumericsPath() {
+    let env = ProcessInfo.processInfo.environment
+    guard env["CPREC_NUMERICS"] == "avx2", env["OPENBLAS_CORETYPE"] != "Haswell" else { return }
+    setenv("OPENBLAS_CORETYPE", "Haswell", 1)
+    let args = CommandLine.arguments.map { strdup($0) } + [nil]
+    execv("/proc/self/exe", args)
+    FileHandle.standardError.write(Data("Error: CPREC_NUMERICS=avx2: could not restart with OPENBLAS_CORETYPE=Haswell (errno \(errno))\n".utf8))
+    exit(1)
+}
+restartOnTheCappedNumericsPath()
+
 do {
     var command = try PipelineCommand.parseAsRoot()
     try command.run()

@@ -105,12 +105,19 @@ struct ParetoFigureStage: Stage {
     let datasets: [DatasetLabel]
     let models: [ModelEntry]
     let seeds: [UInt64]
+    /// Models that run on more seeds than `seeds` (profiles.yaml `claimSeeds`).
+    var seedsByModel: [String: [UInt64]] = [:]
     var id: StageID { "figure/pareto" }
     var version: Int { 6 }
-    var parameters: JSONValue { .object(["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
-                                         "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)]) }
+    var parameters: JSONValue {
+        var p: [String: JSONValue] = ["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
+                                      "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)]
+        if !seedsByModel.isEmpty { p["seedsByModel"] = .encoded(seedsByModel) }
+        return .object(p)
+    }
+    func seeds(for model: String) -> [UInt64] { seedsByModel[model] ?? seeds }
     var inputs: [StageID] {
-        datasets.flatMap { ds in models.flatMap { EvaluateStage.stageIDs(dataset: ds.name, model: $0.name, seeds: seeds) } }
+        datasets.flatMap { ds in models.flatMap { EvaluateStage.stageIDs(dataset: ds.name, model: $0.name, seeds: seeds(for: $0.name)) } }
     }
     var outputs: [String] { figureFiles("pareto") }
     var publishes: [String: String] { figurePublishes("pareto") }
@@ -147,7 +154,7 @@ struct ParetoFigureStage: Stage {
         for ds in datasets {
             var points: [DataPoint] = []
             for m in models {
-                let r = try EvaluateStage.load(context, dataset: ds.name, model: m.name, seeds: seeds)
+                let r = try EvaluateStage.load(context, dataset: ds.name, model: m.name, seeds: seeds(for: m.name))
                 points.append(DataPoint(Double(r.params.total), r.metric(.mrr5) ?? .nan, yError: errorBar(r, .mrr5),
                                         label: m.label))
             }

@@ -84,11 +84,18 @@ struct Table6Stage: Stage {
     let profile: String
     let paperValues: URL
     let seeds: Int
+    /// How the transfer dataset was built, when a reader needs to know it (a synthetic pair designed so that
+    /// pre-training pays); nil for user data.
+    var datasetNote: String? = nil
     var id: StageID { "table/table6" }
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
-    var version: Int { 3 }
-    var parameters: JSONValue { .object(["profile": .string(profile), "seeds": .number(Double(seeds))]) }
+    var version: Int { 4 }
+    var parameters: JSONValue {
+        var p: [String: JSONValue] = ["profile": .string(profile), "seeds": .number(Double(seeds))]
+        if let datasetNote { p["datasetNote"] = .string(datasetNote) }
+        return .object(p)
+    }
     var inputs: [StageID] { finetunes }
     var fileInputs: [URL] { [paperValues] }
     var outputs: [String] { ["table6.md", "table6.tex", "table6.csv"] }
@@ -157,6 +164,7 @@ struct Table6Stage: Stage {
                        "Fine-tuning: a target-item layer on the backbone's last hidden vector, sigmoid cross-entropy with one sampled negative; the paper's row \(mainFrozen ? "keeps the backbone frozen" : "fine-tunes the backbone with the layer"). Frozen: the pre-trained backbone fixed, only the new layer trained.",
                        "Sampled: the true item against \(negatives) sampled target items (PeterRec); full: against every target item. A tied item counts ahead of the true one.",
                        "Random init: the same fine-tuning from an untrained backbone, to show what pre-training buys (not in the paper)."]
+            + (datasetNote.map { [$0] } ?? [])
         try table.write(to: context.outputDirectory, name: "table6")
     }
 }
