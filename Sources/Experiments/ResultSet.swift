@@ -23,6 +23,8 @@ struct ResultSet {
     var facts: [String: DatasetFacts] = [:]
     /// Figure 1's points (every model and axis it sweeps).
     var sweep: [SweepRecord] = []
+    /// Each seed's run of Figure 1's points (what `sweep` merges), for runs.csv.
+    var sweepRuns: [EvaluationRecord] = []
     var sweepDatasetLabel: String?
     /// Table 6 rows, one per (model, row kind, seed).
     var transfer: [TransferRecord] = []

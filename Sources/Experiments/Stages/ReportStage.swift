@@ -121,6 +121,9 @@ struct ReportStage: Stage {
             guard let first = runs.first else { continue }
             for (id, run) in zip(p.stages, runs) {
                 results.rowRanks[ResultSet.rankKey(run.dataset, run.model, run.seeds.first ?? 0)] = try EvaluateStage.ranks(context, id)
+                if !results.sweepRuns.contains(where: { $0.model == run.model && $0.dataset == run.dataset && $0.seeds == run.seeds }) {
+                    results.sweepRuns.append(run)
+                }
             }
             // A sweep variant is named `<model>-d64` / `<model>-r4`; the point equal to the profile's own model reuses its run.
             let suffix = "-\(p.axis == "dim" ? "d" : "r")\(p.value)"
@@ -154,7 +157,8 @@ struct ReportStage: Stage {
         try AtomicFile.write(ClaimReport.pairsCSV(outcomes), to: context.outputDirectory.appendingPathComponent("claim-pairs.csv"))
         let headlineTable = headline(results)
         try headlineTable.write(to: context.outputDirectory, name: "headline")
-        try writeRuns(results.runs, to: context.outputDirectory)
+        try writeRuns(results.runs + results.sweepRuns.filter { s in !results.runs.contains { $0.model == s.model && $0.dataset == s.dataset && $0.seeds == s.seeds } }
+                        + results.transfer.map(Self.transferRun), to: context.outputDirectory)
 
         var doc = MarkdownDocument()
         doc.heading("Reproduction report: CpRec (SIGIR 2020)", level: 1)
@@ -275,12 +279,30 @@ struct ReportStage: Stage {
         try macros.write(to: context.outputDirectory.appendingPathComponent("numbers.tex"))
     }
 
+    /// A Table 6 row as a run of runs.csv / runs.json: model `<model>/<row>` (pretrained, frozen, scratch), the
+    /// sampled MRR@5 / HR@5 and the full-ranking ones as `MRR@5(full)` / `HR@5(full)`.
+    static func transferRun(_ t: TransferRecord) -> EvaluationRecord {
+        var metrics = ["MRR@5": t.mrr5, "HR@5": t.hr5]
+        if let m = t.fullMRR5 { metrics["MRR@5(full)"] = m }
+        if let h = t.fullHR5 { metrics["HR@5(full)"] = h }
+        var r = EvaluationRecord(dataset: t.dataset, model: "\(t.model)/\(t.rowKind)", label: "\(t.label) (\(t.rowKind))", metrics: metrics,
+                                 params: t.params, secondsToBest: 0, secondsTotal: 0, bestEpoch: 0, epochsTrained: 0,
+                                 selection: "validation", inferenceFullSeconds: 0, inferenceFastSeconds: 0, speedup: nil,
+                                 testSequences: t.testUsers, inferenceBatch: 0, threads: 0)
+        r.seeds = [t.seed]
+        return r
+    }
+
     /// Every seed's values of every evaluation (tables show mean ± sd; this keeps what they summarise).
     private func writeRuns(_ runs: [EvaluationRecord], to directory: URL) throws {
-        var lines = ["dataset,model,seed," + Metric.allCases.map(\.rawValue).joined(separator: ",") + ",params,seconds_to_best,speedup"]
+        // Table 6's rows (model `<model>/<row>`) add their full-ranking metrics in the last two columns.
+        var lines = ["dataset,model,seed," + Metric.allCases.map(\.rawValue).joined(separator: ",") + ",params,seconds_to_best,speedup,MRR@5(full),HR@5(full)"]
         for r in runs {
-            let cells = [r.dataset, r.model, "\(r.seeds.first ?? 0)"] + Metric.allCases.map { r.metric($0).map { String($0) } ?? "" }
-                + ["\(r.params.total)", String(r.secondsToBest), r.speedup.map { String($0) } ?? ""]
+            let id: [String] = [r.dataset, r.model, "\(r.seeds.first ?? 0)"]
+            let metrics: [String] = Metric.allCases.map { r.metric($0).map { String($0) } ?? "" }
+            let facts: [String] = ["\(r.params.total)", String(r.secondsToBest), r.speedup.map { String($0) } ?? ""]
+            let full: [String] = ["MRR@5(full)", "HR@5(full)"].map { r.metrics[$0].map { String($0) } ?? "" }
+            let cells = id + metrics + facts + full
             lines.append(cells.map(Escape.csv).joined(separator: ","))
         }
         try AtomicFile.write(lines.joined(separator: "\n") + "\n", to: directory.appendingPathComponent("runs.csv"))
