@@ -30,6 +30,8 @@ public struct TrainRecord: Codable, Sendable {
     public var history: [EpochLog]
     public var bestEpoch: Int
     public var selection: String
+    /// Values a `tune/` stage chose and this run trained with (absent for an untuned run, so its file is unchanged).
+    public var tuned: TunedValues? = nil
 }
 
 /// Names of the measurements train and evaluate stages record in their manifests.

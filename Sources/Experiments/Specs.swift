@@ -246,6 +246,8 @@ public struct ProfileSpec: Sendable {
     public var perDataset: [String: DatasetPlan] = [:]
     /// Other profiles whose committed results (`results/<profile>/`) this profile's report shows in their own section.
     public var companions: [String] = []
+    /// Hyperparameter search before final training (nil = every model trains with its spec'd settings).
+    public var tuning: TuningSpec?
     /// Names as written, with their lines, checked against the other files after loading.
     var datasetRefs: [Located] = []
     var modelRefs: [Located] = []
@@ -366,7 +368,7 @@ struct ModelDefaultsNode: Decodable {
 
 extension ProfileSpec: Decodable {
     private enum Key: String, CodingKey, CaseIterable {
-        case summary, datasets, training, model, figure1, transfer, inferenceBatch, seeds, scaleMap, perDataset, companions, claimSeeds
+        case summary, datasets, training, model, figure1, transfer, inferenceBatch, seeds, scaleMap, perDataset, companions, claimSeeds, tuning
     }
     private enum ClaimSeedsKey: String, CodingKey, CaseIterable { case count, models, dims, depths }
     private enum Figure1Key: String, CodingKey, CaseIterable { case dataset, dims, depths }
@@ -459,6 +461,19 @@ extension ProfileSpec: Decodable {
                 tableRefs += plan.tableRefs
                 perDataset[name] = plan
             }
+        }
+        if c.contains(.tuning) {
+            let t = try c.decode(TuningNode.self, forKey: .tuning).spec
+            let finalSeeds = claimSeeds.map { Array(Set(seeds + $0.seeds)).sorted() } ?? seeds
+            if finalSeeds.contains(t.seed) {
+                let tc = try c.nestedContainer(keyedBy: TuningNode.Key.self, forKey: .tuning)
+                throw tc.invalid(.seed, "a seed that is not one of the profile's final seeds (\(finalSeeds.map(String.init).joined(separator: ", ")))", found: t.seed)
+            }
+            for d in t.datasetRefs where !datasets.contains(d.value) {
+                throw d.location.error("'\(d.value)' is not among this profile's datasets (\(datasets.joined(separator: ", ")))")
+            }
+            models += t.modelRefs
+            tuning = t
         }
         self.datasetRefs = refs
         modelRefs = models + claimModelRefs

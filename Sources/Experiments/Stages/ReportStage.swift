@@ -26,6 +26,8 @@ struct ReportStage: Stage {
     var companions: [Companion] = []
     /// The datasets whose source is the embedded generator (claims.yaml groups split synthetic from real).
     var syntheticDatasets: [String] = []
+    /// `tune/…` stages of the profile (empty without a `tuning:` section, leaving this stage's key as it was).
+    var tunes: [StageID] = []
     var id: StageID { "report/report" }
 
     /// Another profile's committed results: `results/<profile>/` as `pipeline all --profile P --out` wrote it.
@@ -52,7 +54,7 @@ struct ReportStage: Stage {
         var ids = evaluations + finetunes + tables.map { StageID("table/\($0)") } + figures.map { StageID("figure/\($0)") }
         for p in dimSweep { for s in p.stages where !ids.contains(s) { ids.append(s) } }
         for d in datasets { if let o = oracles[d.name] { ids.append(o) } }
-        return ids
+        return ids + tunes
     }
     /// pipeline/verdicts.yaml: the last committed verdicts, beside paper-values.yaml.
     var verdictHistory: URL { paperValues.deletingLastPathComponent().appendingPathComponent("verdicts.yaml") }
@@ -243,6 +245,11 @@ struct ReportStage: Stage {
         for f in figures {
             doc.image("figures/\(f).png", alt: f)
             doc.paragraph("`figures/\(f).svg`, data `figures/\(f).dat`, script `figures/\(f).gp`. Regenerate: `pipeline run figure/\(f)`.")
+        }
+
+        if let tuning = profile.tuning, !tunes.isEmpty {
+            let records = try tunes.map { try TuneStage.load(try context.inputDirectory($0)) }
+            TuningReport.section(&doc, tuning: tuning, records: records, roles: roles, datasets: datasets)
         }
 
         doc.heading("Protocol")
