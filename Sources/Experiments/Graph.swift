@@ -150,6 +150,19 @@ struct GraphBuilder {
                 sweep.append(Fig1Point(axis: "depth", value: depth, stages: try sweepRuns(f.dataset, base: base, variant: m, suffix: "r\(depth)",
                                                                                           claim: profile.claimSeeds?.depths.contains(depth) == true)))
             }
+            // Further models over the same d grid (e.g. CpRec beside NextItNet up to the paper's d = 512).
+            for name in (f.models ?? []) where name != base.name {
+                let other = try specs.model(name, profile: profile)
+                for d in f.dims {
+                    var m = other
+                    m.config.dim = d
+                    // Explicit block widths belong to one d; at another d the block factor sets them.
+                    if d != other.config.dim { m.config.blockWidths = [] }
+                    sweep.append(Fig1Point(axis: "dim", value: d, stages: try sweepRuns(f.dataset, base: other, variant: m, suffix: "d\(d)",
+                                                                                    claim: profile.claimSeeds?.dims.contains(d) == true),
+                                           model: name, label: other.label))
+                }
+            }
             add(Figure1Stage(dataset: f.dataset, datasetLabel: try label(f.dataset).label, points: sweep))
             figures.append("fig1")
         }

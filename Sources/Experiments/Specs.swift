@@ -194,6 +194,8 @@ public struct Figure1Spec: Sendable {
     public var dataset: String
     public var dims: [Int]
     public var depths: [Int]
+    /// Models swept over `dims` (the first also over `depths`); nil = experiments.yaml `figures.fig1.model` alone.
+    public var models: [String]? = nil
 }
 
 /// The transfer-learning experiment (Table 6).
@@ -371,7 +373,7 @@ extension ProfileSpec: Decodable {
         case summary, datasets, training, model, figure1, transfer, inferenceBatch, seeds, scaleMap, perDataset, companions, claimSeeds, tuning
     }
     private enum ClaimSeedsKey: String, CodingKey, CaseIterable { case count, models, dims, depths }
-    private enum Figure1Key: String, CodingKey, CaseIterable { case dataset, dims, depths }
+    private enum Figure1Key: String, CodingKey, CaseIterable { case dataset, dims, depths, models }
     private enum TransferKey: String, CodingKey, CaseIterable { case dataset, models, epochs, negatives, freezeBackbone }
     private enum ScaleMapKey: String, CodingKey, CaseIterable { case vocabularies, dims, budget }
 
@@ -421,6 +423,11 @@ extension ProfileSpec: Decodable {
             if dims.contains(where: { $0 < 1 }) { throw f.invalid(.dims, "integers ≥ 1", found: dims) }
             if depths.contains(where: { $0 < 1 }) { throw f.invalid(.depths, "integers ≥ 1", found: depths) }
             figure1 = Figure1Spec(dataset: dataset.value, dims: dims, depths: depths)
+            if let list = try f.decodeIfPresent([Located].self, forKey: .models) {
+                if list.isEmpty { throw f.invalid(.models, "a non-empty list of models", found: "[]") }
+                models += list
+                figure1?.models = list.map(\.value)
+            }
         }
         if c.contains(.transfer) {
             let x = try c.nestedContainer(keyedBy: TransferKey.self, forKey: .transfer)
