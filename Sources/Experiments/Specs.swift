@@ -205,6 +205,16 @@ public struct TransferSpec: Sendable {
     public var epochs: Int
     public var negatives: Int
     public var freezeBackbone: Bool
+    /// How the random-init row trains (nil = the same `epochs` as fine-tuning, the profile's learning rate).
+    public var scratch: ScratchTraining? = nil
+}
+
+/// The random-init transfer baseline trained in its own right: early stopping on the target validation split under
+/// a cap it should never reach, and the best of a small learning-rate grid on that split.
+public struct ScratchTraining: Codable, Hashable, Sendable {
+    public var maxEpochs: Int
+    public var patience: Int
+    public var learningRates: [Double]
 }
 
 /// A profile: which datasets and settings `pipeline all --profile NAME` uses.
@@ -374,7 +384,8 @@ extension ProfileSpec: Decodable {
     }
     private enum ClaimSeedsKey: String, CodingKey, CaseIterable { case count, models, dims, depths }
     private enum Figure1Key: String, CodingKey, CaseIterable { case dataset, dims, depths, models }
-    private enum TransferKey: String, CodingKey, CaseIterable { case dataset, models, epochs, negatives, freezeBackbone }
+    private enum TransferKey: String, CodingKey, CaseIterable { case dataset, models, epochs, negatives, freezeBackbone, scratch }
+    private enum ScratchKey: String, CodingKey, CaseIterable { case maxEpochs, patience, learningRates }
     private enum ScaleMapKey: String, CodingKey, CaseIterable { case vocabularies, dims, budget }
 
     public init(from decoder: Decoder) throws {
@@ -441,6 +452,18 @@ extension ProfileSpec: Decodable {
             if negatives < 1 { throw x.invalid(.negatives, "an integer ≥ 1", found: negatives) }
             transfer = TransferSpec(dataset: dataset.value, models: models.map(\.value), epochs: epochs, negatives: negatives,
                                     freezeBackbone: try x.decodeIfPresent(Bool.self, forKey: .freezeBackbone) ?? SpecDefaults.freezeBackbone)
+            if x.contains(.scratch) {
+                let sc = try x.nestedContainer(keyedBy: ScratchKey.self, forKey: .scratch)
+                try rejectUnknownKeys(try x.superDecoder(forKey: .scratch), allowed: ScratchKey.allCases.map(\.rawValue))
+                let cap = try sc.decode(Int.self, forKey: .maxEpochs), patience = try sc.decode(Int.self, forKey: .patience)
+                let rates = try sc.decode([Double].self, forKey: .learningRates)
+                if cap < 1 { throw sc.invalid(.maxEpochs, "an integer ≥ 1", found: cap) }
+                if !(1...cap).contains(patience) { throw sc.invalid(.patience, "an integer in 1...maxEpochs", found: patience) }
+                if rates.isEmpty || rates.contains(where: { !($0 > 0 && $0.isFinite) }) {
+                    throw sc.invalid(.learningRates, "a non-empty list of positive numbers", found: rates)
+                }
+                transfer?.scratch = ScratchTraining(maxEpochs: cap, patience: patience, learningRates: rates)
+            }
         }
         if c.contains(.scaleMap) {
             let s = try c.nestedContainer(keyedBy: ScaleMapKey.self, forKey: .scaleMap)
