@@ -445,12 +445,13 @@ extension ProfileSpec: Decodable {
             try rejectUnknownKeys(try c.superDecoder(forKey: .transfer), allowed: TransferKey.allCases.map(\.rawValue))
             let dataset = try x.decode(Located.self, forKey: .dataset)
             refs.append(dataset)
-            models = try x.decode([Located].self, forKey: .models)
+            let transferModels = try x.decode([Located].self, forKey: .models)
+            models += transferModels
             let epochs = try x.decodeIfPresent(Int.self, forKey: .epochs) ?? SpecDefaults.transferEpochs
             let negatives = try x.decodeIfPresent(Int.self, forKey: .negatives) ?? SpecDefaults.transferNegatives
             if epochs < 1 { throw x.invalid(.epochs, "an integer ≥ 1", found: epochs) }
             if negatives < 1 { throw x.invalid(.negatives, "an integer ≥ 1", found: negatives) }
-            transfer = TransferSpec(dataset: dataset.value, models: models.map(\.value), epochs: epochs, negatives: negatives,
+            transfer = TransferSpec(dataset: dataset.value, models: transferModels.map(\.value), epochs: epochs, negatives: negatives,
                                     freezeBackbone: try x.decodeIfPresent(Bool.self, forKey: .freezeBackbone) ?? SpecDefaults.freezeBackbone)
             if x.contains(.scratch) {
                 let sc = try x.nestedContainer(keyedBy: ScratchKey.self, forKey: .scratch)

@@ -98,7 +98,10 @@ struct Figure1Stage: Stage {
                 }
                 series.append(Series("\(own.first?.label ?? m) \(Metric.mrr5.rawValue)", points: line))
             }
-            if !others.isEmpty, axis == "dim" { series[0] = Series("NextItNet \(Metric.mrr5.rawValue)", points: mrr) }
+            if !others.isEmpty, axis == "dim" {
+                series[0] = Series("NextItNet \(Metric.mrr5.rawValue)", points: mrr)
+                series[1] = Series("NextItNet \(Metric.hr5.rawValue)", points: hr)
+            }
             panels.append(Panel(title: "\(others.isEmpty ? "NextItNet" : "NextItNet and CpRec") on \(datasetLabel): accuracy vs \(axis == "dim" ? "d" : "depth") (labels: parameters)",
                                 xLabel: label, yLabel: "accuracy (mean ± sd over seeds)", xLog: axis == "dim",
                                 // Room beside the outer points for their parameter labels.

@@ -38,7 +38,7 @@ enum TuningReport {
             if let base = r.trials.first(where: { $0.values == r.untuned }), let chosen {
                 gap = String(format: "%.4f → %.4f (%+.4f)", base.validMRR5, chosen.validMRR5, chosen.validMRR5 - base.validMRR5)
             }
-            lines.append("| \(label) | \(r.label) | \(trials) | \(String(format: "%.1f", r.coreMinutes)) | \(r.chosen.description) | \(gap) |")
+            lines.append("| \(label) | \(r.label) | \(trials) | \(String(format: "%.2f", r.coreMinutes)) | \(r.chosen.description) | \(gap) |")
         }
         doc.raw(lines.joined(separator: "\n") + "\n")
         let headline = [roles.baseline] + roles.cprec.filter { $0.hasSuffix("-cb") }
