@@ -106,6 +106,19 @@ struct GraphBuilder {
                 evaluations += try addRuns(dataset: ds, model: try specs.model(m, profile: profile.on(ds)))
             }
         }
+        // Untuned twins of tuned models (`tuning.untuned`): the same model under a name no tune stage claims.
+        var untunedPairs: [UntunedPair] = []
+        if let tuning = profile.tuning {
+            for ds in tuning.untunedDatasets {
+                for m in tuning.untunedModels where profile.runs(m, on: ds) {
+                    var twin = try specs.model(m, profile: profile.on(ds))
+                    twin.name = "\(m)-untuned"
+                    twin.label = "\(twin.label) (untuned)"
+                    untunedPairs.append(UntunedPair(dataset: ds, model: m, tuned: EvaluateStage.stageIDs(dataset: ds, model: m, seeds: profile.seeds),
+                                                    untuned: try addRuns(dataset: ds, model: twin)))
+                }
+            }
+        }
         let mainLabels = try profile.datasets.map(label)
         // Figures that compare many models use only the datasets every model runs on.
         let figureLabels = try profile.unrestrictedDatasets.map(label)
@@ -222,6 +235,7 @@ struct GraphBuilder {
                                 .appendingPathComponent("results").appendingPathComponent($0))
                         }, syntheticDatasets: syntheticNames)
         report.tunes = stages.compactMap { $0 as? TuneStage }.map(\.id)
+        report.untuned = untunedPairs
         add(report)
     }
 

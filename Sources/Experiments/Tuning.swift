@@ -24,6 +24,10 @@ public struct TuningSpec: Sendable {
     public var perDataset: [String: (trials: Int?, maxEpochs: Int?)] = [:]
     /// Datasets tuned (nil = every dataset of the profile).
     public var datasets: [String]?
+    /// Tuned models also trained untuned (every final seed) on these datasets, so the report can give the test-set
+    /// gain of tuning (`untuned: {models, datasets}`).
+    public var untunedModels: [String] = []
+    public var untunedDatasets: [String] = []
     var modelRefs: [Located] = []
     var datasetRefs: [Located] = []
 
@@ -244,7 +248,16 @@ public struct TuneRecord: Codable, Sendable {
 
 /// profiles.yaml `tuning:` as written; every check names the key and its line.
 struct TuningNode: Decodable {
-    enum Key: String, CodingKey, CaseIterable { case seed, space, trials, maxEpochs, models, inherit, perDataset, datasets }
+    enum Key: String, CodingKey, CaseIterable { case seed, space, trials, maxEpochs, models, inherit, perDataset, datasets, untuned }
+    struct Untuned: Decodable {
+        enum Key: String, CodingKey, CaseIterable { case models, datasets }
+        var models, datasets: [Located]
+        init(from decoder: Decoder) throws {
+            let c = try decoder.strictContainer(Key.self)
+            models = try c.decode([Located].self, forKey: .models)
+            datasets = try c.decode([Located].self, forKey: .datasets)
+        }
+    }
     struct Budget: Decodable {
         enum Key: String, CodingKey, CaseIterable { case trials, maxEpochs }
         var trials, maxEpochs: Int?
@@ -334,8 +347,14 @@ struct TuningNode: Decodable {
         }
         let datasets = try c.decodeIfPresent([Located].self, forKey: .datasets)
         datasetRefs += datasets ?? []
+        let untuned = try c.decodeIfPresent(Untuned.self, forKey: .untuned)
+        for m in untuned?.models ?? [] where !own.contains(m.value) {
+            throw m.location.error("'\(m.value)' is not tuned on its own; expected one of tuning.models (\(own.joined(separator: ", ")))")
+        }
+        datasetRefs += untuned?.datasets ?? []
         spec = TuningSpec(seed: seed, space: spaceMap.entries.map { ($0.id, $0.value) }, trials: trials, maxEpochs: maxEpochs,
                           models: own, inherit: inherit, perDataset: perDataset, datasets: datasets?.map(\.value),
+                          untunedModels: untuned?.models.map(\.value) ?? [], untunedDatasets: untuned?.datasets.map(\.value) ?? [],
                           modelRefs: models + inheritRefs, datasetRefs: datasetRefs)
     }
 }
