@@ -117,6 +117,27 @@ private func loadError(_ dir: URL) -> String {
         #expect(!touched.contains { $0.hasPrefix("train/weishi-smoke/cprec-cb/") || $0.hasPrefix("evaluate/") })
     }
 
+    /// `untuned:` adds an untuned twin of each named model (no tune input, the spec's own settings) whose runs the
+    /// report reads beside the tuned ones; a model that is not tuned on its own cannot be named.
+    @Test func untunedTwinsTrainWithoutTheirTuneStage() throws {
+        let dir = try tunedSmoke(smokeTuning + "      untuned: {models: [nextitnet], datasets: [mllatest-smoke]}\n")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let stages = try graph(dir)
+        let twin = try #require(stages["train/mllatest-smoke/nextitnet-untuned/seed11"] as? TrainStage)
+        let tuned = try #require(stages["train/mllatest-smoke/nextitnet/seed11"] as? TrainStage)
+        #expect(twin.tune == nil && tuned.tune != nil)
+        #expect(twin.parameters == tuned.parameters, "the twin differs only by its missing tune input")
+        #expect(stages["train/weishi-smoke/nextitnet-untuned/seed10"] == nil)
+        let report = try #require(stages["report/report"] as? ReportStage)
+        #expect(report.inputs.contains(StageID("evaluate/mllatest-smoke/nextitnet-untuned/seed10")))
+
+        let bad = try tunedSmoke(smokeTuning + "      untuned: {models: [bi-nextitnet], datasets: [mllatest-smoke]}\n")
+        defer { try? FileManager.default.removeItem(at: bad) }
+        let text = try String(contentsOf: bad.appendingPathComponent("profiles.yaml"), encoding: .utf8)
+        let error = loadError(bad)
+        #expect(error.contains("profiles.yaml:\(lineOf(text, "untuned: {models: [bi-nextitnet]"))") && error.contains("not tuned on its own"), "\(error)")
+    }
+
     /// Bad tuning sections fail at load with the file, line and key path.
     @Test(arguments: [
         ("space: {learningRate: [0.003, 0.01], l2: [0, 0.001]}", "space: {learningrate: [0.003, 0.01], l2: [0, 0.001]}",
