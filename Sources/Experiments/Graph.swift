@@ -114,8 +114,10 @@ struct GraphBuilder {
                     var twin = try specs.model(m, profile: profile.on(ds))
                     twin.name = "\(m)-untuned"
                     twin.label = "\(twin.label) (untuned)"
-                    untunedPairs.append(UntunedPair(dataset: ds, model: m, tuned: EvaluateStage.stageIDs(dataset: ds, model: m, seeds: profile.seeds),
-                                                    untuned: try addRuns(dataset: ds, model: twin)))
+                    // The twin takes the tuned model's own seeds (claim models have more), so every seed is paired.
+                    let seeds = profile.seeds(for: m)
+                    untunedPairs.append(UntunedPair(dataset: ds, model: m, tuned: EvaluateStage.stageIDs(dataset: ds, model: m, seeds: seeds),
+                                                    untuned: try seeds.map { try addRun(dataset: ds, model: twin, seed: $0).evaluate }))
                 }
             }
         }
