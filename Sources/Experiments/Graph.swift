@@ -40,9 +40,31 @@ struct GraphBuilder {
         return (prep.id, blocks.id)
     }
 
-    /// train + evaluate of one model on one dataset for one seed; returns (train id, evaluate id).
+    /// `tune/<dataset>/<head>` for the tuned model whose choice `model` trains with, or nil when the profile does
+    /// not tune it (then nothing about its stages changes).
+    private mutating func tuneStage(dataset: String, model: String) throws -> StageID? {
+        guard let tuning = profile.tuning, tuning.tunes(dataset), profile.datasets.contains(dataset),
+              let head = tuning.head(of: model) else { return nil }
+        let (prep, blocks) = try addDataset(dataset)
+        let entry = try specs.model(head, profile: profile.on(dataset))
+        let stage = TuneStage(dataset: dataset, model: entry, profile: profile.training, tuning: tuning, prep: prep, blocks: blocks)
+        add(stage)
+        return stage.id
+    }
+
+    /// The final train stage of one model and seed, taking its tuned values when the profile tunes it.
+    private mutating func trainStage(dataset: String, model: ModelEntry, seed: UInt64, tuneAs: String? = nil,
+                                     prep: StageID, blocks: StageID) throws -> TrainStage {
+        var stage = TrainStage(dataset: dataset, model: model, training: model.trainingSpec(profile.training, seed: seed),
+                               prep: prep, blocks: blocks)
+        stage.tune = try tuneStage(dataset: dataset, model: tuneAs ?? model.name)
+        return stage
+    }
+
+    /// train + evaluate of one model on one dataset for one seed; returns (train id, evaluate id). `tuneAs` names
+    /// the model whose tuning a derived model (a Figure-1 point) follows.
     @discardableResult
-    mutating func addRun(dataset: String, model: ModelEntry, seed: UInt64) throws -> (train: StageID, evaluate: StageID) {
+    mutating func addRun(dataset: String, model: ModelEntry, seed: UInt64, tuneAs: String? = nil) throws -> (train: StageID, evaluate: StageID) {
         let (prep, blocks) = try addDataset(dataset)
         // Inference speedup is timed against the model's reference (same seed) inside its own evaluate stage.
         var baseline: ModelEntry?
@@ -51,12 +73,10 @@ struct GraphBuilder {
             baseline = try specs.model(reference, profile: profile.on(dataset))
             if baseline!.config == model.config { baseline = nil }
             else if let b = baseline {
-                add(TrainStage(dataset: dataset, model: b, training: b.trainingSpec(profile.training, seed: seed),
-                               prep: prep, blocks: blocks))
+                add(try trainStage(dataset: dataset, model: b, seed: seed, prep: prep, blocks: blocks))
             }
         }
-        let train = TrainStage(dataset: dataset, model: model, training: model.trainingSpec(profile.training, seed: seed),
-                               prep: prep, blocks: blocks)
+        let train = try trainStage(dataset: dataset, model: model, seed: seed, tuneAs: tuneAs, prep: prep, blocks: blocks)
         let evaluate = EvaluateStage(dataset: dataset, model: model, train: train.id, prep: prep, blocks: blocks,
                                      inferenceBatch: profile.inferenceBatch, threads: profile.training.threads,
                                      seed: seed, baseline: baseline)
@@ -67,8 +87,8 @@ struct GraphBuilder {
 
     /// Every seed's train + evaluate of one model on one dataset; returns the evaluate ids in seed order.
     @discardableResult
-    mutating func addRuns(dataset: String, model: ModelEntry) throws -> [StageID] {
-        try profile.seeds(for: model.name).map { try addRun(dataset: dataset, model: model, seed: $0).evaluate }
+    mutating func addRuns(dataset: String, model: ModelEntry, tuneAs: String? = nil) throws -> [StageID] {
+        try profile.seeds(for: model.name).map { try addRun(dataset: dataset, model: model, seed: $0, tuneAs: tuneAs).evaluate }
     }
 
     mutating func build() throws {
@@ -84,6 +104,21 @@ struct GraphBuilder {
         for ds in profile.datasets {
             for m in modelNames where profile.runs(m, on: ds) {
                 evaluations += try addRuns(dataset: ds, model: try specs.model(m, profile: profile.on(ds)))
+            }
+        }
+        // Untuned twins of tuned models (`tuning.untuned`): the same model under a name no tune stage claims.
+        var untunedPairs: [UntunedPair] = []
+        if let tuning = profile.tuning {
+            for ds in tuning.untunedDatasets {
+                for m in tuning.untunedModels where profile.runs(m, on: ds) {
+                    var twin = try specs.model(m, profile: profile.on(ds))
+                    twin.name = "\(m)-untuned"
+                    twin.label = "\(twin.label) (untuned)"
+                    // The twin takes the tuned model's own seeds (claim models have more), so every seed is paired.
+                    let seeds = profile.seeds(for: m)
+                    untunedPairs.append(UntunedPair(dataset: ds, model: m, tuned: EvaluateStage.stageIDs(dataset: ds, model: m, seeds: seeds),
+                                                    untuned: try seeds.map { try addRun(dataset: ds, model: twin, seed: $0).evaluate }))
+                }
             }
         }
         let mainLabels = try profile.datasets.map(label)
@@ -129,6 +164,19 @@ struct GraphBuilder {
                 m.config.dilations = (0..<depth).map { pattern[$0 % pattern.count] }
                 sweep.append(Fig1Point(axis: "depth", value: depth, stages: try sweepRuns(f.dataset, base: base, variant: m, suffix: "r\(depth)",
                                                                                           claim: profile.claimSeeds?.depths.contains(depth) == true)))
+            }
+            // Further models over the same d grid (e.g. CpRec beside NextItNet up to the paper's d = 512).
+            for name in (f.models ?? []) where name != base.name {
+                let other = try specs.model(name, profile: profile)
+                for d in f.dims {
+                    var m = other
+                    m.config.dim = d
+                    // Explicit block widths belong to one d; at another d the block factor sets them.
+                    if d != other.config.dim { m.config.blockWidths = [] }
+                    sweep.append(Fig1Point(axis: "dim", value: d, stages: try sweepRuns(f.dataset, base: other, variant: m, suffix: "d\(d)",
+                                                                                    claim: profile.claimSeeds?.dims.contains(d) == true),
+                                           model: name, label: other.label))
+                }
             }
             add(Figure1Stage(dataset: f.dataset, datasetLabel: try label(f.dataset).label, points: sweep))
             figures.append("fig1")
@@ -181,13 +229,16 @@ struct GraphBuilder {
             return false
         }
         let synthetic = syntheticNames.count == allDatasets.count
-        add(ReportStage(profile: profile, roles: specs.roles, split: try splitDescription(profile.datasets),
+        var report = ReportStage(profile: profile, roles: specs.roles, split: try splitDescription(profile.datasets),
                         paperDatasets: paperDatasets(allDatasets), datasets: mainLabels, synthetic: synthetic, tables: tables, figures: figures,
                         evaluations: evaluations, finetunes: finetunes, dimSweep: sweep, paperValues: paperValues,
                         oracles: oracles, companions: profile.companions.map {
                             ReportStage.Companion(profile: $0, summary: (try? specs.profile($0))?.summary ?? "", directory: specs.directory.deletingLastPathComponent()
                                 .appendingPathComponent("results").appendingPathComponent($0))
-                        }, syntheticDatasets: syntheticNames))
+                        }, syntheticDatasets: syntheticNames)
+        report.tunes = stages.compactMap { $0 as? TuneStage }.map(\.id)
+        report.untuned = untunedPairs
+        add(report)
     }
 
     /// A Figure-1 point's runs (one per seed); reuses the table's runs when the point equals the profile's own model.
@@ -201,7 +252,7 @@ struct GraphBuilder {
         var v = variant
         v.name = "\(base.name)-\(suffix)"
         v.label = "\(base.label) \(suffix)"
-        return try seeds.map { try addRun(dataset: dataset, model: v, seed: $0).evaluate }
+        return try seeds.map { try addRun(dataset: dataset, model: v, seed: $0, tuneAs: base.name).evaluate }
     }
 
     /// The profile's split in words, from each dataset's `prep` (e.g. "random 80/20 of fixed-length sequences …").

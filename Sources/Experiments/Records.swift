@@ -30,6 +30,8 @@ public struct TrainRecord: Codable, Sendable {
     public var history: [EpochLog]
     public var bestEpoch: Int
     public var selection: String
+    /// Values a `tune/` stage chose and this run trained with (absent for an untuned run, so its file is unchanged).
+    public var tuned: TunedValues? = nil
 }
 
 /// Names of the measurements train and evaluate stages record in their manifests.
@@ -200,6 +202,12 @@ public struct TransferRecord: Codable, Sendable {
     public var fullHR5: Double? = nil
     /// Per test user: the 0-based rank of the true item against the sampled negatives (the bootstrap's test rows).
     public var ranks: [Int32]? = nil
+    /// A trained random-init row (`transfer.scratch`): the learning rate it chose on the target validation split,
+    /// the epoch early stopping kept and how many it ran (absent for the other rows).
+    public var learningRate: Double? = nil
+    public var bestEpoch: Int? = nil
+    public var epochsRun: Int? = nil
+    public var epochCap: Int? = nil
 
     /// `row`, for records written before it was kept.
     public var rowKind: String { row ?? (pretrained ? "pretrained" : "scratch") }

@@ -194,6 +194,8 @@ public struct Figure1Spec: Sendable {
     public var dataset: String
     public var dims: [Int]
     public var depths: [Int]
+    /// Models swept over `dims` (the first also over `depths`); nil = experiments.yaml `figures.fig1.model` alone.
+    public var models: [String]? = nil
 }
 
 /// The transfer-learning experiment (Table 6).
@@ -203,6 +205,16 @@ public struct TransferSpec: Sendable {
     public var epochs: Int
     public var negatives: Int
     public var freezeBackbone: Bool
+    /// How the random-init row trains (nil = the same `epochs` as fine-tuning, the profile's learning rate).
+    public var scratch: ScratchTraining? = nil
+}
+
+/// The random-init transfer baseline trained in its own right: early stopping on the target validation split under
+/// a cap it should never reach, and the best of a small learning-rate grid on that split.
+public struct ScratchTraining: Codable, Hashable, Sendable {
+    public var maxEpochs: Int
+    public var patience: Int
+    public var learningRates: [Double]
 }
 
 /// A profile: which datasets and settings `pipeline all --profile NAME` uses.
@@ -246,6 +258,8 @@ public struct ProfileSpec: Sendable {
     public var perDataset: [String: DatasetPlan] = [:]
     /// Other profiles whose committed results (`results/<profile>/`) this profile's report shows in their own section.
     public var companions: [String] = []
+    /// Hyperparameter search before final training (nil = every model trains with its spec'd settings).
+    public var tuning: TuningSpec?
     /// Names as written, with their lines, checked against the other files after loading.
     var datasetRefs: [Located] = []
     var modelRefs: [Located] = []
@@ -366,11 +380,12 @@ struct ModelDefaultsNode: Decodable {
 
 extension ProfileSpec: Decodable {
     private enum Key: String, CodingKey, CaseIterable {
-        case summary, datasets, training, model, figure1, transfer, inferenceBatch, seeds, scaleMap, perDataset, companions, claimSeeds
+        case summary, datasets, training, model, figure1, transfer, inferenceBatch, seeds, scaleMap, perDataset, companions, claimSeeds, tuning
     }
     private enum ClaimSeedsKey: String, CodingKey, CaseIterable { case count, models, dims, depths }
-    private enum Figure1Key: String, CodingKey, CaseIterable { case dataset, dims, depths }
-    private enum TransferKey: String, CodingKey, CaseIterable { case dataset, models, epochs, negatives, freezeBackbone }
+    private enum Figure1Key: String, CodingKey, CaseIterable { case dataset, dims, depths, models }
+    private enum TransferKey: String, CodingKey, CaseIterable { case dataset, models, epochs, negatives, freezeBackbone, scratch }
+    private enum ScratchKey: String, CodingKey, CaseIterable { case maxEpochs, patience, learningRates }
     private enum ScaleMapKey: String, CodingKey, CaseIterable { case vocabularies, dims, budget }
 
     public init(from decoder: Decoder) throws {
@@ -419,19 +434,37 @@ extension ProfileSpec: Decodable {
             if dims.contains(where: { $0 < 1 }) { throw f.invalid(.dims, "integers ≥ 1", found: dims) }
             if depths.contains(where: { $0 < 1 }) { throw f.invalid(.depths, "integers ≥ 1", found: depths) }
             figure1 = Figure1Spec(dataset: dataset.value, dims: dims, depths: depths)
+            if let list = try f.decodeIfPresent([Located].self, forKey: .models) {
+                if list.isEmpty { throw f.invalid(.models, "a non-empty list of models", found: "[]") }
+                models += list
+                figure1?.models = list.map(\.value)
+            }
         }
         if c.contains(.transfer) {
             let x = try c.nestedContainer(keyedBy: TransferKey.self, forKey: .transfer)
             try rejectUnknownKeys(try c.superDecoder(forKey: .transfer), allowed: TransferKey.allCases.map(\.rawValue))
             let dataset = try x.decode(Located.self, forKey: .dataset)
             refs.append(dataset)
-            models = try x.decode([Located].self, forKey: .models)
+            let transferModels = try x.decode([Located].self, forKey: .models)
+            models += transferModels
             let epochs = try x.decodeIfPresent(Int.self, forKey: .epochs) ?? SpecDefaults.transferEpochs
             let negatives = try x.decodeIfPresent(Int.self, forKey: .negatives) ?? SpecDefaults.transferNegatives
             if epochs < 1 { throw x.invalid(.epochs, "an integer ≥ 1", found: epochs) }
             if negatives < 1 { throw x.invalid(.negatives, "an integer ≥ 1", found: negatives) }
-            transfer = TransferSpec(dataset: dataset.value, models: models.map(\.value), epochs: epochs, negatives: negatives,
+            transfer = TransferSpec(dataset: dataset.value, models: transferModels.map(\.value), epochs: epochs, negatives: negatives,
                                     freezeBackbone: try x.decodeIfPresent(Bool.self, forKey: .freezeBackbone) ?? SpecDefaults.freezeBackbone)
+            if x.contains(.scratch) {
+                let sc = try x.nestedContainer(keyedBy: ScratchKey.self, forKey: .scratch)
+                try rejectUnknownKeys(try x.superDecoder(forKey: .scratch), allowed: ScratchKey.allCases.map(\.rawValue))
+                let cap = try sc.decode(Int.self, forKey: .maxEpochs), patience = try sc.decode(Int.self, forKey: .patience)
+                let rates = try sc.decode([Double].self, forKey: .learningRates)
+                if cap < 1 { throw sc.invalid(.maxEpochs, "an integer ≥ 1", found: cap) }
+                if !(1...cap).contains(patience) { throw sc.invalid(.patience, "an integer in 1...maxEpochs", found: patience) }
+                if rates.isEmpty || rates.contains(where: { !($0 > 0 && $0.isFinite) }) {
+                    throw sc.invalid(.learningRates, "a non-empty list of positive numbers", found: rates)
+                }
+                transfer?.scratch = ScratchTraining(maxEpochs: cap, patience: patience, learningRates: rates)
+            }
         }
         if c.contains(.scaleMap) {
             let s = try c.nestedContainer(keyedBy: ScaleMapKey.self, forKey: .scaleMap)
@@ -459,6 +492,19 @@ extension ProfileSpec: Decodable {
                 tableRefs += plan.tableRefs
                 perDataset[name] = plan
             }
+        }
+        if c.contains(.tuning) {
+            let t = try c.decode(TuningNode.self, forKey: .tuning).spec
+            let finalSeeds = claimSeeds.map { Array(Set(seeds + $0.seeds)).sorted() } ?? seeds
+            if finalSeeds.contains(t.seed) {
+                let tc = try c.nestedContainer(keyedBy: TuningNode.Key.self, forKey: .tuning)
+                throw tc.invalid(.seed, "a seed that is not one of the profile's final seeds (\(finalSeeds.map(String.init).joined(separator: ", ")))", found: t.seed)
+            }
+            for d in t.datasetRefs where !datasets.contains(d.value) {
+                throw d.location.error("'\(d.value)' is not among this profile's datasets (\(datasets.joined(separator: ", ")))")
+            }
+            models += t.modelRefs
+            tuning = t
         }
         self.datasetRefs = refs
         modelRefs = models + claimModelRefs

@@ -72,6 +72,9 @@ public struct TransferOptions: Codable, Hashable, Sendable {
     /// Also update the backbone (PeterRec's "FineAll"); false trains only the new head ("FineCLS").
     /// Needs a `FineTunableBackbone` (NextItNet and every CpRec variant, GRU4Rec, Caser).
     public var finetuneBackbone = false
+    /// Stop after this many epochs without a better validation MRR@5 (nil = run all `epochs`): lets a run from
+    /// random weights decide its own length under a large cap.
+    public var patience: Int? = nil
     public init() {}
 }
 
@@ -216,6 +219,7 @@ public enum Transfer {
             history.append(TransferEpoch(epoch: epoch, loss: loss, validation: v,
                                          seconds: Double(DispatchTime.now().uptimeNanoseconds - e0) / 1e9))
             if best.improves(epoch, v) { bestValues = snapshot() }
+            if let p = options.patience, v != nil, best.sinceBest >= p { break }
         }
         for (p, saved) in zip(trained, bestValues) { p.values.update(from: saved, count: p.count) }
         let testMetrics = rankings(test)

@@ -49,6 +49,11 @@ struct Fig1Point: Codable, Hashable {
     var axis: String
     var value: Int
     var stages: [StageID]
+    /// The model swept, for every model but the figure's first (nil keeps the first model's points, and so the
+    /// figure's key, as they were before the figure drew more than one model).
+    var model: String? = nil
+    /// Printed name of `model`.
+    var label: String? = nil
 }
 
 /// `figure/fig1`: NextItNet accuracy vs embedding size d and vs depth, parameter counts at each point.
@@ -70,7 +75,7 @@ struct Figure1Stage: Stage {
     func run(_ context: StageContext) throws {
         var panels: [Panel] = []
         for (axis, label) in [("dim", "embedding size d"), ("depth", "residual blocks (2 conv layers each)")] {
-            let pts = points.filter { $0.axis == axis }.sorted { $0.value < $1.value }
+            let pts = points.filter { $0.axis == axis && $0.model == nil }.sorted { $0.value < $1.value }
             guard !pts.isEmpty else { continue }
             var mrr: [DataPoint] = [], hr: [DataPoint] = []
             for p in pts {
@@ -79,14 +84,32 @@ struct Figure1Stage: Stage {
                 mrr.append(DataPoint(Double(p.value), r.metric(.mrr5) ?? .nan, yError: errorBar(r, .mrr5), label: params))
                 hr.append(DataPoint(Double(p.value), r.metric(.hr5) ?? .nan, yError: errorBar(r, .hr5)))
             }
-            panels.append(Panel(title: "NextItNet on \(datasetLabel): accuracy vs \(axis == "dim" ? "d" : "depth") (labels: parameters)",
+            var series = [Series(Metric.mrr5.rawValue, points: mrr), Series(Metric.hr5.rawValue, points: hr)]
+            // Further models (CpRec beside NextItNet over the same d grid): their MRR@5, labelled with their size.
+            var others: [String] = []
+            for p in points where p.axis == axis { if let m = p.model, !others.contains(m) { others.append(m) } }
+            for m in others {
+                let own = points.filter { $0.axis == axis && $0.model == m }.sorted { $0.value < $1.value }
+                var line: [DataPoint] = []
+                for p in own {
+                    let r = try EvaluateStage.load(context, p.stages)
+                    line.append(DataPoint(Double(p.value), r.metric(.mrr5) ?? .nan, yError: errorBar(r, .mrr5),
+                                          label: DatasetStatistics.compact(r.params.total)))
+                }
+                series.append(Series("\(own.first?.label ?? m) \(Metric.mrr5.rawValue)", points: line))
+            }
+            if !others.isEmpty, axis == "dim" {
+                series[0] = Series("NextItNet \(Metric.mrr5.rawValue)", points: mrr)
+                series[1] = Series("NextItNet \(Metric.hr5.rawValue)", points: hr)
+            }
+            panels.append(Panel(title: "\(others.isEmpty ? "NextItNet" : "NextItNet and CpRec") on \(datasetLabel): accuracy vs \(axis == "dim" ? "d" : "depth") (labels: parameters)",
                                 xLabel: label, yLabel: "accuracy (mean ± sd over seeds)", xLog: axis == "dim",
                                 // Room beside the outer points for their parameter labels.
                                 xRange: axis == "dim" ? Double(pts[0].value) / 1.4 ... Double(pts[pts.count - 1].value) * 1.6
                                     : Double(pts[0].value) - 0.4 ... Double(pts[pts.count - 1].value) + 0.8,
-                                series: [Series(Metric.mrr5.rawValue, points: mrr), Series(Metric.hr5.rawValue, points: hr)],
+                                series: series,
                                 // One key, where neither panel has points: the top right of the depth panel.
-                                legend: axis == "depth" ? .topRight : .hidden, xTics: pts.map { Double($0.value) }))
+                                legend: axis == "depth" || (!others.isEmpty && axis == "dim") ? .topRight : .hidden, xTics: pts.map { Double($0.value) }))
         }
         let figure = Figure(title: "Figure 1: model size vs accuracy", panels: panels, panelWidth: 640, panelHeight: 480,
                             provenance: RunFacts.provenance(profile: nil))

@@ -29,9 +29,12 @@ struct RunInputs {
         return c
     }
 
-    /// The model with the weights a train stage saved in `trainDirectory`.
+    /// The model with the weights a train stage saved in `trainDirectory` (under the tuned values it trained with).
     func trained(_ model: ModelEntry, from trainDirectory: URL) throws -> any SequenceModel {
-        let net = try ModelFactory.make(try config(model), itemCount: data.itemCount, seed: 0,
+        let record = try JSONFiles.read(TrainRecord.self, from: trainDirectory.appendingPathComponent(TrainStage.recordName))
+        var config = try config(model)
+        if let tuned = record.tuned { config = try tuned.apply(to: config) }
+        let net = try ModelFactory.make(config, itemCount: data.itemCount, seed: 0,
                                         trainSequences: Self.sequences(data.train))
         try Checkpoint.load(from: trainDirectory.appendingPathComponent(TrainStage.checkpointName), parameters: net.parameters)
         return net
@@ -53,15 +56,22 @@ struct TrainStage: Stage {
     let training: TrainingSpec
     let prep: StageID
     let blocks: StageID
+    /// `tune/<dataset>/<head>` whose chosen values this run trains with. An input, not a parameter: the key then
+    /// follows the chosen values (the tune output's hash), and an untuned run's key stays what it was.
+    var tune: StageID? = nil
     var id: StageID { Self.stageID(dataset: dataset, model: model.name, seed: training.seed) }
     var version: Int { EngineRevision.stageVersion(2) }
     var parameters: JSONValue { .object(["model": .encoded(model.config), "training": .encoded(training)]) }
-    var inputs: [StageID] { [prep, blocks] }
+    var inputs: [StageID] { [prep, blocks] + (tune.map { [$0] } ?? []) }
     var outputs: [String] { [Self.checkpointName, Self.recordName] }
     var preferredThreads: Int? { training.threads }
 
     /// What the trainer runs with: this stage's (profile + model override + seed) settings.
-    var trainOptions: TrainOptions {
+    var trainOptions: TrainOptions { trainOptions(tuned: nil) }
+
+    /// The same with a tune stage's chosen values laid over them.
+    func trainOptions(tuned: TunedValues?) -> TrainOptions {
+        let training = tuned?.apply(to: self.training) ?? self.training
         var options = TrainOptions()
         options.batchSize = training.batchSize
         options.maxEpochs = training.maxEpochs
@@ -80,11 +90,16 @@ struct TrainStage: Stage {
     func compute(_ context: StageContext) throws {
         let inputs = try RunInputs(context, prep: prep, blocks: blocks)
         let data = inputs.data
-        let config = try inputs.config(model)
+        let tuned = try tune.map { try TuneStage.load(try context.inputDirectory($0)).chosen }
+        var config = try inputs.config(model)
+        if let tuned {
+            config = try tuned.apply(to: config)
+            context.log("tuned values from \(tune!.raw): \(tuned.description)")
+        }
         let train = RunInputs.sequences(data.train)
         let net = try ModelFactory.make(config, itemCount: data.itemCount, seed: training.seed, trainSequences: train)
         let result = try Trainer.train(net, config: config, train: train, validation: RunInputs.sequences(data.valid),
-                                       test: RunInputs.sequences(data.test), options: trainOptions,
+                                       test: RunInputs.sequences(data.test), options: trainOptions(tuned: tuned),
                                        workDirectory: context.workDirectory) { p in
             if p.validation != nil { context.log(p.message) }
             context.progress(p.message, fraction: p.fraction)
@@ -94,7 +109,7 @@ struct TrainStage: Stage {
         let record = TrainRecord(dataset: dataset, model: model.name,
                                  history: result.history.map { EpochLog(epoch: $0.epoch, loss: $0.loss,
                                                                         validMRR5: $0.validation?.mrr5, testMRR5: $0.test?.mrr5) },
-                                 bestEpoch: result.bestEpoch, selection: training.selection)
+                                 bestEpoch: result.bestEpoch, selection: training.selection, tuned: tuned)
         context.record(Timing.secondsToBest, result.secondsToBest)
         context.record(Timing.secondsTotal, result.totalSeconds)
         context.record(Timing.threads, Double(context.threads))

@@ -26,6 +26,10 @@ struct ReportStage: Stage {
     var companions: [Companion] = []
     /// The datasets whose source is the embedded generator (claims.yaml groups split synthetic from real).
     var syntheticDatasets: [String] = []
+    /// `tune/…` stages of the profile (empty without a `tuning:` section, leaving this stage's key as it was).
+    var tunes: [StageID] = []
+    /// Tuned models and their untuned twins (`tuning.untuned`), for the report's tuning gain.
+    var untuned: [UntunedPair] = []
     var id: StageID { "report/report" }
 
     /// Another profile's committed results: `results/<profile>/` as `pipeline all --profile P --out` wrote it.
@@ -52,7 +56,9 @@ struct ReportStage: Stage {
         var ids = evaluations + finetunes + tables.map { StageID("table/\($0)") } + figures.map { StageID("figure/\($0)") }
         for p in dimSweep { for s in p.stages where !ids.contains(s) { ids.append(s) } }
         for d in datasets { if let o = oracles[d.name] { ids.append(o) } }
-        return ids
+        var extra: [StageID] = []
+        for p in untuned { for s in p.tuned + p.untuned where !ids.contains(s) && !extra.contains(s) { extra.append(s) } }
+        return ids + tunes + extra
     }
     /// pipeline/verdicts.yaml: the last committed verdicts, beside paper-values.yaml.
     var verdictHistory: URL { paperValues.deletingLastPathComponent().appendingPathComponent("verdicts.yaml") }
@@ -243,6 +249,14 @@ struct ReportStage: Stage {
         for f in figures {
             doc.image("figures/\(f).png", alt: f)
             doc.paragraph("`figures/\(f).svg`, data `figures/\(f).dat`, script `figures/\(f).gp`. Regenerate: `pipeline run figure/\(f)`.")
+        }
+
+        if let tuning = profile.tuning, !tunes.isEmpty {
+            let records = try tunes.map { try TuneStage.load(try context.inputDirectory($0)) }
+            let gains = try untuned.map { p in
+                (p, try EvaluateStage.load(context, p.tuned), try EvaluateStage.load(context, p.untuned))
+            }
+            TuningReport.section(&doc, tuning: tuning, records: records, roles: roles, datasets: datasets, gains: gains)
         }
 
         doc.heading("Protocol")

@@ -26,10 +26,15 @@ struct FinetuneStage: Stage {
     var freezeBackbone: Bool { frozenRow || transfer.freezeBackbone }
     var id: StageID { StageID("finetune/\(dataset.name)/\(model.name)\(pretrained ? (frozenRow ? "-frozen" : "") : "-scratch")/seed\(training.seed)") }
     var version: Int { EngineRevision.stageVersion(4) }
+    /// The random-init row's own training (nil for the pre-trained rows, and when the profile declares none).
+    var scratch: ScratchTraining? { pretrained ? nil : transfer.scratch }
     var parameters: JSONValue {
-        .object(["model": .encoded(model.config), "label": .string(model.label), "pretrained": .bool(pretrained),
-                 "epochs": .number(Double(transfer.epochs)), "negatives": .number(Double(transfer.negatives)),
-                 "freezeBackbone": .bool(freezeBackbone), "training": .encoded(training)])
+        var p: [String: JSONValue] = ["model": .encoded(model.config), "label": .string(model.label), "pretrained": .bool(pretrained),
+                                      "epochs": .number(Double(transfer.epochs)), "negatives": .number(Double(transfer.negatives)),
+                                      "freezeBackbone": .bool(freezeBackbone), "training": .encoded(training)]
+        // Only when declared, so the key of a profile without `scratch:` is what it was.
+        if let scratch { p["scratch"] = .encoded(scratch) }
+        return .object(p)
     }
     // The random-init ablation still reads the train stage: it needs the same architecture and its parameter count.
     var inputs: [StageID] { [train, prep, blocks] }
@@ -46,9 +51,13 @@ struct FinetuneStage: Stage {
         }
         let trainDir = try context.inputDirectory(train)
         let config = try inputs.config(model)
-        guard let backbone = try ModelFactory.make(config, itemCount: data.itemCount, seed: training.seed) as? any HiddenRepresentation else {
-            throw ExperimentError("transfer needs a backbone with a hidden representation; \(model.name) is \(config.kind.rawValue)")
+        func freshBackbone() throws -> any HiddenRepresentation {
+            guard let b = try ModelFactory.make(config, itemCount: data.itemCount, seed: training.seed) as? any HiddenRepresentation else {
+                throw ExperimentError("transfer needs a backbone with a hidden representation; \(model.name) is \(config.kind.rawValue)")
+            }
+            return b
         }
+        var backbone = try freshBackbone()
         if pretrained { try Checkpoint.load(from: trainDir.appendingPathComponent(TrainStage.checkpointName), parameters: backbone.parameters) }
         var options = TransferOptions()
         options.epochs = transfer.epochs
@@ -57,12 +66,33 @@ struct FinetuneStage: Stage {
         options.evalNegatives = transfer.negatives
         options.finetuneBackbone = !freezeBackbone
         options.seed = training.seed
+        let pairs = (train: TransferPairs(rowsWithTarget: RunInputs.sequences(target.train)),
+                     valid: TransferPairs(rowsWithTarget: RunInputs.sequences(target.valid)),
+                     test: TransferPairs(rowsWithTarget: RunInputs.sequences(target.test)))
         context.progress("fine-tuning the target layer on \(target.train.rows) pairs")
-        let result = try Transfer.finetune(
-            backbone: backbone, targetItemCount: target.targetItemCount,
-            train: TransferPairs(rowsWithTarget: RunInputs.sequences(target.train)),
-            validation: TransferPairs(rowsWithTarget: RunInputs.sequences(target.valid)),
-            test: TransferPairs(rowsWithTarget: RunInputs.sequences(target.test)), options: options)
+        var result: TransferResult
+        var chosenRate: Double?
+        if let scratch {
+            // Each rate from the same random weights; the choice looks at validation only, never at the test pairs.
+            options.epochs = scratch.maxEpochs
+            options.patience = scratch.patience
+            var best: (rate: Double, score: Double, result: TransferResult, backbone: any HiddenRepresentation)?
+            for rate in scratch.learningRates {
+                let b = try freshBackbone()
+                options.learningRate = Float(rate)
+                let r = try Transfer.finetune(backbone: b, targetItemCount: target.targetItemCount, train: pairs.train,
+                                              validation: pairs.valid, test: pairs.test, options: options)
+                let score = r.history.first { $0.epoch == r.bestEpoch }?.validation?.mrr5 ?? -1
+                context.log(String(format: "random init, learning rate %g: validation MRR@5 %.4f at epoch %d of %d", rate, score, r.bestEpoch, r.history.count))
+                if best == nil || score > best!.score { best = (rate, score, r, b) }
+            }
+            result = best!.result
+            backbone = best!.backbone
+            chosenRate = best!.rate
+        } else {
+            result = try Transfer.finetune(backbone: backbone, targetItemCount: target.targetItemCount, train: pairs.train,
+                                           validation: pairs.valid, test: pairs.test, options: options)
+        }
         for e in result.history {
             context.log(String(format: "epoch %d loss %.4f valid MRR@5 %.4f %.1f s", e.epoch, e.loss, e.validation?.mrr5 ?? .nan, e.seconds))
         }
@@ -71,7 +101,9 @@ struct FinetuneStage: Stage {
                                  mrr5: result.test.mrr5, hr5: result.test.hr5, negatives: transfer.negatives,
                                  testUsers: result.test.count, backboneFrozen: result.backboneFrozen, seed: training.seed,
                                  params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
-                                 row: row, fullMRR5: result.testFull.mrr5, fullHR5: result.testFull.hr5, ranks: result.testRanks)
+                                 row: row, fullMRR5: result.testFull.mrr5, fullHR5: result.testFull.hr5, ranks: result.testRanks,
+                                 learningRate: chosenRate, bestEpoch: scratch == nil ? nil : result.bestEpoch,
+                                 epochsRun: scratch == nil ? nil : result.history.count, epochCap: scratch?.maxEpochs)
         try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
         if let t = context.inputMeasurement(train, Timing.secondsToBest) { context.record(Timing.secondsToBest, t) }
         context.record("finetuneSeconds", result.seconds)
@@ -101,6 +133,24 @@ struct Table6Stage: Stage {
     var outputs: [String] { ["table6.md", "table6.tex", "table6.csv"] }
     var publishes: [String: String] {
         ["table6.md": "paper-tables/table6.md", "table6.tex": "paper-tables/table6.tex", "table6.csv": "paper-tables/table6.csv"]
+    }
+
+    /// What the trained random-init rows chose (learning rate on the target validation split, early-stopped epoch).
+    static func scratchNote(_ records: [TransferRecord]) -> [String] {
+        let rows = records.filter { $0.rowKind == "scratch" && $0.learningRate != nil }
+        guard !rows.isEmpty else { return [] }
+        var models: [String] = []
+        for r in rows where !models.contains(r.label) { models.append(r.label) }
+        let each = models.map { label -> String in
+            let mine = rows.filter { $0.label == label }
+            let seeds = mine.map { r in "seed \(r.seed): lr \(String(format: "%g", r.learningRate!)), epoch \(r.bestEpoch ?? 0) of \(r.epochsRun ?? 0)" }
+            return "\(label) (\(seeds.joined(separator: "; ")))"
+        }
+        let capped = rows.filter { $0.epochsRun == $0.epochCap }.count
+        let cap = rows.compactMap(\.epochCap).max() ?? 0
+        return ["Random init is trained in its own right: early stopping on the target validation split under a cap of \(cap) epochs "
+                + (capped == 0 ? "that no run reached" : "that \(capped) of \(rows.count) runs reached (still improving: the cap is too small)")
+                + ", and its learning rate chosen on that split. Chosen learning rate and kept epoch: \(each.joined(separator: "; "))."]
     }
 
     /// Finetune records grouped by (dataset, model, pretrained) in first-seen order, seeds in order.
@@ -165,6 +215,7 @@ struct Table6Stage: Stage {
                        "Sampled: the true item against \(negatives) sampled target items (PeterRec); full: against every target item. A tied item counts ahead of the true one.",
                        "Random init: the same fine-tuning from an untrained backbone, to show what pre-training buys (not in the paper)."]
             + (datasetNote.map { [$0] } ?? [])
+            + Self.scratchNote(records.map(\.1))
         try table.write(to: context.outputDirectory, name: "table6")
     }
 }
