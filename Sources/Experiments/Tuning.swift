@@ -165,14 +165,8 @@ struct TuneStage: Stage {
             try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
             let config = try trial.apply(to: try inputs.config(model))
             let t = trial.apply(to: training)
-            var options = TrainOptions()
-            options.batchSize = t.batchSize
-            options.maxEpochs = t.maxEpochs
-            options.patience = t.patience
-            options.minEpochs = t.minEpochs
-            options.learningRate = Float(t.learningRate)
-            options.l2 = Float(t.l2)
-            options.seed = t.seed
+            var options = t.trainOptions
+            // Trials never look at the test set, whatever the profile's final selection rule.
             options.selection = .validation
             let net = try ModelFactory.make(config, itemCount: data.itemCount, seed: t.seed, trainSequences: train)
             let result = try Trainer.train(net, config: config, train: train, validation: valid, options: options,

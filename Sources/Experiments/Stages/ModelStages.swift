@@ -41,6 +41,22 @@ struct RunInputs {
     }
 }
 
+extension TrainingSpec {
+    /// The trainer's options for these settings (a train stage's, or one tuning trial's).
+    var trainOptions: TrainOptions {
+        var options = TrainOptions()
+        options.batchSize = batchSize
+        options.maxEpochs = maxEpochs
+        options.patience = patience
+        options.minEpochs = minEpochs
+        options.learningRate = Float(learningRate)
+        options.l2 = Float(l2)
+        options.seed = seed
+        options.selection = selection == "paper" ? .paper : .validation
+        return options
+    }
+}
+
 /// `train/<dataset>/<model>/seed<s>`: Adam until validation MRR@5 stops improving (after `minEpochs`);
 /// resumable from its last epoch. One stage per seed, so adding a seed trains only the new seed.
 struct TrainStage: Stage {
@@ -71,16 +87,7 @@ struct TrainStage: Stage {
 
     /// The same with a tune stage's chosen values laid over them.
     func trainOptions(tuned: TunedValues?) -> TrainOptions {
-        let training = tuned?.apply(to: self.training) ?? self.training
-        var options = TrainOptions()
-        options.batchSize = training.batchSize
-        options.maxEpochs = training.maxEpochs
-        options.patience = training.patience
-        options.minEpochs = training.minEpochs
-        options.learningRate = Float(training.learningRate)
-        options.l2 = Float(training.l2)
-        options.seed = training.seed
-        options.selection = training.selection == "paper" ? .paper : .validation
+        var options = (tuned?.apply(to: training) ?? training).trainOptions
         options.progressEvery = 20
         return options
     }
