@@ -327,7 +327,8 @@ public enum Prep {
         let rows = trainM.rows + validM.rows + testM.rows
         let stats = PrepStats(
             name: name, seqLength: t, itemCount: vocab.count, items: vocab.count - 1, users: kept.count,
-            rawInteractions: rawInteractions, interactions: trainM.nonPadding + validM.nonPadding + testM.nonPadding,
+            // Validation and test rows repeat the training history; each adds one interaction, its target.
+            rawInteractions: rawInteractions, interactions: trainM.nonPadding + validM.rows + testM.rows,
             sequences: rows, trainSequences: trainM.rows, validSequences: validM.rows, testSequences: testM.rows,
             paddedSequences: padded, droppedChunks: dropped, droppedItems: droppedItems, droppedUsers: droppedUsers,
             params: params, transfer: nil)

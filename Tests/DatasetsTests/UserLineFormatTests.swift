@@ -82,4 +82,17 @@ import Testing
             for r in 0..<p.test.rows { #expect(p.test.row(r).dropLast().last == p.valid.row(r).last) }
         }
     }
+
+    @Test func zipfFitRecoversAKnownExponentAndHeadShare() {
+        for exponent in [0.6, 1.0, 1.3] {
+            // Counts of an exact Zipf law over 5,000 items (rounded, so the tail is a staircase of small counts).
+            let counts = [0] + (1...5000).map { r in max(1, Int((1e7 * pow(Double(r), -exponent)).rounded())) }
+            let s = DatasetStatistics.zipfExponent(counts: counts)
+            #expect(abs(s - exponent) < 0.02, "fitted \(s) for \(exponent)")
+        }
+        // Uniform popularity: exponent 0, the top 10 % hold 10 %.
+        let flat = [0] + Array(repeating: 7, count: 100)
+        #expect(abs(DatasetStatistics.zipfExponent(counts: flat)) < 1e-12)
+        #expect(abs(DatasetStatistics.headShare(counts: flat, fraction: 0.1) - 0.1) < 1e-12)
+    }
 }
