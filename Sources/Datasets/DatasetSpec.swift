@@ -57,6 +57,9 @@ public struct DatasetSpec: Codable, Hashable, Sendable {
             }
             if format.timeColumn < -1 { throw bad("format.timeColumn", "a column index, or -1 for file order") }
         }
+        if format.kind == .coldrec && prep.effectiveSplit == .leaveOneOut {
+            throw bad("prep.split", "random for the coldrec format (its target rows have no per-user order to leave one out of)")
+        }
         if let d = format.delimiter, d.isEmpty { throw bad("format.delimiter", "a non-empty string (or leave it out to detect)") }
     }
 
@@ -176,6 +179,10 @@ public enum FormatKind: String, Codable, Hashable, Sendable {
     case userItemTime = "user-item-time"
     /// One sequence per line, tokens separated by spaces/tabs or commas.
     case sequenceLines = "sequence-lines"
+    /// SASRec's file: `USER ITEM` per line, integer ids, a user's lines contiguous and in time order (no timestamps).
+    case userItemLines = "user-item-lines"
+    /// S3Rec's file: `USER ITEM ITEM ...` per line, integer ids, items in time order.
+    case userSequenceLines = "user-sequence-lines"
     /// PeterRec's ColdRec pair: file 1 = source sequences (comma-separated); file 2 = `history,,target1,target2,...`.
     case coldrec
 }
@@ -226,7 +233,7 @@ public struct FormatSpec: Codable, Hashable, Sendable {
         if let p = padToken { return p.isEmpty ? nil : p }
         switch kind {
         case .sessionCSV, .sequenceLines, .coldrec: return "0"
-        case .movielensRatings, .userItemTime: return nil
+        case .movielensRatings, .userItemTime, .userItemLines, .userSequenceLines: return nil
         }
     }
 
@@ -244,10 +251,22 @@ public struct FormatSpec: Codable, Hashable, Sendable {
             return "user-item-time: one interaction per row, delimiter \(delimiter.map { "'\($0)'" } ?? "auto"), user column \(userColumn), item column \(itemColumn), time column \(timeColumn)"
         case .sequenceLines:
             return "sequence-lines: one sequence per line, item tokens separated by spaces or commas, oldest first"
+        case .userItemLines:
+            return "user-item-lines (SASRec): 'USER ITEM' per line, integer ids separated by spaces or tabs, a user's lines contiguous and oldest first"
+        case .userSequenceLines:
+            return "user-sequence-lines (S3Rec): 'USER ITEM ITEM ...' per line, integer ids separated by spaces or tabs, oldest first"
         case .coldrec:
             return "coldrec (PeterRec): file 1 = one source sequence per line, comma-separated; file 2 = 'history,,target1,target2,...' per line"
         }
     }
+}
+
+/// How prepared rows are assigned to training, validation and test.
+public enum SplitKind: String, Codable, Hashable, Sendable {
+    /// The paper's protocol: a seeded shuffle of all chunks, test and validation by fraction.
+    case random
+    /// SASRec's / S3Rec's protocol: per user the last item is test, the second-to-last validation, the rest training.
+    case leaveOneOut = "leave-one-out"
 }
 
 /// Preprocessing parameters; defaults follow the authors' code (t = 20, 80/20 split, seed 10).
@@ -266,9 +285,13 @@ public struct PrepParams: Codable, Hashable, Sendable {
     public var validFraction: Double = 0.1
     /// Seed of the split shuffle.
     public var seed: UInt64 = 10
+    /// How rows are assigned to splits; nil = the paper's random split of chunks. Optional so that a dataset
+    /// without the key encodes exactly as before and its stage keys do not change.
+    public var split: SplitKind?
 
     public init(seqLength: Int = 20, minItemCount: Int = 1, minUserCount: Int = 1, minSequenceItems: Int = 2,
-                testFraction: Double = 0.2, validFraction: Double = 0.1, seed: UInt64 = 10) {
+                testFraction: Double = 0.2, validFraction: Double = 0.1, seed: UInt64 = 10, split: SplitKind? = nil) {
+        self.split = split
         self.seqLength = seqLength
         self.minItemCount = minItemCount
         self.minUserCount = minUserCount
@@ -279,7 +302,7 @@ public struct PrepParams: Codable, Hashable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case seqLength, minItemCount, minUserCount, minSequenceItems, testFraction, validFraction, seed
+        case seqLength, minItemCount, minUserCount, minSequenceItems, testFraction, validFraction, seed, split
     }
 
     public init(from decoder: Decoder) throws {
@@ -293,7 +316,11 @@ public struct PrepParams: Codable, Hashable, Sendable {
         testFraction = try c.decodeIfPresent(Double.self, forKey: .testFraction) ?? d.testFraction
         validFraction = try c.decodeIfPresent(Double.self, forKey: .validFraction) ?? d.validFraction
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        split = try c.decodeIfPresent(SplitKind.self, forKey: .split)
     }
+
+    /// The split actually applied.
+    public var effectiveSplit: SplitKind { split ?? .random }
 
     /// Rejects values that cannot produce a dataset, naming the field.
     public func validate() throws {

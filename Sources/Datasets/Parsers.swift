@@ -60,6 +60,8 @@ public enum Parsers {
             var interner = Interner()
             let sequences = try readSequences(file, format: format, interner: &interner, maxLines: maxLines)
             return RawLog(itemTokens: interner.tokens, sequences: sequences)
+        case .userItemLines, .userSequenceLines:
+            return try readUserLines(file, format: format, maxLines: maxLines)
         case .coldrec:
             throw DatasetError.invalidParameter(field: "format.kind", expected: "a single-file format (coldrec needs readColdRec)")
         }
@@ -177,6 +179,65 @@ public enum Parsers {
         for var e in events {
             e.sort { $0.time != $1.time ? $0.time < $1.time : $0.order < $1.order }
             sequences.append(e.map(\.item))
+        }
+        return RawLog(itemTokens: items.tokens, sequences: sequences)
+    }
+
+    // MARK: - user-keyed line formats (SASRec, S3Rec)
+
+    /// One reader for both published layouts: a line is a user id followed by items, and SASRec's file is the
+    /// special case of exactly one item per line. File order is the only chronology these files carry, so a user
+    /// whose lines are split by another user's is an error (a sorted or merged file would silently reorder history).
+    private static func readUserLines(_ file: URL, format: FormatSpec, maxLines: Int) throws -> RawLog {
+        let name = file.path
+        let pairs = format.kind == .userItemLines
+        let explicit: [UInt8]? = format.delimiter.map { Array($0.utf8) }
+        var items = Interner()
+        var sequences: [[Int32]] = []
+        var firstLine: [String: Int] = [:]
+        var current: String? = nil
+        try forEachLine(file, maxLines: maxLines) { line, number in
+            var tokens: [Range<Int>] = []
+            if let d = explicit {
+                tokens = split(line, by: d)
+            } else {
+                var start = -1
+                for i in 0...line.count {
+                    if i == line.count || line[i] == 0x20 || line[i] == 0x09 {
+                        if start >= 0 { tokens.append(start..<i); start = -1 }
+                    } else if start < 0 { start = i }
+                }
+            }
+            if pairs ? tokens.count != 2 : tokens.count < 2 {
+                throw DatasetError.malformedLine(file: name, line: number,
+                                                 expected: pairs ? "exactly 2 fields, USER ITEM (\(format.summary))"
+                                                                 : "a user id and at least one item (\(format.summary))",
+                                                 found: preview(line))
+            }
+            var texts: [String] = []
+            texts.reserveCapacity(tokens.count)
+            for (k, r) in tokens.enumerated() {
+                let text = string(line, r.lowerBound, r.upperBound)
+                guard let v = parseInt(text) else {
+                    throw DatasetError.malformedLine(file: name, line: number,
+                                                     expected: "an integer \(k == 0 ? "user" : "item") id in field \(k + 1) (\(format.summary))",
+                                                     found: text.isEmpty ? preview(line) : text)
+                }
+                if v > Int64(Int32.max) || v < Int64(Int32.min) { throw DatasetError.idOverflow(file: name, line: number, value: text) }
+                texts.append(text)
+            }
+            let user = texts[0]
+            if user != current {
+                if let earlier = firstLine[user] {
+                    throw DatasetError.malformedLine(file: name, line: number,
+                                                     expected: "user \(user)'s lines contiguous (they started at line \(earlier); another user's lines came between)",
+                                                     found: preview(line))
+                }
+                firstLine[user] = number
+                current = user
+                sequences.append([])
+            }
+            for t in texts.dropFirst() { sequences[sequences.count - 1].append(items.intern(t)) }
         }
         return RawLog(itemTokens: items.tokens, sequences: sequences)
     }

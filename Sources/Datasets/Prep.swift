@@ -163,6 +163,11 @@ public enum Prep {
         }
         let (newId, vocab, counts) = reindex(tokens: log.itemTokens, sequences: kept)
 
+        if params.effectiveSplit == .leaveOneOut {
+            return try leaveOneOut(name: name, kept: kept, newId: newId, vocab: vocab, counts: counts,
+                                   rawInteractions: rawInteractions, droppedItems: droppedItems,
+                                   droppedUsers: droppedUsers, params: params)
+        }
         var rows: [Int32] = []
         var padded = 0, dropped = 0
         for seq in kept {
@@ -276,6 +281,58 @@ public enum Prep {
             newCounts.append(counts[raw])
         }
         return (newId, vocab, newCounts)
+    }
+
+    /// Leave-one-out, as SASRec's and S3Rec's code split these benchmarks, in rows of width t whose last id is the target:
+    /// - test row: the user's last t items (the test item and the t-1 before it);
+    /// - validation row: the last t items ending at the second-to-last item;
+    /// - training rows: everything before the validation item, cut into chunks of t from the most recent end, exactly as
+    ///   the random split cuts whole histories. Chunks, not only the last t+1 items (SASRec) nor sliding windows: every
+    ///   training interaction is used once, as in the paper's protocol, and the models already learn from every position
+    ///   of a row, so overlapping windows would only repeat targets;
+    /// - users with fewer than 3 items have no validation or test row; their items are training chunks (SASRec's code
+    ///   does the same), so every user counts once in test at most and test rows = users with >= 3 items.
+    /// With t = 51 the test history is 50 items, SASRec's maximum length. `minSequenceItems` applies to training chunks only.
+    static func leaveOneOut(name: String, kept: [[Int32]], newId: [Int32], vocab: [String], counts: [Int],
+                            rawInteractions: Int, droppedItems: Int, droppedUsers: Int, params: PrepParams) throws -> PreparedDataset {
+        let t = params.seqLength
+        var train: [Int32] = [], valid: [Int32] = [], test: [Int32] = []
+        var padded = 0, dropped = 0
+        func emit(_ seq: [Int32], _ s: Int, _ e: Int, into out: inout [Int32]) {
+            if e - s < t { padded += 1; out.append(contentsOf: repeatElement(0, count: t - (e - s))) }
+            for i in s..<e { out.append(newId[Int(seq[i])]) }
+        }
+        for seq in kept {
+            let n = seq.count
+            let trainEnd = n >= 3 ? n - 2 : n
+            if n >= 3 {
+                emit(seq, max(0, n - t), n, into: &test)
+                emit(seq, max(0, n - 1 - t), n - 1, into: &valid)
+            }
+            var ends: [Int] = []
+            var end = trainEnd
+            while end > 0 { ends.append(end); end -= t }
+            for e in ends.reversed() {
+                let s = max(0, e - t)
+                if e - s < params.minSequenceItems { dropped += 1; continue }
+                emit(seq, s, e, into: &train)
+            }
+        }
+        let trainM = SequenceMatrix(length: t, data: train)
+        let validM = SequenceMatrix(length: t, data: valid)
+        let testM = SequenceMatrix(length: t, data: test)
+        if testM.rows == 0 || trainM.rows == 0 {
+            throw DatasetError.empty(dataset: name, detail: "leave-one-out needs users with at least 3 items; \(testM.rows) test and \(trainM.rows) training rows")
+        }
+        let rows = trainM.rows + validM.rows + testM.rows
+        let stats = PrepStats(
+            name: name, seqLength: t, itemCount: vocab.count, items: vocab.count - 1, users: kept.count,
+            // Validation and test rows repeat the training history; each adds one interaction, its target.
+            rawInteractions: rawInteractions, interactions: trainM.nonPadding + validM.rows + testM.rows,
+            sequences: rows, trainSequences: trainM.rows, validSequences: validM.rows, testSequences: testM.rows,
+            paddedSequences: padded, droppedChunks: dropped, droppedItems: droppedItems, droppedUsers: droppedUsers,
+            params: params, transfer: nil)
+        return PreparedDataset(train: trainM, valid: validM, test: testM, vocab: vocab, itemCounts: counts, stats: stats, transfer: nil)
     }
 
     /// Seeded shuffle, then test = last floor(f_test·N), validation = last floor(f_valid·rest) of the rest.

@@ -58,6 +58,22 @@ public enum DatasetStatistics {
         return Double(real.prefix(k).reduce(0, +)) / Double(total)
     }
 
+    /// Exponent s of a Zipf law f(r) ∝ r^-s fitted by least squares on log f against log r over the items with at
+    /// least one interaction (ranks by descending count). A plain log-log fit, not maximum likelihood: it is there to
+    /// let a reader compare how skewed datasets are, and every dataset goes through the same estimator.
+    public static func zipfExponent(counts: [Int]) -> Double {
+        let real = Array(counts.dropFirst()).filter { $0 > 0 }.sorted(by: >)
+        guard real.count >= 2 else { return 0 }
+        var sx = 0.0, sy = 0.0, sxx = 0.0, sxy = 0.0
+        for (i, c) in real.enumerated() {
+            let x = log(Double(i + 1)), y = log(Double(c))
+            sx += x; sy += y; sxx += x * x; sxy += x * y
+        }
+        let n = Double(real.count)
+        let den = n * sxx - sx * sx
+        return den > 0 ? -(n * sxy - sx * sy) / den : 0
+    }
+
     /// "1.2M", "45.3K" or the plain number below 1000 (the paper's M/K convention).
     public static func compact(_ n: Int) -> String {
         func one(_ x: Double) -> String {

@@ -263,7 +263,8 @@ public enum SyntheticGenerator {
     /// movielens-ratings: `ratings.dat` rows user, item, 5, time (delimiter as the spec, default tab);
     /// user-item-time: `interactions.tsv` with the spec's delimiter (default tab) and columns (header when asked);
     /// session-csv: `sessions.csv`, each history on one line left-padded with "0" to the longest (the authors' format);
-    /// sequence-lines: `sequences.txt`, space-separated; coldrec: `source.csv` (as session-csv) and `target.csv`
+    /// sequence-lines: `sequences.txt`, space-separated; user-item-lines: `pairs.txt`, `USER ITEM` per line;
+    /// user-sequence-lines: `user-sequences.txt`, `USER ITEM ITEM …`; coldrec: `source.csv` (as session-csv) and `target.csv`
     /// (the user's last 50 source items, padded with "0" to a common width, then ",," and the targets).
     @discardableResult
     public static func write(_ spec: SyntheticSpec, format: FormatSpec, into directory: URL) throws -> [String] {
@@ -316,6 +317,20 @@ public enum SyntheticGenerator {
             }
             try save("sequences.txt")
             return ["sequences.txt"]
+        case .userItemLines:
+            for (u, seq) in data.sequences.enumerated() {
+                for t in seq { out.int(u + 1); out.byte(0x20); out.int(t); out.byte(0x0A) }
+            }
+            try save("pairs.txt")
+            return ["pairs.txt"]
+        case .userSequenceLines:
+            for (u, seq) in data.sequences.enumerated() where !seq.isEmpty {
+                out.int(u + 1)
+                for t in seq { out.byte(0x20); out.int(t) }
+                out.byte(0x0A)
+            }
+            try save("user-sequences.txt")
+            return ["user-sequences.txt"]
         case .coldrec:
             guard spec.targetItems > 0 else {
                 throw DatasetError.invalidParameter(field: "source.targetItems", expected: "> 0 for the coldrec format")

@@ -1,7 +1,8 @@
 import Foundation
 import Models
 
-/// MRR, HR and NDCG at 5 and 20, averaged over the evaluated sequences (NextItNet/CpRec `nextitrec_eval.py`).
+/// MRR, HR and NDCG at 5 and 20, averaged over the evaluated sequences (NextItNet/CpRec `nextitrec_eval.py`), and
+/// HR / NDCG at 10, the cutoff SASRec and S3Rec report on the Amazon benchmarks.
 public struct RankingMetrics: Codable, Hashable, Sendable {
     public var mrr5: Double = 0
     public var hr5: Double = 0
@@ -9,15 +10,32 @@ public struct RankingMetrics: Codable, Hashable, Sendable {
     public var mrr20: Double = 0
     public var hr20: Double = 0
     public var ndcg20: Double = 0
+    public var hr10: Double = 0
+    public var ndcg10: Double = 0
     /// Number of sequences averaged over.
     public var count: Int = 0
 
     public init() {}
 
-    public init(mrr5: Double, hr5: Double, ndcg5: Double, mrr20: Double, hr20: Double, ndcg20: Double, count: Int) {
+    public init(mrr5: Double, hr5: Double, ndcg5: Double, mrr20: Double, hr20: Double, ndcg20: Double, count: Int,
+                hr10: Double = 0, ndcg10: Double = 0) {
         self.mrr5 = mrr5; self.hr5 = hr5; self.ndcg5 = ndcg5
         self.mrr20 = mrr20; self.hr20 = hr20; self.ndcg20 = ndcg20
+        self.hr10 = hr10; self.ndcg10 = ndcg10
         self.count = count
+    }
+
+    enum CodingKeys: String, CodingKey { case mrr5, hr5, ndcg5, mrr20, hr20, ndcg20, hr10, ndcg10, count }
+
+    /// Records cached before the @10 cutoff existed still decode (their @10 reads 0; evaluate stages were re-keyed).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        mrr5 = try c.decode(Double.self, forKey: .mrr5); hr5 = try c.decode(Double.self, forKey: .hr5)
+        ndcg5 = try c.decode(Double.self, forKey: .ndcg5); mrr20 = try c.decode(Double.self, forKey: .mrr20)
+        hr20 = try c.decode(Double.self, forKey: .hr20); ndcg20 = try c.decode(Double.self, forKey: .ndcg20)
+        hr10 = try c.decodeIfPresent(Double.self, forKey: .hr10) ?? 0
+        ndcg10 = try c.decodeIfPresent(Double.self, forKey: .ndcg10) ?? 0
+        count = try c.decode(Int.self, forKey: .count)
     }
 
     /// One line for logs: "MRR@5 .1234 HR@5 .2345 NDCG@5 ... (n=...)".
@@ -71,7 +89,7 @@ public enum Ranking {
 
 /// Sums metric contributions over batches of score rows and averages at the end.
 public struct MetricAccumulator: Sendable {
-    private var sums = [Double](repeating: 0, count: 6)
+    private var sums = [Double](repeating: 0, count: 8)
     public private(set) var count = 0
     /// Targets equal to padding (0) are skipped, not counted as misses; how many were skipped.
     public private(set) var skipped = 0
@@ -84,6 +102,8 @@ public struct MetricAccumulator: Sendable {
         let b = Ranking.contributions(rank: rank, cutoff: 20)
         sums[0] += a.mrr; sums[1] += a.hr; sums[2] += a.ndcg
         sums[3] += b.mrr; sums[4] += b.hr; sums[5] += b.ndcg
+        let c = Ranking.contributions(rank: rank, cutoff: 10)
+        sums[6] += c.hr; sums[7] += c.ndcg
         count += 1
     }
 
@@ -100,7 +120,7 @@ public struct MetricAccumulator: Sendable {
 
     /// Merges another accumulator (e.g. from a parallel shard).
     public mutating func merge(_ other: MetricAccumulator) {
-        for i in 0..<6 { sums[i] += other.sums[i] }
+        for i in 0..<sums.count { sums[i] += other.sums[i] }
         count += other.count
         skipped += other.skipped
     }
@@ -110,6 +130,7 @@ public struct MetricAccumulator: Sendable {
         guard count > 0 else { return RankingMetrics() }
         let n = Double(count)
         return RankingMetrics(mrr5: sums[0] / n, hr5: sums[1] / n, ndcg5: sums[2] / n,
-                              mrr20: sums[3] / n, hr20: sums[4] / n, ndcg20: sums[5] / n, count: count)
+                              mrr20: sums[3] / n, hr20: sums[4] / n, ndcg20: sums[5] / n, count: count,
+                              hr10: sums[6] / n, ndcg10: sums[7] / n)
     }
 }

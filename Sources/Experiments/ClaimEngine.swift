@@ -293,6 +293,8 @@ enum ClaimEngine {
             case .mrr20: return (20, { m, _, _ in m })
             case .hr20: return (20, { _, h, _ in h })
             case .ndcg20: return (20, { _, _, n in n })
+            case .hr10: return (10, { _, h, _ in h })
+            case .ndcg10: return (10, { _, _, n in n })
             }
         }()
         return ranks.map { r in

@@ -3,6 +3,8 @@ import Evaluation
 /// The ranking metrics every evaluation records, by the names tables, CSV files and metrics.json use.
 public enum Metric: String, CaseIterable, Codable, Sendable {
     case mrr5 = "MRR@5", hr5 = "HR@5", ndcg5 = "NDCG@5", mrr20 = "MRR@20", hr20 = "HR@20", ndcg20 = "NDCG@20"
+    /// Last, so existing columns of runs.csv keep their positions.
+    case hr10 = "HR@10", ndcg10 = "NDCG@10"
 
     /// This metric's value in an evaluator result.
     func value(_ m: RankingMetrics) -> Double {
@@ -13,6 +15,8 @@ public enum Metric: String, CaseIterable, Codable, Sendable {
         case .mrr20: return m.mrr20
         case .hr20: return m.hr20
         case .ndcg20: return m.ndcg20
+        case .hr10: return m.hr10
+        case .ndcg10: return m.ndcg10
         }
     }
 }

@@ -46,6 +46,14 @@ public enum Paper {
         try specs.checkDatasets(in: catalog)
         // Read again by the table and report stages; checked here so a bad file fails before any stage runs.
         _ = try PaperValues.load(options.specDirectory.appendingPathComponent("paper-values.yaml"))
+        for v in try LiteratureValues.load(in: options.specDirectory)?.values ?? [] {
+            if catalog.entries[v.dataset] == nil {
+                throw ExperimentError("\(LiteratureValues.fileName): unknown dataset '\(v.dataset)'\(didYouMean(v.dataset, catalog.order)); datasets are declared in datasets.yaml")
+            }
+            if specs.models[v.model] == nil {
+                throw ExperimentError("\(LiteratureValues.fileName): unknown model '\(v.model)'\(didYouMean(v.model, specs.models.keys.sorted())); models are declared in models.yaml")
+            }
+        }
         let claims = try ClaimSpecFile.load(options.specDirectory.appendingPathComponent("claims.yaml"))
         for m in claims.models where specs.models[m] == nil {
             throw ExperimentError("claims.yaml: unknown model '\(m)'\(didYouMean(m, specs.models.keys.sorted())); models are declared in models.yaml")

@@ -102,3 +102,27 @@ private func errorAfterEditing(_ file: String, _ edit: (String) -> String) throw
         #expect(try edited.model("nextitnet", profile: try edited.profile("smoke")).config.layerNormEps == Float(1e-5))
     }
 }
+
+@Suite struct LiteratureSpecTests {
+    @Test func shippedLiteratureLoadsWithSourcesAndProtocols() throws {
+        let lit = try #require(try LiteratureValues.load(in: repositorySpecs))
+        let video = lit.values(dataset: "amazon-video", model: "sasrec")
+        #expect(video.map(\.metric.rawValue).sorted() == ["HR@10", "NDCG@10"])
+        #expect(video.allSatisfy { $0.rankingProtocol == .sampled100Uniform && !$0.source.paper.isEmpty })
+    }
+
+    @Test func badLiteratureEntriesFailWithFileLineAndKey() throws {
+        let (t1, e1) = try errorAfterEditing("literature.yaml") {
+            $0.replacingOccurrences(of: "metric: NDCG@10, value: 0.5360, protocol: sampled-100-uniform", with: "metric: NDCG@10, value: 0.5360, protocol: sampled-100")
+        }
+        #expect(e1.hasPrefix("literature.yaml:\(lineOf(t1, "protocol: sampled-100,")): values[1].protocol: expected one of full | sampled-100-uniform"), "\(e1)")
+        let (t2, e2) = try errorAfterEditing("literature.yaml") {
+            $0.replacingOccurrences(of: "metric: HR@10, value: 0.7410", with: "metric: HR@10, value: 74.10")
+        }
+        #expect(e2.hasPrefix("literature.yaml:\(lineOf(t2, "value: 74.10")): values[0].value: expected a number in [0, 1]"), "\(e2)")
+        let (_, e3) = try errorAfterEditing("literature.yaml") {
+            $0.replacingOccurrences(of: "{dataset: amazon-video, model: sasrec, metric: HR@10", with: "{dataset: amazon-video, model: sasrek, metric: HR@10")
+        }
+        #expect(e3.hasPrefix("literature.yaml: unknown model 'sasrek'"), "\(e3)")
+    }
+}

@@ -71,6 +71,12 @@ import NeuralNet
         #expect(acc2.result.hr5 == 0 && acc2.result.mrr5 == 0)
         #expect(acc2.result.hr20 == 1 && abs(acc2.result.mrr20 - 1.0 / 8) < 1e-12)
         #expect(abs(acc2.result.ndcg20 - 1 / log2(9.0)) < 1e-12)
+        // Cutoff 10 (SASRec's HR@10 / NDCG@10): rank 7 counts, rank 10 does not, rank 9 does.
+        #expect(acc2.result.hr10 == 1 && abs(acc2.result.ndcg10 - 1 / log2(9.0)) < 1e-12)
+        var acc3 = MetricAccumulator()
+        acc3.add(rank: 10); acc3.add(rank: 9)
+        #expect(acc3.result.hr10 == 0.5 && abs(acc3.result.ndcg10 - 0.5 / log2(11.0)) < 1e-12)
+        #expect(m.hr10 == 2.0 / 3 && abs(m.ndcg10 - m.ndcg5) < 1e-12)
     }
 
     @Test func paddingTargetsAreSkipped() {

@@ -191,7 +191,8 @@ struct EvaluateStage: Stage {
     static let batch1Budget = 3.0
     static let timedRows = 2000
     var id: StageID { Self.stageID(dataset: dataset, model: model.name, seed: seed) }
-    var version: Int { EngineRevision.stageVersion(6) }
+    // 7: metrics gained HR@10 and NDCG@10.
+    var version: Int { EngineRevision.stageVersion(7) }
     var parameters: JSONValue {
         .object(["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)), "threads": .number(Double(threads)),
                  "baseline": baseline.map { .encoded($0.config) } ?? .null])
