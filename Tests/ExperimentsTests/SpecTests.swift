@@ -7,14 +7,22 @@ import Testing
 @Suite struct SpecTests {
     @Test func shippedSpecsBuildEveryProfile() throws {
         let profiles = try Paper.profiles(specDirectory: repositorySpecs).map(\.name)
-        #expect(profiles == ["smoke", "default", "movielens", "movielens-100k", "paper"])
+        #expect(profiles == ["smoke", "default", "movielens", "movielens-100k", "amazon-video", "amazon-beauty", "paper"])
+        let specs = try SpecBundle.load(repositorySpecs)
         for p in profiles {
+            let spec = try specs.profile(p)
             let stages = try Paper.graph(ExperimentOptions(profile: p, specDirectory: repositorySpecs,
                                                            outputRoot: URL(fileURLWithPath: "/tmp")))
             let graph = try StageGraph(stages)
             let ids = Set(graph.ordered.map(\.id.raw))
-            for t in ["table1", "table2", "table3", "table4", "table5", "table6"] { #expect(ids.contains("table/\(t)"), "\(p) lacks \(t)") }
-            for f in ["fig1", "longtail", "pareto", "convergence"] { #expect(ids.contains("figure/\(f)"), "\(p) lacks \(f)") }
+            // Table 6 and Figure 1 only where the profile declares them (the Amazon profiles run neither).
+            for t in ["table1", "table2", "table3", "table4", "table5"] + (spec.transfer == nil ? [] : ["table6"]) {
+                #expect(ids.contains("table/\(t)"), "\(p) lacks \(t)")
+            }
+            #expect(ids.contains("table/table6") == (spec.transfer != nil))
+            for f in ["longtail", "pareto", "convergence"] + (spec.figure1 == nil ? [] : ["fig1"]) {
+                #expect(ids.contains("figure/\(f)"), "\(p) lacks \(f)")
+            }
             #expect(ids.contains("report/report"))
             // The scale map needs no data; profiles that declare a grid build it.
             #expect(ids.contains("figure/scalemap") == ["smoke", "default"].contains(p), "\(p): scale map")
@@ -163,6 +171,6 @@ import Testing
         let e = #expect(throws: SpecError.self) {
             try Paper.graph(ExperimentOptions(profile: "nope", specDirectory: repositorySpecs, outputRoot: URL(fileURLWithPath: "/tmp")))
         }
-        #expect("\(e.map { "\($0)" } ?? "")".contains("smoke, default, movielens, movielens-100k, paper"))
+        #expect("\(e.map { "\($0)" } ?? "")".contains("smoke, default, movielens, movielens-100k, amazon-video, amazon-beauty, paper"))
     }
 }
