@@ -144,7 +144,10 @@ struct GraphBuilder {
                         oracles: try oracleStages(allDatasets.filter { name in
                             (try? catalog.spec(name))?.format.kind != .coldrec
                         })))
-        add(LongTailFigureStage(datasets: try allDatasets.map(label), preps: ids.map(\.prep), blocks: ids.map(\.blocks)))
+        // The datasets models are compared on; Table 6's source/target pair (often a small stand-in) is in Table 1 only.
+        let tailShown = allDatasets.indices.filter { allDatasets[$0] != profile.transfer?.dataset || profile.datasets.contains(allDatasets[$0]) }
+        add(LongTailFigureStage(datasets: try tailShown.map { try label(allDatasets[$0]) }, preps: tailShown.map { ids[$0].prep },
+                                blocks: tailShown.map { ids[$0].blocks }))
 
         // Figure 1: the model-size sweep on one dataset.
         var figures = ["longtail"]
@@ -183,8 +186,11 @@ struct GraphBuilder {
         }
         add(ParetoFigureStage(datasets: figureLabels, models: try specs.paretoModels.map { try specs.model($0, profile: profile) },
                               seeds: profile.seeds, seedsByModel: profile.seedsByModel))
-        add(ConvergenceFigureStage(datasets: figureLabels, models: try specs.convergenceModels.map { try specs.model($0, profile: profile) },
-                                   seed: profile.seeds[0]))
+        // Convergence on every dataset its models all run on (Weishi-20K included).
+        let convergenceDatasets = profile.datasets.filter { ds in specs.convergenceModels.allSatisfy { profile.runs($0, on: ds) } }
+        add(ConvergenceFigureStage(datasets: try convergenceDatasets.map(label),
+                                   models: try specs.convergenceModels.map { try specs.model($0, profile: profile) },
+                                   seeds: Dictionary(uniqueKeysWithValues: specs.convergenceModels.map { ($0, profile.seeds(for: $0)) })))
         figures += ["pareto", "convergence"]
         if let s = profile.scaleMap {
             let names = [specs.scaleMapReference] + specs.scaleMapModels

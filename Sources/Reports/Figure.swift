@@ -15,9 +15,9 @@ public struct DataPoint: Sendable, Hashable {
     }
 }
 
-/// How a series is drawn.
+/// How a series is drawn. `band` fills y ± yError (e.g. mean ± sd over seeds) in a light tone of its colour.
 public enum SeriesStyle: String, Sendable, Hashable {
-    case lines, points, linespoints
+    case lines, points, linespoints, band
 }
 
 /// A named sequence of points in one panel.
@@ -26,11 +26,19 @@ public struct Series: Sendable, Hashable {
     public var name: String
     public var points: [DataPoint]
     public var style: SeriesStyle
+    /// The palette entry (1-based) to draw with; nil takes the series' position in its panel. Series of one model
+    /// (a band, its mean line, its selected epochs) share one entry so they read as one colour.
+    public var linetype: Int? = nil
+    /// False leaves the series out of the key (a band beside its line, a reference line that is not data).
+    public var inKey: Bool = true
 
-    public init(_ name: String, points: [DataPoint], style: SeriesStyle = .linespoints) {
+    public init(_ name: String, points: [DataPoint], style: SeriesStyle = .linespoints, linetype: Int? = nil,
+                inKey: Bool = true) {
         self.name = name
         self.points = points
         self.style = style
+        self.linetype = linetype
+        self.inKey = inKey
     }
 
     /// A series from parallel x and y arrays.
@@ -147,11 +155,15 @@ public struct Figure: Sendable, Hashable {
                 throw fail("\(where_): y axis is logarithmic but its range starts at \(r.lowerBound)")
             }
             for s in panel.series {
+                if let t = s.linetype, !(1...Palette.colours.count).contains(t) {
+                    throw fail("\(where_): series '\(s.name)' asks for palette entry \(t) of \(Palette.colours.count)")
+                }
                 guard !s.points.isEmpty else { throw fail("\(where_): series '\(s.name)' has no points") }
                 for (i, pt) in s.points.enumerated() {
                     let at = "\(where_): series '\(s.name)' point \(i + 1)"
                     guard pt.x.isFinite, pt.y.isFinite else { throw fail("\(at) is not finite (\(pt.x), \(pt.y))") }
                     if let e = pt.yError, !(e.isFinite && e >= 0) { throw fail("\(at) has error bar \(e)") }
+                    if s.style == .band, pt.yError == nil { throw fail("\(at) is in a band but has no half-width") }
                     if panel.xLog, pt.x <= 0 { throw fail("\(at) has x = \(pt.x) on a logarithmic x axis") }
                     if panel.yLog, pt.y <= 0 { throw fail("\(at) has y = \(pt.y) on a logarithmic y axis") }
                 }
@@ -169,4 +181,13 @@ public struct Figure: Sendable, Hashable {
             }
         }
     }
+}
+
+/// Okabe & Ito's colour-blind-safe palette (yellow left out: too light on white), one filled marker per entry, so
+/// series differ by shape as well as colour.
+public enum Palette {
+    public static let colours = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#7F7F7F"]
+    static let pointTypes = [7, 5, 9, 13, 11, 15, 6, 4]
+    /// The entry a reference (a front, a guide line) takes: black.
+    public static let black = 7
 }

@@ -90,6 +90,10 @@ extension Figure {
         l.append("    set termoption noenhanced")
         l.append("    set output \(Escape.gnuplot("\(name).")) . fmt")
         let multiTitle = title.map { " title \(Escape.gnuplot($0))" } ?? ""
+        for (i, colour) in Palette.colours.enumerated() {
+            l.append("    set linetype \(i + 1) lc rgb '\(colour)' pointtype \(Palette.pointTypes[i])")
+        }
+        l.append("    set linetype cycle \(Palette.colours.count)")
         l.append("    set multiplot layout \(rows),\(columns)\(multiTitle)")
         var index = 0
         for (p, panel) in panels.enumerated() {
@@ -131,7 +135,7 @@ extension Figure {
             }
             if panel.legend == .below {
                 // Two columns, so the key takes half the plot height it would in one.
-                l.append("    set key below height 1 maxrows \((panel.series.count + 1) / 2) samplen 2 width -4")
+                l.append("    set key below height 1 maxrows \((panel.series.filter(\.inKey).count + 1) / 2) samplen 2 width -4")
             } else {
                 l.append("    set key \(panel.legend.rawValue)")
             }
@@ -151,16 +155,18 @@ extension Figure {
             var elements: [String] = []
             for (k, s) in panel.series.enumerated() {
                 let source = elements.isEmpty ? data : "''"
-                let lt = "linetype \(k + 1) linewidth 2"
+                let lt = "linetype \(s.linetype ?? k + 1) linewidth 2"
                 let how: String
                 switch (s.style, s.hasErrors) {
+                case (.band, _):
+                    how = "using 1:($2-$3):($2+$3) with filledcurves linetype \(s.linetype ?? k + 1) fillstyle transparent solid 0.18 noborder"
                 case (.points, false): how = "using 1:2 with points \(lt) pointsize 1.2"
                 case (.points, true): how = "using 1:2:3 with yerrorbars \(lt) pointsize 1.2"
                 case (.lines, false): how = "using 1:2 with lines \(lt)"
                 case (.linespoints, false): how = "using 1:2 with linespoints \(lt) pointsize 1.2"
                 case (_, true): how = "using 1:2:3 with yerrorlines \(lt) pointsize 1.2"
                 }
-                elements.append("\(source) index \(index) \(how) title \(Escape.gnuplot(s.name))")
+                elements.append("\(source) index \(index) \(how) " + (s.inKey ? "title \(Escape.gnuplot(s.name))" : "notitle"))
                 index += 1
             }
             l.append("    plot " + elements.joined(separator: ", \\\n         "))

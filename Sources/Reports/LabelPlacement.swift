@@ -37,10 +37,10 @@ struct PanelFrame {
         yLog = panel.yLog
         // Margins measured on the committed figures: ~10 characters of y tick labels and y label on the left, the x
         // tick labels and x label below, the panel title above; a key outside takes its width on the right.
-        let entry = Double((panel.series.map(\.name.count).max() ?? 0) + 6) * PanelFrame.keyChar.width
+        let entry = Double((panel.series.filter(\.inKey).map(\.name.count).max() ?? 0) + 6) * PanelFrame.keyChar.width
         let keyWidth = panel.legend == .outside ? entry : 0
         // A key below has two columns (FigureWriter).
-        let keyHeight = panel.legend == .below ? Double((panel.series.count + 1) / 2 + 1) * PanelFrame.keyChar.height : 0
+        let keyHeight = panel.legend == .below ? Double((panel.series.filter(\.inKey).count + 1) / 2 + 1) * PanelFrame.keyChar.height : 0
         width = max(Double(panelWidth) - 95 - 25 - keyWidth, 50)
         height = max(Double(panelHeight) - 60 - 55 - keyHeight, 50)
     }
@@ -150,9 +150,9 @@ enum LabelPlacement {
         case .bottomRight: corner = (false, false)
         case .outside, .below, .hidden: return nil
         }
-        let chars = Double((panel.series.map(\.name.count).max() ?? 0) + 8)
+        let chars = Double((panel.series.filter(\.inKey).map(\.name.count).max() ?? 0) + 8)
         let w = chars * PanelFrame.keyChar.width / frame.width
-        let h = Double(panel.series.count) * PanelFrame.keyChar.height / frame.height
+        let h = Double(panel.series.filter(\.inKey).count) * PanelFrame.keyChar.height / frame.height
         let x0 = corner.left ? 0 : 1 - w, y0 = corner.top ? 1 - h : 0
         return Box(x0: x0, y0: y0, x1: x0 + w, y1: y0 + h)
     }

@@ -226,3 +226,35 @@ func sampleFigure() -> Figure {
         #expect(throws: ReportError.self) { try badTick.validate() }
     }
 }
+
+@Suite struct FigureBandAndPaletteTests {
+    func banded() -> Figure {
+        let mean = [DataPoint(1, 0.10, yError: 0.01), DataPoint(2, 0.14, yError: 0.02), DataPoint(3, 0.15, yError: 0)]
+        let panel = Panel(xLabel: "epoch", yLabel: "MRR@5",
+                          series: [Series("NextItNet ± sd", points: mean, style: .band, linetype: 2, inKey: false),
+                                   Series("NextItNet", points: mean.map { DataPoint($0.x, $0.y) }, style: .lines, linetype: 2)])
+        return Figure(panels: [panel])
+    }
+
+    @Test func aBandFillsMeanPlusMinusItsHalfWidthInItsLinesColourAndStaysOutOfTheKey() throws {
+        let script = banded().script(name: "b")
+        #expect(script.contains("using 1:($2-$3):($2+$3) with filledcurves linetype 2"))
+        #expect(script.contains("notitle"))
+        #expect(script.contains("with lines linetype 2 linewidth 2 title 'NextItNet'"))
+        // The palette is Okabe–Ito, one entry per linetype.
+        #expect(script.contains("set linetype 1 lc rgb '#0072B2'"))
+        #expect(!script.contains("#F0E442"), "yellow is too light on white")
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        try banded().render(to: root, name: "b")
+    }
+
+    @Test func aBandPointWithoutHalfWidthAndAnUnknownPaletteEntryAreErrors() {
+        var f = banded()
+        f.panels[0].series[0].points[1].yError = nil
+        #expect(throws: ReportError.self) { try f.validate() }
+        var g = banded()
+        g.panels[0].series[1].linetype = Palette.colours.count + 1
+        #expect(throws: ReportError.self) { try g.validate() }
+    }
+}

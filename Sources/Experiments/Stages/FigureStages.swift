@@ -62,7 +62,7 @@ struct Figure1Stage: Stage {
     let datasetLabel: String
     let points: [Fig1Point]
     var id: StageID { "figure/fig1" }
-    var version: Int { 4 }
+    var version: Int { 5 }
     var parameters: JSONValue { .object(["dataset": .string(datasetLabel), "points": .encoded(points)]) }
     var inputs: [StageID] {
         var ids: [StageID] = []
@@ -74,6 +74,10 @@ struct Figure1Stage: Stage {
 
     func run(_ context: StageContext) throws {
         var panels: [Panel] = []
+        // Every model drawn beside NextItNet (CpRec over the same d grid), in one colour each in both panels.
+        var others: [String] = []
+        for p in points { if let m = p.model, !others.contains(m) { others.append(m) } }
+        let base = others.isEmpty ? "" : "NextItNet "
         for (axis, label) in [("dim", "embedding size d"), ("depth", "residual blocks (2 conv layers each)")] {
             let pts = points.filter { $0.axis == axis && $0.model == nil }.sorted { $0.value < $1.value }
             guard !pts.isEmpty else { continue }
@@ -84,32 +88,35 @@ struct Figure1Stage: Stage {
                 mrr.append(DataPoint(Double(p.value), r.metric(.mrr5) ?? .nan, yError: errorBar(r, .mrr5), label: params))
                 hr.append(DataPoint(Double(p.value), r.metric(.hr5) ?? .nan, yError: errorBar(r, .hr5)))
             }
-            var series = [Series(Metric.mrr5.rawValue, points: mrr), Series(Metric.hr5.rawValue, points: hr)]
-            // Further models (CpRec beside NextItNet over the same d grid): their MRR@5, labelled with their size.
-            var others: [String] = []
-            for p in points where p.axis == axis { if let m = p.model, !others.contains(m) { others.append(m) } }
-            for m in others {
+            var series = [Series("\(base)\(Metric.mrr5.rawValue)", points: mrr, linetype: 1),
+                          Series("\(base)\(Metric.hr5.rawValue)", points: hr, linetype: 2)]
+            for (k, m) in others.enumerated() {
                 let own = points.filter { $0.axis == axis && $0.model == m }.sorted { $0.value < $1.value }
+                guard !own.isEmpty else { continue }
                 var line: [DataPoint] = []
                 for p in own {
                     let r = try EvaluateStage.load(context, p.stages)
                     line.append(DataPoint(Double(p.value), r.metric(.mrr5) ?? .nan, yError: errorBar(r, .mrr5),
                                           label: DatasetStatistics.compact(r.params.total)))
                 }
-                series.append(Series("\(own.first?.label ?? m) \(Metric.mrr5.rawValue)", points: line))
+                series.append(Series("\(own[0].label ?? m) \(Metric.mrr5.rawValue)", points: line, linetype: k + 3))
             }
-            if !others.isEmpty, axis == "dim" {
-                series[0] = Series("NextItNet \(Metric.mrr5.rawValue)", points: mrr)
-                series[1] = Series("NextItNet \(Metric.hr5.rawValue)", points: hr)
-            }
-            panels.append(Panel(title: "\(others.isEmpty ? "NextItNet" : "NextItNet and CpRec") on \(datasetLabel): accuracy vs \(axis == "dim" ? "d" : "depth") (labels: parameters)",
+            let models = others.isEmpty || axis == "depth" ? "NextItNet" : "NextItNet and CpRec"
+            var title = "\(models) on \(datasetLabel): accuracy vs \(axis == "dim" ? "d" : "depth") (labels: parameters)"
+            // The paper's width claim is d = 64 -> 512: a grid that stops short cannot test it, and says so.
+            if axis == "dim", let top = pts.last?.value, top < 512 { title += "; grid ends at d = \(top): 64 -> 512 not measured" }
+            if axis == "depth", panels.count == 1 { title += "; key: left panel" }
+            panels.append(Panel(title: title,
                                 xLabel: label, yLabel: "accuracy (mean ± sd over seeds)", xLog: axis == "dim",
                                 // Room beside the outer points for their parameter labels.
                                 xRange: axis == "dim" ? Double(pts[0].value) / 1.4 ... Double(pts[pts.count - 1].value) * 1.6
                                     : Double(pts[0].value) - 0.4 ... Double(pts[pts.count - 1].value) + 0.8,
                                 series: series,
-                                // One key, where neither panel has points: the top right of the depth panel.
-                                legend: axis == "depth" || (!others.isEmpty && axis == "dim") ? .topRight : .hidden, xTics: pts.map { Double($0.value) }))
+                                // One key for both panels: the first panel holds every series name.
+                                legend: panels.isEmpty ? .topLeft : .hidden, xTics: pts.map { Double($0.value) }))
+        }
+        if let first = panels.first {
+            panels[0].legend = first.uncrowdedLegend(panelWidth: 640, panelHeight: 480)
         }
         let figure = Figure(title: "Figure 1: model size vs accuracy", panels: panels, panelWidth: 640, panelHeight: 480,
                             provenance: RunFacts.provenance(profile: nil))
@@ -122,7 +129,7 @@ func errorBar(_ r: EvaluationRecord, _ metric: Metric) -> Double? {
     r.values(metric).count > 1 ? r.sd(metric) : nil
 }
 
-/// `figure/pareto`: parameters vs MRR@5 of every NextItNet / CpRec variant (and the SASRec family), one panel per dataset.
+/// `figure/pareto`: parameters vs MRR@5 of every trained model the spec lists (all families), one panel per dataset.
 struct ParetoFigureStage: Stage {
     static let panelSize = (width: 620, height: 480)
     let datasets: [DatasetLabel]
@@ -131,7 +138,7 @@ struct ParetoFigureStage: Stage {
     /// Models that run on more seeds than `seeds` (profiles.yaml `claimSeeds`).
     var seedsByModel: [String: [UInt64]] = [:]
     var id: StageID { "figure/pareto" }
-    var version: Int { 6 }
+    var version: Int { 7 }
     var parameters: JSONValue {
         var p: [String: JSONValue] = ["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
                                       "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)]
@@ -149,7 +156,13 @@ struct ParetoFigureStage: Stage {
     static func family(_ m: ModelEntry) -> String {
         let c = m.config
         // Another backbone: one family for all its variants, so it reads as its own cloud beside NextItNet's.
-        if c.kind == .sasrec { return "SASRec / CpRec-SASRec" }
+        switch c.kind {
+        case .sasrec: return "SASRec / CpRec-SASRec"
+        case .gru4rec: return "GRU4Rec / block-wise GRU4Rec"
+        case .caser: return "Caser"
+        case .mostpop: return "MostPop"
+        case .nextitnet: break
+        }
         let blockwise = c.input != .full || c.output != .full
         switch (blockwise, c.sharing != .none) {
         case (true, true): return "CpRec (block-wise + sharing)"
@@ -171,6 +184,21 @@ struct ParetoFigureStage: Stage {
         return out
     }
 
+    /// Points one marker covers: the same parameter count and MRR@5 within `tolerance`, best first (CpRec-Al and
+    /// -Ab have equal sizes and near-equal accuracy). Every index is in exactly one group, groups in first-index order.
+    static func coincident(_ points: [DataPoint], tolerance: Double) -> [[Int]] {
+        var assigned = Set<Int>()
+        var groups: [[Int]] = []
+        for i in points.indices where !assigned.contains(i) {
+            let group = points.indices.filter { j in
+                !assigned.contains(j) && points[j].x == points[i].x && abs(points[j].y - points[i].y) <= tolerance
+            }.sorted { points[$0].y > points[$1].y }
+            assigned.formUnion(group)
+            groups.append(group)
+        }
+        return groups
+    }
+
     func run(_ context: StageContext) throws {
         var panels: [Panel] = []
         let families = models.map(Self.family).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
@@ -181,16 +209,23 @@ struct ParetoFigureStage: Stage {
                 points.append(DataPoint(Double(r.params.total), r.metric(.mrr5) ?? .nan, yError: errorBar(r, .mrr5),
                                         label: m.label))
             }
-            let front = Self.front(points)
+            // The front over every model of the panel, whatever its family: a baseline can dominate a CpRec variant.
+            let front = Set(Self.front(points))
+            let ys = points.map(\.y).filter(\.isFinite)
+            // Markers closer than 2 % of the panel's height overlap at this size: draw them once, label them together.
+            let groups = Self.coincident(points, tolerance: 0.02 * ((ys.max() ?? 0) - (ys.min() ?? 0)))
             // Labels only on the front: the dominated points crowd together and their names would collide.
-            // The front first, so it takes the palette's first (dark) colour; the families follow.
-            var series = [Series("Pareto front", points: front.map { DataPoint(points[$0].x, points[$0].y) }, style: .lines)]
-            series += families.map { f in
-                Series(f, points: models.indices.filter { Self.family(models[$0]) == f }.map { i in
-                    var p = points[i]
-                    if !front.contains(i) { p.label = nil }
-                    return p
-                }, style: .points)
+            var drawn: [(family: String, point: DataPoint)] = []
+            for g in groups {
+                var p = points[g[0]]
+                p.label = front.contains(g[0]) ? g.map { models[$0].label }.joined(separator: ", ") : nil
+                drawn.append((Self.family(models[g[0]]), p))
+            }
+            var series = [Series("Pareto front", points: Self.front(points).map { DataPoint(points[$0].x, points[$0].y) },
+                                 style: .lines, linetype: Palette.black)]
+            for (k, f) in families.enumerated() {
+                let own = drawn.filter { $0.family == f }.map(\.point)
+                if !own.isEmpty { series.append(Series(f, points: own, style: .points, linetype: k % (Palette.colours.count - 2) + 1)) }
             }
             // One key, in the first panel: in a corner it would cover no point of, else below the plot.
             var panel = Panel(title: ds.label, xLabel: "parameters (whole model)", yLabel: "MRR@5 (mean ± sd over seeds)",
@@ -198,49 +233,100 @@ struct ParetoFigureStage: Stage {
             if ds == datasets.first { panel.legend = panel.uncrowdedLegend(panelWidth: Self.panelSize.width, panelHeight: Self.panelSize.height) }
             panels.append(panel)
         }
-        let figure = Figure(title: "Model size vs accuracy (labels: the Pareto front)", panels: panels, rows: 1,
+        let figure = Figure(title: "Model size vs accuracy, every trained model (labels: the Pareto front; \", \" joins equal-size models drawn as one)",
+                            panels: panels, rows: 1,
                             panelWidth: Self.panelSize.width, panelHeight: Self.panelSize.height,
                             provenance: RunFacts.provenance(profile: nil))
         try figure.render(to: context.outputDirectory, name: "pareto")
     }
 }
 
-/// `figure/convergence`: validation MRR@5 per epoch of the first seed's runs, one panel per dataset.
+/// `figure/convergence`: validation MRR@5 per epoch, mean ± sd over seeds with each seed's selected epoch, one
+/// column per dataset; the second row puts the same curves on a wall-clock axis (the paper's speed claim is about time).
 struct ConvergenceFigureStage: Stage {
     let datasets: [DatasetLabel]
     let models: [ModelEntry]
-    let seed: UInt64
+    /// The seeds of each model (claim models may have more than the profile's `seeds`).
+    let seeds: [String: [UInt64]]
     var id: StageID { "figure/convergence" }
-    var version: Int { 4 }
+    var version: Int { 5 }
     var parameters: JSONValue { .object(["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
-                                         "labels": .encoded(models.map(\.label)), "seed": .number(Double(seed))]) }
+                                         "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)]) }
+    func seeds(for model: String) -> [UInt64] { seeds[model] ?? [] }
     var inputs: [StageID] {
-        datasets.flatMap { ds in models.map { TrainStage.stageID(dataset: ds.name, model: $0.name, seed: seed) } }
+        datasets.flatMap { ds in models.flatMap { m in
+            seeds(for: m.name).map { TrainStage.stageID(dataset: ds.name, model: m.name, seed: $0) }
+        } }
     }
     var outputs: [String] { figureFiles("convergence") }
     var publishes: [String: String] { figurePublishes("convergence") }
 
+    /// One seed's curve: (epoch, selection-split MRR@5), its selected epoch, and its mean wall seconds per epoch.
+    struct Curve {
+        var points: [(epoch: Int, mrr: Double)]
+        var best: Int
+        var secondsPerEpoch: Double?
+    }
+
+    /// Mean ± sd over the seeds still training at each epoch (a band needs two; one seed's tail is drawn alone).
+    static func band(_ curves: [Curve]) -> [DataPoint] {
+        let last = curves.flatMap { $0.points.map(\.epoch) }.max() ?? 0
+        guard last > 0 else { return [] }
+        return (1...last).compactMap { e in
+            let v = curves.compactMap { c in c.points.first { $0.epoch == e }?.mrr }
+            guard !v.isEmpty else { return nil }
+            let s = SampleSummary(v)
+            return DataPoint(Double(e), s.mean, yError: v.count > 1 ? s.sd : 0)
+        }
+    }
+
     func run(_ context: StageContext) throws {
-        var panels: [Panel] = []
+        var top: [Panel] = [], bottom: [Panel] = []
         for ds in datasets {
-            var series: [Series] = []
-            var selected: [Series] = []
-            for m in models {
-                let dir = try context.inputDirectory(TrainStage.stageID(dataset: ds.name, model: m.name, seed: seed))
-                let record = try JSONFiles.read(TrainRecord.self, from: dir.appendingPathComponent(TrainStage.recordName))
-                series.append(Series(m.label, points: record.history.compactMap { e in
-                    (e.validMRR5 ?? e.testMRR5).map { DataPoint(Double(e.epoch), $0) }
-                }))
-                // The selected epoch as its own point (a labelled vertical line per model collides with the other's).
-                if let best = record.history.first(where: { $0.epoch == record.bestEpoch }), let v = best.validMRR5 ?? best.testMRR5 {
-                    selected.append(Series("\(m.label) selected epoch", points: [DataPoint(Double(best.epoch), v)], style: .points))
+            var byEpoch: [Series] = [], byTime: [Series] = []
+            var selectedEpoch: [Series] = [], selectedTime: [Series] = []
+            for (k, m) in models.enumerated() {
+                var curves: [Curve] = []
+                for seed in seeds(for: m.name) {
+                    let id = TrainStage.stageID(dataset: ds.name, model: m.name, seed: seed)
+                    let record = try JSONFiles.read(TrainRecord.self, from: try context.inputDirectory(id).appendingPathComponent(TrainStage.recordName))
+                    let pts = record.history.compactMap { e in (e.validMRR5 ?? e.testMRR5).map { (epoch: e.epoch, mrr: $0) } }
+                    let total = context.inputMeasurement(id, Timing.secondsTotal)
+                    curves.append(Curve(points: pts, best: record.bestEpoch,
+                                        secondsPerEpoch: total.map { $0 / Double(max(record.history.count, 1)) }))
+                }
+                let mean = Self.band(curves)
+                guard !mean.isEmpty else { continue }
+                let lt = k % (Palette.colours.count - 2) + 1
+                let n = curves.count
+                let chosen = curves.compactMap { c in c.points.first { $0.epoch == c.best }.map { DataPoint(Double($0.epoch), $0.mrr) } }
+                byEpoch += [Series("\(m.label) ± sd", points: mean, style: .band, linetype: lt, inKey: false),
+                            Series("\(m.label) (mean of \(n) seed\(n == 1 ? "" : "s"))", points: mean.map { DataPoint($0.x, $0.y) },
+                                   style: .lines, linetype: lt)]
+                selectedEpoch.append(Series("\(m.label): each seed's selected epoch", points: chosen, style: .points, linetype: lt))
+                // Wall clock: epoch × the model's mean measured epoch time (training plus validation).
+                let perEpoch = curves.compactMap(\.secondsPerEpoch)
+                if perEpoch.count == curves.count, let spe = Optional(perEpoch.reduce(0, +) / Double(perEpoch.count)), spe > 0 {
+                    byTime += [Series("\(m.label) ± sd", points: mean.map { DataPoint($0.x * spe, $0.y, yError: $0.yError) },
+                                      style: .band, linetype: lt, inKey: false),
+                               Series("\(m.label)", points: mean.map { DataPoint($0.x * spe, $0.y) }, style: .lines, linetype: lt)]
+                    selectedTime.append(Series("\(m.label) selected", points: chosen.map { DataPoint($0.x * spe, $0.y) },
+                                               style: .points, linetype: lt, inKey: false))
                 }
             }
-            panels.append(Panel(title: ds.label, xLabel: "epoch", yLabel: "MRR@5 (selection split)", series: series + selected,
-                                legend: .bottomRight))
+            guard !byEpoch.isEmpty else { continue }
+            top.append(Panel(title: ds.label, xLabel: "epoch", yLabel: "validation MRR@5 (mean ± sd over seeds)",
+                             series: byEpoch + selectedEpoch, legend: top.isEmpty ? .bottomRight : .hidden))
+            if !byTime.isEmpty {
+                bottom.append(Panel(title: "\(ds.label): the same against wall-clock time", xLabel: "seconds (epoch × measured mean epoch time, 1 thread)",
+                                    yLabel: "validation MRR@5", series: byTime + selectedTime, legend: .hidden))
+            }
         }
-        let figure = Figure(title: "Convergence: NextItNet vs CpRec (seed \(seed))", panels: panels, rows: 1,
-                            panelWidth: 560, panelHeight: 420, provenance: RunFacts.provenance(profile: nil))
+        guard !top.isEmpty else { throw ReportError.invalidFigure("convergence: no training history to draw") }
+        let rows = bottom.count == top.count ? 2 : 1
+        let figure = Figure(title: "Convergence: \(models.map(\.label).joined(separator: " vs ")) (validation MRR@5 per epoch; points: the epoch each seed kept)",
+                            panels: rows == 2 ? top + bottom : top, rows: rows,
+                            panelWidth: 520, panelHeight: 400, provenance: RunFacts.provenance(profile: nil))
         try figure.render(to: context.outputDirectory, name: "convergence")
     }
 }
