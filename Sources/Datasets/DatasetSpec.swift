@@ -28,7 +28,11 @@ public struct DatasetSpec: Codable, Hashable, Sendable {
         do { try prep.validate() } catch DatasetError.invalidParameter(let field, let expected) { throw bad(field, expected) }
         switch source {
         case .download(let d):
-            guard let u = URL(string: d.url), u.scheme == "http" || u.scheme == "https" else { throw bad("source.url", "an http(s) URL") }
+            // A host, and a port only with digits: "http://127.0.0.1:/x.zip" once slipped into the shipped specs.
+            guard let u = URLComponents(string: d.url), u.scheme == "http" || u.scheme == "https", u.host?.isEmpty == false,
+                  d.url.range(of: #"^https?://[^/?#]*:(/|$)"#, options: .regularExpression) == nil else {
+                throw bad("source.url", "an http(s) URL")
+            }
             if !d.sha256.isEmpty && !isHex(d.sha256, 64) { throw bad("source.sha256", "64 hex digits or empty") }
             if !d.md5.isEmpty && !isHex(d.md5, 32) { throw bad("source.md5", "32 hex digits or empty") }
             if d.archive == .zip && d.members.count != format.fileCount {

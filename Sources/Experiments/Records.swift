@@ -1,18 +1,8 @@
 import Evaluation
 import Foundation
 
-/// Parameter counts split as the paper's tables report them.
-public struct ParamCounts: Codable, Hashable, Sendable {
-    public var input: Int
-    public var middle: Int
-    public var output: Int
-    public var total: Int { input + middle + output }
-    public init(input: Int, middle: Int, output: Int) {
-        self.input = input
-        self.middle = middle
-        self.output = output
-    }
-}
+/// Parameter counts split as the paper's tables report them (one type with Evaluation's: the same JSON).
+public typealias ParamCounts = ParameterCounts
 
 /// One epoch of a training run as logged by the train stage (deterministic: no wall times).
 public struct EpochLog: Codable, Hashable, Sendable {

@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import Models
 import Pipeline
+import Training
 import Yams
 
 // The schema of pipeline/models.yaml, experiments.yaml and profiles.yaml (datasets.yaml: DatasetCatalog.swift,
@@ -15,7 +16,7 @@ enum SpecDefaults {
     static let minEpochs = 1
     static let learningRate = 1e-3
     static let l2 = 0.0
-    static let selection = "validation"
+    static let selection = TrainOptions.Selection.validation
     static let seed = 10
     static let threads = 1
     static let seeds = 1
@@ -175,7 +176,7 @@ public struct TrainingSpec: Codable, Hashable, Sendable {
     public var learningRate: Double
     public var l2: Double
     /// `validation` (select the epoch on a validation split) or `paper` (on the test set, as the authors' code).
-    public var selection: String
+    public var selection: TrainOptions.Selection
     public var seed: UInt64
     /// BLAS and elementwise threads of each train/evaluate/finetune stage. Part of the key: float sums in a
     /// different order give different (equally valid) numbers, and a result must not depend on `-j`.
@@ -402,7 +403,7 @@ extension ProfileSpec: Decodable {
         guard let maxEpochs = t.maxEpochs else { throw DecodingError.keyNotFound(TrainingSettings.Key.maxEpochs, .init(codingPath: tc.codingPath, debugDescription: "")) }
         let trainingSpec = TrainingSpec(batchSize: batchSize, maxEpochs: maxEpochs, patience: t.patience ?? SpecDefaults.patience,
                                         minEpochs: t.minEpochs ?? SpecDefaults.minEpochs, learningRate: t.learningRate ?? SpecDefaults.learningRate,
-                                        l2: t.l2 ?? SpecDefaults.l2, selection: t.selection ?? SpecDefaults.selection,
+                                        l2: t.l2 ?? SpecDefaults.l2, selection: t.selection.flatMap(TrainOptions.Selection.init(rawValue:)) ?? SpecDefaults.selection,
                                         seed: t.seed ?? UInt64(SpecDefaults.seed), threads: t.threads ?? SpecDefaults.threads)
         training = trainingSpec
 

@@ -1,8 +1,6 @@
 import ArgumentParser
 import Benchmarks
 import Foundation
-import Kernels
-import Models
 
 /// `pipeline bench`: training throughput of fixed NextItNet and SASRec cases on synthetic data.
 struct BenchCommand: ParsableCommand {

@@ -168,6 +168,12 @@ import Testing
         var wrong = spec
         wrong.source = .download(DownloadSource(url: "ftp://x/y.zip", archive: .zip, members: ["a"]))
         #expect(datasetError { try wrong.validate() } == .invalidParameter(field: "ml-100k.source.url", expected: "an http(s) URL"))
+        for url in ["http://127.0.0.1:/ml-1m.zip", "https:///ml-1m.zip", "http://:8080/x.zip"] {
+            wrong.source = .download(DownloadSource(url: url, archive: .zip, members: ["a"]))
+            #expect(datasetError { try wrong.validate() } == .invalidParameter(field: "ml-100k.source.url", expected: "an http(s) URL"), "\(url)")
+        }
+        wrong.source = .download(DownloadSource(url: "http://127.0.0.1:8765/ml-1m.zip", archive: .zip, members: ["a"]))
+        #expect(datasetError { try wrong.validate() } == nil)
         wrong.source = .download(DownloadSource(url: "https://x/y.zip", sha256: "abc", archive: .zip, members: ["a"]))
         #expect(datasetError { try wrong.validate() }?.description.contains("ml-100k.source.sha256") == true)
         wrong = spec

@@ -52,7 +52,7 @@ extension TrainingSpec {
         options.learningRate = Float(learningRate)
         options.l2 = Float(l2)
         options.seed = seed
-        options.selection = selection == "paper" ? .paper : .validation
+        options.selection = selection
         return options
     }
 }
@@ -116,7 +116,7 @@ struct TrainStage: Stage {
         let record = TrainRecord(dataset: dataset, model: model.name,
                                  history: result.history.map { EpochLog(epoch: $0.epoch, loss: $0.loss,
                                                                         validMRR5: $0.validation?.mrr5, testMRR5: $0.test?.mrr5) },
-                                 bestEpoch: result.bestEpoch, selection: training.selection, tuned: tuned)
+                                 bestEpoch: result.bestEpoch, selection: training.selection.rawValue, tuned: tuned)
         context.record(Timing.secondsToBest, result.secondsToBest)
         context.record(Timing.secondsTotal, result.totalSeconds)
         context.record(Timing.threads, Double(context.threads))
@@ -235,11 +235,10 @@ struct EvaluateStage: Stage {
             context.record(Timing.speedup, 1)
             context.record(Timing.speedupBatch1, 1)
         }
-        let p = net.parameters
         let out = EvaluationOutput(
             dataset: dataset, model: model.name, label: model.label,
             metrics: Dictionary(uniqueKeysWithValues: Metric.allCases.map { ($0.rawValue, $0.value(metrics)) }),
-            params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
+            params: ParamCounts(net),
             bestEpoch: record.bestEpoch, epochsTrained: record.history.count, selection: record.selection,
             testSequences: test.count, inferenceBatch: inferenceBatch, seed: seed,
             fastTopN: timing.rules.isEmpty ? nil : timing.rules, items: inputs.data.itemCount,

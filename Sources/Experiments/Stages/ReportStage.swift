@@ -264,7 +264,7 @@ struct ReportStage: Stage {
         doc.bullets([
             "Split: \(split); seed recorded in each prep manifest.",
             "Training: Adam, learning rate \(t.learningRate), batch \(t.batchSize), at least \(t.minEpochs) and at most \(t.maxEpochs) epochs, patience \(t.patience), L2 \(t.l2); seeds \(profile.seeds.map(String.init).joined(separator: ", ")). Per-model overrides (pipeline/models.yaml `training:`) are listed in the model catalogue's comments.",
-            "Epoch selection: **\(t.selection)** (\(t.selection == "paper" ? "best epoch on the test set, as the authors' released code does" : "best validation MRR@5; the authors' code selects on the test set")). Every table of this report uses it.",
+            "Epoch selection: **\(t.selection.rawValue)** (\(t.selection == .paper ? "best epoch on the test set, as the authors' released code does" : "best validation MRR@5; the authors' code selects on the test set")). Every table of this report uses it.",
             "Evaluation: the last item of each test sequence, ranked against all items (padding excluded); MRR, HR and NDCG at 5 and 20. A tied item counts ahead of the target (rank = 1 + the number of other items scoring ≥ the target's score), and a NaN score ranks last.",
             "Inference speedup: time to generate the top-5 list for all test sequences, the table's reference model (\(results.baseline) unless a table names another; full softmax) / the model (fast top-N path for block-wise softmax), same batch size and threads.",
         ])
