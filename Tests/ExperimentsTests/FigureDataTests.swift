@@ -20,6 +20,9 @@ import Testing
         #expect(ParetoFigureStage.family(entry("caser", .caser)) == "Caser")
         #expect(ParetoFigureStage.family(entry("gru4rec", .gru4rec)) == "GRU4Rec / block-wise GRU4Rec")
         #expect(ParetoFigureStage.family(entry("nextitnet", .nextitnet)) == "NextItNet")
+        // Seven families, seven colours, none of them the front's black.
+        let types = (0..<7).map(ParetoFigureStage.familyLinetype)
+        #expect(Set(types).count == 7 && !types.contains(Palette.black))
     }
 
     @Test func equalSizedModelsWithinTheToleranceAreDrawnAsOneBestFirst() {

@@ -4,6 +4,15 @@ import Reports
 
 /// `report/report`: REPORT.md (claims, paper vs ours, environment, caveats), claims.{md,csv} and numbers.tex.
 struct ReportStage: Stage {
+    /// What each figure shows and how to read it, under the image in REPORT.md.
+    static let figureCaptions: [String: String] = [
+        "longtail": "Interactions per item by popularity rank (log-log), one panel per dataset models are compared on; dashed lines: CpRec's frequency-block boundaries.",
+        "fig1": "Accuracy against width d and depth (mean ± sd over seeds; point labels: parameters). CpRec-Cb is swept over d where the profile asks for it.",
+        "pareto": "Parameters against MRR@5 of every trained model, one colour and marker per family; the black line is the Pareto front over all families, and only its points are labelled. Models of equal size within 2 % of a panel's MRR@5 span share one marker and a joined label.",
+        "convergence": "Validation MRR@5 per epoch: mean over seeds with a ± sd band, a dot at the epoch each seed kept. Bottom row: the same curves against epoch × the run's measured mean epoch time (wall clock with another stage on the other core, so only coarse).",
+        "scalemap": "Top-5 generation time of untrained CpRec against NextItNet over vocabulary K and width d (see the scale-map table for what is pruned and how it was timed).",
+    ]
+
     let profile: ProfileSpec
     /// Which models the claims and the headline compare (experiments.yaml `roles:`).
     let roles: Roles
@@ -43,7 +52,7 @@ struct ReportStage: Stage {
     }
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
-    var version: Int { 5 }
+    var version: Int { 6 }
     var parameters: JSONValue {
         .object(["profile": .string(profile.name), "datasets": .encoded(datasets), "tables": .encoded(tables),
                  "figures": .encoded(figures), "synthetic": .bool(synthetic), "sweep": .encoded(dimSweep),
@@ -248,7 +257,8 @@ struct ReportStage: Stage {
         doc.heading("Figures")
         for f in figures {
             doc.image("figures/\(f).png", alt: f)
-            doc.paragraph("`figures/\(f).svg`, data `figures/\(f).dat`, script `figures/\(f).gp`. Regenerate: `pipeline run figure/\(f)`.")
+            doc.paragraph((Self.figureCaptions[f].map { "\($0) " } ?? "")
+                          + "`figures/\(f).svg`, data `figures/\(f).dat`, script `figures/\(f).gp`. Regenerate: `pipeline run figure/\(f)`.")
         }
 
         if let tuning = profile.tuning, !tunes.isEmpty {
