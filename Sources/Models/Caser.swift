@@ -132,14 +132,4 @@ public final class Caser: SequenceModel {
         for i in 0..<(W * d) { dh[i] = h[i] > 0 ? dhIn[i] : 0 }
         backward(dh: dh, windows: tunedWindows)
     }
-
-    public func scoreLast(_ batch: SequenceBatch) -> [Float] {
-        let h = hiddenLast(batch)
-        return h.withUnsafeBufferPointer { ModelIO.score(output: output, h: $0.baseAddress!, B: batch.batchSize, itemCount: itemCount) }
-    }
-
-    public func topN(_ batch: SequenceBatch, n: Int) -> [Int32] {
-        let h = hiddenLast(batch)
-        return h.withUnsafeBufferPointer { output.topN(x: $0.baseAddress!, N: batch.batchSize, n: n) }
-    }
 }

@@ -107,14 +107,4 @@ public final class GRU4Rec: SequenceModel {
         }
         tunedIds.withUnsafeBufferPointer { input.backward(dout: cur, ids: $0.baseAddress!, N: N) }
     }
-
-    public func scoreLast(_ batch: SequenceBatch) -> [Float] {
-        let h = hiddenLast(batch)
-        return h.withUnsafeBufferPointer { ModelIO.score(output: output, h: $0.baseAddress!, B: batch.batchSize, itemCount: itemCount) }
-    }
-
-    public func topN(_ batch: SequenceBatch, n: Int) -> [Int32] {
-        let h = hiddenLast(batch)
-        return h.withUnsafeBufferPointer { output.topN(x: $0.baseAddress!, N: batch.batchSize, n: n) }
-    }
 }

@@ -269,14 +269,4 @@ public final class NextItNet: SequenceModel {
         }
         backward(ws)
     }
-
-    public func scoreLast(_ batch: SequenceBatch) -> [Float] {
-        let (_, h) = lastHidden(batch)
-        return ModelIO.score(output: output, h: h, B: batch.batchSize, itemCount: itemCount)
-    }
-
-    public func topN(_ batch: SequenceBatch, n: Int) -> [Int32] {
-        let (_, h) = lastHidden(batch)
-        return output.topN(x: h, N: batch.batchSize, n: n)
-    }
 }

@@ -276,12 +276,4 @@ public final class SASRec: SequenceModel {
     public func hiddenLast(_ batch: SequenceBatch) -> [Float] {
         Array(UnsafeBufferPointer(start: lastHidden(batch), count: batch.batchSize * config.dim))
     }
-
-    public func scoreLast(_ batch: SequenceBatch) -> [Float] {
-        ModelIO.score(output: output, h: lastHidden(batch), B: batch.batchSize, itemCount: itemCount)
-    }
-
-    public func topN(_ batch: SequenceBatch, n: Int) -> [Int32] {
-        output.topN(x: lastHidden(batch), N: batch.batchSize, n: n)
-    }
 }

@@ -44,14 +44,31 @@ extension TopN {
     }
 }
 
-/// A model assembled from an input and an output layer (NextItNet, GRU4Rec, Caser and their CpRec variants).
+/// A model assembled from an input and an output layer (NextItNet, GRU4Rec, Caser, SASRec and their CpRec
+/// variants): scoring and top-N go through the output layer once, here, so a tree softmax's fast top-N (and its
+/// report in evaluation) reaches every family alike.
 public protocol LayeredSequenceModel: SequenceModel {
     var output: OutputLayer { get }
+    /// B × d hidden vectors at the last position: what the output layer scores.
+    func hiddenLast(_ batch: SequenceBatch) -> [Float]
+}
+
+extension LayeredSequenceModel {
+    public func scoreLast(_ batch: SequenceBatch) -> [Float] {
+        let h = hiddenLast(batch)
+        return h.withUnsafeBufferPointer { ModelIO.score(output: output, h: $0.baseAddress!, B: batch.batchSize, itemCount: itemCount) }
+    }
+
+    public func topN(_ batch: SequenceBatch, n: Int) -> [Int32] {
+        let h = hiddenLast(batch)
+        return h.withUnsafeBufferPointer { output.topN(x: $0.baseAddress!, N: batch.batchSize, n: n) }
+    }
 }
 
 extension NextItNet: LayeredSequenceModel {}
 extension GRU4Rec: LayeredSequenceModel {}
 extension Caser: LayeredSequenceModel {}
+extension SASRec: LayeredSequenceModel {}
 
 extension SequenceModel {
     /// Full scoring followed by selection. `topN` equals it except under the tree softmax's `.approximate` rule.

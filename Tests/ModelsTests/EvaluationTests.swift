@@ -159,6 +159,27 @@ import NeuralNet
         #expect(try ModelFactory.make(ModelConfig(kind: .nextitnet), itemCount: 20, seed: 1).treeSoftmax == nil)
     }
 
+    /// Every family with a tree softmax exposes it, so its evaluation carries the fast top-N report: SASRec's did
+    /// not (it scored through its own copy of `topN`), and 0 of 45 SASRec tree-softmax runs had a report.
+    @Test(arguments: [ModelConfig.Kind.nextitnet, .gru4rec, .caser, .sasrec])
+    func everyTreeSoftmaxFamilyCarriesTheFastTopNReport(kind: ModelConfig.Kind) throws {
+        var c = ModelConfig(kind: kind)
+        c.dim = 8
+        c.output = .blockwise
+        c.blockFactor = 2
+        c.blocks = [10, 25, 60]
+        if kind == .caser { c.caserWindow = 4 }
+        let m = try ModelFactory.make(c, itemCount: 60, seed: 5)
+        #expect(m.treeSoftmax != nil)
+        let seqs = PlantedSource.make(rows: 20, length: 6, itemCount: 60, seed: 6)
+        let t = InferenceTiming.measure(m, on: seqs, batchSize: 8, n: 5)
+        #expect(t.rules.map(\.rule) == ["exact", "approximate"])
+        #expect(t.rules[0].agreement == 1)
+        // The fast path ranks what full scoring ranks under the exact rule.
+        let batch = SequenceBatch(ids: Array(seqs.ids.prefix(8 * 6)), batchSize: 8, length: 6)
+        #expect(m.topN(batch, n: 5) == m.topNByFullScoring(batch, n: 5))
+    }
+
     /// The constructed case of IOLayerTests through `measure`: rows alternate between a context whose best item
     /// hides in a block the authors' rule skips and one where the head dominates. Approximate: half the rows
     /// agree and 6 of 8 (row, block) pairs are skipped; exact: all agree, 4 of 8 skipped.
@@ -191,22 +212,10 @@ final class ConstructedTreeModel: LayeredSequenceModel {
         for j in 0..<5 { h[j] = Float(log(a[j])); h[5 + j] = Float(log(b[j])) }
         output = tree
     }
-    func hidden(_ batch: SequenceBatch) -> [Float] {
+    func hiddenLast(_ batch: SequenceBatch) -> [Float] {
         (0..<batch.batchSize).flatMap { r -> [Float] in
             batch.ids[r * batch.length + batch.length - 1] % 2 == 1 ? [1, 0] : [0, 1]
         }
     }
     func trainStep(_ batch: SequenceBatch) -> Float { 0 }
-    func scoreLast(_ batch: SequenceBatch) -> [Float] {
-        let x = hidden(batch)
-        var out = [Float](repeating: 0, count: batch.batchSize * itemCount)
-        x.withUnsafeBufferPointer { xp in
-            out.withUnsafeMutableBufferPointer { output.score(out: $0.baseAddress!, x: xp.baseAddress!, N: batch.batchSize) }
-        }
-        for r in 0..<batch.batchSize { out[r * itemCount] = 0 }
-        return out
-    }
-    func topN(_ batch: SequenceBatch, n: Int) -> [Int32] {
-        hidden(batch).withUnsafeBufferPointer { output.topN(x: $0.baseAddress!, N: batch.batchSize, n: n) }
-    }
 }
