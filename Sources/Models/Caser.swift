@@ -31,7 +31,7 @@ public final class Caser: SequenceModel {
         convolutions = conv
         fcWeight = p.declare("caser.fc.w", [conv.outputWidth, d], .middle, .glorotUniform)
         fcBias = p.declare("caser.fc.b", [d], .middle, .zeros)
-        output = ModelIO.output(config, itemCount: itemCount, params: p)
+        output = ModelIO.output(config, itemCount: itemCount, params: p, input: input)
         var rng = Rng(seed: seed)
         p.allocate(rng: &rng)
     }

@@ -25,7 +25,7 @@ public final class GRU4Rec: SequenceModel {
         layers = (0..<config.gruLayers).map {
             GRULayer(params: p, name: "gru\($0)", inputSize: config.dim, hiddenSize: config.dim)
         }
-        output = ModelIO.output(config, itemCount: itemCount, params: p)
+        output = ModelIO.output(config, itemCount: itemCount, params: p, input: input)
         var rng = Rng(seed: seed)
         parameters.allocate(rng: &rng)
     }

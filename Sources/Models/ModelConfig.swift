@@ -10,6 +10,8 @@ public struct ModelConfig: Codable, Hashable, Sendable {
         case blockwise
         /// One block low-rank factorisation K×e · e×d (B1-NextItNet, ALBERT-style).
         case lowrank
+        /// Output only: scores with the input embedding table (logits = h · Eᵀ, no bias), as the published SASRec.
+        case tied
     }
     /// Layer-wise parameter sharing of the residual blocks' convolutions (layer norms are never shared).
     /// On SASRec a "layer" is one d×d projection (Q, K, V, O, FFN in, FFN out) and a "block" one transformer

@@ -29,6 +29,8 @@ public enum ModelFactory {
                 try fail("blockFactor must be ≥ 1, got \(c.blockFactor)")
             }
         }
+        if c.input == .tied { try fail("input: tied is not a layer; tied is an output that reuses input: full") }
+        if c.output == .tied && c.input != .full { try fail("output: tied reuses the input table, so it needs input: full, got \(c.input.rawValue)") }
         if (c.input == .lowrank || c.output == .lowrank) && c.lowRank < 1 { try fail("lowRank must be ≥ 1, got \(c.lowRank)") }
         if c.kind != .nextitnet && c.kind != .sasrec && c.sharing != .none {
             try fail("sharing \(c.sharing.rawValue) applies to NextItNet's and SASRec's blocks only, not \(c.kind.rawValue)")

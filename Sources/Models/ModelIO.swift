@@ -5,7 +5,7 @@ import NeuralNet
 enum ModelIO {
     static func input(_ c: ModelConfig, itemCount: Int, params: ParameterSet) -> InputLayer {
         switch c.input {
-        case .full:
+        case .full, .tied:
             return FullEmbedding(params, name: "input.embedding", vocabulary: itemCount, dim: c.dim,
                                  initializer: .uniform(limit: (1 / Float(itemCount)).squareRoot()))
         case .blockwise:
@@ -15,8 +15,12 @@ enum ModelIO {
         }
     }
 
-    static func output(_ c: ModelConfig, itemCount: Int, params: ParameterSet) -> OutputLayer {
+    static func output(_ c: ModelConfig, itemCount: Int, params: ParameterSet, input: InputLayer) -> OutputLayer {
         switch c.output {
+        case .tied:
+            // ModelFactory.validate admits `tied` only with a full input table.
+            guard let table = (input as? FullEmbedding)?.table else { preconditionFailure("a tied output needs input: full") }
+            return TiedSoftmax(params, table: table, vocabulary: itemCount, dim: c.dim)
         case .full: return FullSoftmax(params, prefix: "output.softmax", vocabulary: itemCount, dim: c.dim)
         case .blockwise: return TreeSoftmax(params, prefix: "output", layout: NextItNet.layout(c, itemCount), dim: c.dim)
         case .lowrank:

@@ -41,7 +41,7 @@ public final class NextItNet: SequenceModel {
                 layers.append(ConvLayer(weight: w, bias: bias, gamma: g, beta: beta, dilation: r * (j + 1)))
             }
         }
-        output = ModelIO.output(config, itemCount: itemCount, params: p)
+        output = ModelIO.output(config, itemCount: itemCount, params: p, input: input)
         p.allocate(rng: &rng)
     }
 
@@ -79,7 +79,7 @@ public final class NextItNet: SequenceModel {
         func sizes() -> [Int] { c.blocks.enumerated().map { $0.element - ($0.offset == 0 ? 0 : c.blocks[$0.offset - 1]) } }
         let input: Int
         switch c.input {
-        case .full: input = K * d
+        case .full, .tied: input = K * d
         case .lowrank: input = K * e + e * d
         case .blockwise:
             let w = widths(), s = sizes()
@@ -97,6 +97,7 @@ public final class NextItNet: SequenceModel {
         let output: Int
         switch c.output {
         case .full: output = d * K + K
+        case .tied: output = 0
         case .lowrank: output = d * e + e * K + K
         case .blockwise:
             let w = widths(), s = sizes()

@@ -57,7 +57,7 @@ public final class SASRec: SequenceModel {
         }
         finalGamma = p.declare("final.ln.gamma", [d], .middle, .constant(1))
         finalBeta = p.declare("final.ln.beta", [d], .middle, .zeros)
-        output = ModelIO.output(config, itemCount: itemCount, params: p)
+        output = ModelIO.output(config, itemCount: itemCount, params: p, input: input)
         var rng = Rng(seed: seed)
         p.allocate(rng: &rng)
         dropoutRng = Rng(seed: seed ^ 0x5A5_2EC)

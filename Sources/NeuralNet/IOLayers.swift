@@ -277,6 +277,48 @@ public final class FullSoftmax: OutputLayer {
     public func topN(x: ConstFloatPtr, N: Int, n: Int) -> [Int32] { fullTopN(x: x, N: N, n: n, scratch: scratch) }
 }
 
+/// Output scores from the input embedding table E (V, d): logits = x · Eᵀ, no bias and no parameters of its own
+/// (Kang & McAuley's SASRec predicts with its item embedding). The gradient of the loss reaches E through here
+/// and through the input lookup, and the two add up in one gradient slice.
+public final class TiedSoftmax: OutputLayer {
+    public let dim: Int, vocabulary: Int
+    public let table: ParamRef
+    let params: ParameterSet
+    private let scratch = ScratchBuffer(), losses = ScratchBuffer()
+
+    public init(_ params: ParameterSet, table: ParamRef, vocabulary: Int, dim: Int) {
+        precondition(params.specs[table.index].shape == [vocabulary, dim], "a tied output needs a (vocabulary, dim) table")
+        self.params = params
+        self.table = table
+        self.vocabulary = vocabulary
+        self.dim = dim
+    }
+    public func lossForwardBackward(dx: FloatPtr, x: ConstFloatPtr, targets: UnsafePointer<Int32>, N: Int,
+                                    maskPadding: Bool, scale: Float) -> Double {
+        let V = vocabulary, D = dim, chunk = softmaxChunk(N, V)
+        let e = params.value(table), de = params.grad(table)
+        let logits = scratch.reserve(chunk * V), lossRows = losses.reserve(chunk)
+        var total = 0.0, start = 0
+        while start < N {
+            let rows = min(chunk, N - start)
+            let xc = x + start * D
+            BLAS.gemm(transB: true, m: rows, n: V, k: D, a: xc, b: e, beta: 0, c: logits)
+            // Turns the logits into scale · (softmax − one-hot) in place.
+            total += SoftmaxCrossEntropy.forwardBackwardInPlace(losses: lossRows, logits: logits, targets: targets + start,
+                                                                N: rows, V: V, maskPadding: maskPadding, scale: scale)
+            BLAS.gemm(transA: true, m: V, n: D, k: rows, a: logits, b: xc, beta: 1, c: de)
+            BLAS.gemm(m: rows, n: D, k: V, a: logits, b: e, beta: 1, c: dx + start * D)
+            start += rows
+        }
+        return total
+    }
+    public func score(out: FloatPtr, x: ConstFloatPtr, N: Int) {
+        BLAS.gemm(transB: true, m: N, n: vocabulary, k: dim, a: x, b: params.value(table), beta: 0, c: out)
+        Kernels.softmaxRows(out, out, rows: N, cols: vocabulary)
+    }
+    public func topN(x: ConstFloatPtr, N: Int, n: Int) -> [Int32] { fullTopN(x: x, N: N, n: n, scratch: scratch) }
+}
+
 /// B1 low-rank softmax: logits = (x · P) · W + b with P (d, e), W (e, V), b (V).
 public final class LowRankSoftmax: OutputLayer {
     public let dim: Int, rank: Int, vocabulary: Int

@@ -26,6 +26,7 @@ import Testing
 
     static let cases: [(String, ModelConfig)] = [
         ("sasrec", config()), ("sasrec-2heads", config(heads: 2)), ("bio-sasrec", config(bio: true)),
+        ("sasrec-tied", { var c = config(); c.output = .tied; return c }()),
         ("cl", config(.crossLayer, bio: true)), ("cb", config(.crossBlock, bio: true)),
         ("al", config(.adjacentLayer, bio: true)), ("ab", config(.adjacentBlock, bio: true, depth: 3)),
     ]
@@ -101,6 +102,24 @@ import Testing
         #expect(names.contains("block0+1.q.w") && names.contains("block2+3.ffn2.b") && names.contains("block2.ln1.gamma"))
         let al = SASRec(config: Self.config(.adjacentLayer), itemCount: Self.K, seed: 1).parameters.specs.map(\.name)
         #expect(al.filter { $0.hasPrefix("block") && $0.hasSuffix(".w") } == ["block0.attention.w", "block0.ffn.w", "block1.attention.w", "block1.ffn.w"])
+    }
+
+    /// The published SASRec predicts with its item embedding: no output matrix in the parameter table, and the
+    /// closed form agrees; a tied output without a full input table is refused.
+    @Test func tiedSASRecHasNoOutputMatrix() throws {
+        var c = Self.config()
+        c.output = .tied
+        let model = try ModelFactory.make(c, itemCount: Self.K, seed: 2)
+        #expect(model.parameters.count(in: .output) == 0)
+        #expect(!model.parameters.specs.contains { $0.name.hasPrefix("output") })
+        let untied = try ModelFactory.make(Self.config(), itemCount: Self.K, seed: 2)
+        #expect(untied.parameters.count(in: .output) == 8 * Self.K + Self.K)
+        #expect(model.parameters.count(in: .input) == untied.parameters.count(in: .input))
+        let closed = SASRec.closedFormParameterCounts(config: c, itemCount: Self.K)
+        #expect(closed.output == 0 && closed.input == model.parameters.count(in: .input)
+                && closed.middle == model.parameters.count(in: .middle))
+        c.input = .blockwise
+        #expect(throws: ModelConfigError.self) { try ModelFactory.make(c, itemCount: Self.K, seed: 1) }
     }
 
     @Test func factoryChecksSASRecKeys() {

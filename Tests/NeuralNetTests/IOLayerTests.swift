@@ -99,6 +99,19 @@ import Testing
         checkOutput(layer, p, mask: mask)
     }
 
+    /// The tied output scores with the input table: the loss, scores and the table's gradient (which the input
+    /// lookup adds to as well) pass the same checks as the untied layers, and it declares no parameter of its own.
+    @Test(arguments: [true, false])
+    func tiedSoftmaxLossScoresAndGradients(mask: Bool) {
+        let p = ParameterSet()
+        let input = FullEmbedding(p, name: "in", vocabulary: 14, dim: 8, initializer: .normal(std: 0.3))
+        let tied = TiedSoftmax(p, table: input.table, vocabulary: 14, dim: 8)
+        #expect(p.specs.count == 1)
+        var rng = Rng(seed: 9)
+        p.allocate(rng: &rng)
+        checkOutput(tied, p, mask: mask)
+    }
+
     @Test func fullAndLowRankSoftmaxLossScoresAndGradients() {
         let p = ParameterSet()
         let full = FullSoftmax(p, prefix: "full", vocabulary: 14, dim: 8)

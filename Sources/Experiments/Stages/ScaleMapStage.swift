@@ -72,7 +72,7 @@ struct ScaleMapStage: Stage {
         let d = Double(c.dim), t = Double(seqLength)
         let middle = Double(2 * c.dilations.count) * 2 * t * Double(c.kernel) * d * d
         switch c.output {
-        case .full: return (middle, 2 * d * Double(K))
+        case .full, .tied: return (middle, 2 * d * Double(K))
         case .lowrank: return (middle, 2 * d * Double(c.lowRank) + 2 * Double(c.lowRank) * Double(K))
         case .blockwise:
             let layout = NextItNet.layout(c, K)
