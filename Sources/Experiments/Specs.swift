@@ -40,7 +40,8 @@ enum SpecDefaults {
 
     /// Keys only one kind reads: a profile default of one applies to that kind's entries only, so the configs (and
     /// stage keys) of the other kinds do not change when a profile sets it.
-    static let kindOnlyKeys: [String: ModelConfig.Kind] = ["heads": .sasrec, "depth": .sasrec, "positions": .sasrec, "dropout": .sasrec]
+    static let kindOnlyKeys: [String: ModelConfig.Kind] = ["heads": .sasrec, "depth": .sasrec, "positions": .sasrec, "dropout": .sasrec,
+                                                                "scaleEmbedding": .sasrec, "maskPaddingKeys": .sasrec]
 }
 
 /// One entry of pipeline/models.yaml: a printable label and a full model configuration.

@@ -62,6 +62,11 @@ public struct ModelConfig: Codable, Hashable, Sendable {
     public var positions: Int?
     /// SASRec: dropout rate on the embedding and on both residual branches of every block; nil = 0.
     public var dropout: Double?
+    /// SASRec: item embeddings times √d before the positions are added (Kang & McAuley); nil = off.
+    public var scaleEmbedding: Bool?
+    /// SASRec: padding positions are never attended to as keys (each position still sees itself, so a row of
+    /// padding stays defined); nil = off, as NextItNet's convolutions see padding.
+    public var maskPaddingKeys: Bool?
 
     /// Effective SASRec settings.
     public var attentionHeads: Int { heads ?? 1 }

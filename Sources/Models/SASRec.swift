@@ -160,6 +160,7 @@ public final class SASRec: SequenceModel {
         let p = parameters, d = config.dim, N = ws.N, h = config.attentionHeads, eps = config.layerNormEps
         let drop = training && config.dropoutRate > 0
         input.forward(out: ws.streams[0], ids: ws.ids, N: N)
+        if config.scaleEmbedding == true { Kernels.scale(ws.streams[0], Float(d).squareRoot(), N * d) }
         PositionalEmbedding.addForward(x: ws.streams[0], table: p.value(positionTable), B: ws.B, T: ws.T, d: d,
                                        positions: config.positionCount)
         if drop { Dropout.forward(x: ws.streams[0], mask: ws.embMask, n: N * d, p: config.dropoutRate, rng: &dropoutRng) }
@@ -171,7 +172,8 @@ public final class SASRec: SequenceModel {
                 Linear.forward(out: out, x: ws.a1[l], w: p.value(pr.w), bias: p.value(pr.b), N: N, C: d, O: d)
             }
             CausalSelfAttention.forward(out: ws.att[l], probs: ws.probs[l], q: ws.q[l], k: ws.k[l], v: ws.v[l],
-                                        B: ws.B, T: ws.T, heads: h, headWidth: d / h, ld: d)
+                                        B: ws.B, T: ws.T, heads: h, headWidth: d / h, ld: d,
+                                        keyIDs: config.maskPaddingKeys == true ? UnsafePointer(ws.ids) : nil)
             Linear.forward(out: ws.branch, x: ws.att[l], w: p.value(blk.o.w), bias: p.value(blk.o.b), N: N, C: d, O: d)
             if drop { Dropout.forward(x: ws.branch, mask: ws.attMask[l], n: N * d, p: config.dropoutRate, rng: &dropoutRng) }
             Activation.residualForward(out: ws.y[l], a: x, b: ws.branch, n: N * d)
@@ -230,6 +232,7 @@ public final class SASRec: SequenceModel {
         if drop { Dropout.backward(dx: ws.dstream, mask: ws.embMask, n: nd) }
         PositionalEmbedding.backward(dtable: p.grad(positionTable), dout: ws.dstream, B: ws.B, T: ws.T, d: d,
                                      positions: config.positionCount)
+        if config.scaleEmbedding == true { Kernels.scale(ws.dstream, Float(d).squareRoot(), nd) }
         input.backward(dout: ws.dstream, ids: ws.ids, N: N)
     }
 

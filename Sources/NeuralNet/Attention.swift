@@ -11,10 +11,12 @@ import Kernels
 /// Position t attends to keys 0...t only (softmax over those keys; later keys get probability exactly 0).
 public enum CausalSelfAttention {
     /// - Parameters: out (B, T, h·e) row stride h·e; probs (B, h, T, T) cache for backward;
-    ///   q, k, v (B, T, ld) with head j at column offset j·e.
+    ///   q, k, v (B, T, ld) with head j at column offset j·e; keyIDs (B, T): when given, keys whose id is 0
+    ///   (padding) get probability 0 for every query but their own position. Backward needs no mask: a zero
+    ///   probability passes no gradient.
     public static func forward(
         out: FloatPtr, probs: FloatPtr, q: ConstFloatPtr, k: ConstFloatPtr, v: ConstFloatPtr,
-        B: Int, T: Int, heads h: Int, headWidth e: Int, ld: Int
+        B: Int, T: Int, heads h: Int, headWidth e: Int, ld: Int, keyIDs: UnsafePointer<Int32>? = nil
     ) {
         let d = h * e, scale = 1 / Float(e).squareRoot()
         let os = SendablePtr(out), ps = SendablePtr(probs)
@@ -29,6 +31,9 @@ public enum CausalSelfAttention {
                           ldb: ld, beta: 0, c: p, threads: 1)
                 for t in 0..<T {
                     let r = p + t * T
+                    if let ids = keyIDs {
+                        for s in 0..<t where ids[b * T + s] == 0 { r[s] = -1e30 }
+                    }
                     _ = Kernels.softmaxRowInPlace(r, t + 1)
                     if t + 1 < T { (r + t + 1).update(repeating: 0, count: T - t - 1) }
                 }

@@ -27,6 +27,9 @@ import Testing
     static let cases: [(String, ModelConfig)] = [
         ("sasrec", config()), ("sasrec-2heads", config(heads: 2)), ("bio-sasrec", config(bio: true)),
         ("sasrec-tied", { var c = config(); c.output = .tied; return c }()),
+        // Kang & McAuley's: tied output, √d-scaled embeddings, padding keys masked (the batch gets padding below).
+        ("sasrec-published", { var c = config(heads: 2); c.output = .tied; c.scaleEmbedding = true
+                               c.maskPaddingKeys = true; return c }()),
         ("cl", config(.crossLayer, bio: true)), ("cb", config(.crossBlock, bio: true)),
         ("al", config(.adjacentLayer, bio: true)), ("ab", config(.adjacentBlock, bio: true, depth: 3)),
     ]
@@ -41,7 +44,11 @@ import Testing
         for (spec, ref) in zip(p.specs, p.refs) where spec.name.hasSuffix(".w") || spec.name.hasSuffix(".b") {
             for i in 0..<ref.count { p.value(ref)[i] = rng.normal() * 0.4 }
         }
-        let batch = PlantedSource.make(rows: 3, length: 7, itemCount: Self.K, seed: 8).batch(0..<3)
+        var batch = PlantedSource.make(rows: 3, length: 7, itemCount: Self.K, seed: 8).batch(0..<3)
+        // Left padding in two rows, as short histories have, where keys are masked: a masked key must pass no
+        // gradient and break nothing. (Elsewhere padding rows reach LayerNorm with only a 0.02-std positional
+        // row, where a 3e-3 step is too coarse for central differences.)
+        if c.maskPaddingKeys == true { for i in [0, 1, 7, 8, 9] { batch.ids[i] = 0 } }
         p.zeroGrads()
         _ = model.trainStep(batch)
         let analytic = Array(UnsafeBufferPointer(start: p.grads, count: p.count))
@@ -120,6 +127,27 @@ import Testing
                 && closed.middle == model.parameters.count(in: .middle))
         c.input = .blockwise
         #expect(throws: ModelConfigError.self) { try ModelFactory.make(c, itemCount: Self.K, seed: 1) }
+    }
+
+    /// With padding keys masked, the padding positions' inputs (here their positional rows) reach no real
+    /// position; without the mask they do.
+    @Test func paddingKeysAreNotAttendedTo() throws {
+        var c = Self.config(heads: 2)
+        c.maskPaddingKeys = true
+        let batch = SequenceBatch(ids: [0, 0, 3, 9, 4, 11], batchSize: 1, length: 6)
+        func shift(_ masked: Bool) throws -> Float {
+            var cc = c
+            cc.maskPaddingKeys = masked ? true : nil
+            let model = try ModelFactory.make(cc, itemCount: Self.K, seed: 7) as! SASRec
+            let before = model.hiddenLast(batch)
+            // Positions 0 and 1 (the padding) read positional rows T−1−t = 5 and 4.
+            let pos = model.parameters.value(model.positionTable)
+            // Not a constant: LayerNorm would remove a shift of every component alike.
+            for i in (4 * cc.dim)..<(6 * cc.dim) { pos[i] += Float(i % 3) - 1 }
+            return zip(before, model.hiddenLast(batch)).map { abs($0 - $1) }.max() ?? 0
+        }
+        #expect(try shift(true) == 0)
+        #expect(try shift(false) > 1e-4)
     }
 
     @Test func factoryChecksSASRecKeys() {
