@@ -110,8 +110,8 @@ struct Figure1Stage: Stage {
                                 xRange: axis == "dim" ? Double(pts[0].value) / 1.4 ... Double(pts[pts.count - 1].value) * 1.6
                                     : Double(pts[0].value) - 0.4 ... Double(pts[pts.count - 1].value) + 0.8,
                                 series: series,
-                                // One key for both panels: the first panel holds every series name.
-                                legend: panels.isEmpty ? .topLeft : .hidden, xTics: pts.map { Double($0.value) }))
+                                // One key for both panels, placed on the first below: it holds every series name.
+                                legend: .hidden, xTics: pts.map { Double($0.value) }))
         }
         if let first = panels.first {
             panels[0].legend = first.uncrowdedLegend(panelWidth: 640, panelHeight: 480)
@@ -219,7 +219,8 @@ struct ParetoFigureStage: Stage {
                                         label: m.label))
             }
             // The front over every model of the panel, whatever its family: a baseline can dominate a CpRec variant.
-            let front = Set(Self.front(points))
+            let frontOrder = Self.front(points)
+            let front = Set(frontOrder)
             let ys = points.map(\.y).filter(\.isFinite)
             // Markers closer than 2 % of the panel's height overlap at this size: draw them once, label them together.
             let groups = Self.coincident(points, tolerance: 0.02 * ((ys.max() ?? 0) - (ys.min() ?? 0)))
@@ -230,7 +231,7 @@ struct ParetoFigureStage: Stage {
                 p.label = front.contains(g[0]) ? g.map { models[$0].label }.joined(separator: ", ") : nil
                 drawn.append((Self.family(models[g[0]]), p))
             }
-            var series = [Series("Pareto front", points: Self.front(points).map { DataPoint(points[$0].x, points[$0].y) },
+            var series = [Series("Pareto front", points: frontOrder.map { DataPoint(points[$0].x, points[$0].y) },
                                  style: .lines, linetype: Palette.black)]
             for (k, f) in families.enumerated() {
                 let own = drawn.filter { $0.family == f }.map(\.point)
@@ -315,7 +316,8 @@ struct ConvergenceFigureStage: Stage {
                 selectedEpoch.append(Series("\(m.label): each seed's selected epoch", points: chosen, style: .points, linetype: lt))
                 // Wall clock: epoch × the model's mean measured epoch time (training plus validation).
                 let perEpoch = curves.compactMap(\.secondsPerEpoch)
-                if perEpoch.count == curves.count, let spe = Optional(perEpoch.reduce(0, +) / Double(perEpoch.count)), spe > 0 {
+                let spe = perEpoch.reduce(0, +) / Double(max(perEpoch.count, 1))
+                if perEpoch.count == curves.count, spe > 0 {
                     byTime += [Series("\(m.label) ± sd", points: mean.map { DataPoint($0.x * spe, $0.y, yError: $0.yError) },
                                       style: .band, linetype: lt, inKey: false),
                                Series("\(m.label)", points: mean.map { DataPoint($0.x * spe, $0.y) }, style: .lines, linetype: lt)]
