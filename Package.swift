@@ -44,7 +44,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "PipelineCLI", dependencies: [
-            "Experiments", "Pipeline", "Subprocess", "Benchmarks",
+            "Experiments", "Pipeline", "Subprocess", "Benchmarks", "Kernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -38,6 +38,24 @@ public enum BLAS {
         return String(cString: p)
     }
 
+    /// OpenBLAS's generic x86 kernels: what it loads when it does not recognise the CPU model. Seen on VMs whose
+    /// CPU reports a generic model: Prescott (SSE3) then runs sgemm at 32 GFLOP/s on a core that gives 150 with
+    /// its AVX-512 kernel, and every training run takes about 2.5-3x as long.
+    public static let genericKernels: Set<String> = ["Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom",
+                                                     "Katmai", "Generic"]
+
+    /// The kernel to name in OPENBLAS_CORETYPE so that OpenBLAS uses what this CPU supports: SkylakeX for AVX-512,
+    /// Haswell for AVX2+FMA (`isaLevel` as `Kernels.hardwareISALevel`). Nil when OpenBLAS chose a specific kernel
+    /// itself, when the user set the variable (their choice stands, even an empty one), or when the CPU has neither.
+    public static func matchingKernel(loaded: String, isaLevel: Int, coretypeVariable: String?) -> String? {
+        guard coretypeVariable == nil, genericKernels.contains(loaded) else { return nil }
+        return isaLevel >= 2 ? "SkylakeX" : isaLevel == 1 ? "Haswell" : nil
+    }
+
+    /// The numerics a model stage's result depends on: OpenBLAS's kernel and the row kernels' instruction set. Part
+    /// of every model stage's parameters, so a cache (a shared one on Slurm too) never mixes results of two kernels.
+    public static var numericsIdentity: String { "OpenBLAS \(coreName), rows \(Kernels.rowKernelISA)" }
+
     /// C(m×n) = alpha · op(A) · op(B) + beta · C, all row-major.
     /// op(A) is m×k (A stored k×m when transA), op(B) is k×n (B stored n×k when transB).
     public static func gemm(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import Kernels
 import Pipeline
 import Subprocess
 
@@ -414,18 +415,30 @@ Children.forwardTerminationSignals()
 // ArgumentParser would print a Foundation error as `Error Domain=NSCocoaErrorDomain Code=512 "(null)"`: every
 // such error is turned into a sentence naming the path and the cause first. Exit status: 2 for a spec that cannot
 // be read or built into a graph, 1 for a stage failure or any other error, 64 for a usage error.
-/// `CPREC_NUMERICS=avx2`: OpenBLAS picks its kernel when the library loads, before any Swift code runs, so the
-/// process restarts itself once with OpenBLAS's Haswell (AVX2) kernel named; the row kernels read the same variable.
-func restartOnTheCappedNumericsPath() {
+/// OpenBLAS picks its kernel when the library loads, before any Swift code runs, so choosing another one means
+/// restarting the process once with OPENBLAS_CORETYPE named. Two cases: `CPREC_NUMERICS=avx2` (Haswell, the capped
+/// numerics path; the row kernels read the same variable), and OpenBLAS falling back to a generic SSE kernel on a
+/// CPU it does not recognise (the kernel matching the CPU's instruction set; a variable the user set is never touched).
+func restartWithTheRightBLASKernel() {
     let env = ProcessInfo.processInfo.environment
-    guard env["CPREC_NUMERICS"] == "avx2", env["OPENBLAS_CORETYPE"] != "Haswell" else { return }
-    setenv("OPENBLAS_CORETYPE", "Haswell", 1)
+    let kernel: String
+    if env["CPREC_NUMERICS"] == "avx2" {
+        guard env["OPENBLAS_CORETYPE"] != "Haswell" else { return }
+        kernel = "Haswell"
+    } else {
+        guard let k = BLAS.matchingKernel(loaded: BLAS.coreName, isaLevel: Kernels.isaLevel,
+                                          coretypeVariable: env["OPENBLAS_CORETYPE"]) else { return }
+        FileHandle.standardError.write(Data(("note: OpenBLAS fell back to its generic \(BLAS.coreName) kernel on this CPU; "
+            + "restarting with OPENBLAS_CORETYPE=\(k) (the CPU supports it). Set OPENBLAS_CORETYPE to choose.\n").utf8))
+        kernel = k
+    }
+    setenv("OPENBLAS_CORETYPE", kernel, 1)
     let args = CommandLine.arguments.map { strdup($0) } + [nil]
     execv("/proc/self/exe", args)
-    FileHandle.standardError.write(Data("Error: CPREC_NUMERICS=avx2: could not restart with OPENBLAS_CORETYPE=Haswell (errno \(errno))\n".utf8))
+    FileHandle.standardError.write(Data("Error: could not restart with OPENBLAS_CORETYPE=\(kernel) (errno \(errno))\n".utf8))
     exit(1)
 }
-restartOnTheCappedNumericsPath()
+restartWithTheRightBLASKernel()
 
 do {
     var command = try PipelineCommand.parseAsRoot()

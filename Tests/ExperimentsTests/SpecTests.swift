@@ -97,6 +97,18 @@ import Testing
         }
     }
 
+    /// Two OpenBLAS kernels round differently, so a model stage's key names the kernel it ran with: a cache shared by
+    /// machines (or filled before `pipeline` chose the CPU's own kernel) never mixes their results.
+    @Test func modelStagesKeyTheBLASKernel() throws {
+        let stages = try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: repositorySpecs, outputRoot: URL(fileURLWithPath: "/tmp")))
+        for s in stages {
+            let kind = s.id.raw.split(separator: "/").first.map(String.init) ?? ""
+            guard ["train", "evaluate", "finetune", "tune"].contains(kind) || s.id.raw == "figure/scalemap",
+                  case .object(let p) = s.parameters else { continue }
+            #expect(p["numerics"] == .string(BLAS.numericsIdentity), "\(s.id.raw)")
+        }
+    }
+
     @Test func profileDefaultsAreLayeredUnderModelEntries() throws {
         let specs = try SpecBundle.load(repositorySpecs)
         let smoke = try specs.profile("smoke")

@@ -77,7 +77,9 @@ struct TrainStage: Stage {
     var tune: StageID? = nil
     var id: StageID { Self.stageID(dataset: dataset, model: model.name, seed: training.seed) }
     var version: Int { EngineRevision.stageVersion(2) }
-    var parameters: JSONValue { .object(["model": .encoded(model.config), "training": .encoded(training)]) }
+    var parameters: JSONValue {
+        .object(["model": .encoded(model.config), "training": .encoded(training), "numerics": .string(BLAS.numericsIdentity)])
+    }
     var inputs: [StageID] { [prep, blocks] + (tune.map { [$0] } ?? []) }
     var outputs: [String] { [Self.checkpointName, Self.recordName] }
     var preferredThreads: Int? { training.threads }
@@ -195,7 +197,7 @@ struct EvaluateStage: Stage {
     var version: Int { EngineRevision.stageVersion(8) }
     var parameters: JSONValue {
         .object(["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)), "threads": .number(Double(threads)),
-                 "baseline": baseline.map { .encoded($0.config) } ?? .null])
+                 "baseline": baseline.map { .encoded($0.config) } ?? .null, "numerics": .string(BLAS.numericsIdentity)])
     }
     var preferredThreads: Int? { threads }
     var baselineTrain: StageID? { baseline.map { TrainStage.stageID(dataset: dataset, model: $0.name, seed: seed) } }

@@ -48,7 +48,8 @@ struct ScaleMapStage: Stage {
     var parameters: JSONValue {
         .object(["models": .encoded(models.map(\.config)), "labels": .encoded(models.map(\.label)), "plotted": .string(plotted),
                  "K": .encoded(spec.vocabularies), "d": .encoded(spec.dims),
-                 "budget": .number(spec.budget), "threads": .number(Double(threads)), "t": .number(Double(Self.seqLength))])
+                 "budget": .number(spec.budget), "threads": .number(Double(threads)), "t": .number(Double(Self.seqLength)),
+                 "numerics": .string(BLAS.numericsIdentity)])
     }
     var inputs: [StageID] { [] }
     var preferredThreads: Int? { threads }

@@ -31,7 +31,8 @@ struct FinetuneStage: Stage {
     var parameters: JSONValue {
         var p: [String: JSONValue] = ["model": .encoded(model.config), "label": .string(model.label), "pretrained": .bool(pretrained),
                                       "epochs": .number(Double(transfer.epochs)), "negatives": .number(Double(transfer.negatives)),
-                                      "freezeBackbone": .bool(freezeBackbone), "training": .encoded(training)]
+                                      "freezeBackbone": .bool(freezeBackbone), "training": .encoded(training),
+                                      "numerics": .string(BLAS.numericsIdentity)]
         // Only when declared, so the key of a profile without `scratch:` is what it was.
         if let scratch { p["scratch"] = .encoded(scratch) }
         return .object(p)
