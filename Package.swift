@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["NeuralNet", "Kernels"]),
         .target(name: "Datasets", dependencies: ["Hashing", "Random", "Subprocess"], exclude: ["README.md"]),
         // Ranking metrics, inference timing, parameter counts: how a trained model is judged.
-        .target(name: "Evaluation", dependencies: ["Models", "Kernels"]),
+        .target(name: "Evaluation", dependencies: ["Models", "Kernels", "Random"]),
         // The epoch loop (early stopping, resume, non-finite guard) and transfer fine-tuning.
         .target(name: "Training", dependencies: ["Evaluation", "Models", "NeuralNet", "Kernels", "Random"]),
         // `pipeline bench`: fixed training cases timed on synthetic batches.

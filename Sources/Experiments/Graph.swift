@@ -79,7 +79,7 @@ struct GraphBuilder {
         let train = try trainStage(dataset: dataset, model: model, seed: seed, tuneAs: tuneAs, prep: prep, blocks: blocks)
         let evaluate = EvaluateStage(dataset: dataset, model: model, train: train.id, prep: prep, blocks: blocks,
                                      inferenceBatch: profile.inferenceBatch, threads: profile.training.threads,
-                                     seed: seed, baseline: baseline)
+                                     seed: seed, baseline: baseline, sampledNegatives: profile.sampledNegatives)
         add(train)
         add(evaluate)
         return (train.id, evaluate.id)
@@ -228,6 +228,21 @@ struct GraphBuilder {
             add(Table6Stage(finetunes: finetunes, profile: profile.name, paperValues: paperValues,
                             seeds: (profile.claimSeeds?.seeds ?? profile.seeds).count, datasetNote: note))
             tables.append("table6")
+        }
+
+        // Ours beside the literature's numbers, under their protocols, on the profile's datasets.
+        if let n = profile.sampledNegatives {
+            var rows: [LiteratureStage.Row] = []
+            for ds in profile.datasets {
+                for m in modelNames where profile.runs(m, on: ds) {
+                    let entry = try specs.model(m, profile: profile.on(ds))
+                    rows.append(.init(dataset: ds, model: m, label: entry.label, seeds: profile.seeds(for: m)))
+                }
+            }
+            add(LiteratureStage(datasets: mainLabels, rows: rows, negatives: n, profile: profile.name,
+                                literature: specs.directory.appendingPathComponent(LiteratureValues.fileName),
+                                seqLengths: Dictionary(uniqueKeysWithValues: try profile.datasets.map { ($0, try catalog.spec($0).prep.seqLength) })))
+            tables.append("literature")
         }
 
         let syntheticNames = allDatasets.filter { name in

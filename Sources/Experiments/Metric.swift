@@ -21,6 +21,17 @@ public enum Metric: String, CaseIterable, Codable, Sendable {
     }
 }
 
+/// A metric under the sampled protocol, kept in metrics.json beside the full-ranking ones as "<protocol> <metric>"
+/// (e.g. "sampled-100-uniform HR@10"): the protocol names are literature.yaml's.
+enum SampledMetric {
+    static func protocolName(negatives: Int, _ weighting: NegativeSampler.Weighting) -> String {
+        "sampled-\(negatives)-\(weighting.rawValue)"
+    }
+    static func key(negatives: Int, _ weighting: NegativeSampler.Weighting, _ metric: Metric) -> String {
+        "\(protocolName(negatives: negatives, weighting)) \(metric.rawValue)"
+    }
+}
+
 /// The column vocabulary of experiments.yaml tables (and of paper-values.yaml): a metric or a measured quantity.
 public enum TableColumn: RawRepresentable, CaseIterable, Codable, Hashable, Sendable {
     case metric(Metric)

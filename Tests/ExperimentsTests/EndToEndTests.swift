@@ -8,7 +8,7 @@ import Testing
 /// `pipeline all --profile smoke` in a temporary folder with one seed, then with the shipped two (only the new
 /// seed's model stages run), then again (nothing runs); every table and figure file, and values that make sense.
 @Suite(.serialized) struct EndToEndTests {
-    static let tables = ["table1", "table2", "table3", "table4", "table5", "table6", "table7", "claims"]
+    static let tables = ["table1", "table2", "table3", "table4", "table5", "table6", "table7", "literature", "claims"]
     static let figures = ["fig1", "longtail", "pareto", "convergence"]
 
     @Test func smokeProfileProducesEveryTableAndFigureThenRunsNothing() throws {
@@ -48,6 +48,9 @@ import Testing
             #expect(report.contains("| \(claim) |"), "REPORT.md lacks the \(claim) claim")
         }
         #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("paper-tables/numbers.tex").path))
+        // smoke declares sampledNegatives: 20, so every evaluation also ranks against 20 sampled items.
+        let literature = try String(contentsOf: root.appendingPathComponent("paper-tables/literature.md"), encoding: .utf8)
+        #expect(literature.contains("1+20 uniform") && literature.contains("1+20 popular."))
         try checkValues(root)
 
         let second = try Engine(stages: try Paper.graph(options), store: CacheStore(root: root.appendingPathComponent(".cache")))

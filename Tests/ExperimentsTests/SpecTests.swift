@@ -109,6 +109,27 @@ import Testing
         }
     }
 
+    /// `sampledNegatives` reaches every evaluate stage's key and adds the literature table; a profile without it
+    /// keeps its keys (no parameter) and has no such table.
+    @Test func sampledNegativesReachEvaluationAndTheLiteratureTable() throws {
+        let graph = { (p: String) in try Paper.graph(ExperimentOptions(profile: p, specDirectory: repositorySpecs, outputRoot: URL(fileURLWithPath: "/tmp"))) }
+        let smoke = try graph("smoke")
+        #expect(smoke.contains { $0.id.raw == "table/literature" })
+        for s in smoke where s.id.kind == "evaluate" {
+            guard case .object(let p) = s.parameters else { continue }
+            #expect(p["sampledNegatives"] == .number(20), "\(s.id.raw)")
+        }
+        let ml = try graph("movielens-100k")
+        #expect(!ml.contains { $0.id.raw == "table/literature" })
+        for s in ml where s.id.kind == "evaluate" {
+            guard case .object(let p) = s.parameters else { continue }
+            #expect(p["sampledNegatives"] == nil)
+        }
+        let bad = try specsCopy(editing: "profiles.yaml") { $0.replacingOccurrences(of: "    sampledNegatives: 20\n", with: "    sampledNegatives: 0\n") }
+        defer { try? FileManager.default.removeItem(at: bad) }
+        #expect(throws: (any Error).self) { try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: bad, outputRoot: URL(fileURLWithPath: "/tmp"))) }
+    }
+
     @Test func profileDefaultsAreLayeredUnderModelEntries() throws {
         let specs = try SpecBundle.load(repositorySpecs)
         let smoke = try specs.profile("smoke")

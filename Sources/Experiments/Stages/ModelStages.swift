@@ -187,6 +187,10 @@ struct EvaluateStage: Stage {
     let seed: UInt64
     /// NextItNet on the same data and seed: the inference speedup is timed against it inside this stage (nil for itself).
     let baseline: ModelEntry?
+    /// Also rank each target against this many sampled items (profiles.yaml `sampledNegatives`); nil: full ranking only.
+    var sampledNegatives: Int? = nil
+    /// The negatives' seed: one list per test row, the same for every model and training seed.
+    static let negativeSeed: UInt64 = 2020
     /// Batch-1 timing stops after this many test sequences or this many seconds (both paths together), so
     /// evaluate stays cheap on large test sets; the median per sequence needs no more.
     static let batch1Rows = 300
@@ -196,8 +200,12 @@ struct EvaluateStage: Stage {
     // 7: metrics gained HR@10 and NDCG@10. 8: SASRec's tree softmax reaches the fast top-N report.
     var version: Int { EngineRevision.stageVersion(8) }
     var parameters: JSONValue {
-        .object(["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)), "threads": .number(Double(threads)),
-                 "baseline": baseline.map { .encoded($0.config) } ?? .null, "numerics": .string(BLAS.numericsIdentity)])
+        var p: [String: JSONValue] = ["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)),
+                                      "threads": .number(Double(threads)), "baseline": baseline.map { .encoded($0.config) } ?? .null,
+                                      "numerics": .string(BLAS.numericsIdentity)]
+        // Only when declared, so the key of a profile without sampling is what it was.
+        if let sampledNegatives { p["sampledNegatives"] = .number(Double(sampledNegatives)) }
+        return .object(p)
     }
     var preferredThreads: Int? { threads }
     var baselineTrain: StageID? { baseline.map { TrainStage.stageID(dataset: dataset, model: $0.name, seed: seed) } }
@@ -218,6 +226,18 @@ struct EvaluateStage: Stage {
         var accumulator = MetricAccumulator()
         for r in ranks { accumulator.add(rank: Int(r)) }
         let metrics = accumulator.result
+        var values = Dictionary(uniqueKeysWithValues: Metric.allCases.map { ($0.rawValue, $0.value(metrics)) })
+        if let n = sampledNegatives {
+            context.progress("ranking against \(n) sampled items")
+            let counts = try PreparedDataset.loadItemCounts(from: try context.inputDirectory(prep))
+            for weighting in NegativeSampler.Weighting.allCases {
+                let sampler = NegativeSampler(itemCount: net.itemCount, weighting: weighting, counts: counts)
+                var sampled = MetricAccumulator()
+                for r in Evaluator.sampledRanks(net, on: test, batchSize: inferenceBatch, sampler: sampler, count: n,
+                                                seed: Self.negativeSeed) { sampled.add(rank: Int(r)) }
+                for m in Metric.allCases { values[SampledMetric.key(negatives: n, weighting, m)] = m.value(sampled.result) }
+            }
+        }
         try JSONFiles.write(ranks, to: context.outputDirectory.appendingPathComponent(Self.ranksName))
         // Timing runs on at most `timedRows` test rows: large test sets are there for the metrics' test-set noise,
         // and the time per row does not need them.
@@ -239,7 +259,7 @@ struct EvaluateStage: Stage {
         }
         let out = EvaluationOutput(
             dataset: dataset, model: model.name, label: model.label,
-            metrics: Dictionary(uniqueKeysWithValues: Metric.allCases.map { ($0.rawValue, $0.value(metrics)) }),
+            metrics: values,
             params: ParamCounts(net),
             bestEpoch: record.bestEpoch, epochsTrained: record.history.count, selection: record.selection,
             testSequences: test.count, inferenceBatch: inferenceBatch, seed: seed,
