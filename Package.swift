@@ -51,10 +51,12 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Kernels"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Evaluation", "Training", "Benchmarks", "NeuralNet", "Kernels"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Hashing", "Random"]),
+        // Helpers more than one test target needs (the local HTTP server).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Hashing", "Random", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Hashing", "Subprocess"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"], resources: [.copy("Golden")]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pipeline", "Reports", "Kernels", "Training"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pipeline", "Reports", "Kernels", "Training", "TestSupport"]),
         // Runs the built `pipeline` binary (exit codes, JSON, signals); no module of its own to import.
         .testTarget(name: "PipelineCLITests"),
     ],

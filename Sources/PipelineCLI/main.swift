@@ -57,7 +57,7 @@ func helpDiscussion() -> String {
 // MARK: - Shared options
 
 /// A profile or spec that cannot be read or built into a stage graph: exit status 2 (a stage failure is 1).
-struct SpecError: Error, CustomStringConvertible {
+struct UnbuildableGraph: Error, CustomStringConvertible {
     let description: String
 }
 
@@ -95,7 +95,7 @@ struct GraphOptions: ParsableArguments {
     }
 
     /// Builds the profile's graph and validates it; nothing is written. A spec that cannot be read, or a graph
-    /// that cannot be built from it, is a `SpecError`.
+    /// that cannot be built from it, is an `UnbuildableGraph`.
     /// `cache` nil: a command that never touches the cache (the default folder is named, not read).
     func engine(_ cache: CacheOptions?, outputRoot: URL? = nil, staleLockAfter: Double = 600) throws -> Engine {
         let root = cache?.root ?? CacheStore.resolveRoot(option: nil, environmentVariable: cacheEnvironmentVariable)
@@ -106,7 +106,7 @@ struct GraphOptions: ParsableArguments {
                                             mirror: try ExperimentOptions.resolveMirror(option: mirror))
             return try Engine(stages: try Paper.graph(options), store: store)
         } catch {
-            throw SpecError(description: describeError(error))
+            throw UnbuildableGraph(description: describeError(error))
         }
     }
 }
@@ -444,7 +444,7 @@ do {
     var command = try PipelineCommand.parseAsRoot()
     try command.run()
     Children.exitIfSignalled()
-} catch let error as SpecError {
+} catch let error as UnbuildableGraph {
     Children.exitIfSignalled()
     FileHandle.standardError.write(Data("Error: spec: \(error)\n".utf8))
     PipelineCommand.exit(withError: ExitCode(2))

@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import TestSupport
 import Testing
 @testable import Experiments
 
@@ -49,7 +50,7 @@ import Testing
         try zip.run(); zip.waitUntilExit()
         try #require(zip.terminationStatus == 0)
 
-        let server = try StaticHTTPServer(root: www)
+        let server = try LocalHTTPServer(root: www, lifetime: 900)
         defer { server.stop() }
         let specs = try specsCopy(editing: "profiles.yaml") { $0.replacingOccurrences(of: "\nprofiles:\n", with: "\nprofiles:\n" + Self.profile) }
         defer { try? FileManager.default.removeItem(at: specs) }
@@ -97,57 +98,3 @@ struct SplitMix {
     mutating func next(below n: Int) -> Int { Int(next() % UInt64(n)) }
 }
 
-/// `python3 -m http.server` on 127.0.0.1 (a free port chosen by the OS) serving `root`, logging request paths.
-final class StaticHTTPServer {
-    let process = Process()
-    let port: Int
-    let log: URL
-    var base: String { "http://127.0.0.1:\(port)/" }
-
-    static let script = """
-    import http.server, functools, os, sys, threading
-    root, log = sys.argv[1], sys.argv[2]
-    class H(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-        def do_GET(self):
-            with open(log, "a") as f:
-                f.write(self.path + "\\n")
-            super().do_GET()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(H, directory=root))
-    print(server.server_address[1], flush=True)
-    threading.Timer(900, lambda: os._exit(0)).start()  # never outlive a crashed test run
-    server.serve_forever()
-    """
-
-    init(root: URL) throws {
-        let scriptURL = root.deletingLastPathComponent().appendingPathComponent("server.py")
-        try Data(Self.script.utf8).write(to: scriptURL)
-        log = root.deletingLastPathComponent().appendingPathComponent("requests.log")
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", scriptURL.path, root.path, log.path]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while !line.contains(0x0A) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        guard let p = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            kill(process.processIdentifier, SIGKILL)
-            throw ExperimentError("test HTTP server did not start")
-        }
-        port = p
-    }
-
-    var requests: [String] { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
-
-    /// SIGKILL: a test runner's children may ignore SIGTERM (see DatasetsTests' LocalHTTPServer).
-    func stop() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-}
