@@ -101,16 +101,22 @@ public protocol OutputLayer: AnyObject {
                              maskPadding: Bool, scale: Float) -> Double
     /// out (N, V): full probability distribution per row (sums to 1).
     func score(out: FloatPtr, x: ConstFloatPtr, N: Int)
+    /// Scores in the same order as `score` without normalising them (a flat softmax's logits): what top-n needs.
+    func logits(out: FloatPtr, x: ConstFloatPtr, N: Int)
     /// Top-n item ids per row (N × n, best first), never id 0.
     func topN(x: ConstFloatPtr, N: Int, n: Int) -> [Int32]
 }
 
 extension OutputLayer {
-    /// Top-n from full scoring (the default for non-tree outputs).
+    /// Outputs whose scores are not one monotone map of logits (the tree softmax) rank by their scores.
+    public func logits(out: FloatPtr, x: ConstFloatPtr, N: Int) { score(out: out, x: x, N: N) }
+
+    /// Top-n from full scoring (the default for non-tree outputs), on the logits: a softmax does not change a row's
+    /// order, so top-n needs no exponentials over the vocabulary.
     public func fullTopN(x: ConstFloatPtr, N: Int, n: Int, scratch: ScratchBuffer) -> [Int32] {
         let V = vocabulary
         let p = scratch.reserve(N * V)
-        score(out: p, x: x, N: N)
+        logits(out: p, x: x, N: N)
         var out = [Int32]()
         out.reserveCapacity(N * n)
         for r in 0..<N { out += Kernels.topK(p + r * V, V, k: n, excluding: 0) }
@@ -271,8 +277,11 @@ public final class FullSoftmax: OutputLayer {
             N: N, D: dim, V: vocabulary, maskPadding: maskPadding, scale: scale)
     }
     public func score(out: FloatPtr, x: ConstFloatPtr, N: Int) {
-        Linear.forward(out: out, x: x, w: params.value(weight), bias: params.value(bias), N: N, C: dim, O: vocabulary)
+        logits(out: out, x: x, N: N)
         Kernels.softmaxRows(out, out, rows: N, cols: vocabulary)
+    }
+    public func logits(out: FloatPtr, x: ConstFloatPtr, N: Int) {
+        Linear.forward(out: out, x: x, w: params.value(weight), bias: params.value(bias), N: N, C: dim, O: vocabulary)
     }
     public func topN(x: ConstFloatPtr, N: Int, n: Int) -> [Int32] { fullTopN(x: x, N: N, n: n, scratch: scratch) }
 }
@@ -313,8 +322,11 @@ public final class TiedSoftmax: OutputLayer {
         return total
     }
     public func score(out: FloatPtr, x: ConstFloatPtr, N: Int) {
-        BLAS.gemm(transB: true, m: N, n: vocabulary, k: dim, a: x, b: params.value(table), beta: 0, c: out)
+        logits(out: out, x: x, N: N)
         Kernels.softmaxRows(out, out, rows: N, cols: vocabulary)
+    }
+    public func logits(out: FloatPtr, x: ConstFloatPtr, N: Int) {
+        BLAS.gemm(transB: true, m: N, n: vocabulary, k: dim, a: x, b: params.value(table), beta: 0, c: out)
     }
     public func topN(x: ConstFloatPtr, N: Int, n: Int) -> [Int32] { fullTopN(x: x, N: N, n: n, scratch: scratch) }
 }
@@ -351,10 +363,13 @@ public final class LowRankSoftmax: OutputLayer {
         return loss
     }
     public func score(out: FloatPtr, x: ConstFloatPtr, N: Int) {
+        logits(out: out, x: x, N: N)
+        Kernels.softmaxRows(out, out, rows: N, cols: vocabulary)
+    }
+    public func logits(out: FloatPtr, x: ConstFloatPtr, N: Int) {
         let zp = z.reserve(N * rank)
         BLAS.gemm(m: N, n: rank, k: dim, a: x, b: params.value(projection), c: zp)
         Linear.forward(out: out, x: zp, w: params.value(weight), bias: params.value(bias), N: N, C: rank, O: vocabulary)
-        Kernels.softmaxRows(out, out, rows: N, cols: vocabulary)
     }
     public func topN(x: ConstFloatPtr, N: Int, n: Int) -> [Int32] { fullTopN(x: x, N: N, n: n, scratch: scratch) }
 }

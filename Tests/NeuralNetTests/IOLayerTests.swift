@@ -126,6 +126,33 @@ import Testing
         checkOutput(low, q, mask: false)
     }
 
+    /// A flat softmax's logits are its scores before normalising: softmax(logits) = scores, and top-n (which ranks
+    /// the logits, with no exponentials over the vocabulary) equals the top-n of the scores.
+    @Test func flatOutputsRankTheirLogits() {
+        let p = ParameterSet()
+        let input = FullEmbedding(p, name: "in", vocabulary: 14, dim: 8, initializer: .normal(std: 0.3))
+        let layers: [any OutputLayer] = [FullSoftmax(p, prefix: "full", vocabulary: 14, dim: 8),
+                                         TiedSoftmax(p, table: input.table, vocabulary: 14, dim: 8),
+                                         LowRankSoftmax(p, prefix: "low", vocabulary: 14, rank: 3, dim: 8)]
+        var rng = Rng(seed: 12)
+        p.allocate(rng: &rng)
+        Kernels.scale(p.values, 10, p.count)
+        let N = 4, V = 14
+        let x = Buf((0..<(N * 8)).map { _ in rng.normal() })
+        for layer in layers {
+            let logits = Buf(zeros: N * V), scores = Buf(zeros: N * V)
+            layer.logits(out: logits.p, x: x.p, N: N)
+            layer.score(out: scores.p, x: x.p, N: N)
+            var sum = 0.0
+            for i in 0..<V { sum += Double(logits.p[i]) }
+            #expect(abs(sum - 1) > 1e-3, "\(type(of: layer)): logits look normalised")
+            Kernels.softmaxRows(logits.p, logits.p, rows: N, cols: V)
+            for i in 0..<(N * V) { #expect(abs(logits.p[i] - scores.p[i]) < 1e-5) }
+            let top = layer.topN(x: x.p, N: N, n: 5)
+            #expect(top == (0..<N).flatMap { Kernels.topK(scores.p + $0 * V, V, k: 5, excluding: 0) })
+        }
+    }
+
     func fullTop(_ layer: TreeSoftmax, _ x: Buf, N: Int, n: Int) -> [Int32] {
         let V = layer.vocabulary
         let probs = Buf(zeros: N * V)

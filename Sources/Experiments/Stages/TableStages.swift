@@ -176,7 +176,7 @@ enum ResultColumns {
                      "Values are mean ± standard deviation over \(seeds) training seed\(seeds == 1 ? "" : "s") (a seed moves initialisation and batch order, not the data split); every seed's value is in runs.csv."]
         if columns.contains(.trainingTime) { notes.append("TT: wall time of training up to the selected epoch, minutes.") }
         if columns.contains(.speedup) {
-            notes.append("Speedup: \(reference)'s time to generate the top-5 list of every test sequence divided by the model's (fast top-N path where it has one), same batch and threads.")
+            notes.append("Speedup: \(reference)'s time to generate the top-5 list of every test sequence divided by the model's, each through its own top-N path (a flat softmax ranks its logits, the tree softmax prunes exactly), timed in alternation, same batch and threads.")
         }
         if columns.contains(.speedupBatch1) {
             notes.append("Speedup (batch 1): the same at test batch 1, the paper's latency setting: median time per sequence over up to \(EvaluateStage.batch1Rows) test sequences (or \(Int(EvaluateStage.batch1Budget)) s), \(reference) and the model called alternately. Block-wise softmax models use the exact pruned top-N (equal to full scoring).")
