@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Hashing", "Random", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Hashing", "Subprocess"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"], resources: [.copy("Golden")]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pipeline", "Reports", "Kernels", "Training", "TestSupport"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pipeline", "Reports", "Kernels", "Training", "Datasets", "TestSupport"]),
         // Runs the built `pipeline` binary (exit codes, JSON, signals); no module of its own to import.
         .testTarget(name: "PipelineCLITests"),
     ],

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Kernels
 import Pipeline
@@ -128,6 +129,21 @@ import Testing
         let bad = try specsCopy(editing: "profiles.yaml") { $0.replacingOccurrences(of: "    sampledNegatives: 20\n", with: "    sampledNegatives: 0\n") }
         defer { try? FileManager.default.removeItem(at: bad) }
         #expect(throws: (any Error).self) { try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: bad, outputRoot: URL(fileURLWithPath: "/tmp"))) }
+    }
+
+    /// A shipped download names its upstream host: a loopback address (once "http://127.0.0.1:/ml-1m.zip") would
+    /// only work with --mirror, which is transport and belongs on the command line, not in the spec.
+    @Test func shippedDownloadsPointAtRealHosts() throws {
+        let catalog = try DatasetCatalog.load(repositorySpecs)
+        var downloads = 0
+        for name in catalog.order {
+            guard case .download(let d) = try catalog.spec(name).source else { continue }
+            downloads += 1
+            let host = URLComponents(string: d.url)?.host ?? ""
+            #expect(d.url.hasPrefix("https://") && !host.isEmpty && host != "localhost" && !host.hasPrefix("127.") && host != "::1",
+                    "\(name): \(d.url)")
+        }
+        #expect(downloads >= 3)
     }
 
     @Test func profileDefaultsAreLayeredUnderModelEntries() throws {
