@@ -231,7 +231,7 @@ public struct ProfileSpec: Sendable {
     public var figure1: Figure1Spec?
     public var transfer: TransferSpec?
     public var inferenceBatch: Int
-    /// Training seeds: every model of Tables 2-6 and Figure 1 is trained once per seed (`seeds: N` in the
+    /// Training seeds: every model of Tables 2-7 and Figure 1 is trained once per seed (`seeds: N` in the
     /// profile = training.seed, training.seed + 1, …). A seed moves initialisation and batch order, never the
     /// data split (prep has its own seed).
     public var seeds: [UInt64]

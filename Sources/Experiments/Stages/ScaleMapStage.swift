@@ -46,16 +46,20 @@ struct ScaleMapStage: Stage {
     /// The model the figure plots (experiments.yaml `figures.scalemap.plotted`).
     let plotted: String
     let threads: Int
+    /// Cells over this many bytes of parameters and gradients are skipped (tests lower it).
+    var memoryLimit = ScaleMapStage.memoryLimit
     var vocabularies: [Int] { spec.vocabularies }
     var dims: [Int] { spec.dims }
     var id: StageID { "figure/scalemap" }
     // 2: the profile's block widths (d, d/2, d/4), reference and model timed in alternation, the unpruned panel first.
-    var version: Int { EngineRevision.stageVersion(2) }
+    // 3: a reference skipped for memory gives no speedup (its first model was taken as the reference).
+    var version: Int { EngineRevision.stageVersion(3) }
     var parameters: JSONValue {
         .object(["models": .encoded(models.map(\.config)), "labels": .encoded(models.map(\.label)), "plotted": .string(plotted),
                  "K": .encoded(spec.vocabularies), "d": .encoded(spec.dims),
                  "budget": .number(spec.budget), "threads": .number(Double(threads)), "t": .number(Double(Self.seqLength)),
-                 "numerics": .string(BLAS.numericsIdentity)])
+                 "numerics": .string(BLAS.numericsIdentity)].merging(
+                    memoryLimit == Self.memoryLimit ? [:] : ["memoryLimit": .number(Double(memoryLimit))]) { a, _ in a })
     }
     var inputs: [StageID] { [] }
     var preferredThreads: Int? { threads }
@@ -113,14 +117,14 @@ struct ScaleMapStage: Stage {
                     var cell = ScaleCell(K: K, dim: d, model: m.name, label: m.label, params: total,
                                          ioParams: counts.input + counts.output, outputFlopShare: f.output / (f.middle + f.output))
                     // Values and gradients, 4 bytes each.
-                    if total * 8 > Self.memoryLimit {
+                    if total * 8 > memoryLimit {
                         cell.skipped = "\((total * 8) >> 30) GB of parameters and gradients"
                         cells.append(cell)
                         continue
                     }
                     context.progress("K \(K), d \(d): \(m.label)")
                     let net = try ModelFactory.make(c, itemCount: K, seed: 1)
-                    guard let reference = referenceNet else {
+                    if m.name == reference.name {
                         // The reference alone: its own row of the table (every speedup uses its alternated times).
                         referenceNet = net
                         cell.batch1 = Self.time([net], seqs, batch: 1, budget: spec.budget)?[0]
@@ -129,15 +133,21 @@ struct ScaleMapStage: Stage {
                         cells.append(cell)
                         continue
                     }
-                    (cell.reference1, cell.batch1) = Self.pair(Self.time([reference, net], seqs, batch: 1, budget: spec.budget))
+                    // A reference skipped for memory leaves the models' own times, and no speedup.
+                    guard let referenceNet else {
+                        cell.batch1 = Self.time([net], seqs, batch: 1, budget: spec.budget)?[0]
+                        cells.append(cell)
+                        continue
+                    }
+                    (cell.reference1, cell.batch1) = Self.pair(Self.time([referenceNet, net], seqs, batch: 1, budget: spec.budget))
                     if let tree = net.treeSoftmax {
                         tree.pruning = .off
-                        (cell.reference1Unpruned, cell.batch1Unpruned) = Self.pair(Self.time([reference, net], seqs, batch: 1, budget: spec.budget))
+                        (cell.reference1Unpruned, cell.batch1Unpruned) = Self.pair(Self.time([referenceNet, net], seqs, batch: 1, budget: spec.budget))
                         tree.pruning = .exact
                     } else {
                         (cell.reference1Unpruned, cell.batch1Unpruned) = (cell.reference1, cell.batch1)
                     }
-                    let t128 = Self.pair(Self.time([reference, net], seqs, batch: rows, budget: spec.budget))
+                    let t128 = Self.pair(Self.time([referenceNet, net], seqs, batch: rows, budget: spec.budget))
                     (cell.reference128, cell.batch128) = (t128.0.map { $0 / Double(rows) }, t128.1.map { $0 / Double(rows) })
                     cells.append(cell)
                 }
@@ -193,7 +203,7 @@ struct ScaleMapStage: Stage {
 
     func table(_ cells: [ScaleCell]) -> Table {
         var t = Table(title: "Scale map: parameters and top-5 inference time vs vocabulary K and width d",
-                      caption: "Untrained weights. A timing needs no training, but the exact pruned path is optimistic on them: an untrained head's softmax is flat, so the rule skips nearly every tail block (on trained Weishi-20K models it skips 18-29 %). The unpruned time, every block scored, is the headline. t = \(Self.seqLength), kernel 3, \(threads) thread(s). Blocks: [7000, 15000, K] for K > 20K, else [0.35K, 0.75K, K]; widths d, d/2, d/4 (the profiles' 64/32/16 at d = 64). Cells whose parameters and gradients exceed \(Self.memoryLimit >> 30) GiB are skipped.",
+                      caption: "Untrained weights. A timing needs no training, but the exact pruned path is optimistic on them: an untrained head's softmax is flat, so the rule skips nearly every tail block (on trained Weishi-20K models it skips 18-29 %). The unpruned time, every block scored, is the headline. t = \(Self.seqLength), kernel 3, \(threads) thread(s). Blocks: [7000, 15000, K] for K > 20K, else [0.35K, 0.75K, K]; widths d, d/2, d/4 (the profiles' 64/32/16 at d = 64). Cells whose parameters and gradients exceed \(memoryLimit >> 30) GiB are skipped.",
                       columns: [.label("Model"), Column("K", format: .count), Column("d", format: .integer),
                                 Column("Params", format: .count), Column("Output FLOPs", format: .percent(1)),
                                 Column("Top-5 b1", unit: "ms", format: .decimal(3)), Column("Speedup b1", format: .times(2)),

@@ -22,7 +22,7 @@ struct DatasetLabel: Codable, Hashable {
     }
 }
 
-/// `table/<name>` for Tables 2-5: one row group per dataset, one row per model (mean ± sd over seeds), ours beside
+/// `table/<name>` for the tables of experiments.yaml (Tables 2-5 and 7): one row group per dataset, one row per model (mean ± sd over seeds), ours beside
 /// the paper's value; trained models that do not beat MostPop are flagged, synthetic datasets get their oracle.
 struct TableStage: Stage {
     let table: TableSpec

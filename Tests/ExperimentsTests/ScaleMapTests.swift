@@ -1,0 +1,34 @@
+import Foundation
+import Pipeline
+import Testing
+@testable import Experiments
+
+/// The scale map times every model against the reference in the same cell; a reference skipped for memory must
+/// leave its models without a speedup (it once made the first model the reference of the others).
+@Suite struct ScaleMapTests {
+    @Test func aSkippedReferenceGivesNoSpeedup() throws {
+        let specs = try SpecBundle.load(repositorySpecs)
+        let smoke = try specs.profile("smoke")
+        let models = try ["nextitnet", "cprec-cl", "cprec-cb"].map { try specs.model($0, profile: smoke) }
+        var stage = ScaleMapStage(spec: ScaleMapSpec(vocabularies: [200, 1000], dims: [16], budget: 0.002),
+                                  models: models, plotted: "cprec-cb", threads: 1)
+        // NextItNet at K = 1000, d = 16 needs ~0.29 MB for values and gradients, CpRec under 0.2 MB: only the
+        // reference is skipped there; at K = 200 nothing is.
+        stage.memoryLimit = 250_000
+        let root = try temporaryDirectory("scalemap")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let engine = try Engine(stages: [stage], store: CacheStore(root: root.appendingPathComponent(".cache")))
+        let summary = try engine.run(nil, options: RunOptions(jobs: 1, threads: 1, outputRoot: root))
+        #expect(summary.succeeded, "\(summary.failed)")
+        let key = try #require(engine.status().first { $0.id == stage.id }?.key)
+        let cells = try JSONFiles.read([ScaleCell].self, from: engine.store.outputs(kind: "figure", key: key)
+            .appendingPathComponent("scalemap.json"))
+        let big = cells.filter { $0.K == 1000 }, small = cells.filter { $0.K == 200 }
+        #expect(big.first { $0.model == "nextitnet" }?.skipped != nil)
+        for c in big where c.model != "nextitnet" {
+            #expect(c.skipped == nil && c.batch1 != nil, "\(c.model) at K 1000 should be timed")
+            #expect(c.reference1 == nil && c.reference1Unpruned == nil && c.reference128 == nil, "\(c.model) got a reference")
+        }
+        for c in small where c.model != "nextitnet" { #expect(c.reference1 != nil && c.reference128 != nil) }
+    }
+}
