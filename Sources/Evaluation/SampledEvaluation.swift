@@ -64,15 +64,10 @@ extension Evaluator {
     /// itself and `count` negatives from `sampler`, excluding every item of the row; ties count against the target.
     public static func sampledRanks(_ model: any SequenceModel, on sequences: SequenceSet, batchSize: Int,
                                     sampler: NegativeSampler, count: Int, seed: UInt64) -> [Int32] {
-        precondition(sequences.length >= 2, "evaluation needs sequences of at least 2 ids (context + target)")
         var out: [Int32] = []
         out.reserveCapacity(sequences.count)
-        var start = 0
-        while start < sequences.count {
-            let end = min(sequences.count, start + batchSize)
-            let (ctx, targets) = sequences.contextAndTargets(start..<end)
-            let scores = model.scoreLast(ctx)
-            let k = model.itemCount
+        let k = model.itemCount
+        scoreBatches(model, on: sequences, batchSize: batchSize) { start, scores, targets in
             for (b, t) in targets.enumerated() where t != 0 {
                 let row = start + b
                 let items = Set(sequences.ids[(row * sequences.length)..<((row + 1) * sequences.length)].filter { $0 != 0 })
@@ -81,7 +76,6 @@ extension Evaluator {
                                                negativeScores: negatives.map { scores[b * k + Int($0)] })
                 out.append(Int32(rank))
             }
-            start = end
         }
         return out
     }
