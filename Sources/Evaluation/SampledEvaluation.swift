@@ -60,21 +60,23 @@ public struct NegativeSampler: Sendable {
 }
 
 extension Evaluator {
-    /// Per test row (rows whose target is padding skipped, as in `ranks`): the 0-based rank of the target among
-    /// itself and `count` negatives from `sampler`, excluding every item of the row; ties count against the target.
+    /// Per sampler, per test row (rows whose target is padding skipped, as in `ranks`): the 0-based rank of the
+    /// target among itself and `count` negatives from that sampler, excluding every item of the row; ties count
+    /// against the target. The test set is scored once for every sampler.
     public static func sampledRanks(_ model: any SequenceModel, on sequences: SequenceSet, batchSize: Int,
-                                    sampler: NegativeSampler, count: Int, seed: UInt64) -> [Int32] {
-        var out: [Int32] = []
-        out.reserveCapacity(sequences.count)
+                                    samplers: [NegativeSampler], count: Int, seed: UInt64) -> [[Int32]] {
+        var out = [[Int32]](repeating: [], count: samplers.count)
         let k = model.itemCount
         scoreBatches(model, on: sequences, batchSize: batchSize) { start, scores, targets in
             for (b, t) in targets.enumerated() where t != 0 {
                 let row = start + b
                 let items = Set(sequences.ids[(row * sequences.length)..<((row + 1) * sequences.length)].filter { $0 != 0 })
-                let negatives = sampler.sample(count: count, excluding: items, seed: seed, index: row)
-                let rank = SampledRanking.rank(positive: t, positiveScore: scores[b * k + Int(t)], negatives: negatives,
-                                               negativeScores: negatives.map { scores[b * k + Int($0)] })
-                out.append(Int32(rank))
+                for (i, sampler) in samplers.enumerated() {
+                    let negatives = sampler.sample(count: count, excluding: items, seed: seed, index: row)
+                    let rank = SampledRanking.rank(positive: t, positiveScore: scores[b * k + Int(t)], negatives: negatives,
+                                                   negativeScores: negatives.map { scores[b * k + Int($0)] })
+                    out[i].append(Int32(rank))
+                }
             }
         }
         return out

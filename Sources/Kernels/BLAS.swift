@@ -45,7 +45,7 @@ public enum BLAS {
                                                      "Katmai", "Generic"]
 
     /// The kernel to name in OPENBLAS_CORETYPE so that OpenBLAS uses what this CPU supports: SkylakeX for AVX-512,
-    /// Haswell for AVX2+FMA (`isaLevel` as `Kernels.hardwareISALevel`). Nil when OpenBLAS chose a specific kernel
+    /// Haswell for AVX2+FMA (`isaLevel` as `Kernels.isaLevel`). Nil when OpenBLAS chose a specific kernel
     /// itself, when the user set the variable (their choice stands, even an empty one), or when the CPU has neither.
     public static func matchingKernel(loaded: String, isaLevel: Int, coretypeVariable: String?) -> String? {
         guard coretypeVariable == nil, genericKernels.contains(loaded) else { return nil }

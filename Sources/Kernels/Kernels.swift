@@ -326,7 +326,7 @@ public enum Kernels {
     }
 
     /// The instruction set of the C row kernels on this CPU ("AVX-512", "AVX2+FMA" or "baseline").
-    public static var rowKernelISA: String { ["baseline", "AVX2+FMA", "AVX-512"][Int(ck_isa_level())] }
+    public static var rowKernelISA: String { ["baseline", "AVX2+FMA", "AVX-512"][isaLevel] }
     /// The row kernels' level (2 = AVX-512, 1 = AVX2+FMA, 0 = baseline), capped by CPREC_NUMERICS.
     public static var isaLevel: Int { Int(ck_isa_level()) }
 

@@ -11,7 +11,7 @@ import Testing
         let m = MostPop(itemCount: 6, trainSequences: train)
         let test = SequenceSet(rows: [[1, 3], [2, 4], [1, 5]], length: 2)
         let sampler = NegativeSampler(itemCount: 6, weighting: .uniform)
-        let ranks = Evaluator.sampledRanks(m, on: test, batchSize: 2, sampler: sampler, count: 3, seed: 7)
+        let ranks = Evaluator.sampledRanks(m, on: test, batchSize: 2, samplers: [sampler], count: 3, seed: 7)[0]
         // Target 3 (count 4) beats 2, 4, 5: rank 0. Target 4 (count 1) is behind 3, tied with 1 (a tie counts
         // against it), ahead of 5: rank 2. Target 5 (count 0) is behind 2, 3 and 4: rank 3.
         #expect(ranks == [0, 2, 3])

@@ -231,11 +231,14 @@ struct EvaluateStage: Stage {
         if let n = sampledNegatives {
             context.progress("ranking against \(n) sampled items")
             let counts = try PreparedDataset.loadItemCounts(from: try context.inputDirectory(prep))
-            for weighting in NegativeSampler.Weighting.allCases {
-                let sampler = NegativeSampler(itemCount: net.itemCount, weighting: weighting, counts: counts)
+            let weightings = NegativeSampler.Weighting.allCases
+            let ranksBySampler = Evaluator.sampledRanks(
+                net, on: test, batchSize: inferenceBatch,
+                samplers: weightings.map { NegativeSampler(itemCount: net.itemCount, weighting: $0, counts: counts) },
+                count: n, seed: Self.negativeSeed)
+            for (weighting, sampledRanks) in zip(weightings, ranksBySampler) {
                 var sampled = MetricAccumulator()
-                for r in Evaluator.sampledRanks(net, on: test, batchSize: inferenceBatch, sampler: sampler, count: n,
-                                                seed: Self.negativeSeed) { sampled.add(rank: Int(r)) }
+                for r in sampledRanks { sampled.add(rank: Int(r)) }
                 for m in Metric.allCases { values[SampledMetric.key(negatives: n, weighting, m)] = m.value(sampled.result) }
             }
         }
