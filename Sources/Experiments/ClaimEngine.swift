@@ -59,8 +59,12 @@ public struct DatasetFacts: Sendable, Hashable, Codable {
 
 /// Turns claims.yaml into verdicts: one rule set for every claim and every dataset group.
 enum ClaimEngine {
-    static func judge(_ spec: ClaimSpecFile, _ r: ResultSet) -> [ClaimOutcome] {
-        spec.claims.map { judge($0, rules: spec.rules, groups: spec.groups, r) }
+    /// `joining`: pairs measured by other profiles (their committed claim-pairs.csv); each joins its claim's family
+    /// before the Holm correction and its group's aggregate, so one rule decides over every dataset of every profile.
+    static func judge(_ spec: ClaimSpecFile, _ r: ResultSet, joining: [ClaimPair] = []) -> [ClaimOutcome] {
+        spec.claims.map { c in
+            judge(c, rules: spec.rules, groups: spec.groups, r, joining: joining.filter { $0.claim == c.id })
+        }
     }
 
     static func group(of dataset: String, _ groups: [ClaimSpecFile.Group], _ r: ResultSet) -> ClaimSpecFile.Group? {
@@ -69,8 +73,9 @@ enum ClaimEngine {
     }
 
     static func judge(_ claim: ClaimSpecFile.ClaimSpec, rules: ClaimSpecFile.Rules, groups: [ClaimSpecFile.Group],
-                      _ r: ResultSet) -> ClaimOutcome {
+                      _ r: ResultSet, joining: [ClaimPair] = []) -> ClaimOutcome {
         var pairs = measure(claim, rules: rules, groups: groups, r)
+            + joining.filter { p in groups.contains { $0.id == p.group } }
         decide(&pairs, rules: rules)
         var verdicts: [GroupVerdict] = []
         for g in groups {

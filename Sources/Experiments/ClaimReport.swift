@@ -69,7 +69,7 @@ enum ClaimReport {
     /// Claim × group: each cell the group's verdict and its counts; the last column the overall verdict.
     static func grid(_ outcomes: [ClaimOutcome], spec: ClaimSpecFile, provenance: Provenance) -> Table {
         var t = Table(title: "Verdict grid: every claim in every dataset group",
-                      caption: "Each cell: the group's verdict by the claim's declared test and aggregate, with supporting / contradicting pairs. A group where the claim's models or runs do not exist says not measurable. Overall: holds only when it holds in every measurable group of the paper's regime (K ≥ 20K) and no group says it does not hold; without a measurable paper's-regime group the same rule runs over every group.",
+                      caption: "Each cell: the group's verdict by the claim's declared test and aggregate, with supporting / contradicting pairs. A group where the claim's models or runs do not exist says not measurable. Overall: holds only when it holds in every measurable group of the paper's regime (K ≥ 20K) and no group says it does not hold; without a measurable paper's-regime group the same rule runs over every group. Pairs measured by the companion profiles (their committed claim-pairs.csv, marked [profile] in the pairs table) join each claim's family and their group, raw p-values kept, Holm redone over the whole family.",
                       columns: [.label("Claim")] + spec.groups.map { .label($0.label) } + [.label("Overall")],
                       provenance: provenance)
         for o in outcomes {
@@ -128,6 +128,42 @@ enum ClaimReport {
             }
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Reads back `pairsCSV` as another profile wrote it: its pairs, labelled with that profile, to join this
+    /// profile's claims (`ClaimEngine.judge(joining:)`). Raw p-values are kept; Holm and outcomes are redone here.
+    static func pairs(fromCSV text: String, file: String, profile: String) throws -> [ClaimPair] {
+        try CSVReader.records(text, file: file).enumerated().map { i, f in
+            func need(_ key: String) throws -> String {
+                guard let v = f[key] else {
+                    throw CSVReader.Malformed(file: file, line: i + 2, detail: "no '\(key)' column")
+                }
+                return v
+            }
+            func number(_ key: String) throws -> Double? {
+                let v = try need(key)
+                if v.isEmpty { return nil }
+                guard let x = Double(v) else {
+                    throw CSVReader.Malformed(file: file, line: i + 2, detail: "\(key) '\(v)' is not a number")
+                }
+                return x
+            }
+            func interval(_ lo: String, _ hi: String) throws -> [Double]? {
+                guard let a = try number(lo), let b = try number(hi) else { return nil }
+                return [a, b]
+            }
+            guard let pS = try number("p_support"), let pC = try number("p_contradict"), let bound = try number("bound"),
+                  let seeds = Int(try need("seeds")) else {
+                throw CSVReader.Malformed(file: file, line: i + 2, detail: "p_support, p_contradict, bound and seeds are required")
+            }
+            let dataset = try need("dataset")
+            return ClaimPair(claim: try need("claim"), dataset: dataset, datasetLabel: "\(dataset) [\(profile)]",
+                             group: try need("group"), compared: try need("compared"), reference: try need("reference"),
+                             estimate: try number("estimate"), seedInterval: try interval("seed_lower", "seed_upper"),
+                             bootstrapInterval: try interval("boot_lower", "boot_upper"), decidedBy: try need("decided_by"),
+                             bound: bound, seeds: seeds, pSupport: pS, pContradict: pC, note: try need("note"),
+                             seedsNeeded: try number("seeds_needed").map { Int($0) })
+        }
     }
 
     static func gridCSV(_ outcomes: [ClaimOutcome], spec: ClaimSpecFile) -> String {

@@ -281,6 +281,9 @@ struct GraphBuilder {
         let each = try names.map { name -> String in
             let p = try catalog.spec(name).prep
             func pct(_ x: Double) -> String { String(format: "%g", (x * 100).rounded()) }
+            if p.effectiveSplit == .leaveOneOut {
+                return "leave-one-out per user (last item test, second-to-last validation, the rest training; every row is t = \(p.seqLength) items ending at its target)"
+            }
             return "random \(pct(1 - p.testFraction))/\(pct(p.testFraction)) of fixed-length sequences (t = \(p.seqLength)), validation carved from training (validFraction \(p.validFraction))"
         }
         if Set(each).count <= 1 { return each.first ?? "none" }

@@ -87,6 +87,9 @@ import Testing
         #expect(report.split.hasPrefix("weishi-syn: random 20/80 of fixed-length sequences (t = 20), validation carved from training (validFraction 0.1);"))
         #expect(report.split.hasSuffix("weishi-20k: random 40/60 of fixed-length sequences (t = 20), validation carved from training (validFraction 0.1)"))
         #expect(report.paperDatasets == "Weishi, ML-latest, TikTok and ColdRec")
+        // The Amazon profiles split leave-one-out, and the report says so (it once printed "random 80/20").
+        let video = try #require(try graph(repositorySpecs, profile: "amazon-video")["report/report"] as? ReportStage)
+        #expect(video.split.hasPrefix("leave-one-out per user") && video.split.contains("t = 51"))
         let paper = try PaperValues.load(repositorySpecs.appendingPathComponent("paper-values.yaml"))
         #expect(paper.provenance(label: { $0 == "bo-nextitnet" ? "Bo-NextItNet" : $0 }) == "Table 3, Weishi, Bo-NextItNet")
     }

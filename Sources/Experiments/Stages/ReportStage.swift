@@ -49,10 +49,20 @@ struct ReportStage: Stage {
         static let files = ["paper-tables/headline.md", "paper-tables/claims.md"]
         var paths: [URL] { Self.files.map { directory.appendingPathComponent($0) } }
         var present: Bool { paths.allSatisfy { FileManager.default.fileExists(atPath: $0.path) } }
+        /// Its claim pairs, which join this profile's claims (the verdict grid judges every profile's datasets).
+        var pairsFile: URL { directory.appendingPathComponent("paper-tables/claim-pairs.csv") }
+        var hasPairs: Bool { present && FileManager.default.fileExists(atPath: pairsFile.path) }
+
+        /// Its pairs, minus any on a dataset this profile measures itself (counted once).
+        func pairs(excluding own: Set<String>) throws -> [ClaimPair] {
+            guard hasPairs else { return [] }
+            let text = try String(contentsOf: pairsFile, encoding: .utf8)
+            return try ClaimReport.pairs(fromCSV: text, file: pairsFile.path, profile: profile).filter { !own.contains($0.dataset) }
+        }
     }
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
-    var version: Int { 6 }
+    var version: Int { 7 }
     var parameters: JSONValue {
         .object(["profile": .string(profile.name), "datasets": .encoded(datasets), "tables": .encoded(tables),
                  "figures": .encoded(figures), "synthetic": .bool(synthetic), "sweep": .encoded(dimSweep),
@@ -76,7 +86,7 @@ struct ReportStage: Stage {
     var deviationsSpec: URL { paperValues.deletingLastPathComponent().appendingPathComponent("deviations.yaml") }
     var fileInputs: [URL] {
         [paperValues, claimsSpec] + [verdictHistory, deviationsSpec].filter { FileManager.default.fileExists(atPath: $0.path) }
-            + companions.filter(\.present).flatMap(\.paths)
+            + companions.filter(\.present).flatMap(\.paths) + companions.filter(\.hasPairs).map(\.pairsFile)
     }
     var outputs: [String] { ["REPORT.md", "claims.md", "claims.csv", "claim-grid.csv", "claim-pairs.csv", "numbers.tex", "headline.md", "headline.tex", "headline.csv",
                              "runs.csv", "runs.json"] }
@@ -164,7 +174,8 @@ struct ReportStage: Stage {
         let paper = try PaperValues.load(paperValues)
         let results = try gather(context)
         let claimSpec = try ClaimSpecFile.load(claimsSpec)
-        let outcomes = ClaimEngine.judge(claimSpec, results)
+        let own = Set(datasets.map(\.name))
+        let outcomes = ClaimEngine.judge(claimSpec, results, joining: try companions.flatMap { try $0.pairs(excluding: own) })
         let claims = ClaimReport.claims(outcomes, spec: claimSpec, profile: profile.name)
         let provenance = RunFacts.provenance(profile: profile.name)
         try ClaimsReport.write(claims, to: context.outputDirectory, name: "claims", provenance: provenance)
