@@ -10,7 +10,7 @@ struct ReportStage: Stage {
         "fig1": "Accuracy against width d and depth (mean ± sd over seeds; point labels: parameters). CpRec-Cb is swept over d where the profile asks for it.",
         "pareto": "Parameters against MRR@5 of every trained model, one colour and marker per family; the black line is the Pareto front over all families, and only its points are labelled. Models of equal size within 2 % of a panel's MRR@5 span share one marker and a joined label.",
         "convergence": "Validation MRR@5 per epoch: mean over seeds with a ± sd band, a dot at the epoch each seed kept. Bottom row: the same curves against epoch × the run's measured mean epoch time (wall clock with another stage on the other core, so only coarse).",
-        "scalemap": "Top-5 generation time of untrained CpRec against NextItNet over vocabulary K and width d (see the scale-map table for what is pruned and how it was timed).",
+        "scalemap": "Top-5 generation time of untrained CpRec against NextItNet over vocabulary K and width d, every tail block scored (no pruning: untrained heads would make it optimistic), and compression.",
     ]
 
     let profile: ProfileSpec
