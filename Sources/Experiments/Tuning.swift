@@ -14,6 +14,9 @@ public struct TuningSpec: Sendable {
     public var seed: UInt64
     /// Key → candidate values; keys are training settings (`learningRate`, `l2`) or `ModelConfig` keys (`dropout`).
     public var space: [(key: String, values: [Double])]
+    /// Model family (ModelConfig.Kind) → keys only that family has (SASRec's dropout), added to `space` for its
+    /// models. `trials` stays the same for every family: a family whose grid grows gets a sample of it.
+    public var familySpace: [String: [(key: String, values: [Double])]] = [:]
     public var trials: Int
     public var maxEpochs: Int
     /// Models tuned on their own, in spec order.
@@ -43,11 +46,17 @@ public struct TuningSpec: Sendable {
         return (o?.trials ?? trials, o?.maxEpochs ?? maxEpochs)
     }
 
+    /// The space a model of `kind` searches: the common keys, then its family's own.
+    public func space(for kind: String?) -> [(key: String, values: [Double])] {
+        space + (kind.flatMap { familySpace[$0] } ?? [])
+    }
+
     /// The trials on one dataset: the full grid in spec key order when `trials` covers it, else a sample without
-    /// repetition drawn with the tuning seed (the same sample for every model, so models see the same candidates).
-    public func trialSettings(on dataset: String) -> [TunedValues] {
+    /// repetition drawn with the tuning seed (the same sample for every model of a family, so they see the same
+    /// candidates; a family with keys of its own samples its larger grid down to the same count).
+    public func trialSettings(on dataset: String, kind: String? = nil) -> [TunedValues] {
         var grid: [[String: Double]] = [[:]]
-        for (key, values) in space {
+        for (key, values) in space(for: kind) {
             grid = grid.flatMap { partial in values.map { v in partial.merging([key: v]) { $1 } } }
         }
         let n = budget(on: dataset).trials
@@ -122,8 +131,8 @@ struct TuneStage: Stage {
         t.maxEpochs = min(t.maxEpochs, tuning.budget(on: dataset).maxEpochs)
         t.minEpochs = min(t.minEpochs, t.maxEpochs)
         training = t
-        trials = tuning.trialSettings(on: dataset)
-        space = tuning.space
+        trials = tuning.trialSettings(on: dataset, kind: model.config.kind.rawValue)
+        space = tuning.space(for: model.config.kind.rawValue)
         self.prep = prep
         self.blocks = blocks
     }
@@ -242,7 +251,7 @@ public struct TuneRecord: Codable, Sendable {
 
 /// profiles.yaml `tuning:` as written; every check names the key and its line.
 struct TuningNode: Decodable {
-    enum Key: String, CodingKey, CaseIterable { case seed, space, trials, maxEpochs, models, inherit, perDataset, datasets, untuned }
+    enum Key: String, CodingKey, CaseIterable { case seed, space, familySpace, trials, maxEpochs, models, inherit, perDataset, datasets, untuned }
     struct Untuned: Decodable {
         enum Key: String, CodingKey, CaseIterable { case models, datasets }
         var models, datasets: [Located]
@@ -266,12 +275,8 @@ struct TuningNode: Decodable {
     var spec: TuningSpec
     var inheritRefs: [Located] = []
 
-    init(from decoder: Decoder) throws {
-        let c = try decoder.strictContainer(Key.self)
-        let seed = try c.decode(UInt64.self, forKey: .seed)
-        let spaceMap = try c.decode(IdMap<[Double]>.self, forKey: .space)
-        let spaceKeys = try c.nestedContainer(keyedBy: AnyKey.self, forKey: .space)
-        if spaceMap.entries.isEmpty { throw c.invalid(.space, "at least one key with candidate values", found: "an empty mapping") }
+    /// Every key of a space is tunable and every value passes the key's range check (errors name key and line).
+    static func check(_ spaceMap: IdMap<[Double]>, _ spaceKeys: KeyedDecodingContainer<AnyKey>) throws {
         for (key, values) in spaceMap.entries {
             func bad(_ what: String) -> Error {
                 DecodingError.dataCorruptedError(forKey: AnyKey(key), in: spaceKeys, debugDescription: what)
@@ -295,6 +300,33 @@ struct TuningNode: Decodable {
                 if let rule = ModelSettings.ranges.first(where: { $0.key == key }), let problem = rule.check(probe) {
                     throw bad("expected \(problem)")
                 }
+            }
+        }
+    }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(Key.self)
+        let seed = try c.decode(UInt64.self, forKey: .seed)
+        let spaceMap = try c.decode(IdMap<[Double]>.self, forKey: .space)
+        let spaceKeys = try c.nestedContainer(keyedBy: AnyKey.self, forKey: .space)
+        if spaceMap.entries.isEmpty { throw c.invalid(.space, "at least one key with candidate values", found: "an empty mapping") }
+        try Self.check(spaceMap, spaceKeys)
+        var familySpace: [String: [(key: String, values: [Double])]] = [:]
+        if c.contains(.familySpace) {
+            let map = try c.decode(IdMap<IdMap<[Double]>>.self, forKey: .familySpace)
+            let kinds = try c.nestedContainer(keyedBy: AnyKey.self, forKey: .familySpace)
+            for (kind, extra) in map.entries {
+                guard let k = ModelConfig.Kind(rawValue: kind), k != .mostpop else {
+                    throw DecodingError.dataCorruptedError(forKey: AnyKey(kind), in: kinds,
+                        debugDescription: "unknown model family '\(kind)'; expected nextitnet, gru4rec, caser or sasrec")
+                }
+                let keys = try kinds.nestedContainer(keyedBy: AnyKey.self, forKey: AnyKey(kind))
+                try Self.check(extra, keys)
+                if let both = extra.entries.first(where: { e in spaceMap.entries.contains { $0.id == e.id } }) {
+                    throw DecodingError.dataCorruptedError(forKey: AnyKey(both.id), in: keys,
+                        debugDescription: "'\(both.id)' is already in tuning.space; a family adds keys, it does not replace them")
+                }
+                familySpace[kind] = extra.entries.map { ($0.id, $0.value) }
             }
         }
         let gridSize = spaceMap.entries.map(\.value.count).reduce(1, *)
@@ -346,7 +378,8 @@ struct TuningNode: Decodable {
             throw m.location.error("'\(m.value)' is not tuned on its own; expected one of tuning.models (\(own.joined(separator: ", ")))")
         }
         datasetRefs += untuned?.datasets ?? []
-        spec = TuningSpec(seed: seed, space: spaceMap.entries.map { ($0.id, $0.value) }, trials: trials, maxEpochs: maxEpochs,
+        spec = TuningSpec(seed: seed, space: spaceMap.entries.map { ($0.id, $0.value) }, familySpace: familySpace,
+                          trials: trials, maxEpochs: maxEpochs,
                           models: own, inherit: inherit, perDataset: perDataset, datasets: datasets?.map(\.value),
                           untunedModels: untuned?.models.map(\.value) ?? [], untunedDatasets: untuned?.datasets.map(\.value) ?? [],
                           modelRefs: models + inheritRefs, datasetRefs: datasetRefs)

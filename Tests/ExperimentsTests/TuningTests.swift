@@ -117,6 +117,33 @@ private func loadError(_ dir: URL) -> String {
         #expect(!touched.contains { $0.hasPrefix("train/weishi-smoke/cprec-cb/") || $0.hasPrefix("evaluate/") })
     }
 
+    /// A family's own keys (SASRec's dropout) join its grid only; every family keeps the same number of trials, and
+    /// the other families' trials, and so their keys, are what they were without the family space.
+    @Test func aFamilySpaceAddsKeysAtTheSameTrialCount() throws {
+        let base = """
+                tuning:
+                  seed: 77
+                  space: {learningRate: [0.003, 0.01], l2: [0, 0.001]}
+                  maxEpochs: 3
+                  models: [nextitnet, sasrec]
+
+            """
+        let plain = try tunedSmoke(base)
+        let family = try tunedSmoke(base + "      familySpace: {sasrec: {dropout: [0, 0.2, 0.5]}}\n")
+        defer { for d in [plain, family] { try? FileManager.default.removeItem(at: d) } }
+        let gp = try graph(plain), gf = try graph(family)
+        let next = try #require(gf["tune/weishi-smoke/nextitnet"] as? TuneStage)
+        let sas = try #require(gf["tune/weishi-smoke/sasrec"] as? TuneStage)
+        #expect(next.trials.count == 4 && sas.trials.count == 4)
+        #expect(next.parameters == gp["tune/weishi-smoke/nextitnet"]!.parameters)
+        #expect(sas.parameters != gp["tune/weishi-smoke/sasrec"]!.parameters)
+        #expect(sas.trials.allSatisfy { $0.values["dropout"] != nil } && next.trials.allSatisfy { $0.values["dropout"] == nil })
+        #expect(sas.space.map(\.key) == ["learningRate", "l2", "dropout"])
+        // The sample is drawn from the 12-point grid, distinct points, reproducible.
+        #expect(Set(sas.trials.map(\.values)).count == 4)
+        #expect(try (graph(family)["tune/weishi-smoke/sasrec"] as? TuneStage)?.trials.map(\.values) == sas.trials.map(\.values))
+    }
+
     /// `untuned:` adds an untuned twin of each named model (no tune input, the spec's own settings) whose runs the
     /// report reads beside the tuned ones; a model that is not tuned on its own cannot be named.
     @Test func untunedTwinsTrainWithoutTheirTuneStage() throws {
@@ -149,6 +176,12 @@ private func loadError(_ dir: URL) -> String {
         ("models: [nextitnet, caser]", "models: [nextitnet, casr]", "models: [nextitnet, casr]", "tuning.models[1]", "unknown model 'casr'"),
         ("l2: [0, 0.001]", "l2: [0, 0.001], dropout: [0, 1.5]", "dropout: [0, 1.5]", "tuning.space.dropout", "[0, 1)"),
         ("maxEpochs: 3", "maxEpochs: 3\n      budget: 2", "budget: 2", "tuning", "unknown key 'budget'"),
+        ("maxEpochs: 3", "maxEpochs: 3\n      familySpace: {sasrc: {dropout: [0, 0.2]}}", "familySpace: {sasrc",
+         "tuning.familySpace.sasrc", "unknown model family 'sasrc'"),
+        ("maxEpochs: 3", "maxEpochs: 3\n      familySpace: {sasrec: {l2: [0.1]}}", "familySpace: {sasrec: {l2",
+         "tuning.familySpace.sasrec.l2", "already in tuning.space"),
+        ("maxEpochs: 3", "maxEpochs: 3\n      familySpace: {sasrec: {dropout: [0, 1.5]}}", "familySpace: {sasrec: {dropout",
+         "tuning.familySpace.sasrec.dropout", "[0, 1)"),
     ])
     func badTuningSectionsAreRejected(_ c: (String, String, String, String, String)) throws {
         let dir = try tunedSmoke(smokeTuning.replacingOccurrences(of: c.0, with: c.1))

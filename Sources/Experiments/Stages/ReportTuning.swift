@@ -16,7 +16,14 @@ enum TuningReport {
     static func section(_ doc: inout MarkdownDocument, tuning: TuningSpec, records: [TuneRecord], roles: Roles,
                         datasets: [DatasetLabel], gains: [(UntunedPair, EvaluationRecord, EvaluationRecord)] = []) {
         doc.heading("Hyperparameter tuning")
-        let space = tuning.space.map { "\($0.key) ∈ {\($0.values.map(formatValue).joined(separator: ", "))}" }.joined(separator: " × ")
+        func words(_ axes: [(key: String, values: [Double])]) -> String {
+            axes.map { "\($0.key) ∈ {\($0.values.map(formatValue).joined(separator: ", "))}" }.joined(separator: " × ")
+        }
+        var space = words(tuning.space)
+        let families = tuning.familySpace.keys.sorted()
+        if !families.isEmpty {
+            space += "; \(families.map { "\($0) models also \(words(tuning.familySpace[$0]!))" }.joined(separator: "; ")), sampled down to the same number of trials"
+        }
         let inherited = tuning.inherit.keys.sorted().map { "\($0) ← \(tuning.inherit[$0]!)" }
         var budgets = ["every dataset: \(tuning.trials) trials of at most \(tuning.maxEpochs) epochs"]
         for d in tuning.perDataset.keys.sorted() {
