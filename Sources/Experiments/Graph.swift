@@ -79,7 +79,8 @@ struct GraphBuilder {
         let train = try trainStage(dataset: dataset, model: model, seed: seed, tuneAs: tuneAs, prep: prep, blocks: blocks)
         let evaluate = EvaluateStage(dataset: dataset, model: model, train: train.id, prep: prep, blocks: blocks,
                                      inferenceBatch: profile.inferenceBatch, threads: profile.training.threads,
-                                     seed: seed, baseline: baseline, sampledNegatives: profile.sampledNegatives)
+                                     seed: seed, baseline: baseline, sampledNegatives: profile.sampledNegatives,
+                                     timedRowsDeclared: profile.timedRows)
         add(train)
         add(evaluate)
         return (train.id, evaluate.id)

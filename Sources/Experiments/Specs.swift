@@ -259,6 +259,8 @@ public struct ProfileSpec: Sendable {
     /// `sampledNegatives: N`: every evaluation also ranks the target against N sampled items (uniform and
     /// popularity-weighted), and the literature table sets ours beside published numbers of that protocol.
     public var sampledNegatives: Int? = nil
+    /// `timedRows: N`: evaluate times top-5 inference on the first N test rows (default 2000); the metrics use every row.
+    public var timedRows: Int? = nil
     /// Per-dataset plans (`perDataset:`): which models and tables a dataset takes part in, and its model defaults.
     public var perDataset: [String: DatasetPlan] = [:]
     /// Other profiles whose committed results (`results/<profile>/`) this profile's report shows in their own section.
@@ -386,7 +388,7 @@ struct ModelDefaultsNode: Decodable {
 extension ProfileSpec: Decodable {
     private enum Key: String, CodingKey, CaseIterable {
         case summary, datasets, training, model, figure1, transfer, inferenceBatch, seeds, scaleMap, perDataset, companions, claimSeeds, tuning
-        case sampledNegatives
+        case sampledNegatives, timedRows
     }
     private enum ClaimSeedsKey: String, CodingKey, CaseIterable { case count, models, dims, depths }
     private enum Figure1Key: String, CodingKey, CaseIterable { case dataset, dims, depths, models }
@@ -430,6 +432,8 @@ extension ProfileSpec: Decodable {
         if inferenceBatch < 1 { throw c.invalid(.inferenceBatch, "an integer ≥ 1", found: inferenceBatch) }
         sampledNegatives = try c.decodeIfPresent(Int.self, forKey: .sampledNegatives)
         if let n = sampledNegatives, !(1...10_000).contains(n) { throw c.invalid(.sampledNegatives, "an integer in 1...10000", found: n) }
+        timedRows = try c.decodeIfPresent(Int.self, forKey: .timedRows)
+        if let n = timedRows, n < 1 { throw c.invalid(.timedRows, "an integer ≥ 1", found: n) }
 
         var refs = datasetRefs
         var models: [Located] = []

@@ -162,9 +162,9 @@ import Testing
         for f in ReportStage.Companion.files { try "x".write(to: dir.appendingPathComponent(f), atomically: true, encoding: .utf8) }
         #expect(c.present)
         let specs = try SpecBundle.load(repositorySpecs)
-        #expect(try specs.profile("default").companions == ["movielens-100k"])
+        #expect(try specs.profile("default").companions == ["movielens-100k", "amazon-video"])
         let bad = try specsCopy(editing: "profiles.yaml") {
-            $0.replacingOccurrences(of: "companions: [movielens-100k]", with: "companions: [movielens-10k]")
+            $0.replacingOccurrences(of: "companions: [movielens-100k, amazon-video]", with: "companions: [movielens-10k, amazon-video]")
         }
         defer { try? FileManager.default.removeItem(at: bad) }
         let e = #expect(throws: SpecError.self) { try SpecBundle.load(bad) }

@@ -87,6 +87,11 @@ import Testing
         #expect(report.split.hasPrefix("weishi-syn: random 20/80 of fixed-length sequences (t = 20), validation carved from training (validFraction 0.1);"))
         #expect(report.split.hasSuffix("weishi-20k: random 40/60 of fixed-length sequences (t = 20), validation carved from training (validFraction 0.1)"))
         #expect(report.paperDatasets == "Weishi, ML-latest, TikTok and ColdRec")
+        // `timedRows` reaches the evaluate stage's key only where a profile declares it (other keys stay as they were).
+        let timed = try #require(try graph(repositorySpecs, profile: "default")["evaluate/weishi-syn/nextitnet/seed10"] as? EvaluateStage)
+        #expect(timed.timedRows == 500 && "\(timed.parameters)".contains("timedRows"))
+        let plain = try #require(try graph(repositorySpecs, profile: "amazon-video")["evaluate/amazon-video/nextitnet/seed10"] as? EvaluateStage)
+        #expect(plain.timedRows == EvaluateStage.defaultTimedRows && !"\(plain.parameters)".contains("timedRows"))
         // The Amazon profiles split leave-one-out, and the report says so (it once printed "random 80/20").
         let video = try #require(try graph(repositorySpecs, profile: "amazon-video")["report/report"] as? ReportStage)
         #expect(video.split.hasPrefix("leave-one-out per user") && video.split.contains("t = 51"))

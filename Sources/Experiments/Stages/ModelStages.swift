@@ -189,13 +189,16 @@ struct EvaluateStage: Stage {
     let baseline: ModelEntry?
     /// Also rank each target against this many sampled items (profiles.yaml `sampledNegatives`); nil: full ranking only.
     var sampledNegatives: Int? = nil
+    /// profiles.yaml `timedRows` (nil: `defaultTimedRows`).
+    var timedRowsDeclared: Int? = nil
     /// The negatives' seed: one list per test row, the same for every model and training seed.
     static let negativeSeed: UInt64 = 2020
     /// Batch-1 timing stops after this many test sequences or this many seconds (both paths together), so
     /// evaluate stays cheap on large test sets; the median per sequence needs no more.
     static let batch1Rows = 300
     static let batch1Budget = 3.0
-    static let timedRows = 2000
+    static let defaultTimedRows = 2000
+    var timedRows: Int { timedRowsDeclared ?? Self.defaultTimedRows }
     var id: StageID { Self.stageID(dataset: dataset, model: model.name, seed: seed) }
     // 7: metrics gained HR@10 and NDCG@10. 8: SASRec's tree softmax reaches the fast top-N report. 9: a flat
     // softmax's top-N ranks logits (no softmax over the vocabulary): the speedup reference does no needless work.
@@ -206,6 +209,7 @@ struct EvaluateStage: Stage {
                                       "numerics": .string(BLAS.numericsIdentity)]
         // Only when declared, so the key of a profile without sampling is what it was.
         if let sampledNegatives { p["sampledNegatives"] = .number(Double(sampledNegatives)) }
+        if let timedRowsDeclared { p["timedRows"] = .number(Double(timedRowsDeclared)) }
         return .object(p)
     }
     var preferredThreads: Int? { threads }
@@ -245,7 +249,7 @@ struct EvaluateStage: Stage {
         try JSONFiles.write(ranks, to: context.outputDirectory.appendingPathComponent(Self.ranksName))
         // Timing runs on at most `timedRows` test rows: large test sets are there for the metrics' test-set noise,
         // and the time per row does not need them.
-        let timed = SequenceSet(ids: Array(test.ids.prefix(Self.timedRows * test.length)), length: test.length)
+        let timed = SequenceSet(ids: Array(test.ids.prefix(timedRows * test.length)), length: test.length)
         context.progress("timing top-5 inference")
         let timing = InferenceTiming.measure(net, on: timed, batchSize: inferenceBatch, n: 5)
         if let baseline, let baselineTrain, p0(net) > 0 {
