@@ -88,7 +88,11 @@ import Testing
         #expect(report.split.hasSuffix("weishi-20k: random 40/60 of fixed-length sequences (t = 20), validation carved from training (validFraction 0.1)"))
         #expect(report.paperDatasets == "Weishi, ML-latest, TikTok and ColdRec")
         // `timedRows` reaches the evaluate stage's key only where a profile declares it (other keys stay as they were).
-        let timed = try #require(try graph(repositorySpecs, profile: "default")["evaluate/weishi-syn/nextitnet/seed10"] as? EvaluateStage)
+        let declared = try specsCopy(editing: "profiles.yaml") {
+            $0.replacingOccurrences(of: "    sampledNegatives: 20\n", with: "    sampledNegatives: 20\n    timedRows: 500\n")
+        }
+        defer { try? FileManager.default.removeItem(at: declared) }
+        let timed = try #require(try graph(declared)["evaluate/weishi-smoke/nextitnet/seed10"] as? EvaluateStage)
         #expect(timed.timedRows == 500 && "\(timed.parameters)".contains("timedRows"))
         let plain = try #require(try graph(repositorySpecs, profile: "amazon-video")["evaluate/amazon-video/nextitnet/seed10"] as? EvaluateStage)
         #expect(plain.timedRows == EvaluateStage.defaultTimedRows && !"\(plain.parameters)".contains("timedRows"))
