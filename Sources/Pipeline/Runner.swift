@@ -18,6 +18,7 @@ extension Engine {
         defer { board.stop() }
         let state = RunState()
         let cond = state.cond
+        let quiet = QuietGate()
         var waiting = order
 
         let warn: (String) -> Void = { w in
@@ -46,12 +47,15 @@ extension Engine {
                         continue
                     }
                     let ready = s.inputs.allSatisfy { state.hashes[$0] != nil }
-                    if ready && state.running.count < options.jobs {
+                    let unfinished = waiting.count + state.running.count
+                    let share = max(1, options.threads / max(1, min(options.jobs, unfinished)))
+                    let threads = s.preferredThreads ?? share
+                    // Never more threads than `options.threads` at once (one stage alone may use what it asks).
+                    let fits = state.running.isEmpty || state.threadsInUse + threads <= options.threads
+                    if ready && state.running.count < options.jobs && fits {
                         waiting.remove(at: i)
                         state.running.insert(s.id)
-                        let unfinished = waiting.count + state.running.count
-                        let share = max(1, options.threads / max(1, min(options.jobs, unfinished)))
-                        let threads = s.preferredThreads ?? share
+                        state.threadsInUse += threads
                         var hashes: [StageID: String] = [:]
                         var keys: [StageID: String] = [:]
                         for id in s.inputs {
@@ -61,7 +65,7 @@ extension Engine {
                             keys[id] = state.keys[id]
                         }
                         let job = Job(stage: s, inputHashes: hashes, inputKeys: keys,
-                                      forced: options.force && targets.contains(s.id), threads: threads)
+                                      forced: options.force && targets.contains(s.id), threads: threads, quiet: quiet)
                         let t = Thread {
                             let result = self.execute(job, options: options, board: board, warn: warn)
                             cond.lock()
@@ -71,6 +75,7 @@ extension Engine {
                                 state.keys[job.stage.id] = k
                             }
                             state.running.remove(job.stage.id)
+                            state.threadsInUse -= job.threads
                             cond.signal()
                             cond.unlock()
                         }
@@ -159,7 +164,9 @@ extension Engine {
                 board.update(s.id, message: msg, fraction: fraction)
                 log.write("progress: \(msg)")
             },
-            log: { line in log.write(line) })
+            log: { line in log.write(line) }, quiet: job.quiet)
+        job.quiet.enter()
+        defer { job.quiet.leave() }
 
         let start = Date()
         board.start(s.id, expected: store.readIndex(s.id)?.seconds)
@@ -273,6 +280,7 @@ private final class RunState: @unchecked Sendable {
     var keys: [StageID: String] = [:]
     var warnings: [String] = []
     var running: Set<StageID> = []
+    var threadsInUse = 0
 }
 
 /// One stage handed to a worker thread.
@@ -282,6 +290,7 @@ private struct Job: @unchecked Sendable {
     let inputKeys: [StageID: String]
     let forced: Bool
     let threads: Int
+    let quiet: QuietGate
 }
 
 extension StageOutcome {

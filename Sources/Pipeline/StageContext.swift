@@ -11,12 +11,16 @@ public final class StageContext: @unchecked Sendable {
     private let inputDirectories: [StageID: URL]
     private let progressSink: (String, Double?) -> Void
     private let logSink: (String) -> Void
+    /// The run's gate for timing sections (nil outside a runner, e.g. in unit tests: nothing runs beside them).
+    private let quiet: QuietGate?
     private let lock = NSLock()
     private var recorded: [String: Double] = [:]
+    private var quietDepth = 0
 
     public init(outputDirectory: URL, workDirectory: URL, threads: Int, inputDirectories: [StageID: URL],
                 progress: @escaping (String, Double?) -> Void = { _, _ in },
-                log: @escaping (String) -> Void = { _ in }) {
+                log: @escaping (String) -> Void = { _ in }, quiet: QuietGate? = nil) {
+        self.quiet = quiet
         self.outputDirectory = outputDirectory
         self.workDirectory = workDirectory
         self.threads = threads
@@ -69,7 +73,27 @@ public final class StageContext: @unchecked Sendable {
     }
 
     /// Reports short progress (e.g. "epoch 3/20 loss 4.12") and the fraction done when known (for ETA).
-    public func progress(_ message: String, fraction: Double? = nil) { progressSink(message, fraction) }
+    /// A progress report is also a safe point: the stage parks there while another stage times something.
+    public func progress(_ message: String, fraction: Double? = nil) {
+        if !inQuietSection { quiet?.yieldPoint() }  // a stage never waits on its own measurement
+        progressSink(message, fraction)
+    }
+
+    private var inQuietSection: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return quietDepth > 0
+    }
+
+    /// Runs a timing section with no other stage of this run computing beside it (see `QuietGate`).
+    public func quietly<T>(_ body: () throws -> T) rethrows -> T {
+        guard let quiet else { return try body() }
+        return try quiet.quietly {
+            lock.lock(); quietDepth += 1; lock.unlock()
+            defer { lock.lock(); quietDepth -= 1; lock.unlock() }
+            return try body()
+        }
+    }
 
     /// Appends one line to the stage's log file in the cache.
     public func log(_ line: String) { logSink(line) }

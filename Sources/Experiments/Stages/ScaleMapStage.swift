@@ -96,7 +96,10 @@ struct ScaleMapStage: Stage {
         }
     }
 
-    func run(_ context: StageContext) throws { try Kernels.withThreads(context.threads) { try compute(context) } }
+    /// Timed with no other stage computing beside it (the runner's quiet gate).
+    func run(_ context: StageContext) throws {
+        try context.quietly { try Kernels.withThreads(context.threads) { try compute(context) } }
+    }
 
     func compute(_ context: StageContext) throws {
         var cells: [ScaleCell] = []
