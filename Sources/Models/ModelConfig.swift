@@ -22,6 +22,9 @@ public struct ModelConfig: Codable, Hashable, Sendable {
         case crossBlock = "cross-block"        // Cb: every residual block uses block 0's two convs
         case adjacentLayer = "adjacent-layer"  // Al: the two convs inside a block share
         case adjacentBlock = "adjacent-block"  // Ab: blocks 2m and 2m+1 share both convs
+        /// SASRec only: one d×d projection for Q, K, V, O and both FFN layers of every block, the paper's Cl (one
+        /// conv for every layer) carried to a transformer; on NextItNet that is cross-layer itself.
+        case allProjections = "all-projections"
     }
 
     public var kind: Kind

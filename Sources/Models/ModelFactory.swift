@@ -32,6 +32,9 @@ public enum ModelFactory {
         if c.input == .tied { try fail("input: tied is not a layer; tied is an output that reuses input: full") }
         if c.output == .tied && c.input != .full { try fail("output: tied reuses the input table, so it needs input: full, got \(c.input.rawValue)") }
         if (c.input == .lowrank || c.output == .lowrank) && c.lowRank < 1 { try fail("lowRank must be ≥ 1, got \(c.lowRank)") }
+        if c.sharing == .allProjections && c.kind != .sasrec {
+            try fail("sharing all-projections is SASRec's (on NextItNet, one conv for every layer is cross-layer)")
+        }
         if c.kind != .nextitnet && c.kind != .sasrec && c.sharing != .none {
             try fail("sharing \(c.sharing.rawValue) applies to NextItNet's and SASRec's blocks only, not \(c.kind.rawValue)")
         }

@@ -62,7 +62,7 @@ public final class NextItNet: SequenceModel {
     static func convName(_ s: ModelConfig.Sharing, block b: Int, layer j: Int) -> String {
         switch s {
         case .none: return "block\(b).conv\(j + 1)"
-        case .crossLayer: return "shared.conv"                       // one conv for every layer
+        case .crossLayer, .allProjections: return "shared.conv"      // one conv for every layer
         case .crossBlock: return "blocks.conv\(j + 1)"               // every block uses the same two convs
         case .adjacentLayer: return "block\(b).conv"                 // both convs of a block share
         case .adjacentBlock: return "block\(b / 2 * 2)+\(b / 2 * 2 + 1).conv\(j + 1)"  // blocks 2m, 2m+1 share
@@ -88,7 +88,7 @@ public final class NextItNet: SequenceModel {
         let convSets: Int
         switch c.sharing {
         case .none: convSets = 2 * nb
-        case .crossLayer: convSets = 1
+        case .crossLayer, .allProjections: convSets = 1
         case .crossBlock: convSets = 2
         case .adjacentLayer: convSets = nb
         case .adjacentBlock: convSets = 2 * ((nb + 1) / 2)

@@ -70,7 +70,8 @@ public final class SASRec: SequenceModel {
     ///   FFN (ALBERT's shared-attention: its ablation found attention the cheap part to share);
     /// - adjacent-layer (within a block): Q = K = V = O share one matrix and the FFN's two projections another
     ///   (both are d×d in SASRec; shared Q/K is Reformer's shared-QK attention), 2 matrices per block instead of 6;
-    /// - adjacent-block: blocks 2m and 2m+1 share all six (as NextItNet's Ab).
+    /// - adjacent-block: blocks 2m and 2m+1 share all six (as NextItNet's Ab);
+    /// - all-projections: one matrix for all six of every block (the paper's Cl: one conv for every layer).
     /// Layer norms are never shared, as on NextItNet.
     static func projectionName(_ s: ModelConfig.Sharing, block b: Int, projection j: String) -> String {
         let attention = ["q", "k", "v", "o"].contains(j)
@@ -80,6 +81,7 @@ public final class SASRec: SequenceModel {
         case .crossBlock: return attention ? "blocks.\(j)" : "block\(b).\(j)"
         case .adjacentLayer: return attention ? "block\(b).attention" : "block\(b).ffn"
         case .adjacentBlock: return "block\(b / 2 * 2)+\(b / 2 * 2 + 1).\(j)"
+        case .allProjections: return "blocks.projection"
         }
     }
 
@@ -95,6 +97,7 @@ public final class SASRec: SequenceModel {
         case .crossBlock: sets = 4 + 2 * L
         case .adjacentLayer: sets = 2 * L
         case .adjacentBlock: sets = 6 * ((L + 1) / 2)
+        case .allProjections: sets = 1
         }
         let middle = c.positionCount * d + sets * (d * d + d) + L * 4 * d + 2 * d
         return (io.input, middle, io.output)
