@@ -185,8 +185,12 @@ struct GraphBuilder {
             add(Figure1Stage(dataset: f.dataset, datasetLabel: try label(f.dataset).label, points: sweep))
             figures.append("fig1")
         }
-        add(ParetoFigureStage(datasets: figureLabels, models: try specs.paretoModels.map { try specs.model($0, profile: profile) },
-                              seeds: profile.seeds, seedsByModel: profile.seedsByModel))
+        // Every dataset gets a panel; one that runs a subset of the models draws that subset (its front is over them).
+        let paretoRestricted = restricted.filter { ds, _ in !figureLabels.contains { $0.name == ds } }
+        add(ParetoFigureStage(datasets: figureLabels + (try profile.datasets.filter { paretoRestricted[$0] != nil }.map(label)),
+                              models: try specs.paretoModels.map { try specs.model($0, profile: profile) },
+                              seeds: profile.seeds, seedsByModel: profile.seedsByModel,
+                              only: paretoRestricted.mapValues { names in specs.paretoModels.filter { names.contains($0) } }))
         // Convergence on every dataset its models all run on (Weishi-20K included).
         let convergenceDatasets = profile.datasets.filter { ds in specs.convergenceModels.allSatisfy { profile.runs($0, on: ds) } }
         add(ConvergenceFigureStage(datasets: try convergenceDatasets.map(label),

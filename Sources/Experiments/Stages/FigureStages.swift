@@ -140,17 +140,25 @@ struct ParetoFigureStage: Stage {
     let seeds: [UInt64]
     /// Models that run on more seeds than `seeds` (profiles.yaml `claimSeeds`).
     var seedsByModel: [String: [UInt64]] = [:]
+    /// Datasets that run a subset of the models (profiles.yaml `perDataset.<d>.models`): their panel draws that subset.
+    var only: [String: [String]] = [:]
     var id: StageID { "figure/pareto" }
     var version: Int { 8 }
     var parameters: JSONValue {
         var p: [String: JSONValue] = ["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
                                       "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)]
         if !seedsByModel.isEmpty { p["seedsByModel"] = .encoded(seedsByModel) }
+        if !only.isEmpty { p["only"] = .encoded(only) }
         return .object(p)
     }
     func seeds(for model: String) -> [UInt64] { seedsByModel[model] ?? seeds }
+    /// The models of the panel of `dataset`.
+    func models(on dataset: String) -> [ModelEntry] {
+        guard let subset = only[dataset] else { return models }
+        return models.filter { subset.contains($0.name) }
+    }
     var inputs: [StageID] {
-        datasets.flatMap { ds in models.flatMap { EvaluateStage.stageIDs(dataset: ds.name, model: $0.name, seeds: seeds(for: $0.name)) } }
+        datasets.flatMap { ds in models(on: ds.name).flatMap { EvaluateStage.stageIDs(dataset: ds.name, model: $0.name, seeds: seeds(for: $0.name)) } }
     }
     var outputs: [String] { figureFiles("pareto") }
     var publishes: [String: String] { figurePublishes("pareto") }
@@ -212,6 +220,8 @@ struct ParetoFigureStage: Stage {
         var panels: [Panel] = []
         let families = models.map(Self.family).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         for ds in datasets {
+            let models = self.models(on: ds.name)
+            if models.isEmpty { continue }
             var points: [DataPoint] = []
             for m in models {
                 let r = try EvaluateStage.load(context, dataset: ds.name, model: m.name, seeds: seeds(for: m.name))
