@@ -113,7 +113,9 @@ extension Figure {
             }
             if panel.yLog {
                 l.append("    set logscale y 10")
-                if ys.allSatisfy({ $0 >= 1 }) { l.append("    set format y '%.0s%c'") }
+                // Engineering notation without decimals would print a 1.5 tic as "2".
+                let whole = (panel.yTics ?? []).allSatisfy { $0 == $0.rounded() }
+                if ys.allSatisfy({ $0 >= 1 }) && whole { l.append("    set format y '%.0s%c'") }
             }
             l.append("    set xtics " + tics(panel.xTics))
             l.append("    set ytics " + tics(panel.yTics))

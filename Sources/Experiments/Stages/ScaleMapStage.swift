@@ -54,7 +54,8 @@ struct ScaleMapStage: Stage {
     // 2: the profile's block widths (d, d/2, d/4), reference and model timed in alternation, the unpruned panel first.
     // 3: a reference skipped for memory gives no speedup (its first model was taken as the reference).
     // 4: pruning no longer timed (untrained heads make it optimistic); every block scored at batch 1 and 128.
-    var version: Int { EngineRevision.stageVersion(4) }
+    // 5, 6: labelled tics on the fitted log axes (6: a 1.5 tic no longer printed as "2").
+    var version: Int { EngineRevision.stageVersion(6) }
     var parameters: JSONValue {
         .object(["models": .encoded(models.map(\.config)), "labels": .encoded(models.map(\.label)), "plotted": .string(plotted),
                  "K": .encoded(spec.vocabularies), "d": .encoded(spec.dims),
@@ -244,8 +245,10 @@ struct ScaleMapStage: Stage {
                                                     DataPoint(Double(vocabularies.last!), s, label: name)],
                                      style: .lines, linetype: 8, inKey: false))
             }
+            // A fitted log axis spans less than a decade: without explicit tics gnuplot labels one value or none.
+            let tics = [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 32].filter { range?.contains($0) ?? true }
             return Panel(title: title, xLabel: "items K", yLabel: yLabel, xLog: true, yLog: true, yRange: range, series: series,
-                         legend: .topLeft, xTics: vocabularies.map(Double.init))
+                         legend: .topLeft, xTics: vocabularies.map(Double.init), yTics: tics)
         }
         let label = representative?.label ?? ""
         let b1 = panel("\(label) vs \(reference.label): top-5 speedup, batch 1", { c in
