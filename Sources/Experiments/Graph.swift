@@ -123,8 +123,6 @@ struct GraphBuilder {
             }
         }
         let mainLabels = try profile.datasets.map(label)
-        // Figures that compare many models use only the datasets every model runs on.
-        let figureLabels = try profile.unrestrictedDatasets.map(label)
         let restricted = profile.perDataset.compactMapValues(\.models)
 
         let oracles = try oracleStages(profile.datasets)
@@ -186,11 +184,9 @@ struct GraphBuilder {
             figures.append("fig1")
         }
         // Every dataset gets a panel; one that runs a subset of the models draws that subset (its front is over them).
-        let paretoRestricted = restricted.filter { ds, _ in !figureLabels.contains { $0.name == ds } }
-        add(ParetoFigureStage(datasets: figureLabels + (try profile.datasets.filter { paretoRestricted[$0] != nil }.map(label)),
-                              models: try specs.paretoModels.map { try specs.model($0, profile: profile) },
+        add(ParetoFigureStage(datasets: mainLabels, models: try specs.paretoModels.map { try specs.model($0, profile: profile) },
                               seeds: profile.seeds, seedsByModel: profile.seedsByModel,
-                              only: paretoRestricted.mapValues { names in specs.paretoModels.filter { names.contains($0) } }))
+                              only: restricted.mapValues { names in specs.paretoModels.filter { names.contains($0) } }))
         // Convergence on every dataset its models all run on (Weishi-20K included).
         let convergenceDatasets = profile.datasets.filter { ds in specs.convergenceModels.allSatisfy { profile.runs($0, on: ds) } }
         add(ConvergenceFigureStage(datasets: try convergenceDatasets.map(label),

@@ -290,9 +290,6 @@ public struct ProfileSpec: Sendable {
     public func datasets(inTable table: String) -> [String] {
         datasets.filter { perDataset[$0]?.tables.map { $0.contains(table) } ?? true }
     }
-
-    /// Datasets every model runs on: the figures that compare many models use only these.
-    public var unrestrictedDatasets: [String] { datasets.filter { perDataset[$0]?.models == nil } }
 }
 
 /// One dataset's place in a profile (profiles.yaml `perDataset.<dataset>`): a large dataset can run a subset of the

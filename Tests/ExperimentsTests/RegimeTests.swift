@@ -44,7 +44,7 @@ import Testing
         #expect(t2inputs.contains("evaluate/mllatest-smoke/gru4rec/seed10"))
         let pareto = stages.first { $0.id.raw == "figure/pareto" } as? ParetoFigureStage
         // The restricted dataset gets a panel of its own models (the Video Games report once failed on an empty figure).
-        #expect(pareto?.datasets.map(\.name) == ["mllatest-smoke", "weishi-smoke"])
+        #expect(pareto?.datasets.map(\.name) == ["weishi-smoke", "mllatest-smoke"])
         let paretoInputs = Set(pareto?.inputs.map(\.raw) ?? [])
         #expect(paretoInputs.contains("evaluate/weishi-smoke/cprec-cb/seed10"))
         #expect(!paretoInputs.contains("evaluate/weishi-smoke/gru4rec/seed10"))
