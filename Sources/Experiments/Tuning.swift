@@ -141,7 +141,8 @@ struct TuneStage: Stage {
     var version: Int { EngineRevision.stageVersion(1) }
     var parameters: JSONValue {
         .object(["model": .encoded(model.config), "training": .encoded(training), "trials": .encoded(trials.map(\.values)),
-                 "select": "validation MRR@5", "numerics": .string(BLAS.numericsIdentity)])
+                 "select": "validation MRR@5", "numerics": .string(BLAS.numericsIdentity)]
+            .merging(model.config.kindRevisionParameter) { a, _ in a })
     }
     var inputs: [StageID] { [prep, blocks] }
     var outputs: [String] { [Self.fileName] }

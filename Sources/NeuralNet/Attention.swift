@@ -35,6 +35,11 @@ public enum CausalSelfAttention {
                         for s in 0..<t where ids[b * T + s] == 0 { r[s] = -1e30 }
                     }
                     _ = Kernels.softmaxRowInPlace(r, t + 1)
+                    // The exp kernel clamps at −87.3, which leaves a masked key a subnormal ~1e−38, not 0; every
+                    // GEMM that later reads those rows would run on the CPU's slow subnormal path.
+                    if let ids = keyIDs {
+                        for s in 0..<t where ids[b * T + s] == 0 { r[s] = 0 }
+                    }
                     if t + 1 < T { (r + t + 1).update(repeating: 0, count: T - t - 1) }
                 }
                 BLAS.gemm(m: T, n: e, k: T, a: p, b: vs.p + row0, ldb: ld, beta: 0, c: os.p + b * T * d + j * e,

@@ -110,6 +110,29 @@ import Testing
         }
     }
 
+    /// A kind's revision reaches the keys of that kind's model stages only: SASRec's masked-key fix retrains SASRec
+    /// and CpRec-SASRec, and every NextItNet, GRU4Rec or Caser result stays cached.
+    @Test func kindRevisionKeysOnlyThatKindsStages() throws {
+        let stages = try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: repositorySpecs, outputRoot: URL(fileURLWithPath: "/tmp")))
+        var kindOf: [String: String] = [:]
+        for s in stages where s.id.kind == "train" {
+            guard case .object(let p) = s.parameters, case .object(let m)? = p["model"], case .string(let k)? = m["kind"] else { continue }
+            kindOf[s.id.raw.replacingOccurrences(of: "train/", with: "")] = k
+        }
+        var seen: Set<String> = []
+        for s in stages where ["train", "evaluate", "tune"].contains(s.id.kind) {
+            guard case .object(let p) = s.parameters else { continue }
+            let kind: String?
+            if case .object(let m)? = p["model"], case .string(let k)? = m["kind"] { kind = k }
+            else { kind = kindOf[s.id.raw.replacingOccurrences(of: "evaluate/", with: "")] }
+            guard let kind else { continue }
+            seen.insert(kind)
+            let expected: JSONValue? = kind == "sasrec" ? .number(1) : nil
+            #expect(p["kindRevision"] == expected, "\(s.id.raw)")
+        }
+        #expect(seen.isSuperset(of: ["sasrec", "nextitnet"]))
+    }
+
     /// `sampledNegatives` reaches every evaluate stage's key and adds the literature table; a profile without it
     /// keeps its keys (no parameter) and has no such table.
     @Test func sampledNegativesReachEvaluationAndTheLiteratureTable() throws {

@@ -39,6 +39,33 @@ import Testing
         if ld > d { for n in 0..<(B * T) { for c in d..<ld { #expect(dq.p[n * ld + c] == 0 && dv.p[n * ld + c] == 0) } } }
     }
 
+    /// Masked padding keys get probability exactly 0 (the exp kernel clamps at −87.3, so "−1e30" alone left
+    /// e^−87.3 / Σ ≈ 1e−38, a subnormal): their V and K rows then receive exactly no gradient. Subnormals there
+    /// made every later GEMM over those rows take the CPU's slow path (SASRec on left-padded Amazon batches: 2.6 s
+    /// a step instead of 0.17 s).
+    @Test func maskedPaddingKeysGetExactlyZeroProbabilityAndNoGradient() {
+        let B = 2, T = 6, h = 1, e = 4, d = h * e
+        let ids: [Int32] = [0, 0, 0, 5, 6, 7, 0, 3, 4, 5, 6, 7]
+        let q = Buf(randn(B * T * d, seed: 11)), k = Buf(randn(B * T * d, seed: 12)), v = Buf(randn(B * T * d, seed: 13))
+        let out = Buf(zeros: B * T * d), probs = Buf(zeros: B * h * T * T)
+        ids.withUnsafeBufferPointer { id in
+            CausalSelfAttention.forward(out: out.p, probs: probs.p, q: q.p, k: k.p, v: v.p, B: B, T: T, heads: h,
+                                        headWidth: e, ld: d, keyIDs: id.baseAddress!)
+        }
+        for b in 0..<B { for t in 0..<T { for s in 0..<t where ids[b * T + s] == 0 {
+            #expect(probs.p[(b * T + t) * T + s] == 0, "query \(t) of row \(b) gives padding key \(s) \(probs.p[(b * T + t) * T + s])")
+        } } }
+        // Only real positions carry a loss (as SASRec's masked targets): padding rows' K and V get exactly 0.
+        var g = randn(B * T * d, seed: 14)
+        for n in 0..<(B * T) where ids[n] == 0 { for c in 0..<d { g[n * d + c] = 0 } }
+        let dq = Buf(zeros: B * T * d), dk = Buf(zeros: B * T * d), dv = Buf(zeros: B * T * d)
+        CausalSelfAttention.backward(dq: dq.p, dk: dk.p, dv: dv.p, dout: g, probs: probs.p, q: q.p, k: k.p, v: v.p,
+                                     B: B, T: T, heads: h, headWidth: e, ld: d)
+        for n in 0..<(B * T) where ids[n] == 0 { for c in 0..<d {
+            #expect(dk.p[n * d + c] == 0 && dv.p[n * d + c] == 0)
+        } }
+    }
+
     @Test func outputAtTIgnoresInputsAfterT() {
         let B = 2, T = 8, h = 2, e = 3, d = h * e, t0 = 3
         let q = Buf(randn(B * T * d, seed: 5)), k = Buf(randn(B * T * d, seed: 6)), v = Buf(randn(B * T * d, seed: 7))

@@ -78,7 +78,8 @@ struct TrainStage: Stage {
     var id: StageID { Self.stageID(dataset: dataset, model: model.name, seed: training.seed) }
     var version: Int { EngineRevision.stageVersion(2) }
     var parameters: JSONValue {
-        .object(["model": .encoded(model.config), "training": .encoded(training), "numerics": .string(BLAS.numericsIdentity)])
+        .object(["model": .encoded(model.config), "training": .encoded(training), "numerics": .string(BLAS.numericsIdentity)]
+            .merging(model.config.kindRevisionParameter) { a, _ in a })
     }
     var inputs: [StageID] { [prep, blocks] + (tune.map { [$0] } ?? []) }
     var outputs: [String] { [Self.checkpointName, Self.recordName] }
@@ -210,6 +211,7 @@ struct EvaluateStage: Stage {
         // Only when declared, so the key of a profile without sampling is what it was.
         if let sampledNegatives { p["sampledNegatives"] = .number(Double(sampledNegatives)) }
         if let timedRowsDeclared { p["timedRows"] = .number(Double(timedRowsDeclared)) }
+        p.merge(model.config.kindRevisionParameter) { a, _ in a }
         return .object(p)
     }
     var preferredThreads: Int? { threads }

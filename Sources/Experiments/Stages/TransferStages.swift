@@ -35,6 +35,7 @@ struct FinetuneStage: Stage {
                                       "numerics": .string(BLAS.numericsIdentity)]
         // Only when declared, so the key of a profile without `scratch:` is what it was.
         if let scratch { p["scratch"] = .encoded(scratch) }
+        p.merge(model.config.kindRevisionParameter) { a, _ in a }
         return .object(p)
     }
     // The random-init ablation still reads the train stage: it needs the same architecture and its parameter count.
