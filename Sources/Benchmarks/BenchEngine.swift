@@ -183,16 +183,20 @@ public enum BenchEngine {
     static func measure(_ o: BenchOptions, log: (String) -> Void) -> BenchResult {
         let sgemm = measureSGEMM(m: o.sgemmRows)
         let probe = SGEMMProbe(m: max(o.sgemmRows / 2, 1))
-        log("case \(o.name): sgemm " + String(format: "%.1f", sgemm) + " GFLOP/s on \(o.threads) thread(s), "
-            + "OpenBLAS core \(BLAS.coreName), row kernels \(Kernels.rowKernelISA)")
+        log(
+            "case \(o.name): sgemm " + String(format: "%.1f", sgemm) + " GFLOP/s on \(o.threads) thread(s), "
+                + "OpenBLAS core \(BLAS.coreName), row kernels \(Kernels.rowKernelISA)")
         if BLAS.genericKernels.contains(BLAS.coreName) {
             // `pipeline` restarts itself with the matching kernel unless OPENBLAS_CORETYPE is set; here it was set.
-            log("warning: OpenBLAS runs its generic \(BLAS.coreName) kernel (OPENBLAS_CORETYPE is set); on an AVX2/AVX-512 "
-                + "CPU Haswell or SkylakeX is 2-5x faster")
+            log(
+                "warning: OpenBLAS runs its generic \(BLAS.coreName) kernel (OPENBLAS_CORETYPE is set); on an AVX2/AVX-512 "
+                    + "CPU Haswell or SkylakeX is 2-5x faster")
         }
         resetPeakRSS()
         let gemm = GemmProfile()
-        let model: any SequenceModel = o.kind == .sasrec ? SASRec(config: o.modelConfig, itemCount: o.items, seed: 1)
+        let model: any SequenceModel =
+            o.kind == .sasrec
+            ? SASRec(config: o.modelConfig, itemCount: o.items, seed: 1)
             : NextItNet(config: o.modelConfig, itemCount: o.items, seed: 1)
         let adam = Adam(parameters: model.parameters)
         let batches = syntheticBatches(o, count: 4)
@@ -220,13 +224,17 @@ public enum BenchEngine {
                 probes.append(rate)
                 mfus.append((step.flops - before.flops) / dt / (rate * 1e9))
             }
-            log(String(format: "  step %2d", s) + (measured ? " " : "w") + String(format: " %7.1f ms  loss %.4f", dt * 1000, loss))
+            log(
+                String(format: "  step %2d", s) + (measured ? " " : "w")
+                    + String(format: " %7.1f ms  loss %.4f", dt * 1000, loss))
         }
         // Where the GEMM time goes: the costliest shapes (per measured step) and the rate each ran at.
         for (shape, v) in gemm.shapes.sorted(by: { $0.value.seconds > $1.value.seconds }).prefix(8) {
-            log("  gemm " + shape.padding(toLength: 22, withPad: " ", startingAt: 0)
-                + String(format: "%7.2f ms/step  %5.0f GFLOP/s", v.seconds * 1000 / Double(max(times.count, 1)),
-                         v.flops / v.seconds / 1e9))
+            log(
+                "  gemm " + shape.padding(toLength: 22, withPad: " ", startingAt: 0)
+                    + String(
+                        format: "%7.2f ms/step  %5.0f GFLOP/s", v.seconds * 1000 / Double(max(times.count, 1)),
+                        v.flops / v.seconds / 1e9))
         }
         func medianOf(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.sorted()[xs.count / 2] }
         let sorted = times.sorted()
@@ -242,13 +250,18 @@ public enum BenchEngine {
             sgemm_gflops: medianOf(probes), mfu: medianOf(mfus), sgemm_gflops_start: sgemm,
             threads: o.threads, openblas_core: BLAS.coreName,
             row_kernels: Kernels.rowKernelISA,
-            step_ms_median: median * 1000, cpu_s_per_step: cpu / Double(max(times.count, 1)), step_ms_min: (sorted.first ?? .nan) * 1000,
+            step_ms_median: median * 1000, cpu_s_per_step: cpu / Double(max(times.count, 1)),
+            step_ms_min: (sorted.first ?? .nan) * 1000,
             gflop_per_step: flopsPerStep / 1e9, d: o.dim, depth: o.depth, batch: o.batch, items: o.items,
             steps: o.steps, parameters: model.parameters.count)
-        log("case \(o.name): " + String(format: "%.0f tokens/s (%.1f s per 1M tokens), step %.1f ms median, GEMM share %.0f%%, "
-                   + "MFU %.0f%% of sgemm %.0f GFLOP/s, %.1f GFLOP/step, %.3f CPU s/step, peak RSS %.0f MiB",
-                   r.tokens_per_s, r.s_per_1m_tokens, r.step_ms_median, r.gemm_share * 100, r.mfu * 100, r.sgemm_gflops,
-                   r.gflop_per_step, r.cpu_s_per_step, r.peak_rss_mib))
+        log(
+            "case \(o.name): "
+                + String(
+                    format: "%.0f tokens/s (%.1f s per 1M tokens), step %.1f ms median, GEMM share %.0f%%, "
+                        + "MFU %.0f%% of sgemm %.0f GFLOP/s, %.1f GFLOP/step, %.3f CPU s/step, peak RSS %.0f MiB",
+                    r.tokens_per_s, r.s_per_1m_tokens, r.step_ms_median, r.gemm_share * 100, r.mfu * 100,
+                    r.sgemm_gflops,
+                    r.gflop_per_step, r.cpu_s_per_step, r.peak_rss_mib))
         return r
     }
 }

@@ -4,7 +4,8 @@ import Foundation
 public struct BlockRule: Codable, Hashable, Sendable {
     /// Which rule applies.
     public enum Kind: String, Codable, Hashable, Sendable {
-        /// Explicit cumulative upper ids (`cutoffs`), clipped to K; K is appended when missing (authors: [7000, 15000, K]).
+        /// Explicit cumulative upper ids (`cutoffs`), clipped to K; K is appended when missing (authors: [7000, 15000,
+        /// K]).
         case cutoffs
         /// Cumulative shares of the real items (`fractions`, e.g. [0.1, 0.4]).
         case itemFractions = "item-fractions"
@@ -24,7 +25,8 @@ public struct BlockRule: Codable, Hashable, Sendable {
     /// For `head-tail`: stop splitting once the head holds more than this share of the items being split (Jiang: 0.4).
     public var headLimit: Double
 
-    public init(rule: Kind, cutoffs: [Int] = [], fractions: [Double] = [], maxBlocks: Int = 3, headLimit: Double = 0.4) {
+    public init(rule: Kind, cutoffs: [Int] = [], fractions: [Double] = [], maxBlocks: Int = 3, headLimit: Double = 0.4)
+    {
         self.rule = rule
         self.cutoffs = cutoffs
         self.fractions = fractions
@@ -37,11 +39,12 @@ public struct BlockRule: Codable, Hashable, Sendable {
     public init(from decoder: Decoder) throws {
         try rejectUnknownKeys(decoder, allowed: DatasetSpecKeys.blocks)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(rule: try c.decode(Kind.self, forKey: .rule),
-                  cutoffs: try c.decodeIfPresent([Int].self, forKey: .cutoffs) ?? [],
-                  fractions: try c.decodeIfPresent([Double].self, forKey: .fractions) ?? [],
-                  maxBlocks: try c.decodeIfPresent(Int.self, forKey: .maxBlocks) ?? 3,
-                  headLimit: try c.decodeIfPresent(Double.self, forKey: .headLimit) ?? 0.4)
+        self.init(
+            rule: try c.decode(Kind.self, forKey: .rule),
+            cutoffs: try c.decodeIfPresent([Int].self, forKey: .cutoffs) ?? [],
+            fractions: try c.decodeIfPresent([Double].self, forKey: .fractions) ?? [],
+            maxBlocks: try c.decodeIfPresent(Int.self, forKey: .maxBlocks) ?? 3,
+            headLimit: try c.decodeIfPresent(Double.self, forKey: .headLimit) ?? 0.4)
     }
 
     /// The authors' default: head [0, 7000), middle [7000, 15000), tail [15000, K).
@@ -93,7 +96,9 @@ public enum Blocking {
         case .cutoffs:
             cuts = rule.cutoffs.map { min($0, K) }
             if cuts.contains(where: { $0 < 2 }) {
-                throw DatasetError.invalidParameter(field: "blocks.cutoffs", expected: "upper ids >= 2 (the head must hold at least one item besides padding)")
+                throw DatasetError.invalidParameter(
+                    field: "blocks.cutoffs",
+                    expected: "upper ids >= 2 (the head must hold at least one item besides padding)")
             }
         case .itemFractions:
             try checkFractions(rule.fractions, field: "blocks.fractions")
@@ -123,8 +128,10 @@ public enum Blocking {
         var lower = 0
         for upper in boundaries {
             let inter = counts[lower..<upper].reduce(0, +)
-            infos.append(BlockInfo(lower: lower, upper: upper, items: upper - max(lower, 1), interactions: inter,
-                                   share: total > 0 ? Double(inter) / Double(total) : 0))
+            infos.append(
+                BlockInfo(
+                    lower: lower, upper: upper, items: upper - max(lower, 1), interactions: inter,
+                    share: total > 0 ? Double(inter) / Double(total) : 0))
             lower = upper
         }
         return Blocks(rule: rule, itemCount: K, boundaries: boundaries, blocks: infos)
@@ -150,7 +157,8 @@ public enum Blocking {
 
     private static func checkFractions(_ f: [Double], field: String) throws {
         guard !f.isEmpty, f.allSatisfy({ $0 > 0 && $0 < 1 }), zip(f, f.dropFirst()).allSatisfy({ $0 < $1 }) else {
-            throw DatasetError.invalidParameter(field: field, expected: "increasing shares strictly between 0 and 1, e.g. [0.1, 0.4]")
+            throw DatasetError.invalidParameter(
+                field: field, expected: "increasing shares strictly between 0 and 1, e.g. [0.1, 0.4]")
         }
     }
 }

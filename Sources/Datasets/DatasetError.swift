@@ -36,11 +36,13 @@ public enum DatasetError: Error, CustomStringConvertible, LocalizedError, Equata
         case .httpStatus(let url, let status):
             return "download failed: \(url) answered HTTP \(status)"
         case .truncated(let url, let bytes, let detail):
-            return "download truncated: \(url) ended after \(bytes) bytes (\(detail)); the partial file is kept and the next fetch resumes it"
+            return
+                "download truncated: \(url) ended after \(bytes) bytes (\(detail)); the partial file is kept and the next fetch resumes it"
         case .transfer(let url, let code, let detail):
             return "download failed: \(url): curl exit \(code): \(detail)"
         case .checksumMismatch(let url, let algorithm, let expected, let actual):
-            return "checksum mismatch for \(url): expected \(algorithm) \(expected), got \(actual); the file was deleted"
+            return
+                "checksum mismatch for \(url): expected \(algorithm) \(expected), got \(actual); the file was deleted"
         case .archive(let path, let member, let detail):
             return "cannot extract '\(member)' from \(path): \(detail)"
         case .userFileMissing(let dataset, let path, let format, let links, let help):
@@ -52,9 +54,11 @@ public enum DatasetError: Error, CustomStringConvertible, LocalizedError, Equata
         case .malformedLine(let file, let line, let expected, let found):
             return "\(file):\(line): expected \(expected), found '\(found)'"
         case .invalidText(let file, let line, let column, let detail):
-            return "\(file):\(line):\(column): \(detail); the file is not a text file in the expected format (binary data, or a different encoding?)"
+            return
+                "\(file):\(line):\(column): \(detail); the file is not a text file in the expected format (binary data, or a different encoding?)"
         case .sequencesTooShort(let dataset, let minItems, let longest, let file, let example):
-            var s = "dataset \(dataset) is empty: every chunk has fewer than \(minItems) items (minSequenceItems); the longest sequence read has \(longest)"
+            var s =
+                "dataset \(dataset) is empty: every chunk has fewer than \(minItems) items (minSequenceItems); the longest sequence read has \(longest)"
             if let file { s += "\n  file: \(file)" }
             if let example { s += "\n  e.g. \(example)" }
             s += "\n  check the format (delimiter, padding token) or lower prep.minSequenceItems"

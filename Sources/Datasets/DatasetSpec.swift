@@ -1,6 +1,7 @@
 import Foundation
 
-/// One dataset as declared in `pipeline/datasets.yaml`: where its raw files come from, how to read them, how to prepare them.
+/// One dataset as declared in `pipeline/datasets.yaml`: where its raw files come from, how to read them, how to prepare
+/// them.
 public struct DatasetSpec: Codable, Hashable, Sendable {
     /// Short name used in stage ids (`fetch/<name>`, `prep/<name>`, `blocks/<name>`).
     public var name: String
@@ -22,25 +23,37 @@ public struct DatasetSpec: Codable, Hashable, Sendable {
 
     /// Checks what decoding cannot (ranges, hex checksums, file counts per format); errors name `<dataset>.<key>`.
     public func validate() throws {
-        func bad(_ key: String, _ expected: String) -> DatasetError { .invalidParameter(field: "\(name).\(key)", expected: expected) }
+        func bad(_ key: String, _ expected: String) -> DatasetError {
+            .invalidParameter(field: "\(name).\(key)", expected: expected)
+        }
         func isHex(_ s: String, _ n: Int) -> Bool { s.count == n && s.allSatisfy { $0.isHexDigit } }
         if name.isEmpty || name.contains("/") { throw bad("name", "a non-empty name without '/'") }
-        do { try prep.validate() } catch DatasetError.invalidParameter(let field, let expected) { throw bad(field, expected) }
+        do { try prep.validate() } catch DatasetError.invalidParameter(let field, let expected) {
+            throw bad(field, expected)
+        }
         switch source {
         case .download(let d):
             // A host, and a port only with digits: "http://127.0.0.1:/x.zip" once slipped into the shipped specs.
-            guard let u = URLComponents(string: d.url), u.scheme == "http" || u.scheme == "https", u.host?.isEmpty == false,
-                  d.url.range(of: #"^https?://[^/?#]*:(/|$)"#, options: .regularExpression) == nil else {
+            guard let u = URLComponents(string: d.url), u.scheme == "http" || u.scheme == "https",
+                u.host?.isEmpty == false,
+                d.url.range(of: #"^https?://[^/?#]*:(/|$)"#, options: .regularExpression) == nil
+            else {
                 throw bad("source.url", "an http(s) URL")
             }
             if !d.sha256.isEmpty && !isHex(d.sha256, 64) { throw bad("source.sha256", "64 hex digits or empty") }
             if !d.md5.isEmpty && !isHex(d.md5, 32) { throw bad("source.md5", "32 hex digits or empty") }
             if d.archive == .zip && d.members.count != format.fileCount {
-                throw bad("source.members", "\(format.fileCount) path(s) inside the archive for format \(format.kind.rawValue)")
+                throw bad(
+                    "source.members",
+                    "\(format.fileCount) path(s) inside the archive for format \(format.kind.rawValue)")
             }
-            if d.archive == .none && format.fileCount != 1 { throw bad("source.archive", "zip (a two-file format needs an archive)") }
+            if d.archive == .none && format.fileCount != 1 {
+                throw bad("source.archive", "zip (a two-file format needs an archive)")
+            }
         case .userPlaced(let u):
-            if u.files.count != format.fileCount { throw bad("source.files", "\(format.fileCount) path(s) for format \(format.kind.rawValue)") }
+            if u.files.count != format.fileCount {
+                throw bad("source.files", "\(format.fileCount) path(s) for format \(format.kind.rawValue)")
+            }
             for (i, f) in u.files.enumerated() {
                 // Lexically: fetch checks symlinks too. Files outside the project come through --source only.
                 var depth = 0
@@ -49,11 +62,20 @@ public struct DatasetSpec: Codable, Hashable, Sendable {
                     depth += c == ".." ? -1 : 1
                     if depth < 0 { escapes = true }
                 }
-                if escapes { throw bad("source.files[\(i)]", "a relative path inside the project folder, got '\(f)' (for a file elsewhere use --source \(name)=FILE)") }
+                if escapes {
+                    throw bad(
+                        "source.files[\(i)]",
+                        "a relative path inside the project folder, got '\(f)' (for a file elsewhere use --source \(name)=FILE)"
+                    )
+                }
             }
         case .synthetic(let sy):
-            do { try sy.validate() } catch DatasetError.invalidParameter(let field, let expected) { throw bad(field, expected) }
-            if format.kind == .coldrec && sy.targetItems == 0 { throw bad("source.targetItems", "> 0 for the coldrec format") }
+            do { try sy.validate() } catch DatasetError.invalidParameter(let field, let expected) {
+                throw bad(field, expected)
+            }
+            if format.kind == .coldrec && sy.targetItems == 0 {
+                throw bad("source.targetItems", "> 0 for the coldrec format")
+            }
         }
         if format.kind == .movielensRatings || format.kind == .userItemTime {
             if format.userColumn < 0 || format.itemColumn < 0 || format.userColumn == format.itemColumn {
@@ -62,9 +84,13 @@ public struct DatasetSpec: Codable, Hashable, Sendable {
             if format.timeColumn < -1 { throw bad("format.timeColumn", "a column index, or -1 for file order") }
         }
         if format.kind == .coldrec && prep.effectiveSplit == .leaveOneOut {
-            throw bad("prep.split", "random for the coldrec format (its target rows have no per-user order to leave one out of)")
+            throw bad(
+                "prep.split",
+                "random for the coldrec format (its target rows have no per-user order to leave one out of)")
         }
-        if let d = format.delimiter, d.isEmpty { throw bad("format.delimiter", "a non-empty string (or leave it out to detect)") }
+        if let d = format.delimiter, d.isEmpty {
+            throw bad("format.delimiter", "a non-empty string (or leave it out to detect)")
+        }
     }
 
     public init(from decoder: Decoder) throws {
@@ -125,7 +151,9 @@ public struct DownloadSource: Codable, Hashable, Sendable {
     /// Paths inside the archive to extract, in the order the format reads them (ignored when `archive` is none).
     public var members: [String]
 
-    public init(url: String, sha256: String = "", md5: String = "", archive: ArchiveKind = .none, members: [String] = []) {
+    public init(
+        url: String, sha256: String = "", md5: String = "", archive: ArchiveKind = .none, members: [String] = []
+    ) {
         self.url = url
         self.sha256 = sha256
         self.md5 = md5
@@ -207,8 +235,10 @@ public struct FormatSpec: Codable, Hashable, Sendable {
     /// Padding token skipped in sequence formats; nil = "0" for session-csv/sequence-lines/coldrec, none for rows.
     public var padToken: String?
 
-    public init(kind: FormatKind, delimiter: String? = nil, header: Bool? = nil, userColumn: Int = 0,
-                itemColumn: Int = 1, timeColumn: Int? = nil, padToken: String? = nil) {
+    public init(
+        kind: FormatKind, delimiter: String? = nil, header: Bool? = nil, userColumn: Int = 0,
+        itemColumn: Int = 1, timeColumn: Int? = nil, padToken: String? = nil
+    ) {
         self.kind = kind
         self.delimiter = delimiter
         self.header = header
@@ -218,18 +248,21 @@ public struct FormatSpec: Codable, Hashable, Sendable {
         self.padToken = padToken
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case kind, delimiter, header, userColumn, itemColumn, timeColumn, padToken }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case kind, delimiter, header, userColumn, itemColumn, timeColumn, padToken
+    }
 
     public init(from decoder: Decoder) throws {
         try rejectUnknownKeys(decoder, allowed: DatasetSpecKeys.format)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(kind: try c.decode(FormatKind.self, forKey: .kind),
-                  delimiter: try c.decodeIfPresent(String.self, forKey: .delimiter),
-                  header: try c.decodeIfPresent(Bool.self, forKey: .header),
-                  userColumn: try c.decodeIfPresent(Int.self, forKey: .userColumn) ?? 0,
-                  itemColumn: try c.decodeIfPresent(Int.self, forKey: .itemColumn) ?? 1,
-                  timeColumn: try c.decodeIfPresent(Int.self, forKey: .timeColumn),
-                  padToken: try c.decodeIfPresent(String.self, forKey: .padToken))
+        self.init(
+            kind: try c.decode(FormatKind.self, forKey: .kind),
+            delimiter: try c.decodeIfPresent(String.self, forKey: .delimiter),
+            header: try c.decodeIfPresent(Bool.self, forKey: .header),
+            userColumn: try c.decodeIfPresent(Int.self, forKey: .userColumn) ?? 0,
+            itemColumn: try c.decodeIfPresent(Int.self, forKey: .itemColumn) ?? 1,
+            timeColumn: try c.decodeIfPresent(Int.self, forKey: .timeColumn),
+            padToken: try c.decodeIfPresent(String.self, forKey: .padToken))
     }
 
     /// The padding token actually skipped when reading sequences.
@@ -248,19 +281,25 @@ public struct FormatSpec: Codable, Hashable, Sendable {
     public var summary: String {
         switch kind {
         case .movielensRatings:
-            return "movielens-ratings: user, item, rating, timestamp per row (u.data tab-separated, ratings.dat '::', ratings.csv with header); integer ids"
+            return
+                "movielens-ratings: user, item, rating, timestamp per row (u.data tab-separated, ratings.dat '::', ratings.csv with header); integer ids"
         case .sessionCSV:
-            return "session-csv (the authors' format): one sequence per line, comma-separated item tokens, left-padded with \"0\""
+            return
+                "session-csv (the authors' format): one sequence per line, comma-separated item tokens, left-padded with \"0\""
         case .userItemTime:
-            return "user-item-time: one interaction per row, delimiter \(delimiter.map { "'\($0)'" } ?? "auto"), user column \(userColumn), item column \(itemColumn), time column \(timeColumn)"
+            return
+                "user-item-time: one interaction per row, delimiter \(delimiter.map { "'\($0)'" } ?? "auto"), user column \(userColumn), item column \(itemColumn), time column \(timeColumn)"
         case .sequenceLines:
             return "sequence-lines: one sequence per line, item tokens separated by spaces or commas, oldest first"
         case .userItemLines:
-            return "user-item-lines (SASRec): 'USER ITEM' per line, integer ids separated by spaces or tabs, a user's lines contiguous and oldest first"
+            return
+                "user-item-lines (SASRec): 'USER ITEM' per line, integer ids separated by spaces or tabs, a user's lines contiguous and oldest first"
         case .userSequenceLines:
-            return "user-sequence-lines (S3Rec): 'USER ITEM ITEM ...' per line, integer ids separated by spaces or tabs, oldest first"
+            return
+                "user-sequence-lines (S3Rec): 'USER ITEM ITEM ...' per line, integer ids separated by spaces or tabs, oldest first"
         case .coldrec:
-            return "coldrec (PeterRec): file 1 = one source sequence per line, comma-separated; file 2 = 'history,,target1,target2,...' per line"
+            return
+                "coldrec (PeterRec): file 1 = one source sequence per line, comma-separated; file 2 = 'history,,target1,target2,...' per line"
         }
     }
 }
@@ -293,8 +332,10 @@ public struct PrepParams: Codable, Hashable, Sendable {
     /// without the key encodes exactly as before and its stage keys do not change.
     public var split: SplitKind?
 
-    public init(seqLength: Int = 20, minItemCount: Int = 1, minUserCount: Int = 1, minSequenceItems: Int = 2,
-                testFraction: Double = 0.2, validFraction: Double = 0.1, seed: UInt64 = 10, split: SplitKind? = nil) {
+    public init(
+        seqLength: Int = 20, minItemCount: Int = 1, minUserCount: Int = 1, minSequenceItems: Int = 2,
+        testFraction: Double = 0.2, validFraction: Double = 0.1, seed: UInt64 = 10, split: SplitKind? = nil
+    ) {
         self.split = split
         self.seqLength = seqLength
         self.minItemCount = minItemCount
@@ -368,8 +409,11 @@ public struct UnknownKeyError: Error, Sendable {
 public func rejectUnknownKeys(_ decoder: Decoder, allowed: [String]) throws {
     let c = try decoder.container(keyedBy: AnyKey.self)
     if let key = c.allKeys.first(where: { !allowed.contains($0.stringValue) }) {
-        throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [key],
-            debugDescription: "unknown key '\(key.stringValue)'; expected one of: \(allowed.joined(separator: ", "))",
-            underlyingError: UnknownKeyError(key: key.stringValue, allowed: allowed)))
+        throw DecodingError.dataCorrupted(
+            .init(
+                codingPath: c.codingPath + [key],
+                debugDescription:
+                    "unknown key '\(key.stringValue)'; expected one of: \(allowed.joined(separator: ", "))",
+                underlyingError: UnknownKeyError(key: key.stringValue, allowed: allowed)))
     }
 }

@@ -29,7 +29,8 @@ public struct FetchRecord: Codable, Equatable, Sendable {
     public var downloadBytes: Int64
     /// `verified` when a spec checksum matched, `recorded` when the spec had none (the hash is only recorded).
     public var checksum: String
-    /// The server's Last-Modified header for the download (as sent, or ""); identifies moving snapshots such as ml-latest.
+    /// The server's Last-Modified header for the download (as sent, or ""); identifies moving snapshots such as
+    /// ml-latest.
     public var serverLastModified: String
     /// When the fetch finished (ISO 8601, UTC) and how long it took.
     public var fetchedAt: String
@@ -78,8 +79,10 @@ public struct FetchOptions: Sendable {
     /// A transfer that receives nothing for this many seconds is abandoned (the `.part` stays for a resume).
     public var stallSeconds: Int = Fetcher.defaultStallSeconds
 
-    public init(downloadDirectory: URL, workingDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-                overrides: [URL] = [], mirror: String? = nil, log: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(
+        downloadDirectory: URL, workingDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+        overrides: [URL] = [], mirror: String? = nil, log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.downloadDirectory = downloadDirectory
         self.workingDirectory = workingDirectory
         self.overrides = overrides
@@ -88,7 +91,9 @@ public struct FetchOptions: Sendable {
     }
 
     /// The mirror to use: the option when given, else $CPREC_MIRROR, else none (empty values count as none).
-    public static func resolveMirror(option: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+    public static func resolveMirror(
+        option: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String? {
         let m = option ?? environment[mirrorEnvironmentVariable]
         return m.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
     }
@@ -97,12 +102,16 @@ public struct FetchOptions: Sendable {
     /// mirror. Throws when the mirror is not an absolute URL or the upstream URL names no file.
     public func resolve(_ url: String) throws -> String {
         guard let mirror else { return url }
-        guard let base = URL(string: mirror), let scheme = base.scheme, !scheme.isEmpty, base.host != nil || scheme == "file" else {
-            throw DatasetError.invalidParameter(field: "mirror", expected: "an absolute URL such as http://host/path/, got '\(mirror)'")
+        guard let base = URL(string: mirror), let scheme = base.scheme, !scheme.isEmpty,
+            base.host != nil || scheme == "file"
+        else {
+            throw DatasetError.invalidParameter(
+                field: "mirror", expected: "an absolute URL such as http://host/path/, got '\(mirror)'")
         }
         let name = URL(string: url)?.lastPathComponent ?? ""
         guard !name.isEmpty, name != "/" else {
-            throw DatasetError.invalidParameter(field: "mirror", expected: "a download URL ending in a file name, got '\(url)'")
+            throw DatasetError.invalidParameter(
+                field: "mirror", expected: "a download URL ending in a file name, got '\(url)'")
         }
         return (mirror.hasSuffix("/") ? mirror : mirror + "/") + name
     }
@@ -151,15 +160,19 @@ public enum Fetcher {
 
     // MARK: - sources
 
-    static func fetchDownload(_ spec: DatasetSpec, _ d: DownloadSource, into destination: URL, options: FetchOptions) throws -> FetchRecord {
-        let archive = try download(url: d.url, into: options.downloadDirectory, sha256: d.sha256, md5: d.md5,
-                                   stallSeconds: options.stallSeconds, log: options.log)
+    static func fetchDownload(
+        _ spec: DatasetSpec, _ d: DownloadSource, into destination: URL, options: FetchOptions
+    ) throws -> FetchRecord {
+        let archive = try download(
+            url: d.url, into: options.downloadDirectory, sha256: d.sha256, md5: d.md5,
+            stallSeconds: options.stallSeconds, log: options.log)
         var files: [FetchedFile] = []
         switch d.archive {
         case .zip:
             guard d.members.count == spec.format.fileCount else {
-                throw DatasetError.invalidParameter(field: "\(spec.name).source.members",
-                                                    expected: "\(spec.format.fileCount) member path(s) for format \(spec.format.kind.rawValue)")
+                throw DatasetError.invalidParameter(
+                    field: "\(spec.name).source.members",
+                    expected: "\(spec.format.fileCount) member path(s) for format \(spec.format.kind.rawValue)")
             }
             for (i, member) in d.members.enumerated() {
                 let name = uniqueName((member as NSString).lastPathComponent, index: i, taken: files.map(\.name))
@@ -171,7 +184,8 @@ public enum Fetcher {
             }
         case .none:
             guard spec.format.fileCount == 1 else {
-                throw DatasetError.invalidParameter(field: "\(spec.name).source.archive", expected: "zip with members for a two-file format")
+                throw DatasetError.invalidParameter(
+                    field: "\(spec.name).source.archive", expected: "zip with members for a two-file format")
             }
             let name = archive.file.lastPathComponent
             let out = destination.appendingPathComponent(name)
@@ -179,14 +193,20 @@ public enum Fetcher {
             files.append(FetchedFile(name: name, origin: d.url, bytes: archive.bytes, sha256: archive.sha256))
         }
         try validate(spec, files: files.map { destination.appendingPathComponent($0.name) })
-        return FetchRecord(dataset: spec.name, kind: "download", url: d.url, downloadSHA256: archive.sha256, downloadBytes: archive.bytes,
-                           checksum: archive.verified ? "verified" : "recorded", serverLastModified: archive.lastModified,
-                           fetchedAt: "", seconds: 0, files: files)
+        return FetchRecord(
+            dataset: spec.name, kind: "download", url: d.url, downloadSHA256: archive.sha256,
+            downloadBytes: archive.bytes,
+            checksum: archive.verified ? "verified" : "recorded", serverLastModified: archive.lastModified,
+            fetchedAt: "", seconds: 0, files: files)
     }
 
-    static func fetchUserPlaced(_ spec: DatasetSpec, _ u: UserPlacedSource, into destination: URL, options: FetchOptions) throws -> FetchRecord {
+    static func fetchUserPlaced(
+        _ spec: DatasetSpec, _ u: UserPlacedSource, into destination: URL, options: FetchOptions
+    ) throws -> FetchRecord {
         guard u.files.count == spec.format.fileCount else {
-            throw DatasetError.invalidParameter(field: "\(spec.name).source.files", expected: "\(spec.format.fileCount) path(s) for format \(spec.format.kind.rawValue)")
+            throw DatasetError.invalidParameter(
+                field: "\(spec.name).source.files",
+                expected: "\(spec.format.fileCount) path(s) for format \(spec.format.kind.rawValue)")
         }
         // A spec is data anyone can hand over: its paths may not reach outside the project folder (no
         // `../../etc/passwd`, no absolute path, no symlink out). Files elsewhere come through --source.
@@ -200,21 +220,28 @@ public enum Fetcher {
                 ok = inside(p.resolvingSymlinksInPath(), project.resolvingSymlinksInPath())
             }
             if !ok {
-                throw DatasetError.invalidParameter(field: "\(spec.name).source.files[\(i)]",
-                    expected: "a relative path inside the project folder \(project.path), got '\(u.files[i])' (resolves to \(p.resolvingSymlinksInPath().path)); pass a file elsewhere explicitly with --source \(spec.name)=FILE")
+                throw DatasetError.invalidParameter(
+                    field: "\(spec.name).source.files[\(i)]",
+                    expected:
+                        "a relative path inside the project folder \(project.path), got '\(u.files[i])' (resolves to \(p.resolvingSymlinksInPath().path)); pass a file elsewhere explicitly with --source \(spec.name)=FILE"
+                )
             }
         }
         for p in paths where !FileManager.default.fileExists(atPath: p.path) {
-            throw DatasetError.userFileMissing(dataset: spec.name, path: p.path, format: spec.format.summary, links: u.links, help: u.help)
+            throw DatasetError.userFileMissing(
+                dataset: spec.name, path: p.path, format: spec.format.summary, links: u.links, help: u.help)
         }
         return try placeLocal(spec, paths, into: destination)
     }
 
-    static func fetchOverrides(_ spec: DatasetSpec, into destination: URL, options: FetchOptions) throws -> FetchRecord {
+    static func fetchOverrides(_ spec: DatasetSpec, into destination: URL, options: FetchOptions) throws -> FetchRecord
+    {
         let o = options.overrides
         if o.count == 1, let scheme = o[0].scheme, scheme == "http" || scheme == "https" {
             guard spec.format.fileCount == 1 else {
-                throw DatasetError.invalidParameter(field: "--source \(spec.name)", expected: "local files for the two-file format \(spec.format.kind.rawValue)")
+                throw DatasetError.invalidParameter(
+                    field: "--source \(spec.name)",
+                    expected: "local files for the two-file format \(spec.format.kind.rawValue)")
             }
             let d = DownloadSource(url: o[0].absoluteString)
             var r = try fetchDownload(spec, d, into: destination, options: options)
@@ -226,21 +253,29 @@ public enum Fetcher {
         if o.count == 1, FileManager.default.fileExists(atPath: o[0].path, isDirectory: &isDir), isDir.boolValue {
             // A folder: look for the spec's default file names inside it.
             let names: [String]
-            if case .userPlaced(let u) = spec.source { names = u.files.map { ($0 as NSString).lastPathComponent } }
-            else if case .download(let d) = spec.source, !d.members.isEmpty { names = d.members.map { ($0 as NSString).lastPathComponent } }
-            else { names = [] }
+            if case .userPlaced(let u) = spec.source {
+                names = u.files.map { ($0 as NSString).lastPathComponent }
+            } else if case .download(let d) = spec.source, !d.members.isEmpty {
+                names = d.members.map { ($0 as NSString).lastPathComponent }
+            } else {
+                names = []
+            }
             guard names.count == spec.format.fileCount else {
-                throw DatasetError.invalidParameter(field: "--source \(spec.name)", expected: "file path(s), not a folder, for this dataset")
+                throw DatasetError.invalidParameter(
+                    field: "--source \(spec.name)", expected: "file path(s), not a folder, for this dataset")
             }
             paths = names.map { o[0].appendingPathComponent($0) }
         }
         guard paths.count == spec.format.fileCount else {
-            throw DatasetError.invalidParameter(field: "--source \(spec.name)", expected: "\(spec.format.fileCount) file(s) for format \(spec.format.kind.rawValue)")
+            throw DatasetError.invalidParameter(
+                field: "--source \(spec.name)",
+                expected: "\(spec.format.fileCount) file(s) for format \(spec.format.kind.rawValue)")
         }
         for p in paths where !FileManager.default.fileExists(atPath: p.path) {
             var links: [String] = [], help = ""
             if case .userPlaced(let u) = spec.source { links = u.links; help = u.help }
-            throw DatasetError.userFileMissing(dataset: spec.name, path: p.path, format: spec.format.summary, links: links, help: help)
+            throw DatasetError.userFileMissing(
+                dataset: spec.name, path: p.path, format: spec.format.summary, links: links, help: help)
         }
         return try placeLocal(spec, paths, into: destination)
     }
@@ -256,25 +291,34 @@ public enum Fetcher {
             try FileManager.default.copyItem(at: p, to: out)
             files.append(try describe(out, name: name, origin: p.path))
         }
-        return FetchRecord(dataset: spec.name, kind: "user-placed", url: "", downloadSHA256: "", downloadBytes: 0, checksum: "recorded",
-                           serverLastModified: "", fetchedAt: "", seconds: 0, files: files)
+        return FetchRecord(
+            dataset: spec.name, kind: "user-placed", url: "", downloadSHA256: "", downloadBytes: 0,
+            checksum: "recorded",
+            serverLastModified: "", fetchedAt: "", seconds: 0, files: files)
     }
 
     static func fetchSynthetic(_ spec: DatasetSpec, _ s: SyntheticSpec, into destination: URL) throws -> FetchRecord {
         let written = try SyntheticGenerator.write(s, format: spec.format, into: destination)
-        let files = try written.map { try describe(destination.appendingPathComponent($0), name: $0, origin: "synthetic") }
-        return FetchRecord(dataset: spec.name, kind: "synthetic", url: "", downloadSHA256: "", downloadBytes: 0, checksum: "recorded",
-                           serverLastModified: "", fetchedAt: "", seconds: 0, files: files)
+        let files = try written.map {
+            try describe(destination.appendingPathComponent($0), name: $0, origin: "synthetic")
+        }
+        return FetchRecord(
+            dataset: spec.name, kind: "synthetic", url: "", downloadSHA256: "", downloadBytes: 0, checksum: "recorded",
+            serverLastModified: "", fetchedAt: "", seconds: 0, files: files)
     }
 
     /// Reads the first 1000 lines with the spec's format, so a wrong file fails at fetch with file:line.
     static func validate(_ spec: DatasetSpec, files: [URL]) throws {
         if spec.format.kind == .coldrec {
             let r = try Parsers.readColdRec(source: files[0], target: files[1], format: spec.format, maxLines: 1000)
-            if r.source.interactionCount == 0 { throw DatasetError.empty(dataset: spec.name, detail: "\(files[0].path) holds no items") }
+            if r.source.interactionCount == 0 {
+                throw DatasetError.empty(dataset: spec.name, detail: "\(files[0].path) holds no items")
+            }
         } else {
             let r = try Parsers.readLog(files[0], format: spec.format, maxLines: 1000)
-            if r.interactionCount == 0 { throw DatasetError.empty(dataset: spec.name, detail: "\(files[0].path) holds no items") }
+            if r.interactionCount == 0 {
+                throw DatasetError.empty(dataset: spec.name, detail: "\(files[0].path) holds no items")
+            }
         }
     }
 
@@ -296,8 +340,10 @@ public enum Fetcher {
     /// A complete file already present and matching is reused without network. On a checksum mismatch the file is
     /// deleted (it is complete, so resuming cannot fix it); on a truncated body or a transfer error the `.part`
     /// stays (it is a prefix) and the next call resumes it with an HTTP range request.
-    public static func download(url: String, into directory: URL, sha256: String = "", md5: String = "",
-                                stallSeconds: Int = defaultStallSeconds, log: (String) -> Void = { _ in }) throws -> Download {
+    public static func download(
+        url: String, into directory: URL, sha256: String = "", md5: String = "",
+        stallSeconds: Int = defaultStallSeconds, log: (String) -> Void = { _ in }
+    ) throws -> Download {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let base = URL(string: url)?.lastPathComponent ?? ""
         let name = base.isEmpty || base == "/" ? "download" : base
@@ -315,7 +361,8 @@ public enum Fetcher {
             }
             try? fm.removeItem(at: final)
         }
-        if hasChecksum, fm.fileExists(atPath: part.path), (try? verify(part, url: url, sha256: sha256, md5: md5)) != nil {
+        if hasChecksum, fm.fileExists(atPath: part.path), (try? verify(part, url: url, sha256: sha256, md5: md5)) != nil
+        {
             try fm.moveItem(at: part, to: final)
             return try finish(final, verified: true)
         }
@@ -325,10 +372,12 @@ public enum Fetcher {
             attempt += 1
             let resumeAt = (try? fm.attributesOfItem(atPath: part.path)[.size] as? NSNumber)??.int64Value ?? 0
             log(resumeAt > 0 ? "resuming \(url) at \(resumeAt) bytes" : "downloading \(url)")
-            var args = ["curl", "--fail", "--location", "--silent", "--show-error", "--dump-header", headers.path,
-                        "--connect-timeout", "30", "--output", part.path, "--write-out", "%{http_code}",
-                        // A server that accepts and then never sends (or stops sending) would hang the run forever.
-                        "--speed-limit", "1", "--speed-time", "\(max(1, stallSeconds))"]
+            var args = [
+                "curl", "--fail", "--location", "--silent", "--show-error", "--dump-header", headers.path,
+                "--connect-timeout", "30", "--output", part.path, "--write-out", "%{http_code}",
+                // A server that accepts and then never sends (or stops sending) would hang the run forever.
+                "--speed-limit", "1", "--speed-time", "\(max(1, stallSeconds))"
+            ]
             if resumeAt > 0 { args += ["--continue-at", "-"] }
             args.append(url)
             let r = try run(args)
@@ -350,8 +399,11 @@ public enum Fetcher {
             case 22:
                 throw DatasetError.httpStatus(url: url, status: status)
             case 28:
-                throw DatasetError.transfer(url: url, exitCode: r.status, detail:
-                    "no data received for \(max(1, stallSeconds)) s, abandoned (the server stalled; set \(stallVariable) to wait longer); a partial file is kept and resumed next time")
+                throw DatasetError.transfer(
+                    url: url, exitCode: r.status,
+                    detail:
+                        "no data received for \(max(1, stallSeconds)) s, abandoned (the server stalled; set \(stallVariable) to wait longer); a partial file is kept and resumed next time"
+                )
             case 18:
                 let got = (try? fm.attributesOfItem(atPath: part.path)[.size] as? NSNumber)??.int64Value ?? 0
                 throw DatasetError.truncated(url: url, bytesReceived: got, detail: detail)
@@ -366,7 +418,8 @@ public enum Fetcher {
         }
         // The last Last-Modified header (after redirects) of the request that completed the file.
         let dumped = (try? String(contentsOf: headers, encoding: .utf8)) ?? ""
-        let modified = dumped.split(whereSeparator: \.isNewline).reversed()
+        let modified =
+            dumped.split(whereSeparator: \.isNewline).reversed()
             .first { $0.lowercased().hasPrefix("last-modified:") }
             .map { String($0.dropFirst("last-modified:".count)).trimmingCharacters(in: .whitespaces) } ?? ""
         try Data(modified.utf8).write(to: sidecar)
@@ -383,11 +436,15 @@ public enum Fetcher {
         let aside = file.deletingLastPathComponent().appendingPathComponent("\(file.lastPathComponent).bad-\(stamp)")
         let fm = FileManager.default
         guard (try? fm.moveItem(at: file, to: aside)) != nil else { return error }
-        try? fm.removeItem(at: file.deletingLastPathComponent().appendingPathComponent(file.lastPathComponent + ".last-modified"))
+        try? fm.removeItem(
+            at: file.deletingLastPathComponent().appendingPathComponent(file.lastPathComponent + ".last-modified"))
         log("moved the unusable download to \(aside.path)")
         guard case .archive(let path, let member, let detail) = error else { return error }
-        return .archive(path: path, member: member, detail: detail
-            + "; the download had no pinned checksum, so it may be damaged: it was moved to \(aside.path) for inspection and will be downloaded again on the next fetch")
+        return .archive(
+            path: path, member: member,
+            detail: detail
+                + "; the download had no pinned checksum, so it may be damaged: it was moved to \(aside.path) for inspection and will be downloaded again on the next fetch"
+        )
     }
 
     private static func finish(_ file: URL, verified: Bool) throws -> Download {
@@ -395,18 +452,23 @@ public enum Fetcher {
         let bytes = (attrs[.size] as? NSNumber)?.int64Value ?? 0
         let sidecar = file.deletingLastPathComponent().appendingPathComponent(file.lastPathComponent + ".last-modified")
         let modified = (try? String(contentsOf: sidecar, encoding: .utf8)) ?? ""
-        return Download(file: file, bytes: bytes, sha256: try SHA256.hex(fileAt: file), verified: verified, lastModified: modified)
+        return Download(
+            file: file, bytes: bytes, sha256: try SHA256.hex(fileAt: file), verified: verified, lastModified: modified)
     }
 
     /// Throws `checksumMismatch` naming the URL, the expected and the actual hash.
     static func verify(_ file: URL, url: String, sha256: String, md5: String) throws {
         if !sha256.isEmpty {
             let actual = try SHA256.hex(fileAt: file)
-            if actual != sha256.lowercased() { throw DatasetError.checksumMismatch(url: url, algorithm: "sha256", expected: sha256, actual: actual) }
+            if actual != sha256.lowercased() {
+                throw DatasetError.checksumMismatch(url: url, algorithm: "sha256", expected: sha256, actual: actual)
+            }
         }
         if !md5.isEmpty {
             let actual = try md5Hex(fileAt: file)
-            if actual != md5.lowercased() { throw DatasetError.checksumMismatch(url: url, algorithm: "md5", expected: md5, actual: actual) }
+            if actual != md5.lowercased() {
+                throw DatasetError.checksumMismatch(url: url, algorithm: "md5", expected: md5, actual: actual)
+            }
         }
     }
 
@@ -415,7 +477,8 @@ public enum Fetcher {
 
     /// Extracts one member of a zip (via `unzip -p`) into `destination`, atomically (temp file + rename).
     public static func extract(zip: URL, member: String, to destination: URL) throws {
-        let tmp = destination.deletingLastPathComponent().appendingPathComponent("." + destination.lastPathComponent + ".tmp")
+        let tmp = destination.deletingLastPathComponent().appendingPathComponent(
+            "." + destination.lastPathComponent + ".tmp")
         _ = FileManager.default.createFile(atPath: tmp.path, contents: nil)
         let out = try FileHandle(forWritingTo: tmp)
         let r: Command.Outcome
@@ -429,7 +492,10 @@ public enum Fetcher {
         }
         guard r.status == 0 else {
             try? FileManager.default.removeItem(at: tmp)
-            let detail = r.status == 11 ? "no such member in the archive" : "unzip exit \(r.status): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
+            let detail =
+                r.status == 11
+                ? "no such member in the archive"
+                : "unzip exit \(r.status): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))"
             throw DatasetError.archive(path: zip.path, member: member, detail: detail)
         }
         try? FileManager.default.removeItem(at: destination)
@@ -448,7 +514,9 @@ public enum Fetcher {
 
     static func describe(_ file: URL, name: String, origin: String) throws -> FetchedFile {
         let attrs = try FileManager.default.attributesOfItem(atPath: file.path)
-        return FetchedFile(name: name, origin: origin, bytes: (attrs[.size] as? NSNumber)?.int64Value ?? 0, sha256: try SHA256.hex(fileAt: file))
+        return FetchedFile(
+            name: name, origin: origin, bytes: (attrs[.size] as? NSNumber)?.int64Value ?? 0,
+            sha256: try SHA256.hex(fileAt: file))
     }
 
     static func uniqueName(_ base: String, index: Int, taken: [String]) -> String {
@@ -469,8 +537,10 @@ public enum Fetcher {
             throw DatasetError.tool(name: argv[0], detail: "\(error)")
         }
         if r.signalled {
-            throw DatasetError.tool(name: argv[0], detail: "stopped by signal \(r.status)"
-                                    + (Children.stoppingSignal != nil ? " (the pipeline is being stopped)" : ""))
+            throw DatasetError.tool(
+                name: argv[0],
+                detail: "stopped by signal \(r.status)"
+                    + (Children.stoppingSignal != nil ? " (the pipeline is being stopped)" : ""))
         }
         return r
     }

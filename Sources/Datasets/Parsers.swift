@@ -4,7 +4,8 @@ import Foundation
 public struct RawLog: Sendable {
     /// Raw item id -> original token (raw ids are assigned in first-appearance order).
     public var itemTokens: [String]
-    /// One entry per user (row formats, in first-appearance order of users) or per line (sequence formats), oldest first.
+    /// One entry per user (row formats, in first-appearance order of users) or per line (sequence formats), oldest
+    /// first.
     public var sequences: [[Int32]]
 
     public init(itemTokens: [String] = [], sequences: [[Int32]] = []) {
@@ -63,14 +64,19 @@ public enum Parsers {
         case .userItemLines, .userSequenceLines:
             return try readUserLines(file, format: format, maxLines: maxLines)
         case .coldrec:
-            throw DatasetError.invalidParameter(field: "format.kind", expected: "a single-file format (coldrec needs readColdRec)")
+            throw DatasetError.invalidParameter(
+                field: "format.kind", expected: "a single-file format (coldrec needs readColdRec)")
         }
     }
 
-    /// Reads PeterRec's pair: `source` = one comma-separated sequence per line; `target` = `history,,t1,t2,...` per line.
-    public static func readColdRec(source: URL, target: URL, format: FormatSpec, maxLines: Int = .max) throws -> RawColdRec {
+    /// Reads PeterRec's pair: `source` = one comma-separated sequence per line; `target` = `history,,t1,t2,...` per
+    /// line.
+    public static func readColdRec(
+        source: URL, target: URL, format: FormatSpec, maxLines: Int = .max
+    ) throws -> RawColdRec {
         var interner = Interner()
-        let seqFormat = FormatSpec(kind: .sessionCSV, delimiter: format.delimiter ?? ",", padToken: format.effectivePadToken)
+        let seqFormat = FormatSpec(
+            kind: .sessionCSV, delimiter: format.delimiter ?? ",", padToken: format.effectivePadToken)
         let sequences = try readSequences(source, format: seqFormat, interner: &interner, maxLines: maxLines)
         var targets = Interner()
         var examples: [RawTransferExample] = []
@@ -79,15 +85,17 @@ public enum Parsers {
         let name = target.path
         try forEachLine(target, maxLines: maxLines) { line, number in
             guard let cut = find(Array(",,".utf8), in: line) else {
-                throw DatasetError.malformedLine(file: name, line: number,
-                                                 expected: "'history,,target1,target2,...' (PeterRec fine-tuning line)",
-                                                 found: preview(line))
+                throw DatasetError.malformedLine(
+                    file: name, line: number,
+                    expected: "'history,,target1,target2,...' (PeterRec fine-tuning line)",
+                    found: preview(line))
             }
             var history: [Int32] = []
             for r in split(UnsafeBufferPointer(rebasing: line[0..<cut]), by: sep) {
                 let token = string(line, r.lowerBound, r.upperBound)
                 if token.isEmpty {
-                    throw DatasetError.malformedLine(file: name, line: number, expected: "an item token between commas", found: preview(line))
+                    throw DatasetError.malformedLine(
+                        file: name, line: number, expected: "an item token between commas", found: preview(line))
                 }
                 if token == pad { continue }
                 history.append(interner.intern(token))
@@ -100,12 +108,14 @@ public enum Parsers {
                 ts.append(targets.intern(token))
             }
             if ts.isEmpty {
-                throw DatasetError.malformedLine(file: name, line: number, expected: "at least one target id after ',,'", found: preview(line))
+                throw DatasetError.malformedLine(
+                    file: name, line: number, expected: "at least one target id after ',,'", found: preview(line))
             }
             examples.append(RawTransferExample(history: history, targets: ts))
         }
-        return RawColdRec(source: RawLog(itemTokens: interner.tokens, sequences: sequences),
-                          targetTokens: targets.tokens, examples: examples)
+        return RawColdRec(
+            source: RawLog(itemTokens: interner.tokens, sequences: sequences),
+            targetTokens: targets.tokens, examples: examples)
     }
 
     // MARK: - row formats
@@ -123,7 +133,9 @@ public enum Parsers {
         var first = true
         try forEachLine(file, maxLines: maxLines) { line, number in
             let delim: [UInt8]
-            if let d = delimiter { delim = d } else {
+            if let d = delimiter {
+                delim = d
+            } else {
                 delim = detectDelimiter(line)
                 delimiter = delim
             }
@@ -132,7 +144,11 @@ public enum Parsers {
             first = false
             if isFirst {
                 let header: Bool
-                if let h = format.header { header = h } else if fields.count < needed { header = false } else {
+                if let h = format.header {
+                    header = h
+                } else if fields.count < needed {
+                    header = false
+                } else {
                     // A header's id (MovieLens) or time field (generic rows) is not a number.
                     let probe = movielens ? fields[uc] : (tc >= 0 ? fields[tc] : fields[uc])
                     let text = string(line, probe.lowerBound, probe.upperBound)
@@ -142,32 +158,44 @@ public enum Parsers {
             }
             guard fields.count >= needed else {
                 let sep = String(decoding: delim, as: UTF8.self).replacingOccurrences(of: "\t", with: "\\t")
-                throw DatasetError.malformedLine(file: name, line: number,
-                                                 expected: "at least \(needed) fields separated by '\(sep)' (\(format.summary))",
-                                                 found: preview(line))
+                throw DatasetError.malformedLine(
+                    file: name, line: number,
+                    expected: "at least \(needed) fields separated by '\(sep)' (\(format.summary))",
+                    found: preview(line))
             }
             let userText = string(line, fields[uc].lowerBound, fields[uc].upperBound)
             let itemText = string(line, fields[ic].lowerBound, fields[ic].upperBound)
             if userText.isEmpty || itemText.isEmpty {
-                throw DatasetError.malformedLine(file: name, line: number, expected: "non-empty user and item fields", found: preview(line))
+                throw DatasetError.malformedLine(
+                    file: name, line: number, expected: "non-empty user and item fields", found: preview(line))
             }
             if movielens {
                 for text in [userText, itemText] {
                     guard let v = parseInt(text) else {
-                        throw DatasetError.malformedLine(file: name, line: number, expected: "an integer id (\(format.summary))", found: text)
+                        throw DatasetError.malformedLine(
+                            file: name, line: number, expected: "an integer id (\(format.summary))", found: text)
                     }
-                    if v > Int64(Int32.max) || v < Int64(Int32.min) { throw DatasetError.idOverflow(file: name, line: number, value: text) }
+                    if v > Int64(Int32.max) || v < Int64(Int32.min) {
+                        throw DatasetError.idOverflow(file: name, line: number, value: text)
+                    }
                 }
             }
             var time = 0.0
             if tc >= 0 {
                 let text = string(line, fields[tc].lowerBound, fields[tc].upperBound)
-                if let v = parseInt(text) { time = Double(v) } else if let v = Double(text) { time = v } else {
-                    throw DatasetError.malformedLine(file: name, line: number, expected: "a numeric timestamp in column \(tc)", found: text)
+                if let v = parseInt(text) {
+                    time = Double(v)
+                } else if let v = Double(text) {
+                    time = v
+                } else {
+                    throw DatasetError.malformedLine(
+                        file: name, line: number, expected: "a numeric timestamp in column \(tc)", found: text)
                 }
             }
             let u: Int
-            if let existing = userIndex[userText] { u = existing } else {
+            if let existing = userIndex[userText] {
+                u = existing
+            } else {
                 u = events.count
                 userIndex[userText] = u
                 events.append([])
@@ -205,33 +233,42 @@ public enum Parsers {
                 for i in 0...line.count {
                     if i == line.count || line[i] == 0x20 || line[i] == 0x09 {
                         if start >= 0 { tokens.append(start..<i); start = -1 }
-                    } else if start < 0 { start = i }
+                    } else if start < 0 {
+                        start = i
+                    }
                 }
             }
             if pairs ? tokens.count != 2 : tokens.count < 2 {
-                throw DatasetError.malformedLine(file: name, line: number,
-                                                 expected: pairs ? "exactly 2 fields, USER ITEM (\(format.summary))"
-                                                                 : "a user id and at least one item (\(format.summary))",
-                                                 found: preview(line))
+                throw DatasetError.malformedLine(
+                    file: name, line: number,
+                    expected: pairs
+                        ? "exactly 2 fields, USER ITEM (\(format.summary))"
+                        : "a user id and at least one item (\(format.summary))",
+                    found: preview(line))
             }
             var texts: [String] = []
             texts.reserveCapacity(tokens.count)
             for (k, r) in tokens.enumerated() {
                 let text = string(line, r.lowerBound, r.upperBound)
                 guard let v = parseInt(text) else {
-                    throw DatasetError.malformedLine(file: name, line: number,
-                                                     expected: "an integer \(k == 0 ? "user" : "item") id in field \(k + 1) (\(format.summary))",
-                                                     found: text.isEmpty ? preview(line) : text)
+                    throw DatasetError.malformedLine(
+                        file: name, line: number,
+                        expected: "an integer \(k == 0 ? "user" : "item") id in field \(k + 1) (\(format.summary))",
+                        found: text.isEmpty ? preview(line) : text)
                 }
-                if v > Int64(Int32.max) || v < Int64(Int32.min) { throw DatasetError.idOverflow(file: name, line: number, value: text) }
+                if v > Int64(Int32.max) || v < Int64(Int32.min) {
+                    throw DatasetError.idOverflow(file: name, line: number, value: text)
+                }
                 texts.append(text)
             }
             let user = texts[0]
             if user != current {
                 if let earlier = firstLine[user] {
-                    throw DatasetError.malformedLine(file: name, line: number,
-                                                     expected: "user \(user)'s lines contiguous (they started at line \(earlier); another user's lines came between)",
-                                                     found: preview(line))
+                    throw DatasetError.malformedLine(
+                        file: name, line: number,
+                        expected:
+                            "user \(user)'s lines contiguous (they started at line \(earlier); another user's lines came between)",
+                        found: preview(line))
                 }
                 firstLine[user] = number
                 current = user
@@ -244,7 +281,9 @@ public enum Parsers {
 
     // MARK: - sequence formats
 
-    private static func readSequences(_ file: URL, format: FormatSpec, interner: inout Interner, maxLines: Int) throws -> [[Int32]] {
+    private static func readSequences(
+        _ file: URL, format: FormatSpec, interner: inout Interner, maxLines: Int
+    ) throws -> [[Int32]] {
         let name = file.path
         let pad = format.effectivePadToken
         let strictComma = format.kind == .sessionCSV || format.kind == .coldrec
@@ -260,11 +299,14 @@ public enum Parsers {
                     while a < b && (line[a] == 0x20 || line[a] == 0x09) { a += 1 }
                     while b > a && (line[b - 1] == 0x20 || line[b - 1] == 0x09) { b -= 1 }
                     if a == b {
-                        throw DatasetError.malformedLine(file: name, line: number,
-                                                         expected: "an item token between delimiters (\(format.summary))",
-                                                         found: preview(line))
+                        throw DatasetError.malformedLine(
+                            file: name, line: number,
+                            expected: "an item token between delimiters (\(format.summary))",
+                            found: preview(line))
                     }
-                    if let p = padBytes, p.count == b - a, (0..<p.count).allSatisfy({ line[a + $0] == p[$0] }) { continue }
+                    if let p = padBytes, p.count == b - a, (0..<p.count).allSatisfy({ line[a + $0] == p[$0] }) {
+                        continue
+                    }
                     seq.append(interner.intern(string(line, a, b)))
                 }
             } else {
@@ -277,7 +319,9 @@ public enum Parsers {
                             if token != pad { seq.append(interner.intern(token)) }
                             start = -1
                         }
-                    } else if start < 0 { start = i }
+                    } else if start < 0 {
+                        start = i
+                    }
                 }
             }
             sequences.append(seq)
@@ -288,7 +332,8 @@ public enum Parsers {
     // MARK: - byte helpers
 
     /// Calls `body` for each non-blank line (without the newline and a trailing CR), numbering lines from 1.
-    static func forEachLine(_ file: URL, maxLines: Int, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
+    static func forEachLine(_ file: URL, maxLines: Int, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws
+    {
         let data: Data
         do { data = try Data(contentsOf: file, options: .alwaysMapped) } catch {
             throw DatasetError.corruptPrepared(path: file.path, detail: "cannot read: \(error.localizedDescription)")
@@ -305,7 +350,9 @@ public enum Parsers {
                 while end < n {
                     let b = bytes[end]
                     if b == 0x0A { break }
-                    if b >= 0x80 { nonASCII = true } else if (b < 0x20 && b != 0x09 && b != 0x0D) || b == 0x7F {
+                    if b >= 0x80 {
+                        nonASCII = true
+                    } else if (b < 0x20 && b != 0x09 && b != 0x0D) || b == 0x7F {
                         if control < 0 { control = end }
                     }
                     end += 1
@@ -316,8 +363,10 @@ public enum Parsers {
                 // Binary input must fail here, at its first bad byte: read as tokens it trains and caches noise.
                 if control < 0, let cr = (start..<stop).first(where: { bytes[$0] == 0x0D }) { control = cr }
                 if control >= 0 || nonASCII {
-                    try checkText(UnsafeBufferPointer(rebasing: bytes[start..<stop]), control: control < 0 ? nil : control - start,
-                                  file: file.path, line: number)
+                    try checkText(
+                        UnsafeBufferPointer(rebasing: bytes[start..<stop]),
+                        control: control < 0 ? nil : control - start,
+                        file: file.path, line: number)
                 }
                 var blank = true
                 for i in start..<stop where bytes[i] != 0x20 && bytes[i] != 0x09 { blank = false; break }
@@ -339,22 +388,28 @@ public enum Parsers {
             case .valid(let encoded):
                 let scalar = Unicode.UTF8.decode(encoded)
                 if scalar.properties.generalCategory == .control && scalar != "\t" {
-                    throw DatasetError.invalidText(file: file, line: number, column: offset + 1,
-                                                   detail: "control character \(String(format: "U+%04X", scalar.value))")
+                    throw DatasetError.invalidText(
+                        file: file, line: number, column: offset + 1,
+                        detail: "control character \(String(format: "U+%04X", scalar.value))")
                 }
                 offset += encoded.count
             case .error(let length):
-                throw DatasetError.invalidText(file: file, line: number, column: offset + 1,
-                                               detail: "invalid UTF-8 (\(length) byte(s) \(line[offset..<min(line.count, offset + length)].map { String(format: "%02X", $0) }.joined(separator: " ")))")
+                throw DatasetError.invalidText(
+                    file: file, line: number, column: offset + 1,
+                    detail:
+                        "invalid UTF-8 (\(length) byte(s) \(line[offset..<min(line.count, offset + length)].map { String(format: "%02X", $0) }.joined(separator: " ")))"
+                )
             case .emptyInput:
                 return
             }
         }
         if let c = control {
             let b = line[c]
-            throw DatasetError.invalidText(file: file, line: number, column: c + 1,
-                detail: b == 0x0D ? "carriage return inside a line (old Mac line endings?)"
-                                  : "control character \(String(format: "U+%04X", b))")
+            throw DatasetError.invalidText(
+                file: file, line: number, column: c + 1,
+                detail: b == 0x0D
+                    ? "carriage return inside a line (old Mac line endings?)"
+                    : "control character \(String(format: "U+%04X", b))")
         }
     }
 
@@ -406,7 +461,8 @@ public enum Parsers {
         return line.count > 120 ? s + "…" : s
     }
 
-    /// Decimal integer (optional sign), nil when not an integer; saturates far beyond Int32 so overflow is still detected.
+    /// Decimal integer (optional sign), nil when not an integer; saturates far beyond Int32 so overflow is still
+    /// detected.
     static func parseInt(_ text: String) -> Int64? {
         var utf8 = Substring(text).utf8[...]
         var negative = false

@@ -1,7 +1,6 @@
 import Foundation
 import Random
 
-
 /// Fixed-length rows of item ids, row-major (`rows × length`), 0 = padding.
 public struct SequenceMatrix: Equatable, Sendable {
     /// Row length (t for sequences, t + 1 for transfer rows).
@@ -118,9 +117,13 @@ public enum Prep {
     }
 
     /// Parses `files` (two for coldrec: source then target) with `format` and prepares them with `params`.
-    public static func prepare(name: String, files: [URL], format: FormatSpec, params: PrepParams) throws -> PreparedDataset {
+    public static func prepare(
+        name: String, files: [URL], format: FormatSpec, params: PrepParams
+    ) throws -> PreparedDataset {
         guard files.count == format.fileCount else {
-            throw DatasetError.invalidParameter(field: "\(name).files", expected: "\(format.fileCount) file(s) for format \(format.kind.rawValue), got \(files.count)")
+            throw DatasetError.invalidParameter(
+                field: "\(name).files",
+                expected: "\(format.fileCount) file(s) for format \(format.kind.rawValue), got \(files.count)")
         }
         do {
             if format.kind == .coldrec {
@@ -134,8 +137,9 @@ public enum Prep {
             try? Parsers.forEachLine(files[0], maxLines: 1000) { line, number in
                 if example == nil { example = "line \(number): '\(Parsers.preview(line))'" }
             }
-            throw DatasetError.sequencesTooShort(dataset: dataset, minSequenceItems: minItems, longest: longest,
-                                                 file: files[0].path, example: example)
+            throw DatasetError.sequencesTooShort(
+                dataset: dataset, minSequenceItems: minItems, longest: longest,
+                file: files[0].path, example: example)
         }
     }
 
@@ -157,16 +161,20 @@ public enum Prep {
         let kept = filtered.filter { !$0.isEmpty }
         let rawInteractions = kept.reduce(0) { $0 + $1.count }
         if rawInteractions == 0 {
-            throw DatasetError.empty(dataset: name, detail: log.interactionCount == 0
-                ? "no interactions were read"
-                : "no interactions left after filtering (minItemCount \(params.minItemCount), minUserCount \(params.minUserCount))")
+            throw DatasetError.empty(
+                dataset: name,
+                detail: log.interactionCount == 0
+                    ? "no interactions were read"
+                    : "no interactions left after filtering (minItemCount \(params.minItemCount), minUserCount \(params.minUserCount))"
+            )
         }
         let (newId, vocab, counts) = reindex(tokens: log.itemTokens, sequences: kept)
 
         if params.effectiveSplit == .leaveOneOut {
-            return try leaveOneOut(name: name, kept: kept, newId: newId, vocab: vocab, counts: counts,
-                                   rawInteractions: rawInteractions, droppedItems: droppedItems,
-                                   droppedUsers: droppedUsers, params: params)
+            return try leaveOneOut(
+                name: name, kept: kept, newId: newId, vocab: vocab, counts: counts,
+                rawInteractions: rawInteractions, droppedItems: droppedItems,
+                droppedUsers: droppedUsers, params: params)
         }
         var rows: [Int32] = []
         var padded = 0, dropped = 0
@@ -185,18 +193,21 @@ public enum Prep {
         }
         let all = SequenceMatrix(length: t, data: rows)
         if all.rows == 0 {
-            throw DatasetError.sequencesTooShort(dataset: name, minSequenceItems: params.minSequenceItems,
-                                                 longest: kept.map(\.count).max() ?? 0, file: nil, example: nil)
+            throw DatasetError.sequencesTooShort(
+                dataset: name, minSequenceItems: params.minSequenceItems,
+                longest: kept.map(\.count).max() ?? 0, file: nil, example: nil)
         }
-        let (train, valid, test) = split(all, testFraction: params.testFraction, validFraction: params.validFraction,
-                                         rng: Rng(seed: params.seed))
+        let (train, valid, test) = split(
+            all, testFraction: params.testFraction, validFraction: params.validFraction,
+            rng: Rng(seed: params.seed))
         let stats = PrepStats(
             name: name, seqLength: t, itemCount: vocab.count, items: vocab.count - 1, users: kept.count,
             rawInteractions: rawInteractions, interactions: all.nonPadding, sequences: all.rows,
             trainSequences: train.rows, validSequences: valid.rows, testSequences: test.rows,
             paddedSequences: padded, droppedChunks: dropped, droppedItems: droppedItems, droppedUsers: droppedUsers,
             params: params, transfer: nil)
-        return PreparedDataset(train: train, valid: valid, test: test, vocab: vocab, itemCounts: counts, stats: stats, transfer: nil)
+        return PreparedDataset(
+            train: train, valid: valid, test: test, vocab: vocab, itemCounts: counts, stats: stats, transfer: nil)
     }
 
     /// Source side as `prepare(log:)`; target lines become rows of the user's last t source ids (new ids, left-padded)
@@ -219,7 +230,8 @@ public enum Prep {
             targetLists.append(ex.targets)
         }
         if histories.isEmpty {
-            throw DatasetError.empty(dataset: name, detail: "no target-file line has a history item in the source vocabulary")
+            throw DatasetError.empty(
+                dataset: name, detail: "no target-file line has a history item in the source vocabulary")
         }
         let (targetNew, targetVocab, targetCounts) = reindex(tokens: coldrec.targetTokens, sequences: targetLists)
         var rows: [Int32] = []
@@ -231,18 +243,22 @@ public enum Prep {
             }
         }
         let all = SequenceMatrix(length: t + 1, data: rows)
-        let (train, valid, test) = split(all, testFraction: params.testFraction, validFraction: params.validFraction,
-                                         rng: Rng(seed: params.seed &+ 1))
-        source.transfer = TransferData(train: train, valid: valid, test: test, targetVocab: targetVocab, targetCounts: targetCounts)
+        let (train, valid, test) = split(
+            all, testFraction: params.testFraction, validFraction: params.validFraction,
+            rng: Rng(seed: params.seed &+ 1))
+        source.transfer = TransferData(
+            train: train, valid: valid, test: test, targetVocab: targetVocab, targetCounts: targetCounts)
         source.stats.transfer = TransferStats(
             users: histories.count, targetItemCount: targetVocab.count, targetItems: targetVocab.count - 1,
-            pairs: all.rows, trainPairs: train.rows, validPairs: valid.rows, testPairs: test.rows, droppedUsers: droppedUsers)
+            pairs: all.rows, trainPairs: train.rows, validPairs: valid.rows, testPairs: test.rows,
+            droppedUsers: droppedUsers)
         return source
     }
 
     // MARK: - steps
 
-    /// One-pass item filter then user filter; returns the filtered sequences (empty ones kept in place) and drop counts.
+    /// One-pass item filter then user filter; returns the filtered sequences (empty ones kept in place) and drop
+    /// counts.
     static func filter(_ log: RawLog, params: PrepParams) -> ([[Int32]], droppedItems: Int, droppedUsers: Int) {
         var counts = [Int](repeating: 0, count: log.itemTokens.count)
         for seq in log.sequences { for i in seq { counts[Int(i)] += 1 } }
@@ -283,18 +299,23 @@ public enum Prep {
         return (newId, vocab, newCounts)
     }
 
-    /// Leave-one-out, as SASRec's and S3Rec's code split these benchmarks, in rows of width t whose last id is the target:
+    /// Leave-one-out, as SASRec's and S3Rec's code split these benchmarks, in rows of width t whose last id is the
+    /// target:
     /// - test row: the user's last t items (the test item and the t-1 before it);
     /// - validation row: the last t items ending at the second-to-last item;
-    /// - training rows: everything before the validation item, cut into chunks of t from the most recent end, exactly as
+    /// - training rows: everything before the validation item, cut into chunks of t from the most recent end, exactly
+    /// as
     ///   the random split cuts whole histories. Chunks, not only the last t+1 items (SASRec) nor sliding windows: every
-    ///   training interaction is used once, as in the paper's protocol, and the models already learn from every position
+    /// training interaction is used once, as in the paper's protocol, and the models already learn from every position
     ///   of a row, so overlapping windows would only repeat targets;
     /// - users with fewer than 3 items have no validation or test row; their items are training chunks (SASRec's code
     ///   does the same), so every user counts once in test at most and test rows = users with >= 3 items.
-    /// With t = 51 the test history is 50 items, SASRec's maximum length. `minSequenceItems` applies to training chunks only.
-    static func leaveOneOut(name: String, kept: [[Int32]], newId: [Int32], vocab: [String], counts: [Int],
-                            rawInteractions: Int, droppedItems: Int, droppedUsers: Int, params: PrepParams) throws -> PreparedDataset {
+    /// With t = 51 the test history is 50 items, SASRec's maximum length. `minSequenceItems` applies to training chunks
+    /// only.
+    static func leaveOneOut(
+        name: String, kept: [[Int32]], newId: [Int32], vocab: [String], counts: [Int],
+        rawInteractions: Int, droppedItems: Int, droppedUsers: Int, params: PrepParams
+    ) throws -> PreparedDataset {
         let t = params.seqLength
         var train: [Int32] = [], valid: [Int32] = [], test: [Int32] = []
         var padded = 0, dropped = 0
@@ -322,7 +343,11 @@ public enum Prep {
         let validM = SequenceMatrix(length: t, data: valid)
         let testM = SequenceMatrix(length: t, data: test)
         if testM.rows == 0 || trainM.rows == 0 {
-            throw DatasetError.empty(dataset: name, detail: "leave-one-out needs users with at least 3 items; \(testM.rows) test and \(trainM.rows) training rows")
+            throw DatasetError.empty(
+                dataset: name,
+                detail:
+                    "leave-one-out needs users with at least 3 items; \(testM.rows) test and \(trainM.rows) training rows"
+            )
         }
         let rows = trainM.rows + validM.rows + testM.rows
         let stats = PrepStats(
@@ -332,12 +357,16 @@ public enum Prep {
             sequences: rows, trainSequences: trainM.rows, validSequences: validM.rows, testSequences: testM.rows,
             paddedSequences: padded, droppedChunks: dropped, droppedItems: droppedItems, droppedUsers: droppedUsers,
             params: params, transfer: nil)
-        return PreparedDataset(train: trainM, valid: validM, test: testM, vocab: vocab, itemCounts: counts, stats: stats, transfer: nil)
+        return PreparedDataset(
+            train: trainM, valid: validM, test: testM, vocab: vocab, itemCounts: counts, stats: stats, transfer: nil)
     }
 
     /// Seeded shuffle, then test = last floor(f_test·N), validation = last floor(f_valid·rest) of the rest.
-    static func split(_ all: SequenceMatrix, testFraction: Double, validFraction: Double, rng: Rng)
-        -> (SequenceMatrix, SequenceMatrix, SequenceMatrix) {
+    static func split(
+        _ all: SequenceMatrix, testFraction: Double, validFraction: Double, rng: Rng
+    )
+        -> (SequenceMatrix, SequenceMatrix, SequenceMatrix)
+    {
         var rng = rng
         var order = Array(0..<all.rows)
         rng.shuffle(&order)

@@ -44,8 +44,11 @@ public enum DatasetStatistics {
 
     /// The Table 1 row of a prepared dataset (from its `stats.json`).
     public static func table1Row(_ stats: PrepStats) -> Table1Row {
-        let source = Table1Cells(actions: stats.interactions, sequences: stats.sequences, items: stats.items, t: stats.seqLength)
-        let target = stats.transfer.map { Table1Cells(actions: $0.pairs, sequences: $0.users, items: $0.targetItems, t: 1) }
+        let source = Table1Cells(
+            actions: stats.interactions, sequences: stats.sequences, items: stats.items, t: stats.seqLength)
+        let target = stats.transfer.map {
+            Table1Cells(actions: $0.pairs, sequences: $0.users, items: $0.targetItems, t: 1)
+        }
         return Table1Row(dataset: stats.name, source: source, target: target)
     }
 

@@ -59,26 +59,33 @@ extension PreparedDataset {
         let train = try matrix(PreparedFiles.train, t, rows: stats.trainSequences)
         let valid = try matrix(PreparedFiles.valid, t, rows: stats.validSequences)
         let test = try matrix(PreparedFiles.test, t, rows: stats.testSequences)
-        let counts = try Int32IO.read(directory.appendingPathComponent(PreparedFiles.itemCounts), count: stats.itemCount).map(Int.init)
+        let counts = try Int32IO.read(
+            directory.appendingPathComponent(PreparedFiles.itemCounts), count: stats.itemCount
+        ).map(Int.init)
         let vocab = try readVocab(directory.appendingPathComponent(PreparedFiles.vocab), count: stats.itemCount)
         var transfer: TransferData?
         if let ts = stats.transfer {
-            let tcounts = try Int32IO.read(directory.appendingPathComponent(PreparedFiles.targetCounts), count: ts.targetItemCount).map(Int.init)
+            let tcounts = try Int32IO.read(
+                directory.appendingPathComponent(PreparedFiles.targetCounts), count: ts.targetItemCount
+            ).map(Int.init)
             transfer = TransferData(
                 train: try matrix(PreparedFiles.targetTrain, t + 1, rows: ts.trainPairs),
                 valid: try matrix(PreparedFiles.targetValid, t + 1, rows: ts.validPairs),
                 test: try matrix(PreparedFiles.targetTest, t + 1, rows: ts.testPairs),
-                targetVocab: try readVocab(directory.appendingPathComponent(PreparedFiles.targetVocab), count: ts.targetItemCount),
+                targetVocab: try readVocab(
+                    directory.appendingPathComponent(PreparedFiles.targetVocab), count: ts.targetItemCount),
                 targetCounts: tcounts)
         }
-        return PreparedDataset(train: train, valid: valid, test: test, vocab: vocab, itemCounts: counts, stats: stats, transfer: transfer)
+        return PreparedDataset(
+            train: train, valid: valid, test: test, vocab: vocab, itemCounts: counts, stats: stats, transfer: transfer)
     }
 
     /// Only the item counts (index = id), without reading the sequences; what `blocks` needs.
     public static func loadItemCounts(from directory: URL) throws -> [Int] {
         let statsURL = directory.appendingPathComponent(PreparedFiles.stats)
         let stats = try JSONDecoder().decode(PrepStats.self, from: Data(contentsOf: statsURL))
-        return try Int32IO.read(directory.appendingPathComponent(PreparedFiles.itemCounts), count: stats.itemCount).map(Int.init)
+        return try Int32IO.read(directory.appendingPathComponent(PreparedFiles.itemCounts), count: stats.itemCount).map(
+            Int.init)
     }
 
     private func vocabTSV(_ tokens: [String], _ counts: [Int]) -> String {
@@ -97,7 +104,10 @@ extension PreparedDataset {
         var out: [String] = []
         for line in text.split(separator: "\n", omittingEmptySubsequences: true).dropFirst() {
             let f = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
-            guard f.count == 3 else { throw DatasetError.corruptPrepared(path: url.path, detail: "line '\(line)' is not id<TAB>token<TAB>count") }
+            guard f.count == 3 else {
+                throw DatasetError.corruptPrepared(
+                    path: url.path, detail: "line '\(line)' is not id<TAB>token<TAB>count")
+            }
             out.append(String(f[1]))
         }
         guard out.count == count else {
@@ -130,7 +140,9 @@ public enum Int32IO {
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
             throw DatasetError.corruptPrepared(path: url.path, detail: "cannot read")
         }
-        guard data.count % 4 == 0 else { throw DatasetError.corruptPrepared(path: url.path, detail: "size \(data.count) is not a multiple of 4") }
+        guard data.count % 4 == 0 else {
+            throw DatasetError.corruptPrepared(path: url.path, detail: "size \(data.count) is not a multiple of 4")
+        }
         if let c = count, c * 4 != data.count {
             throw DatasetError.corruptPrepared(path: url.path, detail: "\(data.count / 4) Int32 values, expected \(c)")
         }

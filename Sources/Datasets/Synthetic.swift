@@ -17,11 +17,13 @@ public struct SyntheticSpec: Codable, Hashable, Sendable {
     public var successors: Int = 3
     /// Probability that the next item is one of the previous item's successors (uniformly).
     public var followProbability: Double = 0.5
-    /// Successors are drawn from Zipf with exponent zipfExponent × successorBias (0 = uniform, 1 = as popular as items).
+    /// Successors are drawn from Zipf with exponent zipfExponent × successorBias (0 = uniform, 1 = as popular as
+    /// items).
     public var successorBias: Double = 0.5
     /// Item clusters (topics); each user has a home cluster.
     public var clusters: Int = 16
-    /// Probability that a non-transition draw comes from the home cluster (by popularity within it) instead of all items.
+    /// Probability that a non-transition draw comes from the home cluster (by popularity within it) instead of all
+    /// items.
     public var clusterAffinity: Double = 0.5
     /// Target-domain items; 0 = no transfer pair (only used by the coldrec format).
     public var targetItems: Int = 0
@@ -39,10 +41,12 @@ public struct SyntheticSpec: Codable, Hashable, Sendable {
 
     public init() {}
 
-    public init(users: Int, items: Int, zipfExponent: Double = 1.0, minLength: Int = 5, meanLength: Double = 30,
-                maxLength: Int = 200, successors: Int = 3, followProbability: Double = 0.5, successorBias: Double = 0.5,
-                clusters: Int = 16, clusterAffinity: Double = 0.5, targetItems: Int = 0, targetsPerUser: Int = 1,
-                targetsPerCluster: Int = 2, targetNoise: Double = 0.2, seed: UInt64 = 1) {
+    public init(
+        users: Int, items: Int, zipfExponent: Double = 1.0, minLength: Int = 5, meanLength: Double = 30,
+        maxLength: Int = 200, successors: Int = 3, followProbability: Double = 0.5, successorBias: Double = 0.5,
+        clusters: Int = 16, clusterAffinity: Double = 0.5, targetItems: Int = 0, targetsPerUser: Int = 1,
+        targetsPerCluster: Int = 2, targetNoise: Double = 0.2, seed: UInt64 = 1
+    ) {
         self.users = users; self.items = items; self.zipfExponent = zipfExponent; self.minLength = minLength
         self.meanLength = meanLength; self.maxLength = maxLength; self.successors = successors
         self.followProbability = followProbability; self.successorBias = successorBias; self.clusters = clusters
@@ -112,7 +116,9 @@ public struct SyntheticSpec: Codable, Hashable, Sendable {
         if targetItems > 0 {
             if targetsPerUser < 1 || targetsPerUser > targetItems { throw bad("targetsPerUser", "1...targetItems") }
             if targetUsers < 0 || targetUsers > users { throw bad("targetUsers", "0...users (0 = every user)") }
-            if targetsPerCluster < 1 || targetsPerCluster > targetItems { throw bad("targetsPerCluster", "1...targetItems") }
+            if targetsPerCluster < 1 || targetsPerCluster > targetItems {
+                throw bad("targetsPerCluster", "1...targetItems")
+            }
             if !(0...1).contains(targetNoise) { throw bad("targetNoise", "[0, 1]") }
         }
     }
@@ -152,7 +158,8 @@ public struct SyntheticData: Sendable {
 ///    Timestamps start at a random time and increase by 1 s … 1 h per step.
 ///    MostPop only sees the marginal popularity; a sequence model can learn the successor sets (up to
 ///    `followProbability` HR@successors) and the user's cluster.
-/// 4. Transfer pair (`targetItems` > 0; only the first `targetUsers` users when set): each cluster gets `targetsPerCluster` preferred target items (uniform). A
+/// 4. Transfer pair (`targetItems` > 0; only the first `targetUsers` users when set): each cluster gets
+/// `targetsPerCluster` preferred target items (uniform). A
 ///    user's dominant cluster is the most frequent cluster among their *observed* source items (ties: lowest index).
 ///    Each of the user's `targetsPerUser` distinct targets is, with probability 1 − `targetNoise`, a uniform pick
 ///    among the dominant cluster's preferred targets, else a Zipf draw over all target items. So the target is a
@@ -254,8 +261,9 @@ public enum SyntheticGenerator {
         }
         var popularity = [Double](repeating: 0, count: n + 1)
         for r in 0..<n { popularity[tokenOfRank[r]] = pow(Double(r + 1), -spec.zipfExponent) }
-        return SyntheticData(sequences: sequences, times: times, successors: successors, itemCluster: itemCluster,
-                             homeCluster: home, targets: targets, preferredTargets: preferred, popularity: popularity)
+        return SyntheticData(
+            sequences: sequences, times: times, successors: successors, itemCluster: itemCluster,
+            homeCluster: home, targets: targets, preferredTargets: preferred, popularity: popularity)
     }
 
     /// Generates and writes the raw file(s) of `format` into `directory`; returns the file names in read order.
@@ -264,7 +272,8 @@ public enum SyntheticGenerator {
     /// user-item-time: `interactions.tsv` with the spec's delimiter (default tab) and columns (header when asked);
     /// session-csv: `sessions.csv`, each history on one line left-padded with "0" to the longest (the authors' format);
     /// sequence-lines: `sequences.txt`, space-separated; user-item-lines: `pairs.txt`, `USER ITEM` per line;
-    /// user-sequence-lines: `user-sequences.txt`, `USER ITEM ITEM …`; coldrec: `source.csv` (as session-csv) and `target.csv`
+    /// user-sequence-lines: `user-sequences.txt`, `USER ITEM ITEM …`; coldrec: `source.csv` (as session-csv) and
+    /// `target.csv`
     /// (the user's last 50 source items, padded with "0" to a common width, then ",," and the targets).
     @discardableResult
     public static func write(_ spec: SyntheticSpec, format: FormatSpec, into directory: URL) throws -> [String] {
@@ -297,8 +306,15 @@ public enum SyntheticGenerator {
                 for (j, item) in seq.enumerated() {
                     for col in 0..<width {
                         if col > 0 { out.text(delim) }
-                        if col == uc { out.int(u + 1) } else if col == ic { out.int(item) }
-                        else if col == tc { out.int(Int(data.times[u][j])) } else { out.byte(0x35) }  // "5" (rating)
+                        if col == uc {
+                            out.int(u + 1)
+                        } else if col == ic {
+                            out.int(item)
+                        } else if col == tc {
+                            out.int(Int(data.times[u][j]))
+                        } else {
+                            out.byte(0x35)
+                        }  // "5" (rating)
                     }
                     out.byte(0x0A)
                 }

@@ -28,15 +28,19 @@ public enum SyntheticOracle {
 
     /// Expected metrics over `rows` (row-major, `length` ids per row, 0 = left padding, last id = target).
     /// `tokens[id]` is the generator's token (as a decimal string) of each prepared id; index 0 is padding.
-    public static func evaluate(spec: SyntheticSpec, data: SyntheticData, tokens: [String], rows: [Int32],
-                                length: Int) -> OracleMetrics {
+    public static func evaluate(
+        spec: SyntheticSpec, data: SyntheticData, tokens: [String], rows: [Int32],
+        length: Int
+    ) -> OracleMetrics {
         let law = Law(spec: spec, data: data)
         let tokenOf = tokenMap(tokens)
         var out = OracleMetrics()
         var sums = [Double](repeating: 0, count: 6)
         let count = length > 0 ? rows.count / length : 0
         for r in 0..<count {
-            guard let probs = law.distribution(row: rows[(r * length)..<((r + 1) * length)], tokenOf: tokenOf) else { continue }
+            guard let probs = law.distribution(row: rows[(r * length)..<((r + 1) * length)], tokenOf: tokenOf) else {
+                continue
+            }
             let top = topMasses(probs, total: 1, n: 20)
             for (k, p) in top.enumerated() {
                 if k < 5 { sums[0] += p / Double(k + 1); sums[1] += p; sums[2] += p / log2(Double(k + 2)) }
@@ -145,7 +149,8 @@ public enum SyntheticOracle {
         /// P(next = t | previous, posterior over h); 0 for tokens outside the generator (filtered ids map to 0).
         func next(_ t: Int, previous: Int, posterior: [Double]) -> Double {
             guard t > 0 && t < pop.count else { return 0 }
-            return transition(t, previous: previous) + (1 - f) * (a * posterior[cluster[t]] * inCluster[t] + (1 - a) * pop[t])
+            return transition(t, previous: previous) + (1 - f)
+                * (a * posterior[cluster[t]] * inCluster[t] + (1 - a) * pop[t])
         }
     }
 }

@@ -7,8 +7,10 @@ import NeuralNet
 public enum Evaluator {
     /// Ranks all items (padding excluded) for the last item of every row of `sequences`, in batches.
     /// - Parameter limit: evaluate only the first `limit` rows (nil = all).
-    public static func evaluate(_ model: any SequenceModel, on sequences: SequenceSet, batchSize: Int,
-                                limit: Int? = nil) -> RankingMetrics {
+    public static func evaluate(
+        _ model: any SequenceModel, on sequences: SequenceSet, batchSize: Int,
+        limit: Int? = nil
+    ) -> RankingMetrics {
         precondition(sequences.length >= 2, "evaluation needs sequences of at least 2 ids (context + target)")
         let n = min(limit ?? sequences.count, sequences.count)
         var acc = MetricAccumulator()
@@ -27,7 +29,8 @@ public enum Evaluator {
 public enum SampledRanking {
     /// `count` distinct negatives from 1..<itemCount, never `positive`, for user `index`.
     /// Depends only on (seed, index, positive, itemCount, count), so every model sees the same lists.
-    public static func negatives(positive: Int32, itemCount: Int, count: Int = 99, seed: UInt64, index: Int) -> [Int32] {
+    public static func negatives(positive: Int32, itemCount: Int, count: Int = 99, seed: UInt64, index: Int) -> [Int32]
+    {
         precondition(itemCount - 2 >= count, "need at least \(count) non-positive items, have \(itemCount - 2)")
         var rng = Rng(seed: seed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(index &+ 1))
         var out = [Int32]()
@@ -81,8 +84,10 @@ public struct InferenceTiming: Codable, Hashable, Sendable {
 
     /// Speedup of `model`'s fast top-N path over `baseline`'s top-N, timed in alternation (`rounds` each,
     /// medians) so both see the same machine load; returns (baseline seconds, model seconds).
-    public static func paired(baseline: any SequenceModel, model: any SequenceModel, on sequences: SequenceSet,
-                              batchSize: Int, n: Int = 5, rounds: Int = 5) -> (baseline: Double, model: Double) {
+    public static func paired(
+        baseline: any SequenceModel, model: any SequenceModel, on sequences: SequenceSet,
+        batchSize: Int, n: Int = 5, rounds: Int = 5
+    ) -> (baseline: Double, model: Double) {
         var b = [Double](), m = [Double]()
         for _ in 0..<max(rounds, 1) {
             // The reference's own top-N path (a flat softmax ranks its logits), as the model's is its fast path.
@@ -96,9 +101,12 @@ public struct InferenceTiming: Codable, Hashable, Sendable {
     /// scoring for a full softmax) and `model`'s fast `topN` called alternately on the same rows, so both see the
     /// same load. Stops after `maxRows` rows or once both together have spent `budgetSeconds`; returns the median
     /// seconds per row of each and the rows timed.
-    public static func pairedLatency(baseline: any SequenceModel, model: any SequenceModel, on sequences: SequenceSet,
-                                     n: Int = 5, maxRows: Int = 500, budgetSeconds: Double = 2)
-        -> (baseline: Double, model: Double, rows: Int) {
+    public static func pairedLatency(
+        baseline: any SequenceModel, model: any SequenceModel, on sequences: SequenceSet,
+        n: Int = 5, maxRows: Int = 500, budgetSeconds: Double = 2
+    )
+        -> (baseline: Double, model: Double, rows: Int)
+    {
         let rows = min(maxRows, sequences.count)
         guard rows > 0 else { return (.nan, .nan, 0) }
         let one = { (i: Int) in sequences.contextAndTargets(i..<(i + 1)).context }
@@ -125,8 +133,10 @@ public struct InferenceTiming: Codable, Hashable, Sendable {
 
     /// Times both paths on the context (all but the last item) of every row of `sequences`. With `rules`, a
     /// tree-softmax model is also run under every pruning rule and each is compared with full scoring.
-    public static func measure(_ model: any SequenceModel, on sequences: SequenceSet, batchSize: Int, n: Int = 5,
-                               limit: Int? = nil, rules: Bool = true) -> InferenceTiming {
+    public static func measure(
+        _ model: any SequenceModel, on sequences: SequenceSet, batchSize: Int, n: Int = 5,
+        limit: Int? = nil, rules: Bool = true
+    ) -> InferenceTiming {
         let rows = min(limit ?? sequences.count, sequences.count)
         var batches = [SequenceBatch]()
         var start = 0
@@ -148,9 +158,10 @@ public struct InferenceTiming: Codable, Hashable, Sendable {
         for b in batches { fast.append(model.topN(b, n: n)) }
         let t2 = DispatchTime.now().uptimeNanoseconds
         let same = zip(full, fast).reduce(0) { $0 + TopN.matchingRows($1.0, $1.1, n: n) }
-        var timing = InferenceTiming(fullSeconds: Double(t1 - t0) / 1e9, fastSeconds: Double(t2 - t1) / 1e9,
-                                     sequences: rows, batchSize: batchSize, threads: Kernels.threads, n: n,
-                                     agreement: rows == 0 ? 1 : Double(same) / Double(rows))
+        var timing = InferenceTiming(
+            fullSeconds: Double(t1 - t0) / 1e9, fastSeconds: Double(t2 - t1) / 1e9,
+            sequences: rows, batchSize: batchSize, threads: Kernels.threads, n: n,
+            agreement: rows == 0 ? 1 : Double(same) / Double(rows))
         if rules, let tree = model.treeSoftmax {
             let saved = tree.pruning
             defer { tree.pruning = saved }
@@ -165,9 +176,11 @@ public struct InferenceTiming: Codable, Hashable, Sendable {
                     same += TopN.matchingRows(f, got, n: n)
                 }
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - s0) / 1e9
-                timing.rules.append(FastTopNReport(rule: rule.rawValue, seconds: seconds,
-                                                   agreement: rows == 0 ? 1 : Double(same) / Double(rows),
-                                                   skippedShare: pairs == 0 ? 0 : 1 - Double(evaluated) / Double(pairs)))
+                timing.rules.append(
+                    FastTopNReport(
+                        rule: rule.rawValue, seconds: seconds,
+                        agreement: rows == 0 ? 1 : Double(same) / Double(rows),
+                        skippedShare: pairs == 0 ? 0 : 1 - Double(evaluated) / Double(pairs)))
             }
         }
         return timing

@@ -17,8 +17,10 @@ public struct RankingMetrics: Codable, Hashable, Sendable {
 
     public init() {}
 
-    public init(mrr5: Double, hr5: Double, ndcg5: Double, mrr20: Double, hr20: Double, ndcg20: Double, count: Int,
-                hr10: Double = 0, ndcg10: Double = 0) {
+    public init(
+        mrr5: Double, hr5: Double, ndcg5: Double, mrr20: Double, hr20: Double, ndcg20: Double, count: Int,
+        hr10: Double = 0, ndcg10: Double = 0
+    ) {
         self.mrr5 = mrr5; self.hr5 = hr5; self.ndcg5 = ndcg5
         self.mrr20 = mrr20; self.hr20 = hr20; self.ndcg20 = ndcg20
         self.hr10 = hr10; self.ndcg10 = ndcg10
@@ -129,8 +131,9 @@ public struct MetricAccumulator: Sendable {
     public var result: RankingMetrics {
         guard count > 0 else { return RankingMetrics() }
         let n = Double(count)
-        return RankingMetrics(mrr5: sums[0] / n, hr5: sums[1] / n, ndcg5: sums[2] / n,
-                              mrr20: sums[3] / n, hr20: sums[4] / n, ndcg20: sums[5] / n, count: count,
-                              hr10: sums[6] / n, ndcg10: sums[7] / n)
+        return RankingMetrics(
+            mrr5: sums[0] / n, hr5: sums[1] / n, ndcg5: sums[2] / n,
+            mrr20: sums[3] / n, hr20: sums[4] / n, ndcg20: sums[5] / n, count: count,
+            hr10: sums[6] / n, ndcg10: sums[7] / n)
     }
 }

@@ -20,8 +20,10 @@ extension Evaluator {
 
     /// Scores the last position of every row of `sequences`, `batchSize` rows at a time: `body` gets the batch's
     /// first row index, its B × K scores and its targets (the rows' last ids).
-    static func scoreBatches(_ model: any SequenceModel, on sequences: SequenceSet, batchSize: Int,
-                             _ body: (_ start: Int, _ scores: [Float], _ targets: [Int32]) -> Void) {
+    static func scoreBatches(
+        _ model: any SequenceModel, on sequences: SequenceSet, batchSize: Int,
+        _ body: (_ start: Int, _ scores: [Float], _ targets: [Int32]) -> Void
+    ) {
         precondition(sequences.length >= 2, "evaluation needs sequences of at least 2 ids (context + target)")
         var start = 0
         while start < sequences.count {

@@ -30,7 +30,9 @@ public struct NegativeSampler: Sendable {
     /// `count` distinct items, none in `excluded` (the row's history and target), for test row `index`. Depends
     /// only on (seed, index, excluded, itemCount, weighting), so every model of a dataset ranks against the same lists.
     public func sample(count: Int, excluding excluded: Set<Int32>, seed: UInt64, index: Int) -> [Int32] {
-        let available = weighting == .uniform ? itemCount - 1 - excluded.filter { $0 > 0 && Int($0) < itemCount }.count
+        let available =
+            weighting == .uniform
+            ? itemCount - 1 - excluded.filter { $0 > 0 && Int($0) < itemCount }.count
             : (1..<itemCount).lazy.filter { !excluded.contains(Int32($0)) && self.weight($0) > 0 }.prefix(count).count
         precondition(available >= count, "need \(count) negatives outside the row, \(available) items can be drawn")
         var rng = Rng(seed: seed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(index &+ 1))
@@ -63,18 +65,22 @@ extension Evaluator {
     /// Per sampler, per test row (rows whose target is padding skipped, as in `ranks`): the 0-based rank of the
     /// target among itself and `count` negatives from that sampler, excluding every item of the row; ties count
     /// against the target. The test set is scored once for every sampler.
-    public static func sampledRanks(_ model: any SequenceModel, on sequences: SequenceSet, batchSize: Int,
-                                    samplers: [NegativeSampler], count: Int, seed: UInt64) -> [[Int32]] {
+    public static func sampledRanks(
+        _ model: any SequenceModel, on sequences: SequenceSet, batchSize: Int,
+        samplers: [NegativeSampler], count: Int, seed: UInt64
+    ) -> [[Int32]] {
         var out = [[Int32]](repeating: [], count: samplers.count)
         let k = model.itemCount
         scoreBatches(model, on: sequences, batchSize: batchSize) { start, scores, targets in
             for (b, t) in targets.enumerated() where t != 0 {
                 let row = start + b
-                let items = Set(sequences.ids[(row * sequences.length)..<((row + 1) * sequences.length)].filter { $0 != 0 })
+                let items = Set(
+                    sequences.ids[(row * sequences.length)..<((row + 1) * sequences.length)].filter { $0 != 0 })
                 for (i, sampler) in samplers.enumerated() {
                     let negatives = sampler.sample(count: count, excluding: items, seed: seed, index: row)
-                    let rank = SampledRanking.rank(positive: t, positiveScore: scores[b * k + Int(t)], negatives: negatives,
-                                                   negativeScores: negatives.map { scores[b * k + Int($0)] })
+                    let rank = SampledRanking.rank(
+                        positive: t, positiveScore: scores[b * k + Int(t)], negatives: negatives,
+                        negativeScores: negatives.map { scores[b * k + Int($0)] })
                     out[i].append(Int32(rank))
                 }
             }

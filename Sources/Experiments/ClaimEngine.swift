@@ -72,9 +72,12 @@ enum ClaimEngine {
         return groups.first { $0.contains(synthetic: f.synthetic, items: f.items) }
     }
 
-    static func judge(_ claim: ClaimSpecFile.ClaimSpec, rules: ClaimSpecFile.Rules, groups: [ClaimSpecFile.Group],
-                      _ r: ResultSet, joining: [ClaimPair] = []) -> ClaimOutcome {
-        var pairs = measure(claim, rules: rules, groups: groups, r)
+    static func judge(
+        _ claim: ClaimSpecFile.ClaimSpec, rules: ClaimSpecFile.Rules, groups: [ClaimSpecFile.Group],
+        _ r: ResultSet, joining: [ClaimPair] = []
+    ) -> ClaimOutcome {
+        var pairs =
+            measure(claim, rules: rules, groups: groups, r)
             + joining.filter { p in groups.contains { $0.id == p.group } }
         decide(&pairs, rules: rules)
         var verdicts: [GroupVerdict] = []
@@ -95,18 +98,27 @@ enum ClaimEngine {
         for i in pairs.indices {
             pairs[i].adjustedSupport = support[i]
             pairs[i].adjustedContradict = contradict[i]
-            if !pairs[i].note.isEmpty && pairs[i].pSupport == 1 && pairs[i].pContradict == 1 { pairs[i].outcome = .undecided }
-            else if support[i] < rules.alpha { pairs[i].outcome = .supports }
-            else if contradict[i] < rules.alpha { pairs[i].outcome = .contradicts }
-            else { pairs[i].outcome = .undecided }
+            if !pairs[i].note.isEmpty && pairs[i].pSupport == 1 && pairs[i].pContradict == 1 {
+                pairs[i].outcome = .undecided
+            } else if support[i] < rules.alpha {
+                pairs[i].outcome = .supports
+            } else if contradict[i] < rules.alpha {
+                pairs[i].outcome = .contradicts
+            } else {
+                pairs[i].outcome = .undecided
+            }
         }
     }
 
-    static func aggregate(_ pairs: [ClaimPair], _ how: ClaimSpecFile.Aggregate, group: ClaimSpecFile.Group, r: ResultSet,
-                          claim: ClaimSpecFile.ClaimSpec) -> GroupVerdict {
+    static func aggregate(
+        _ pairs: [ClaimPair], _ how: ClaimSpecFile.Aggregate, group: ClaimSpecFile.Group, r: ResultSet,
+        claim: ClaimSpecFile.ClaimSpec
+    ) -> GroupVerdict {
         if pairs.isEmpty {
             let inGroup = r.datasets.filter { ClaimEngine.group(of: $0.name, [group], r) != nil }
-            let why = inGroup.isEmpty ? "no dataset of this profile is in this group"
+            let why =
+                inGroup.isEmpty
+                ? "no dataset of this profile is in this group"
                 : "not measured on \(inGroup.map(\.label).joined(separator: ", ")): \(missingReason(claim))"
             return GroupVerdict(group: group.id, verdict: .notMeasurable, detail: why)
         }
@@ -119,12 +131,15 @@ enum ClaimEngine {
         case .any: v = s > 0 ? .holds : (c == n ? .doesNotHold : .inconclusive)
         case .all: v = s == n ? .holds : (c > 0 ? .doesNotHold : .inconclusive)
         }
-        return GroupVerdict(group: group.id, verdict: v, detail: "\(s) of \(n) support, \(c) contradict (\(how.rawValue))")
+        return GroupVerdict(
+            group: group.id, verdict: v, detail: "\(s) of \(n) support, \(c) contradict (\(how.rawValue))")
     }
 
     static func missingReason(_ claim: ClaimSpecFile.ClaimSpec) -> String {
         switch claim.quantity.kind {
-        case .sweepGain: return "Figure 1's grid has no \(claim.quantity.axis) = \(claim.quantity.from) and \(claim.quantity.to) points here"
+        case .sweepGain:
+            return
+                "Figure 1's grid has no \(claim.quantity.axis) = \(claim.quantity.from) and \(claim.quantity.to) points here"
         case .transferDifference: return "Table 6 does not run on this dataset"
         case .topNAgreement: return "no tree-softmax run recorded the approximate rule"
         default:
@@ -154,8 +169,10 @@ enum ClaimEngine {
 
     // MARK: measuring a claim's quantity, pair by pair
 
-    static func measure(_ claim: ClaimSpecFile.ClaimSpec, rules: ClaimSpecFile.Rules, groups: [ClaimSpecFile.Group],
-                        _ r: ResultSet) -> [ClaimPair] {
+    static func measure(
+        _ claim: ClaimSpecFile.ClaimSpec, rules: ClaimSpecFile.Rules, groups: [ClaimSpecFile.Group],
+        _ r: ResultSet
+    ) -> [ClaimPair] {
         var out: [ClaimPair] = []
         let q = claim.quantity
         switch q.kind {
@@ -164,13 +181,19 @@ enum ClaimEngine {
             let dataset = r.transfer.first?.dataset
             guard let dataset, let g = group(of: dataset, groups, r) else { return [] }
             for m in claim.compared {
-                if let p = transferPair(claim, rules: rules, compared: m, reference: ref, dataset: dataset, group: g.id, r) { out.append(p) }
+                if let p = transferPair(
+                    claim, rules: rules, compared: m, reference: ref, dataset: dataset, group: g.id, r)
+                {
+                    out.append(p)
+                }
             }
             return out
         case .sweepGain:
             for m in claim.compared {
-                guard let lo = r.sweepRecord(m, axis: q.axis, value: q.from), let hi = r.sweepRecord(m, axis: q.axis, value: q.to),
-                      let g = group(of: lo.dataset, groups, r) else { continue }
+                guard let lo = r.sweepRecord(m, axis: q.axis, value: q.from),
+                    let hi = r.sweepRecord(m, axis: q.axis, value: q.to),
+                    let g = group(of: lo.dataset, groups, r)
+                else { continue }
                 out.append(gainPair(claim, rules: rules, lo: lo, hi: hi, group: g.id, r))
             }
             return out
@@ -179,11 +202,15 @@ enum ClaimEngine {
         for ds in r.datasets {
             guard let g = group(of: ds.name, groups, r) else { continue }
             func record(_ m: String) -> EvaluationRecord? {
-                if let axis = q.sweepAxis, let value = q.sweepValue { return r.sweepRecord(m, axis: axis, value: value, dataset: ds.name) }
+                if let axis = q.sweepAxis, let value = q.sweepValue {
+                    return r.sweepRecord(m, axis: axis, value: value, dataset: ds.name)
+                }
                 return r.record(ds.name, m)
             }
             var compared = claim.compared.filter { record($0) != nil }
-            if q.select == "best-validation", let best = compared.max(by: { (record($0)?.validMRR5 ?? -1) < (record($1)?.validMRR5 ?? -1) }) {
+            if q.select == "best-validation",
+                let best = compared.max(by: { (record($0)?.validMRR5 ?? -1) < (record($1)?.validMRR5 ?? -1) })
+            {
                 compared = [best]
             }
             for m in compared {
@@ -196,11 +223,15 @@ enum ClaimEngine {
         return out
     }
 
-    static func blank(_ claim: ClaimSpecFile.ClaimSpec, dataset: String, label: String, group: String, compared: String,
-                      reference: String, bound: Double) -> ClaimPair {
-        ClaimPair(claim: claim.id, dataset: dataset, datasetLabel: label, group: group, compared: compared, reference: reference,
-                  estimate: nil, seedInterval: nil, bootstrapInterval: nil, decidedBy: "exact", bound: bound, seeds: 0,
-                  pSupport: 1, pContradict: 1, note: "", seedsNeeded: nil)
+    static func blank(
+        _ claim: ClaimSpecFile.ClaimSpec, dataset: String, label: String, group: String, compared: String,
+        reference: String, bound: Double
+    ) -> ClaimPair {
+        ClaimPair(
+            claim: claim.id, dataset: dataset, datasetLabel: label, group: group, compared: compared,
+            reference: reference,
+            estimate: nil, seedInterval: nil, bootstrapInterval: nil, decidedBy: "exact", bound: bound, seeds: 0,
+            pSupport: 1, pContradict: 1, note: "", seedsNeeded: nil)
     }
 
     static func part(_ p: ParamCounts, _ name: String) -> Int {
@@ -211,8 +242,10 @@ enum ClaimEngine {
         }
     }
 
-    static func pair(_ claim: ClaimSpecFile.ClaimSpec, rules: ClaimSpecFile.Rules, c: EvaluationRecord, ref: EvaluationRecord?,
-                     dataset ds: (name: String, label: String), group: String, _ r: ResultSet) -> ClaimPair? {
+    static func pair(
+        _ claim: ClaimSpecFile.ClaimSpec, rules: ClaimSpecFile.Rules, c: EvaluationRecord, ref: EvaluationRecord?,
+        dataset ds: (name: String, label: String), group: String, _ r: ResultSet
+    ) -> ClaimPair? {
         let q = claim.quantity
         let refLabel = ref?.label ?? "-"
         switch q.kind {
@@ -224,7 +257,9 @@ enum ClaimEngine {
             let v = Double(c.params.input + c.params.output) / Double(max(1, c.params.total))
             return exact(claim, v, ds: ds, group: group, compared: c.label, reference: "-")
         case .topNAgreement:
-            let agreements = c.seedFastTopN.compactMap { $0.first { $0.rule == TopNPruning.approximate.rawValue }?.agreement }
+            let agreements = c.seedFastTopN.compactMap {
+                $0.first { $0.rule == TopNPruning.approximate.rawValue }?.agreement
+            }
             guard !agreements.isEmpty else { return nil }
             // Exact quantity: the worst seed, so one seed's disagreement is not averaged away.
             var p = exact(claim, agreements.min()!, ds: ds, group: group, compared: c.label, reference: "full scoring")
@@ -238,7 +273,9 @@ enum ClaimEngine {
                 return a.isFinite && b.isFinite && b > 0 && a > 0 ? a / b : nil
             }
             let bound = claim.test.above ?? 1
-            var p = blank(claim, dataset: ds.name, label: ds.label, group: group, compared: c.label, reference: refLabel, bound: bound)
+            var p = blank(
+                claim, dataset: ds.name, label: ds.label, group: group, compared: c.label, reference: refLabel,
+                bound: bound)
             guard !ratios.isEmpty else { p.note = "no timing"; return p }
             let logs = ratios.map(log)
             let s = SampleSummary(logs)
@@ -261,7 +298,9 @@ enum ClaimEngine {
     }
 
     /// (reference time, compared time) for one seed of each: the ratio reference / compared is the speedup.
-    static func timePair(_ time: String, c: EvaluationRecord, ci: Int, ref: EvaluationRecord, ri: Int) -> (Double, Double) {
+    static func timePair(
+        _ time: String, c: EvaluationRecord, ci: Int, ref: EvaluationRecord, ri: Int
+    ) -> (Double, Double) {
         func at(_ xs: [Double], _ i: Int) -> Double { i < xs.count ? xs[i] : .nan }
         switch time {
         case "inference-batch1": return (at(c.seedSpeedupsBatch1, ci), 1)
@@ -270,10 +309,14 @@ enum ClaimEngine {
         }
     }
 
-    static func exact(_ claim: ClaimSpecFile.ClaimSpec, _ v: Double, ds: (name: String, label: String), group: String,
-                      compared: String, reference: String) -> ClaimPair {
+    static func exact(
+        _ claim: ClaimSpecFile.ClaimSpec, _ v: Double, ds: (name: String, label: String), group: String,
+        compared: String, reference: String
+    ) -> ClaimPair {
         let bound = claim.test.above ?? 0
-        var p = blank(claim, dataset: ds.name, label: ds.label, group: group, compared: compared, reference: reference, bound: bound)
+        var p = blank(
+            claim, dataset: ds.name, label: ds.label, group: group, compared: compared, reference: reference,
+            bound: bound)
         p.estimate = v
         p.seeds = 1
         p.pSupport = v >= bound ? 0 : 1
@@ -309,8 +352,10 @@ enum ClaimEngine {
     }
 
     /// The test's bound and whether the pair's model failed (did not learn / NaN) or is not smaller.
-    static func guardNotes(_ claim: ClaimSpecFile.ClaimSpec, c: EvaluationRecord, ref: EvaluationRecord, dataset: String,
-                           _ r: ResultSet) -> (failed: String?, refFailed: Bool) {
+    static func guardNotes(
+        _ claim: ClaimSpecFile.ClaimSpec, c: EvaluationRecord, ref: EvaluationRecord, dataset: String,
+        _ r: ResultSet
+    ) -> (failed: String?, refFailed: Bool) {
         let mean = c.summary(claim.quantity.metric).mean
         if !mean.isFinite { return ("NaN metric", false) }
         if !r.learned(dataset, c.model) { return ("did not learn", false) }
@@ -320,14 +365,19 @@ enum ClaimEngine {
         return (nil, !r.learned(dataset, ref.model))
     }
 
-    static func differencePair(_ claim: ClaimSpecFile.ClaimSpec, rules: ClaimSpecFile.Rules, c: EvaluationRecord,
-                               ref: EvaluationRecord, ds: (name: String, label: String), group: String, _ r: ResultSet) -> ClaimPair {
+    static func differencePair(
+        _ claim: ClaimSpecFile.ClaimSpec, rules: ClaimSpecFile.Rules, c: EvaluationRecord,
+        ref: EvaluationRecord, ds: (name: String, label: String), group: String, _ r: ResultSet
+    ) -> ClaimPair {
         let metric = claim.quantity.metric
         let (ic, ir) = aligned(c, ref)
         let cv = ic.map { c.values(metric)[$0] }, rv = ir.map { ref.values(metric)[$0] }
-        let bound: Double = claim.test.kind == .nonInferiority
+        let bound: Double =
+            claim.test.kind == .nonInferiority
             ? -(claim.test.margin ?? rules.margin) * SampleSummary(rv).mean : (claim.test.above ?? 0)
-        var p = blank(claim, dataset: ds.name, label: ds.label, group: group, compared: c.label, reference: ref.label, bound: bound)
+        var p = blank(
+            claim, dataset: ds.name, label: ds.label, group: group, compared: c.label, reference: ref.label,
+            bound: bound)
         let diffs = zip(cv, rv).map { $0 - $1 }
         let s = SampleSummary(diffs)
         p.estimate = s.mean
@@ -340,22 +390,28 @@ enum ClaimEngine {
         p.decidedBy = "seed-t"
         (p.pSupport, p.pContradict) = seedP
         // Test-set noise: the paired hierarchical bootstrap over the same seeds' per-row values.
-        bootstrap(&p, a: ic.compactMap { r.ranks(ds.name, c.model, seed: c.seeds[$0]) },
-                  b: ir.compactMap { r.ranks(ds.name, ref.model, seed: ref.seeds[$0]) }, metric: metric, rules: rules, statistic: -)
+        bootstrap(
+            &p, a: ic.compactMap { r.ranks(ds.name, c.model, seed: c.seeds[$0]) },
+            b: ir.compactMap { r.ranks(ds.name, ref.model, seed: ref.seeds[$0]) }, metric: metric, rules: rules,
+            statistic: -)
         if p.pSupport >= rules.alpha && p.pContradict >= rules.alpha {
             p.seedsNeeded = Statistics.seedsNeeded(mean: s.mean, sd: s.sd, bound: bound, level: rules.level)
         }
         return p
     }
 
-    static func gainPair(_ claim: ClaimSpecFile.ClaimSpec, rules: ClaimSpecFile.Rules, lo: EvaluationRecord, hi: EvaluationRecord,
-                         group: String, _ r: ResultSet) -> ClaimPair {
+    static func gainPair(
+        _ claim: ClaimSpecFile.ClaimSpec, rules: ClaimSpecFile.Rules, lo: EvaluationRecord, hi: EvaluationRecord,
+        group: String, _ r: ResultSet
+    ) -> ClaimPair {
         let q = claim.quantity
         let bound = claim.test.above ?? 0
         let label = r.datasets.first { $0.name == lo.dataset }?.label ?? r.sweepDatasetLabel ?? lo.dataset
         let axisName = q.axis == "dim" ? "d" : "r"
-        var p = blank(claim, dataset: lo.dataset, label: label, group: group, compared: "\(lo.label.split(separator: " ").first ?? "") \(axisName) = \(q.to)",
-                      reference: "\(axisName) = \(q.from)", bound: bound)
+        var p = blank(
+            claim, dataset: lo.dataset, label: label, group: group,
+            compared: "\(lo.label.split(separator: " ").first ?? "") \(axisName) = \(q.to)",
+            reference: "\(axisName) = \(q.from)", bound: bound)
         let (ih, il) = aligned(hi, lo)
         let hv = ih.map { hi.values(q.metric)[$0] }, lv = il.map { lo.values(q.metric)[$0] }
         let gains = zip(hv, lv).map { $1 > 0 ? $0 / $1 - 1 : .nan }
@@ -367,8 +423,10 @@ enum ClaimEngine {
         p.decidedBy = "seed-t"
         let seedP = (Statistics.pAbove(gains, bound: bound), Statistics.pAbove(gains.map { -$0 }, bound: -bound))
         (p.pSupport, p.pContradict) = seedP
-        bootstrap(&p, a: ih.compactMap { r.ranks(hi.dataset, hi.model, seed: hi.seeds[$0]) },
-                  b: il.compactMap { r.ranks(lo.dataset, lo.model, seed: lo.seeds[$0]) }, metric: q.metric, rules: rules) {
+        bootstrap(
+            &p, a: ih.compactMap { r.ranks(hi.dataset, hi.model, seed: hi.seeds[$0]) },
+            b: il.compactMap { r.ranks(lo.dataset, lo.model, seed: lo.seeds[$0]) }, metric: q.metric, rules: rules
+        ) {
             $1 > 0 ? $0 / $1 - 1 : .nan
         }
         if p.pSupport >= rules.alpha && p.pContradict >= rules.alpha {
@@ -377,8 +435,10 @@ enum ClaimEngine {
         return p
     }
 
-    static func transferPair(_ claim: ClaimSpecFile.ClaimSpec, rules: ClaimSpecFile.Rules, compared: String, reference: String,
-                             dataset: String, group: String, _ r: ResultSet) -> ClaimPair? {
+    static func transferPair(
+        _ claim: ClaimSpecFile.ClaimSpec, rules: ClaimSpecFile.Rules, compared: String, reference: String,
+        dataset: String, group: String, _ r: ResultSet
+    ) -> ClaimPair? {
         let q = claim.quantity
         func rows(_ model: String, _ kind: String) -> [TransferRecord] {
             r.transfer.filter { $0.model == model && $0.rowKind == kind }.sorted { $0.seed < $1.seed }
@@ -386,25 +446,31 @@ enum ClaimEngine {
         let c = rows(compared, q.comparedRow), ref = rows(reference, q.referenceRow)
         guard let c0 = c.first, let r0 = ref.first else { return nil }
         let seeds = c.map(\.seed).filter { s in ref.contains { $0.seed == s } }
-        let cv = seeds.map { s in c.first { $0.seed == s }!.mrr5 }, rv = seeds.map { s in ref.first { $0.seed == s }!.mrr5 }
-        let bound: Double = claim.test.kind == .nonInferiority
+        let cv = seeds.map { s in c.first { $0.seed == s }!.mrr5 },
+            rv = seeds.map { s in ref.first { $0.seed == s }!.mrr5 }
+        let bound: Double =
+            claim.test.kind == .nonInferiority
             ? -(claim.test.margin ?? rules.margin) * SampleSummary(rv).mean : (claim.test.above ?? 0)
-        var p = blank(claim, dataset: dataset, label: c0.datasetLabel, group: group, compared: "\(c0.label) (\(q.comparedRow))",
-                      reference: "\(r0.label) (\(q.referenceRow))", bound: bound)
+        var p = blank(
+            claim, dataset: dataset, label: c0.datasetLabel, group: group, compared: "\(c0.label) (\(q.comparedRow))",
+            reference: "\(r0.label) (\(q.referenceRow))", bound: bound)
         let diffs = zip(cv, rv).map { $0 - $1 }
         let s = SampleSummary(diffs)
         p.estimate = s.mean
         p.seeds = s.n
         if s.n > 1 { p.seedInterval = [s.lower, s.upper] }
         if !s.mean.isFinite { p.note = "NaN metric"; p.pContradict = 0; return p }
-        if let part = claim.smaller, ClaimEngine.part(c0.params, part) >= ClaimEngine.part(r0.params, part), compared != reference {
+        if let part = claim.smaller, ClaimEngine.part(c0.params, part) >= ClaimEngine.part(r0.params, part),
+            compared != reference
+        {
             p.note = "not smaller in \(part) params"; p.pContradict = 0; return p
         }
         p.decidedBy = "seed-t"
         p.pSupport = Statistics.pAbove(diffs, bound: bound)
         p.pContradict = Statistics.pAbove(diffs.map { -$0 }, bound: -bound)
-        bootstrap(&p, a: seeds.compactMap { s in c.first { $0.seed == s }!.ranks },
-                  b: seeds.compactMap { s in ref.first { $0.seed == s }!.ranks }, metric: .mrr5, rules: rules, statistic: -)
+        bootstrap(
+            &p, a: seeds.compactMap { s in c.first { $0.seed == s }!.ranks },
+            b: seeds.compactMap { s in ref.first { $0.seed == s }!.ranks }, metric: .mrr5, rules: rules, statistic: -)
         if p.pSupport >= rules.alpha && p.pContradict >= rules.alpha {
             p.seedsNeeded = Statistics.seedsNeeded(mean: s.mean, sd: s.sd, bound: bound, level: rules.level)
         }
@@ -413,12 +479,16 @@ enum ClaimEngine {
 
     /// Widens a seed-t decided pair by the paired hierarchical bootstrap when every seed of both sides has per-row
     /// ranks on the same rows: the interval is printed, and the larger p-value of the two decides (the wider interval).
-    static func bootstrap(_ p: inout ClaimPair, a: [[Int32]], b: [[Int32]], metric: Metric, rules: ClaimSpecFile.Rules,
-                          statistic: (Double, Double) -> Double) {
+    static func bootstrap(
+        _ p: inout ClaimPair, a: [[Int32]], b: [[Int32]], metric: Metric, rules: ClaimSpecFile.Rules,
+        statistic: (Double, Double) -> Double
+    ) {
         guard p.seeds > 0, a.count == p.seeds, b.count == p.seeds, let rows = a.first?.count, rows > 0,
-              (a + b).allSatisfy({ $0.count == rows }) else { return }
-        let reps = Statistics.hierarchicalBootstrap(a: a.map { rowValues($0, metric) }, b: b.map { rowValues($0, metric) },
-                                                    resamples: rules.resamples, seed: rules.bootstrapSeed, statistic: statistic)
+            (a + b).allSatisfy({ $0.count == rows })
+        else { return }
+        let reps = Statistics.hierarchicalBootstrap(
+            a: a.map { rowValues($0, metric) }, b: b.map { rowValues($0, metric) },
+            resamples: rules.resamples, seed: rules.bootstrapSeed, statistic: statistic)
         let ci = Statistics.percentileInterval(reps, level: rules.level)
         p.bootstrapInterval = [ci.lower, ci.upper]
         let support = Statistics.bootstrapPAbove(reps, bound: p.bound)

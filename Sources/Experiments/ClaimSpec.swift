@@ -22,7 +22,9 @@ public struct ClaimSpecFile: Decodable, Sendable {
         public var maxItems: Int
         public var paperRegime: Bool
 
-        public func contains(synthetic s: Bool, items: Int) -> Bool { s == synthetic && items >= minItems && items <= maxItems }
+        public func contains(synthetic s: Bool, items: Int) -> Bool {
+            s == synthetic && items >= minItems && items <= maxItems
+        }
     }
 
     public enum QuantityKind: String, Sendable, Hashable, Codable, CaseIterable {
@@ -100,7 +102,8 @@ extension ClaimSpecFile {
         claims = try c.decode([ClaimSpec].self, forKey: .claims)
         var seen = Set<String>()
         for (i, claim) in claims.enumerated() where !seen.insert(claim.id).inserted {
-            throw try c.superDecoder(forKey: .claims).unkeyedContainerAt(i).invalid("a claim id used once, found '\(claim.id)' again")
+            throw try c.superDecoder(forKey: .claims).unkeyedContainerAt(i).invalid(
+                "a claim id used once, found '\(claim.id)' again")
         }
     }
 }
@@ -163,21 +166,28 @@ extension ClaimSpecFile.ClaimSpec {
         test = try c.decode(ClaimSpecFile.Test.self, forKey: .test)
         smaller = try c.decodeChoice(.smaller, ["io", "middle", "total"])
         aggregate = try c.decode(ClaimSpecFile.Aggregate.self, forKey: .aggregate)
-        let needsReference: Set<ClaimSpecFile.QuantityKind> = [.metricDifference, .paramsRatio, .timeRatio, .transferDifference]
+        let needsReference: Set<ClaimSpecFile.QuantityKind> = [
+            .metricDifference, .paramsRatio, .timeRatio, .transferDifference
+        ]
         if needsReference.contains(quantity.kind) && reference == nil {
             throw c.invalid(.reference, "a reference model for quantity \(quantity.kind.rawValue)", found: "nothing")
         }
         let exact: Set<ClaimSpecFile.QuantityKind> = [.paramsRatio, .ioShare, .topNAgreement]
         if exact.contains(quantity.kind) != (test.kind == .threshold) {
-            throw c.invalid(.test, exact.contains(quantity.kind)
-                ? "test kind threshold for the exact quantity \(quantity.kind.rawValue)"
-                : "superiority or non-inferiority for the measured quantity \(quantity.kind.rawValue)", found: test.kind.rawValue)
+            throw c.invalid(
+                .test,
+                exact.contains(quantity.kind)
+                    ? "test kind threshold for the exact quantity \(quantity.kind.rawValue)"
+                    : "superiority or non-inferiority for the measured quantity \(quantity.kind.rawValue)",
+                found: test.kind.rawValue)
         }
     }
 }
 
 extension ClaimSpecFile.Quantity {
-    private enum Key: String, CodingKey, CaseIterable { case kind, metric, part, time, sweep, select, axis, from, to, compared, reference }
+    private enum Key: String, CodingKey, CaseIterable {
+        case kind, metric, part, time, sweep, select, axis, from, to, compared, reference
+    }
     private enum SweepKey: String, CodingKey, CaseIterable { case axis, value }
     public init(from decoder: Decoder) throws {
         let c = try decoder.strictContainer(Key.self)
@@ -195,7 +205,9 @@ extension ClaimSpecFile.Quantity {
         axis = try c.decodeChoice(.axis, ["dim", "depth"]) ?? "dim"
         from = try c.decodeIfPresent(Int.self, forKey: .from) ?? 0
         to = try c.decodeIfPresent(Int.self, forKey: .to) ?? 0
-        if kind == .sweepGain && !(from > 0 && to > from) { throw c.invalid(.to, "sweep-gain points with 0 < from < to", found: "\(from) → \(to)") }
+        if kind == .sweepGain && !(from > 0 && to > from) {
+            throw c.invalid(.to, "sweep-gain points with 0 < from < to", found: "\(from) → \(to)")
+        }
         comparedRow = try c.decodeChoice(.compared, ["pretrained", "scratch", "frozen"]) ?? "pretrained"
         referenceRow = try c.decodeChoice(.reference, ["pretrained", "scratch", "frozen"]) ?? "pretrained"
     }
@@ -208,7 +220,11 @@ extension ClaimSpecFile.Test {
         kind = try c.decode(ClaimSpecFile.TestKind.self, forKey: .kind)
         above = try c.decodeIfPresent(Double.self, forKey: .above)
         margin = try c.decodeIfPresent(Double.self, forKey: .margin)
-        if kind == .threshold && above == nil { throw c.invalid(.above, "a threshold value for test kind threshold", found: "nothing") }
-        if kind != .nonInferiority && margin != nil { throw c.invalid(.margin, "margin only with test kind non-inferiority", found: margin!) }
+        if kind == .threshold && above == nil {
+            throw c.invalid(.above, "a threshold value for test kind threshold", found: "nothing")
+        }
+        if kind != .nonInferiority && margin != nil {
+            throw c.invalid(.margin, "margin only with test kind non-inferiority", found: margin!)
+        }
     }
 }

@@ -20,17 +20,20 @@ extension DatasetEntry: Decodable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.strictContainer(Keys.self)
         let name = decoder.codingPath.last?.stringValue ?? ""
-        spec = DatasetSpec(name: name, source: try c.decode(DatasetSource.self, forKey: .source),
-                           format: try c.decode(FormatSpec.self, forKey: .format),
-                           prep: try c.decodeIfPresent(PrepParams.self, forKey: .prep) ?? PrepParams())
+        spec = DatasetSpec(
+            name: name, source: try c.decode(DatasetSource.self, forKey: .source),
+            format: try c.decode(FormatSpec.self, forKey: .format),
+            prep: try c.decodeIfPresent(PrepParams.self, forKey: .prep) ?? PrepParams())
         // The whole spec (ranges, URL, checksums, file counts, confined paths), blamed on the field it names.
         do { try spec.validate() } catch DatasetError.invalidParameter(let field, let expected) {
             let keys = field.split(separator: ".").dropFirst().flatMap { part -> [CodingKey] in
                 // "source.files[2]" → source, files, [2]
                 let pieces = part.split(separator: "[")
-                return [AnyKey(String(pieces[0]))] + pieces.dropFirst().compactMap { Int($0.dropLast()).map(AnyKey.init(index:)) }
+                return [AnyKey(String(pieces[0]))]
+                    + pieces.dropFirst().compactMap { Int($0.dropLast()).map(AnyKey.init(index:)) }
             }
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + keys, debugDescription: "expected \(expected)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath + keys, debugDescription: "expected \(expected)"))
         } catch {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\(error)"))
         }
@@ -60,8 +63,10 @@ public struct DatasetCatalog: Sendable {
 
     public func entry(_ name: String) throws -> DatasetEntry {
         guard let e = entries[name] else {
-            throw SpecError(file: "datasets.yaml", line: nil, path: "datasets",
-                            message: "unknown dataset '\(name)'\(didYouMean(name, order)); declared: \(order.joined(separator: ", "))")
+            throw SpecError(
+                file: "datasets.yaml", line: nil, path: "datasets",
+                message:
+                    "unknown dataset '\(name)'\(didYouMean(name, order)); declared: \(order.joined(separator: ", "))")
         }
         return e
     }

@@ -52,7 +52,9 @@ public enum Evidence {
         case inconclusive
     }
 
-    public static func withinMargin(_ a: [Double], _ b: [Double], margin: Double) -> (difference: SampleSummary, verdict: Margin) {
+    public static func withinMargin(
+        _ a: [Double], _ b: [Double], margin: Double
+    ) -> (difference: SampleSummary, verdict: Margin) {
         let (d, _) = compare(a, b)
         let bound = -margin * SampleSummary(b).mean
         if d.n < 2 { return (d, d.mean >= bound ? .within : .outside) }
@@ -76,9 +78,11 @@ public enum Evidence {
 
     /// Two-sided 95 % quantile of Student's t with `df` degrees of freedom.
     public static func t975(df: Int) -> Double {
-        let table: [Double] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                               2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-                               2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+        let table: [Double] = [
+            12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+            2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+            2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042
+        ]
         guard df >= 1 else { return .infinity }
         if df <= table.count { return table[df - 1] }
         if df <= 60 { return 2.000 + (2.042 - 2.000) * Double(60 - df) / 30 }

@@ -44,19 +44,24 @@ struct GraphBuilder {
     /// not tune it (then nothing about its stages changes).
     private mutating func tuneStage(dataset: String, model: String) throws -> StageID? {
         guard let tuning = profile.tuning, tuning.tunes(dataset), profile.datasets.contains(dataset),
-              let head = tuning.head(of: model) else { return nil }
+            let head = tuning.head(of: model)
+        else { return nil }
         let (prep, blocks) = try addDataset(dataset)
         let entry = try specs.model(head, profile: profile.on(dataset))
-        let stage = TuneStage(dataset: dataset, model: entry, profile: profile.training, tuning: tuning, prep: prep, blocks: blocks)
+        let stage = TuneStage(
+            dataset: dataset, model: entry, profile: profile.training, tuning: tuning, prep: prep, blocks: blocks)
         add(stage)
         return stage.id
     }
 
     /// The final train stage of one model and seed, taking its tuned values when the profile tunes it.
-    private mutating func trainStage(dataset: String, model: ModelEntry, seed: UInt64, tuneAs: String? = nil,
-                                     prep: StageID, blocks: StageID) throws -> TrainStage {
-        var stage = TrainStage(dataset: dataset, model: model, training: model.trainingSpec(profile.training, seed: seed),
-                               prep: prep, blocks: blocks)
+    private mutating func trainStage(
+        dataset: String, model: ModelEntry, seed: UInt64, tuneAs: String? = nil,
+        prep: StageID, blocks: StageID
+    ) throws -> TrainStage {
+        var stage = TrainStage(
+            dataset: dataset, model: model, training: model.trainingSpec(profile.training, seed: seed),
+            prep: prep, blocks: blocks)
         stage.tune = try tuneStage(dataset: dataset, model: tuneAs ?? model.name)
         return stage
     }
@@ -64,23 +69,28 @@ struct GraphBuilder {
     /// train + evaluate of one model on one dataset for one seed; returns (train id, evaluate id). `tuneAs` names
     /// the model whose tuning a derived model (a Figure-1 point) follows.
     @discardableResult
-    mutating func addRun(dataset: String, model: ModelEntry, seed: UInt64, tuneAs: String? = nil) throws -> (train: StageID, evaluate: StageID) {
+    mutating func addRun(
+        dataset: String, model: ModelEntry, seed: UInt64, tuneAs: String? = nil
+    ) throws -> (train: StageID, evaluate: StageID) {
         let (prep, blocks) = try addDataset(dataset)
         // Inference speedup is timed against the model's reference (same seed) inside its own evaluate stage.
         var baseline: ModelEntry?
         let reference = specs.speedupReference(for: model.name)
         if model.name != reference {
             baseline = try specs.model(reference, profile: profile.on(dataset))
-            if baseline!.config == model.config { baseline = nil }
-            else if let b = baseline {
+            if baseline!.config == model.config {
+                baseline = nil
+            } else if let b = baseline {
                 add(try trainStage(dataset: dataset, model: b, seed: seed, prep: prep, blocks: blocks))
             }
         }
-        let train = try trainStage(dataset: dataset, model: model, seed: seed, tuneAs: tuneAs, prep: prep, blocks: blocks)
-        let evaluate = EvaluateStage(dataset: dataset, model: model, train: train.id, prep: prep, blocks: blocks,
-                                     inferenceBatch: profile.inferenceBatch, threads: profile.training.threads,
-                                     seed: seed, baseline: baseline, sampledNegatives: profile.sampledNegatives,
-                                     timedRowsDeclared: profile.timedRows)
+        let train = try trainStage(
+            dataset: dataset, model: model, seed: seed, tuneAs: tuneAs, prep: prep, blocks: blocks)
+        let evaluate = EvaluateStage(
+            dataset: dataset, model: model, train: train.id, prep: prep, blocks: blocks,
+            inferenceBatch: profile.inferenceBatch, threads: profile.training.threads,
+            seed: seed, baseline: baseline, sampledNegatives: profile.sampledNegatives,
+            timedRowsDeclared: profile.timedRows)
         add(train)
         add(evaluate)
         return (train.id, evaluate.id)
@@ -89,14 +99,18 @@ struct GraphBuilder {
     /// Every seed's train + evaluate of one model on one dataset; returns the evaluate ids in seed order.
     @discardableResult
     mutating func addRuns(dataset: String, model: ModelEntry, tuneAs: String? = nil) throws -> [StageID] {
-        try profile.seeds(for: model.name).map { try addRun(dataset: dataset, model: model, seed: $0, tuneAs: tuneAs).evaluate }
+        try profile.seeds(for: model.name).map {
+            try addRun(dataset: dataset, model: model, seed: $0, tuneAs: tuneAs).evaluate
+        }
     }
 
     mutating func build() throws {
         // Every model any table or figure names, on every dataset of the profile.
         var modelNames: [String] = []
         for t in specs.tables {
-            for r in t.rows + [t.reference, specs.roles.popularity] where !modelNames.contains(r) { modelNames.append(r) }
+            for r in t.rows + [t.reference, specs.roles.popularity] where !modelNames.contains(r) {
+                modelNames.append(r)
+            }
         }
         for m in specs.paretoModels + specs.convergenceModels + specs.roles.allModels where !modelNames.contains(m) {
             modelNames.append(m)
@@ -117,8 +131,10 @@ struct GraphBuilder {
                     twin.label = "\(twin.label) (untuned)"
                     // The twin takes the tuned model's own seeds (claim models have more), so every seed is paired.
                     let seeds = profile.seeds(for: m)
-                    untunedPairs.append(UntunedPair(dataset: ds, model: m, tuned: EvaluateStage.stageIDs(dataset: ds, model: m, seeds: seeds),
-                                                    untuned: try seeds.map { try addRun(dataset: ds, model: twin, seed: $0).evaluate }))
+                    untunedPairs.append(
+                        UntunedPair(
+                            dataset: ds, model: m, tuned: EvaluateStage.stageIDs(dataset: ds, model: m, seeds: seeds),
+                            untuned: try seeds.map { try addRun(dataset: ds, model: twin, seed: $0).evaluate }))
                 }
             }
         }
@@ -127,11 +143,15 @@ struct GraphBuilder {
 
         let oracles = try oracleStages(profile.datasets)
         for table in specs.tables {
-            add(TableStage(table: table, popularity: specs.roles.popularity, datasets: try profile.datasets(inTable: table.name).map(label),
-                           models: try table.rows.map { try specs.model($0, profile: profile) },
-                           paperValues: paperValues, profile: profile.name, seeds: profile.seeds, seedsByModel: profile.seedsByModel,
-                           oracles: oracles, only: restricted,
-                           referenceLabel: try specs.model(table.reference, profile: profile).label))
+            add(
+                TableStage(
+                    table: table, popularity: specs.roles.popularity,
+                    datasets: try profile.datasets(inTable: table.name).map(label),
+                    models: try table.rows.map { try specs.model($0, profile: profile) },
+                    paperValues: paperValues, profile: profile.name, seeds: profile.seeds,
+                    seedsByModel: profile.seedsByModel,
+                    oracles: oracles, only: restricted,
+                    referenceLabel: try specs.model(table.reference, profile: profile).label))
         }
 
         // Table 1 and the long-tail figure describe every dataset the profile touches.
@@ -139,14 +159,22 @@ struct GraphBuilder {
         if let f = profile.figure1, !allDatasets.contains(f.dataset) { allDatasets.append(f.dataset) }
         if let t = profile.transfer, !allDatasets.contains(t.dataset) { allDatasets.append(t.dataset) }
         let ids = try allDatasets.map { try addDataset($0) }
-        add(Table1Stage(datasets: try allDatasets.map(label), preps: ids.map(\.prep), profile: profile.name,
-                        oracles: try oracleStages(allDatasets.filter { name in
-                            (try? catalog.spec(name))?.format.kind != .coldrec
-                        })))
-        // The datasets models are compared on; Table 6's source/target pair (often a small stand-in) is in Table 1 only.
-        let tailShown = allDatasets.indices.filter { allDatasets[$0] != profile.transfer?.dataset || profile.datasets.contains(allDatasets[$0]) }
-        add(LongTailFigureStage(datasets: try tailShown.map { try label(allDatasets[$0]) }, preps: tailShown.map { ids[$0].prep },
-                                blocks: tailShown.map { ids[$0].blocks }))
+        add(
+            Table1Stage(
+                datasets: try allDatasets.map(label), preps: ids.map(\.prep), profile: profile.name,
+                oracles: try oracleStages(
+                    allDatasets.filter { name in
+                        (try? catalog.spec(name))?.format.kind != .coldrec
+                    })))
+        // The datasets models are compared on; Table 6's source/target pair (often a small stand-in) is in Table 1
+        // only.
+        let tailShown = allDatasets.indices.filter {
+            allDatasets[$0] != profile.transfer?.dataset || profile.datasets.contains(allDatasets[$0])
+        }
+        add(
+            LongTailFigureStage(
+                datasets: try tailShown.map { try label(allDatasets[$0]) }, preps: tailShown.map { ids[$0].prep },
+                blocks: tailShown.map { ids[$0].blocks }))
 
         // Figure 1: the model-size sweep on one dataset.
         var figures = ["longtail"]
@@ -156,16 +184,24 @@ struct GraphBuilder {
             for d in f.dims {
                 var m = base
                 m.config.dim = d
-                sweep.append(Fig1Point(axis: "dim", value: d, stages: try sweepRuns(f.dataset, base: base, variant: m, suffix: "d\(d)",
-                                                                                    claim: profile.claimSeeds?.dims.contains(d) == true)))
+                sweep.append(
+                    Fig1Point(
+                        axis: "dim", value: d,
+                        stages: try sweepRuns(
+                            f.dataset, base: base, variant: m, suffix: "d\(d)",
+                            claim: profile.claimSeeds?.dims.contains(d) == true)))
             }
             // Depth r = the model's own dilation pattern (the profile's `model.dilations`) repeated to r blocks.
             let pattern = base.config.dilations
             for depth in f.depths {
                 var m = base
                 m.config.dilations = (0..<depth).map { pattern[$0 % pattern.count] }
-                sweep.append(Fig1Point(axis: "depth", value: depth, stages: try sweepRuns(f.dataset, base: base, variant: m, suffix: "r\(depth)",
-                                                                                          claim: profile.claimSeeds?.depths.contains(depth) == true)))
+                sweep.append(
+                    Fig1Point(
+                        axis: "depth", value: depth,
+                        stages: try sweepRuns(
+                            f.dataset, base: base, variant: m, suffix: "r\(depth)",
+                            claim: profile.claimSeeds?.depths.contains(depth) == true)))
             }
             // Further models over the same d grid (e.g. CpRec beside NextItNet up to the paper's d = 512).
             for name in (f.models ?? []) where name != base.name {
@@ -175,28 +211,41 @@ struct GraphBuilder {
                     m.config.dim = d
                     // Explicit block widths belong to one d; at another d the block factor sets them.
                     if d != other.config.dim { m.config.blockWidths = [] }
-                    sweep.append(Fig1Point(axis: "dim", value: d, stages: try sweepRuns(f.dataset, base: other, variant: m, suffix: "d\(d)",
-                                                                                    claim: profile.claimSeeds?.dims.contains(d) == true),
-                                           model: name, label: other.label))
+                    sweep.append(
+                        Fig1Point(
+                            axis: "dim", value: d,
+                            stages: try sweepRuns(
+                                f.dataset, base: other, variant: m, suffix: "d\(d)",
+                                claim: profile.claimSeeds?.dims.contains(d) == true),
+                            model: name, label: other.label))
                 }
             }
             add(Figure1Stage(dataset: f.dataset, datasetLabel: try label(f.dataset).label, points: sweep))
             figures.append("fig1")
         }
         // Every dataset gets a panel; one that runs a subset of the models draws that subset (its front is over them).
-        add(ParetoFigureStage(datasets: mainLabels, models: try specs.paretoModels.map { try specs.model($0, profile: profile) },
-                              seeds: profile.seeds, seedsByModel: profile.seedsByModel,
-                              only: restricted.mapValues { names in specs.paretoModels.filter { names.contains($0) } }))
+        add(
+            ParetoFigureStage(
+                datasets: mainLabels, models: try specs.paretoModels.map { try specs.model($0, profile: profile) },
+                seeds: profile.seeds, seedsByModel: profile.seedsByModel,
+                only: restricted.mapValues { names in specs.paretoModels.filter { names.contains($0) } }))
         // Convergence on every dataset its models all run on (Weishi-20K included).
-        let convergenceDatasets = profile.datasets.filter { ds in specs.convergenceModels.allSatisfy { profile.runs($0, on: ds) } }
-        add(ConvergenceFigureStage(datasets: try convergenceDatasets.map(label),
-                                   models: try specs.convergenceModels.map { try specs.model($0, profile: profile) },
-                                   seeds: Dictionary(uniqueKeysWithValues: specs.convergenceModels.map { ($0, profile.seeds(for: $0)) })))
+        let convergenceDatasets = profile.datasets.filter { ds in
+            specs.convergenceModels.allSatisfy { profile.runs($0, on: ds) }
+        }
+        add(
+            ConvergenceFigureStage(
+                datasets: try convergenceDatasets.map(label),
+                models: try specs.convergenceModels.map { try specs.model($0, profile: profile) },
+                seeds: Dictionary(uniqueKeysWithValues: specs.convergenceModels.map { ($0, profile.seeds(for: $0)) })))
         figures += ["pareto", "convergence"]
         if let s = profile.scaleMap {
             let names = [specs.scaleMapReference] + specs.scaleMapModels
-            add(ScaleMapStage(spec: s, models: try names.map { try specs.model($0, profile: profile) }, plotted: specs.scaleMapPlotted,
-                              threads: profile.training.threads))
+            add(
+                ScaleMapStage(
+                    spec: s, models: try names.map { try specs.model($0, profile: profile) },
+                    plotted: specs.scaleMapPlotted,
+                    threads: profile.training.threads))
             figures.append("scalemap")
         }
 
@@ -214,9 +263,10 @@ struct GraphBuilder {
                 for (pretrained, frozenRow) in rows {
                     for seed in profile.claimSeeds?.seeds ?? profile.seeds {
                         let (train, _) = try addRun(dataset: t.dataset, model: model, seed: seed)
-                        let stage = FinetuneStage(dataset: DatasetLabel(t.dataset, entry), model: model, transfer: t,
-                                                  training: model.trainingSpec(profile.training, seed: seed),
-                                                  pretrained: pretrained, frozenRow: frozenRow, train: train, prep: prep, blocks: blocks)
+                        let stage = FinetuneStage(
+                            dataset: DatasetLabel(t.dataset, entry), model: model, transfer: t,
+                            training: model.trainingSpec(profile.training, seed: seed),
+                            pretrained: pretrained, frozenRow: frozenRow, train: train, prep: prep, blocks: blocks)
                         add(stage)
                         finetunes.append(stage.id)
                     }
@@ -224,10 +274,13 @@ struct GraphBuilder {
             }
             var note: String?
             if case .synthetic(let g) = entry.spec.source, g.targetItems > 0 {
-                note = "\(entry.label) is synthetic and was built so that pre-training must pay: \(g.users) users' source histories pre-train the backbone, but only \(g.targetUsers > 0 ? g.targetUsers : g.users) users have a target, which follows the user's dominant interest cluster (\(g.clusters) clusters, \(g.targetsPerCluster) preferred target items each) that only the source behaviour reveals. Table 6 therefore tests whether each model can carry that signal over, not whether pre-training pays on real data."
+                note =
+                    "\(entry.label) is synthetic and was built so that pre-training must pay: \(g.users) users' source histories pre-train the backbone, but only \(g.targetUsers > 0 ? g.targetUsers : g.users) users have a target, which follows the user's dominant interest cluster (\(g.clusters) clusters, \(g.targetsPerCluster) preferred target items each) that only the source behaviour reveals. Table 6 therefore tests whether each model can carry that signal over, not whether pre-training pays on real data."
             }
-            add(Table6Stage(finetunes: finetunes, profile: profile.name, paperValues: paperValues,
-                            seeds: (profile.claimSeeds?.seeds ?? profile.seeds).count, datasetNote: note))
+            add(
+                Table6Stage(
+                    finetunes: finetunes, profile: profile.name, paperValues: paperValues,
+                    seeds: (profile.claimSeeds?.seeds ?? profile.seeds).count, datasetNote: note))
             tables.append("table6")
         }
 
@@ -240,9 +293,12 @@ struct GraphBuilder {
                     rows.append(.init(dataset: ds, model: m, label: entry.label, seeds: profile.seeds(for: m)))
                 }
             }
-            add(LiteratureStage(datasets: mainLabels, rows: rows, negatives: n, profile: profile.name,
-                                literature: specs.directory.appendingPathComponent(LiteratureValues.fileName),
-                                seqLengths: Dictionary(uniqueKeysWithValues: try profile.datasets.map { ($0, try catalog.spec($0).prep.seqLength) })))
+            add(
+                LiteratureStage(
+                    datasets: mainLabels, rows: rows, negatives: n, profile: profile.name,
+                    literature: specs.directory.appendingPathComponent(LiteratureValues.fileName),
+                    seqLengths: Dictionary(
+                        uniqueKeysWithValues: try profile.datasets.map { ($0, try catalog.spec($0).prep.seqLength) })))
             tables.append("literature")
         }
 
@@ -251,13 +307,18 @@ struct GraphBuilder {
             return false
         }
         let synthetic = syntheticNames.count == allDatasets.count
-        var report = ReportStage(profile: profile, roles: specs.roles, split: try splitDescription(profile.datasets),
-                        paperDatasets: paperDatasets(allDatasets), datasets: mainLabels, synthetic: synthetic, tables: tables, figures: figures,
-                        evaluations: evaluations, finetunes: finetunes, dimSweep: sweep, paperValues: paperValues,
-                        oracles: oracles, companions: profile.companions.map {
-                            ReportStage.Companion(profile: $0, summary: (try? specs.profile($0))?.summary ?? "", directory: specs.directory.deletingLastPathComponent()
-                                .appendingPathComponent("results").appendingPathComponent($0))
-                        }, syntheticDatasets: syntheticNames)
+        var report = ReportStage(
+            profile: profile, roles: specs.roles, split: try splitDescription(profile.datasets),
+            paperDatasets: paperDatasets(allDatasets), datasets: mainLabels, synthetic: synthetic, tables: tables,
+            figures: figures,
+            evaluations: evaluations, finetunes: finetunes, dimSweep: sweep, paperValues: paperValues,
+            oracles: oracles,
+            companions: profile.companions.map {
+                ReportStage.Companion(
+                    profile: $0, summary: (try? specs.profile($0))?.summary ?? "",
+                    directory: specs.directory.deletingLastPathComponent()
+                        .appendingPathComponent("results").appendingPathComponent($0))
+            }, syntheticDatasets: syntheticNames)
         report.tunes = stages.compactMap { $0 as? TuneStage }.map(\.id)
         report.untuned = untunedPairs
         add(report)
@@ -265,10 +326,13 @@ struct GraphBuilder {
 
     /// A Figure-1 point's runs (one per seed); reuses the table's runs when the point equals the profile's own model.
     /// `claim`: the point is one a claim compares (profiles.yaml `claimSeeds`), so it gets the claims' seeds.
-    private mutating func sweepRuns(_ dataset: String, base: ModelEntry, variant: ModelEntry, suffix: String,
-                                    claim: Bool) throws -> [StageID] {
+    private mutating func sweepRuns(
+        _ dataset: String, base: ModelEntry, variant: ModelEntry, suffix: String,
+        claim: Bool
+    ) throws -> [StageID] {
         let seeds = claim ? (profile.claimSeeds?.seeds ?? profile.seeds) : profile.seeds
-        if variant.config == base.config && profile.datasets.contains(dataset) && seeds == profile.seeds(for: base.name) {
+        if variant.config == base.config && profile.datasets.contains(dataset) && seeds == profile.seeds(for: base.name)
+        {
             return EvaluateStage.stageIDs(dataset: dataset, model: base.name, seeds: seeds)
         }
         var v = variant
@@ -283,9 +347,11 @@ struct GraphBuilder {
             let p = try catalog.spec(name).prep
             func pct(_ x: Double) -> String { String(format: "%g", (x * 100).rounded()) }
             if p.effectiveSplit == .leaveOneOut {
-                return "leave-one-out per user (last item test, second-to-last validation, the rest training; every row is t = \(p.seqLength) items ending at its target)"
+                return
+                    "leave-one-out per user (last item test, second-to-last validation, the rest training; every row is t = \(p.seqLength) items ending at its target)"
             }
-            return "random \(pct(1 - p.testFraction))/\(pct(p.testFraction)) of fixed-length sequences (t = \(p.seqLength)), validation carved from training (validFraction \(p.validFraction))"
+            return
+                "random \(pct(1 - p.testFraction))/\(pct(p.testFraction)) of fixed-length sequences (t = \(p.seqLength)), validation carved from training (validFraction \(p.validFraction))"
         }
         if Set(each).count <= 1 { return each.first ?? "none" }
         return zip(names, each).map { "\($0): \($1)" }.joined(separator: "; ")

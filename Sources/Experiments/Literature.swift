@@ -13,7 +13,8 @@ struct LiteratureValues: Decodable {
         init(from decoder: Decoder) throws {
             let text = try decoder.singleValueContainer().decode(String.self)
             guard let p = Self(rawValue: text) else {
-                throw decoder.invalid("one of \(Self.allCases.map(\.rawValue).joined(separator: " | ")), found '\(text)'")
+                throw decoder.invalid(
+                    "one of \(Self.allCases.map(\.rawValue).joined(separator: " | ")), found '\(text)'")
             }
             self = p
         }
@@ -34,14 +35,17 @@ struct LiteratureValues: Decodable {
     }
 
     struct Value: Decodable {
-        var dataset: String, model: String, metric: TableColumn, value: Double, rankingProtocol: RankingProtocol, source: Source
+        var dataset: String, model: String, metric: TableColumn, value: Double, rankingProtocol: RankingProtocol,
+            source: Source
         enum CodingKeys: String, CodingKey, CaseIterable { case dataset, model, metric, value, `protocol`, source }
         init(from decoder: Decoder) throws {
             let c = try decoder.strictContainer(CodingKeys.self)
             dataset = try c.decode(String.self, forKey: .dataset)
             model = try c.decode(String.self, forKey: .model)
             metric = try c.decode(TableColumn.self, forKey: .metric)
-            guard case .metric = metric else { throw c.invalid(.metric, "a ranking metric (HR@10, NDCG@10, ...)", found: metric.rawValue) }
+            guard case .metric = metric else {
+                throw c.invalid(.metric, "a ranking metric (HR@10, NDCG@10, ...)", found: metric.rawValue)
+            }
             value = try c.decode(Double.self, forKey: .value)
             // Every metric in the vocabulary is a share of test rows or an average of values in [0, 1].
             guard value >= 0 && value <= 1 else { throw c.invalid(.value, "a number in [0, 1]", found: value) }
@@ -68,5 +72,7 @@ struct LiteratureValues: Decodable {
     }
 
     /// Published values for one of our (dataset, model) pairs.
-    func values(dataset: String, model: String) -> [Value] { values.filter { $0.dataset == dataset && $0.model == model } }
+    func values(dataset: String, model: String) -> [Value] {
+        values.filter { $0.dataset == dataset && $0.model == model }
+    }
 }

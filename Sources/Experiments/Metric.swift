@@ -43,7 +43,9 @@ public enum TableColumn: RawRepresentable, CaseIterable, Codable, Hashable, Send
     case speedup, speedupBatch1
 
     public static var allCases: [TableColumn] {
-        Metric.allCases.map(TableColumn.metric) + [.params, .paramsIO, .paramsMiddle, .trainingTime, .speedup, .speedupBatch1]
+        Metric.allCases.map(TableColumn.metric) + [
+            .params, .paramsIO, .paramsMiddle, .trainingTime, .speedup, .speedupBatch1
+        ]
     }
 
     public init?(rawValue: String) {

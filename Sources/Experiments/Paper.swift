@@ -15,7 +15,9 @@ public struct ExperimentOptions: Sendable {
     /// Base URL every download is fetched from instead of its upstream host (`--mirror`, `CPREC_MIRROR`).
     public var mirror: String?
 
-    public init(profile: String, specDirectory: URL, outputRoot: URL, sources: [String: URL] = [:], mirror: String? = nil) {
+    public init(
+        profile: String, specDirectory: URL, outputRoot: URL, sources: [String: URL] = [:], mirror: String? = nil
+    ) {
         self.profile = profile
         self.specDirectory = specDirectory
         self.outputRoot = outputRoot
@@ -27,9 +29,14 @@ public struct ExperimentOptions: Sendable {
     public static let mirrorEnvironmentVariable = FetchOptions.mirrorEnvironmentVariable
 
     /// The mirror to use (`option`, else $CPREC_MIRROR, else none), checked to be an absolute URL.
-    public static func resolveMirror(option: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
+    public static func resolveMirror(
+        option: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> String? {
         guard let m = FetchOptions.resolveMirror(option: option, environment: environment) else { return nil }
-        do { _ = try FetchOptions(downloadDirectory: URL(fileURLWithPath: "/"), mirror: m).resolve("https://example.org/file.zip") } catch {
+        do {
+            _ = try FetchOptions(downloadDirectory: URL(fileURLWithPath: "/"), mirror: m).resolve(
+                "https://example.org/file.zip")
+        } catch {
             throw ExperimentError("mirror (--mirror or $\(mirrorEnvironmentVariable)): \(error)")
         }
         return m
@@ -48,18 +55,25 @@ public enum Paper {
         _ = try PaperValues.load(options.specDirectory.appendingPathComponent("paper-values.yaml"))
         for v in try LiteratureValues.load(in: options.specDirectory)?.values ?? [] {
             if catalog.entries[v.dataset] == nil {
-                throw ExperimentError("\(LiteratureValues.fileName): unknown dataset '\(v.dataset)'\(didYouMean(v.dataset, catalog.order)); datasets are declared in datasets.yaml")
+                throw ExperimentError(
+                    "\(LiteratureValues.fileName): unknown dataset '\(v.dataset)'\(didYouMean(v.dataset, catalog.order)); datasets are declared in datasets.yaml"
+                )
             }
             if specs.models[v.model] == nil {
-                throw ExperimentError("\(LiteratureValues.fileName): unknown model '\(v.model)'\(didYouMean(v.model, specs.models.keys.sorted())); models are declared in models.yaml")
+                throw ExperimentError(
+                    "\(LiteratureValues.fileName): unknown model '\(v.model)'\(didYouMean(v.model, specs.models.keys.sorted())); models are declared in models.yaml"
+                )
             }
         }
         let claims = try ClaimSpecFile.load(options.specDirectory.appendingPathComponent("claims.yaml"))
         for m in claims.models where specs.models[m] == nil {
-            throw ExperimentError("claims.yaml: unknown model '\(m)'\(didYouMean(m, specs.models.keys.sorted())); models are declared in models.yaml")
+            throw ExperimentError(
+                "claims.yaml: unknown model '\(m)'\(didYouMean(m, specs.models.keys.sorted())); models are declared in models.yaml"
+            )
         }
         for (name, _) in options.sources where catalog.entries[name] == nil {
-            throw ExperimentError("--source \(name)=…: unknown dataset '\(name)'; declared: \(catalog.order.joined(separator: ", "))")
+            throw ExperimentError(
+                "--source \(name)=…: unknown dataset '\(name)'; declared: \(catalog.order.joined(separator: ", "))")
         }
         var builder = GraphBuilder(specs: specs, catalog: catalog, profile: profile, options: options)
         try builder.build()

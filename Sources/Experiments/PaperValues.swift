@@ -1,6 +1,7 @@
 import Foundation
 
-/// The few numbers the paper prints that could be recovered (pipeline/paper-values.yaml; its claims are in claims.yaml).
+/// The few numbers the paper prints that could be recovered (pipeline/paper-values.yaml; its claims are in
+/// claims.yaml).
 struct PaperValues: Decodable {
     struct Value: Decodable {
         var table: String, dataset: String, model: String, column: TableColumn, value: Double, display: String?
@@ -28,7 +29,9 @@ struct PaperValues: Decodable {
     /// The paper's value of one cell, if the paper's number was recovered.
     func value(table: String, paperDataset: String?, model: String, column: TableColumn) -> Double? {
         guard let paperDataset else { return nil }
-        return values.first { $0.table == table && $0.dataset == paperDataset && $0.model == model && $0.column == column }?.value
+        return values.first {
+            $0.table == table && $0.dataset == paperDataset && $0.model == model && $0.column == column
+        }?.value
     }
 
     /// The recovered cells as one phrase ("Table 3, Weishi, Bo-NextItNet"), for the report.

@@ -113,7 +113,8 @@ public struct EvaluationRecord: Codable, Sendable {
     }
 
     public var secondsPerEpoch: Double {
-        seedSecondsPerEpoch.isEmpty ? secondsTotal / Double(max(epochsTrained, 1))
+        seedSecondsPerEpoch.isEmpty
+            ? secondsTotal / Double(max(epochsTrained, 1))
             : seedSecondsPerEpoch.reduce(0, +) / Double(seedSecondsPerEpoch.count)
     }
 
@@ -182,7 +183,8 @@ public struct TransferRecord: Codable, Sendable {
     public var backboneFrozen: Bool
     /// Training seed of the backbone and of the fine-tuning.
     public var seed: UInt64
-    /// Parameters of the pre-trained backbone (as the paper's Table 6 reports them; its training time is a measurement).
+    /// Parameters of the pre-trained backbone (as the paper's Table 6 reports them; its training time is a
+    /// measurement).
     public var params: ParamCounts
     /// Which Table 6 row this is: `pretrained` (the paper's), `frozen` (pre-trained backbone, head only) or
     /// `scratch` (random-init ablation).

@@ -35,11 +35,16 @@ struct ResultSet {
     func record(_ dataset: String, _ model: String) -> EvaluationRecord? { evaluations[dataset]?[model] }
 
     static func rankKey(_ dataset: String, _ model: String, _ seed: UInt64) -> String { "\(dataset)/\(model)/\(seed)" }
-    func ranks(_ dataset: String, _ model: String, seed: UInt64) -> [Int32]? { rowRanks[Self.rankKey(dataset, model, seed)] }
+    func ranks(_ dataset: String, _ model: String, seed: UInt64) -> [Int32]? {
+        rowRanks[Self.rankKey(dataset, model, seed)]
+    }
 
     /// Figure 1's run of `model` at `value` on `axis` (on `dataset` when given).
     func sweepRecord(_ model: String, axis: String, value: Int, dataset: String? = nil) -> EvaluationRecord? {
-        sweep.first { $0.axis == axis && $0.value == value && $0.model == model && (dataset == nil || $0.record.dataset == dataset) }?.record
+        sweep.first {
+            $0.axis == axis && $0.value == value && $0.model == model
+                && (dataset == nil || $0.record.dataset == dataset)
+        }?.record
     }
 
     /// `EvaluationRecord.learned` against the dataset's MostPop run (true for a model that was not run).
@@ -49,7 +54,8 @@ struct ResultSet {
 
     /// How tables print a model (its name when no run of it was loaded).
     func label(_ model: String) -> String {
-        evaluations.values.lazy.compactMap { $0[model]?.label }.first ?? transfer.first { $0.model == model }?.label ?? model
+        evaluations.values.lazy.compactMap { $0[model]?.label }.first ?? transfer.first { $0.model == model }?.label
+            ?? model
     }
 
     /// The baseline's label, for evidence text.

@@ -33,7 +33,9 @@ public struct Located: Decodable, Sendable, Hashable {
 
     public init(from decoder: Decoder) throws {
         value = try decoder.singleValueContainer().decode(String.self)
-        location = (decoder as? SpecDecoder)?.location ?? SpecLocation(file: "?", line: nil, path: pathString(decoder.codingPath))
+        location =
+            (decoder as? SpecDecoder)?.location
+            ?? SpecLocation(file: "?", line: nil, path: pathString(decoder.codingPath))
     }
 
     /// Fails with `unknown <what> 'x' (did you mean 'y'?)` unless `known` holds the value.
@@ -52,7 +54,8 @@ struct SpecFile {
     static func load(_ url: URL) throws -> SpecFile {
         let name = url.lastPathComponent
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw SpecError(file: url.path, line: nil, path: "", message: "cannot read spec file (missing or not UTF-8)")
+            throw SpecError(
+                file: url.path, line: nil, path: "", message: "cannot read spec file (missing or not UTF-8)")
         }
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
@@ -67,15 +70,18 @@ struct SpecFile {
         switch node {
         case .scalar: return
         case .sequence(let seq):
-            for (i, item) in seq.enumerated() { try rejectDuplicateKeys(item, file: file, path: path + [AnyKey(index: i)]) }
+            for (i, item) in seq.enumerated() {
+                try rejectDuplicateKeys(item, file: file, path: path + [AnyKey(index: i)])
+            }
         case .mapping(let mapping):
             var seen: [String: Int?] = [:]
             for pair in mapping {
                 guard let key = pair.key.string else { continue }
                 if let first = seen[key] {
                     let earlier = first.map { " (first given on line \($0))" } ?? ""
-                    throw SpecError(file: file, line: pair.key.mark?.line ?? node.mark?.line, path: pathString(path),
-                                    message: "duplicate key '\(key)'\(earlier)")
+                    throw SpecError(
+                        file: file, line: pair.key.mark?.line ?? node.mark?.line, path: pathString(path),
+                        message: "duplicate key '\(key)'\(earlier)")
                 }
                 seen[key] = pair.key.mark?.line
                 try rejectDuplicateKeys(pair.value, file: file, path: path + [AnyKey(key)])
@@ -99,10 +105,14 @@ struct SpecLayer: @unchecked Sendable {  // Node is an immutable value tree; Yam
     /// Mark of the mapping key that holds `node` (errors point at `key:`, where the reader looks).
     let keyMark: Mark?
 
-    var location: SpecLocation { SpecLocation(file: file, line: keyMark?.line ?? node.mark?.line, path: pathString(path)) }
+    var location: SpecLocation {
+        SpecLocation(file: file, line: keyMark?.line ?? node.mark?.line, path: pathString(path))
+    }
 
     func child(_ key: String) -> SpecLayer? {
-        guard case .mapping(let mapping) = node, let pair = mapping.first(where: { $0.key.string == key }) else { return nil }
+        guard case .mapping(let mapping) = node, let pair = mapping.first(where: { $0.key.string == key }) else {
+            return nil
+        }
         return SpecLayer(node: pair.value, file: file, path: path + [AnyKey(key)], keyMark: pair.key.mark)
     }
 
@@ -114,9 +124,12 @@ struct SpecLayer: @unchecked Sendable {  // Node is an immutable value tree; Yam
 
     /// This layer without `keys` (a mapping's other pairs keep their marks).
     func dropping(_ keys: [String]) -> SpecLayer {
-        guard case .mapping(let m) = node, m.contains(where: { keys.contains($0.key.string ?? "") }) else { return self }
+        guard case .mapping(let m) = node, m.contains(where: { keys.contains($0.key.string ?? "") }) else {
+            return self
+        }
         let pairs = m.filter { !keys.contains($0.key.string ?? "") }.map { ($0.key, $0.value) }
-        return SpecLayer(node: .mapping(Node.Mapping(pairs, m.tag, m.style, m.mark)), file: file, path: path, keyMark: keyMark)
+        return SpecLayer(
+            node: .mapping(Node.Mapping(pairs, m.tag, m.style, m.mark)), file: file, path: path, keyMark: keyMark)
     }
 
     /// The deepest node along `relative` (a decoding error's path below this layer).
@@ -160,7 +173,8 @@ struct SpecDecoder: Decoder {
         if let choice = T.self as? SpecChoice.Type {
             guard case .scalar(let s) = layers[0].node, choice.choices.contains(s.string) else {
                 let found = layers[0].node.scalar.map { didYouMean($0.string, choice.choices) } ?? ""
-                throw location.error("expected one of \(choice.choices.joined(separator: " | ")), found \(layers[0].kind)\(found)")
+                throw location.error(
+                    "expected one of \(choice.choices.joined(separator: " | ")), found \(layers[0].kind)\(found)")
             }
         }
         do {
@@ -189,7 +203,9 @@ struct SpecDecoder: Decoder {
         case .dataCorrupted(let ctx):
             let place = at(ctx.codingPath)
             if let unknown = ctx.underlyingError as? UnknownKeyError {
-                return place.location.error("unknown key '\(unknown.key)'\(didYouMean(unknown.key, unknown.allowed)); expected one of: \(unknown.allowed.joined(separator: ", "))")
+                return place.location.error(
+                    "unknown key '\(unknown.key)'\(didYouMean(unknown.key, unknown.allowed)); expected one of: \(unknown.allowed.joined(separator: ", "))"
+                )
             }
             return place.location.error(ctx.debugDescription)
         @unknown default:
@@ -219,7 +235,9 @@ struct SpecDecoder: Decoder {
             for layer in layers {
                 guard case .mapping(let m) = layer.node else { continue }
                 for pair in m {
-                    guard let s = pair.key.string, seen.insert(s).inserted, let k = Key(stringValue: s) else { continue }
+                    guard let s = pair.key.string, seen.insert(s).inserted, let k = Key(stringValue: s) else {
+                        continue
+                    }
                     keys.append(k)
                 }
             }
@@ -240,8 +258,12 @@ struct SpecDecoder: Decoder {
         func decodeNil(forKey key: Key) throws -> Bool { try children(key).layers[0].isNull }
         func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try children(key).decodeValue(T.self) }
         func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try children(key).decodeValue(Bool.self) }
-        func decode(_ type: String.Type, forKey key: Key) throws -> String { try children(key).decodeValue(String.self) }
-        func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try children(key).decodeValue(Double.self) }
+        func decode(_ type: String.Type, forKey key: Key) throws -> String {
+            try children(key).decodeValue(String.self)
+        }
+        func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
+            try children(key).decodeValue(Double.self)
+        }
         func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try children(key).decodeValue(Float.self) }
         func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try children(key).decodeValue(Int.self) }
         func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try children(key).decodeValue(Int8.self) }
@@ -250,9 +272,15 @@ struct SpecDecoder: Decoder {
         func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try children(key).decodeValue(Int64.self) }
         func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try children(key).decodeValue(UInt.self) }
         func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try children(key).decodeValue(UInt8.self) }
-        func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try children(key).decodeValue(UInt16.self) }
-        func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try children(key).decodeValue(UInt32.self) }
-        func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try children(key).decodeValue(UInt64.self) }
+        func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 {
+            try children(key).decodeValue(UInt16.self)
+        }
+        func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 {
+            try children(key).decodeValue(UInt32.self)
+        }
+        func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 {
+            try children(key).decodeValue(UInt64.self)
+        }
 
         func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
             guard contains(key), try !decodeNil(forKey: key) else { return nil }
@@ -262,7 +290,9 @@ struct SpecDecoder: Decoder {
         func nestedContainer<N: CodingKey>(keyedBy type: N.Type, forKey key: Key) throws -> KeyedDecodingContainer<N> {
             try children(key).container(keyedBy: N.self)
         }
-        func nestedUnkeyedContainer(forKey key: Key) throws -> UnkeyedDecodingContainer { try children(key).unkeyedContainer() }
+        func nestedUnkeyedContainer(forKey key: Key) throws -> UnkeyedDecodingContainer {
+            try children(key).unkeyedContainer()
+        }
         func superDecoder() throws -> Decoder { SpecDecoder(layers: layers) }
         func superDecoder(forKey key: Key) throws -> Decoder { try children(key) }
     }
@@ -364,7 +394,9 @@ struct SpecDecoder: Decoder {
 
 extension Decoder {
     /// A keyed container that refuses keys outside `Key` (a misspelt key would otherwise leave its default in place).
-    func strictContainer<Key: CodingKey & CaseIterable>(_ type: Key.Type, also extra: [String] = []) throws -> KeyedDecodingContainer<Key> {
+    func strictContainer<Key: CodingKey & CaseIterable>(
+        _ type: Key.Type, also extra: [String] = []
+    ) throws -> KeyedDecodingContainer<Key> {
         try rejectUnknownKeys(self, allowed: Key.allCases.map(\.stringValue) + extra)
         return try container(keyedBy: Key.self)
     }
@@ -385,8 +417,10 @@ extension KeyedDecodingContainer {
     func decodeChoice(_ key: Key, _ choices: [String]) throws -> String? {
         guard let s = try decodeIfPresent(String.self, forKey: key) else { return nil }
         guard choices.contains(s) else {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self,
-                debugDescription: "expected one of \(choices.joined(separator: " | ")), found '\(s)'\(didYouMean(s, choices))")
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: self,
+                debugDescription:
+                    "expected one of \(choices.joined(separator: " | ")), found '\(s)'\(didYouMean(s, choices))")
         }
         return s
     }
@@ -413,7 +447,8 @@ struct IdMap<Value: Decodable>: Decodable {
         let c = try decoder.container(keyedBy: AnyKey.self)
         entries = try c.allKeys.map { key in
             guard SpecID.isValid(key.stringValue) else {
-                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "invalid id '\(key.stringValue)': \(SpecID.rule)")
+                throw DecodingError.dataCorruptedError(
+                    forKey: key, in: c, debugDescription: "invalid id '\(key.stringValue)': \(SpecID.rule)")
             }
             return (key.stringValue, try c.decode(Value.self, forKey: key))
         }

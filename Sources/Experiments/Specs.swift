@@ -40,8 +40,10 @@ enum SpecDefaults {
 
     /// Keys only one kind reads: a profile default of one applies to that kind's entries only, so the configs (and
     /// stage keys) of the other kinds do not change when a profile sets it.
-    static let kindOnlyKeys: [String: ModelConfig.Kind] = ["heads": .sasrec, "depth": .sasrec, "positions": .sasrec, "dropout": .sasrec,
-                                                                "scaleEmbedding": .sasrec, "maskPaddingKeys": .sasrec]
+    static let kindOnlyKeys: [String: ModelConfig.Kind] = [
+        "heads": .sasrec, "depth": .sasrec, "positions": .sasrec, "dropout": .sasrec,
+        "scaleEmbedding": .sasrec, "maskPaddingKeys": .sasrec
+    ]
 }
 
 /// One entry of pipeline/models.yaml: a printable label and a full model configuration.
@@ -84,7 +86,9 @@ struct TrainingSettings: Decodable {
         minEpochs = try count(.minEpochs)
         threads = try count(.threads)
         learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate)
-        if let v = learningRate, !(v > 0 && v.isFinite) { throw c.invalid(.learningRate, "a positive number", found: v) }
+        if let v = learningRate, !(v > 0 && v.isFinite) {
+            throw c.invalid(.learningRate, "a positive number", found: v)
+        }
         l2 = try c.decodeIfPresent(Double.self, forKey: .l2)
         if let v = l2, !(v >= 0 && v.isFinite) { throw c.invalid(.l2, "a number ≥ 0", found: v) }
         selection = try c.decodeChoice(.selection, ["validation", "paper"])
@@ -259,7 +263,8 @@ public struct ProfileSpec: Sendable {
     /// `sampledNegatives: N`: every evaluation also ranks the target against N sampled items (uniform and
     /// popularity-weighted), and the literature table sets ours beside published numbers of that protocol.
     public var sampledNegatives: Int? = nil
-    /// `timedRows: N`: evaluate times top-5 inference on the first N test rows (default 2000); the metrics use every row.
+    /// `timedRows: N`: evaluate times top-5 inference on the first N test rows (default 2000); the metrics use every
+    /// row.
     public var timedRows: Int? = nil
     /// Per-dataset plans (`perDataset:`): which models and tables a dataset takes part in, and its model defaults.
     public var perDataset: [String: DatasetPlan] = [:]
@@ -325,7 +330,13 @@ enum ModelSettings {
     static let ranges: [(key: String, check: (ModelConfig) -> String?)] = [
         ("dim", { $0.dim >= 1 ? nil : "an integer ≥ 1, found \($0.dim)" }),
         ("kernel", { $0.kernel >= 1 ? nil : "an integer ≥ 1, found \($0.kernel)" }),
-        ("dilations", { !$0.dilations.isEmpty && $0.dilations.allSatisfy { $0 >= 1 } ? nil : "a non-empty list of integers ≥ 1, found \($0.dilations)" }),
+        (
+            "dilations",
+            {
+                !$0.dilations.isEmpty && $0.dilations.allSatisfy { $0 >= 1 }
+                    ? nil : "a non-empty list of integers ≥ 1, found \($0.dilations)"
+            }
+        ),
         ("blocks", { $0.blocks.allSatisfy { $0 >= 1 } ? nil : "integers ≥ 1, found \($0.blocks)" }),
         ("blockFactor", { $0.blockFactor >= 1 ? nil : "an integer ≥ 1, found \($0.blockFactor)" }),
         ("blockWidths", { $0.blockWidths.allSatisfy { $0 >= 1 } ? nil : "integers ≥ 1, found \($0.blockWidths)" }),
@@ -334,11 +345,14 @@ enum ModelSettings {
         ("caserWindow", { $0.caserWindow >= 1 ? nil : "an integer ≥ 1, found \($0.caserWindow)" }),
         ("caserHorizontal", { $0.caserHorizontal >= 1 ? nil : "an integer ≥ 1, found \($0.caserHorizontal)" }),
         ("caserVertical", { $0.caserVertical >= 1 ? nil : "an integer ≥ 1, found \($0.caserVertical)" }),
-        ("layerNormEps", { $0.layerNormEps > 0 && $0.layerNormEps.isFinite ? nil : "a positive number, found \($0.layerNormEps)" }),
+        (
+            "layerNormEps",
+            { $0.layerNormEps > 0 && $0.layerNormEps.isFinite ? nil : "a positive number, found \($0.layerNormEps)" }
+        ),
         ("heads", { ($0.heads ?? 1) >= 1 ? nil : "an integer ≥ 1, found \($0.heads ?? 0)" }),
         ("depth", { ($0.depth ?? 1) >= 1 ? nil : "an integer ≥ 1, found \($0.depth ?? 0)" }),
         ("positions", { ($0.positions ?? 1) >= 1 ? nil : "an integer ≥ 1, found \($0.positions ?? 0)" }),
-        ("dropout", { (0..<1).contains($0.dropout ?? 0) ? nil : "a number in [0, 1), found \($0.dropout ?? 0)" }),
+        ("dropout", { (0..<1).contains($0.dropout ?? 0) ? nil : "a number in [0, 1), found \($0.dropout ?? 0)" })
     ]
 
     static func decode(_ layers: [SpecLayer]) throws -> ModelConfig {
@@ -384,12 +398,15 @@ struct ModelDefaultsNode: Decodable {
 
 extension ProfileSpec: Decodable {
     private enum Key: String, CodingKey, CaseIterable {
-        case summary, datasets, training, model, figure1, transfer, inferenceBatch, seeds, scaleMap, perDataset, companions, claimSeeds, tuning
+        case summary, datasets, training, model, figure1, transfer, inferenceBatch, seeds, scaleMap, perDataset,
+            companions, claimSeeds, tuning
         case sampledNegatives, timedRows
     }
     private enum ClaimSeedsKey: String, CodingKey, CaseIterable { case count, models, dims, depths }
     private enum Figure1Key: String, CodingKey, CaseIterable { case dataset, dims, depths, models }
-    private enum TransferKey: String, CodingKey, CaseIterable { case dataset, models, epochs, negatives, freezeBackbone, scratch }
+    private enum TransferKey: String, CodingKey, CaseIterable {
+        case dataset, models, epochs, negatives, freezeBackbone, scratch
+    }
     private enum ScratchKey: String, CodingKey, CaseIterable { case maxEpochs, patience, learningRates }
     private enum ScaleMapKey: String, CodingKey, CaseIterable { case vocabularies, dims, budget }
 
@@ -403,12 +420,20 @@ extension ProfileSpec: Decodable {
 
         let t = try c.decode(TrainingSettings.self, forKey: .training)
         let tc = try c.nestedContainer(keyedBy: TrainingSettings.Key.self, forKey: .training)
-        guard let batchSize = t.batchSize else { throw DecodingError.keyNotFound(TrainingSettings.Key.batchSize, .init(codingPath: tc.codingPath, debugDescription: "")) }
-        guard let maxEpochs = t.maxEpochs else { throw DecodingError.keyNotFound(TrainingSettings.Key.maxEpochs, .init(codingPath: tc.codingPath, debugDescription: "")) }
-        let trainingSpec = TrainingSpec(batchSize: batchSize, maxEpochs: maxEpochs, patience: t.patience ?? SpecDefaults.patience,
-                                        minEpochs: t.minEpochs ?? SpecDefaults.minEpochs, learningRate: t.learningRate ?? SpecDefaults.learningRate,
-                                        l2: t.l2 ?? SpecDefaults.l2, selection: t.selection.flatMap(TrainOptions.Selection.init(rawValue:)) ?? SpecDefaults.selection,
-                                        seed: t.seed ?? UInt64(SpecDefaults.seed), threads: t.threads ?? SpecDefaults.threads)
+        guard let batchSize = t.batchSize else {
+            throw DecodingError.keyNotFound(
+                TrainingSettings.Key.batchSize, .init(codingPath: tc.codingPath, debugDescription: ""))
+        }
+        guard let maxEpochs = t.maxEpochs else {
+            throw DecodingError.keyNotFound(
+                TrainingSettings.Key.maxEpochs, .init(codingPath: tc.codingPath, debugDescription: ""))
+        }
+        let trainingSpec = TrainingSpec(
+            batchSize: batchSize, maxEpochs: maxEpochs, patience: t.patience ?? SpecDefaults.patience,
+            minEpochs: t.minEpochs ?? SpecDefaults.minEpochs, learningRate: t.learningRate ?? SpecDefaults.learningRate,
+            l2: t.l2 ?? SpecDefaults.l2,
+            selection: t.selection.flatMap(TrainOptions.Selection.init(rawValue:)) ?? SpecDefaults.selection,
+            seed: t.seed ?? UInt64(SpecDefaults.seed), threads: t.threads ?? SpecDefaults.threads)
         training = trainingSpec
 
         let seedCount = try c.decodeIfPresent(Int.self, forKey: .seeds) ?? SpecDefaults.seeds
@@ -416,19 +441,25 @@ extension ProfileSpec: Decodable {
         seeds = (0..<UInt64(seedCount)).map { trainingSpec.seed &+ $0 }
         var claimModelRefs: [Located] = []
         if c.contains(.claimSeeds) {
-            try rejectUnknownKeys(try c.superDecoder(forKey: .claimSeeds), allowed: ClaimSeedsKey.allCases.map(\.rawValue))
+            try rejectUnknownKeys(
+                try c.superDecoder(forKey: .claimSeeds), allowed: ClaimSeedsKey.allCases.map(\.rawValue))
             let x = try c.nestedContainer(keyedBy: ClaimSeedsKey.self, forKey: .claimSeeds)
             let count = try x.decode(Int.self, forKey: .count)
-            if !(seedCount...100).contains(count) { throw x.invalid(.count, "an integer in \(seedCount)...100 (at least `seeds`)", found: count) }
+            if !(seedCount...100).contains(count) {
+                throw x.invalid(.count, "an integer in \(seedCount)...100 (at least `seeds`)", found: count)
+            }
             claimModelRefs = try x.decode([Located].self, forKey: .models)
-            claimSeeds = ClaimSeeds(seeds: (0..<UInt64(count)).map { trainingSpec.seed &+ $0 }, models: claimModelRefs.map(\.value),
-                                    dims: try x.decodeIfPresent([Int].self, forKey: .dims) ?? [],
-                                    depths: try x.decodeIfPresent([Int].self, forKey: .depths) ?? [])
+            claimSeeds = ClaimSeeds(
+                seeds: (0..<UInt64(count)).map { trainingSpec.seed &+ $0 }, models: claimModelRefs.map(\.value),
+                dims: try x.decodeIfPresent([Int].self, forKey: .dims) ?? [],
+                depths: try x.decodeIfPresent([Int].self, forKey: .depths) ?? [])
         }
         inferenceBatch = try c.decodeIfPresent(Int.self, forKey: .inferenceBatch) ?? SpecDefaults.inferenceBatch
         if inferenceBatch < 1 { throw c.invalid(.inferenceBatch, "an integer ≥ 1", found: inferenceBatch) }
         sampledNegatives = try c.decodeIfPresent(Int.self, forKey: .sampledNegatives)
-        if let n = sampledNegatives, !(1...10_000).contains(n) { throw c.invalid(.sampledNegatives, "an integer in 1...10000", found: n) }
+        if let n = sampledNegatives, !(1...10_000).contains(n) {
+            throw c.invalid(.sampledNegatives, "an integer in 1...10000", found: n)
+        }
         timedRows = try c.decodeIfPresent(Int.self, forKey: .timedRows)
         if let n = timedRows, n < 1 { throw c.invalid(.timedRows, "an integer ≥ 1", found: n) }
 
@@ -460,15 +491,21 @@ extension ProfileSpec: Decodable {
             let negatives = try x.decodeIfPresent(Int.self, forKey: .negatives) ?? SpecDefaults.transferNegatives
             if epochs < 1 { throw x.invalid(.epochs, "an integer ≥ 1", found: epochs) }
             if negatives < 1 { throw x.invalid(.negatives, "an integer ≥ 1", found: negatives) }
-            transfer = TransferSpec(dataset: dataset.value, models: transferModels.map(\.value), epochs: epochs, negatives: negatives,
-                                    freezeBackbone: try x.decodeIfPresent(Bool.self, forKey: .freezeBackbone) ?? SpecDefaults.freezeBackbone)
+            transfer = TransferSpec(
+                dataset: dataset.value, models: transferModels.map(\.value), epochs: epochs, negatives: negatives,
+                freezeBackbone: try x.decodeIfPresent(Bool.self, forKey: .freezeBackbone) ?? SpecDefaults.freezeBackbone
+            )
             if x.contains(.scratch) {
                 let sc = try x.nestedContainer(keyedBy: ScratchKey.self, forKey: .scratch)
-                try rejectUnknownKeys(try x.superDecoder(forKey: .scratch), allowed: ScratchKey.allCases.map(\.rawValue))
-                let cap = try sc.decode(Int.self, forKey: .maxEpochs), patience = try sc.decode(Int.self, forKey: .patience)
+                try rejectUnknownKeys(
+                    try x.superDecoder(forKey: .scratch), allowed: ScratchKey.allCases.map(\.rawValue))
+                let cap = try sc.decode(Int.self, forKey: .maxEpochs),
+                    patience = try sc.decode(Int.self, forKey: .patience)
                 let rates = try sc.decode([Double].self, forKey: .learningRates)
                 if cap < 1 { throw sc.invalid(.maxEpochs, "an integer ≥ 1", found: cap) }
-                if !(1...cap).contains(patience) { throw sc.invalid(.patience, "an integer in 1...maxEpochs", found: patience) }
+                if !(1...cap).contains(patience) {
+                    throw sc.invalid(.patience, "an integer in 1...maxEpochs", found: patience)
+                }
                 if rates.isEmpty || rates.contains(where: { !($0 > 0 && $0.isFinite) }) {
                     throw sc.invalid(.learningRates, "a non-empty list of positive numbers", found: rates)
                 }
@@ -478,12 +515,17 @@ extension ProfileSpec: Decodable {
         if c.contains(.scaleMap) {
             let s = try c.nestedContainer(keyedBy: ScaleMapKey.self, forKey: .scaleMap)
             try rejectUnknownKeys(try c.superDecoder(forKey: .scaleMap), allowed: ScaleMapKey.allCases.map(\.rawValue))
-            let spec = ScaleMapSpec(vocabularies: try s.decode([Int].self, forKey: .vocabularies),
-                                    dims: try s.decode([Int].self, forKey: .dims),
-                                    budget: try s.decodeIfPresent(Double.self, forKey: .budget) ?? SpecDefaults.scaleMapBudget)
+            let spec = ScaleMapSpec(
+                vocabularies: try s.decode([Int].self, forKey: .vocabularies),
+                dims: try s.decode([Int].self, forKey: .dims),
+                budget: try s.decodeIfPresent(Double.self, forKey: .budget) ?? SpecDefaults.scaleMapBudget)
             // Tail block widths are d/16, and the smallest vocabulary must hold three blocks.
-            if spec.vocabularies.contains(where: { $0 < 8 }) { throw s.invalid(.vocabularies, "integers ≥ 8", found: spec.vocabularies) }
-            if spec.dims.contains(where: { $0 < 16 }) { throw s.invalid(.dims, "integers ≥ 16 (tail widths d/16 ≥ 1)", found: spec.dims) }
+            if spec.vocabularies.contains(where: { $0 < 8 }) {
+                throw s.invalid(.vocabularies, "integers ≥ 8", found: spec.vocabularies)
+            }
+            if spec.dims.contains(where: { $0 < 16 }) {
+                throw s.invalid(.dims, "integers ≥ 16 (tail widths d/16 ≥ 1)", found: spec.dims)
+            }
             if !(spec.budget > 0) { throw s.invalid(.budget, "a positive number of seconds", found: spec.budget) }
             scaleMap = spec
         }
@@ -494,8 +536,10 @@ extension ProfileSpec: Decodable {
             let keys = try c.nestedContainer(keyedBy: AnyKey.self, forKey: .perDataset)
             for (name, plan) in plans.entries {
                 if !datasets.contains(name) {
-                    throw DecodingError.dataCorruptedError(forKey: AnyKey(name), in: keys,
-                        debugDescription: "'\(name)' is not among this profile's datasets (\(datasets.joined(separator: ", ")))")
+                    throw DecodingError.dataCorruptedError(
+                        forKey: AnyKey(name), in: keys,
+                        debugDescription:
+                            "'\(name)' is not among this profile's datasets (\(datasets.joined(separator: ", ")))")
                 }
                 models += plan.modelRefs
                 tableRefs += plan.tableRefs
@@ -507,10 +551,14 @@ extension ProfileSpec: Decodable {
             let finalSeeds = claimSeeds.map { Array(Set(seeds + $0.seeds)).sorted() } ?? seeds
             if finalSeeds.contains(t.seed) {
                 let tc = try c.nestedContainer(keyedBy: TuningNode.Key.self, forKey: .tuning)
-                throw tc.invalid(.seed, "a seed that is not one of the profile's final seeds (\(finalSeeds.map(String.init).joined(separator: ", ")))", found: t.seed)
+                throw tc.invalid(
+                    .seed,
+                    "a seed that is not one of the profile's final seeds (\(finalSeeds.map(String.init).joined(separator: ", ")))",
+                    found: t.seed)
             }
             for d in t.datasetRefs where !datasets.contains(d.value) {
-                throw d.location.error("'\(d.value)' is not among this profile's datasets (\(datasets.joined(separator: ", ")))")
+                throw d.location.error(
+                    "'\(d.value)' is not among this profile's datasets (\(datasets.joined(separator: ", ")))")
             }
             models += t.modelRefs
             tuning = t
@@ -540,12 +588,16 @@ private struct ExperimentsFile: Decodable {
     struct ModelList: Decodable {
         enum Key: String, CodingKey, CaseIterable { case models }
         var models: [Located]
-        init(from decoder: Decoder) throws { models = try decoder.strictContainer(Key.self).decode([Located].self, forKey: .models) }
+        init(from decoder: Decoder) throws {
+            models = try decoder.strictContainer(Key.self).decode([Located].self, forKey: .models)
+        }
     }
     struct Fig1: Decodable {
         enum Key: String, CodingKey, CaseIterable { case model }
         var model: Located
-        init(from decoder: Decoder) throws { model = try decoder.strictContainer(Key.self).decode(Located.self, forKey: .model) }
+        init(from decoder: Decoder) throws {
+            model = try decoder.strictContainer(Key.self).decode(Located.self, forKey: .model)
+        }
     }
     struct ScaleMap: Decodable {
         enum Key: String, CodingKey, CaseIterable { case reference, models, plotted }
@@ -556,7 +608,9 @@ private struct ExperimentsFile: Decodable {
             models = try c.decode([Located].self, forKey: .models)
             plotted = try c.decode(Located.self, forKey: .plotted)
             if !models.map(\.value).contains(plotted.value) {
-                throw c.invalid(.plotted, "one of the scale map's models (\(models.map(\.value).joined(separator: ", ")))", found: "'\(plotted.value)'")
+                throw c.invalid(
+                    .plotted, "one of the scale map's models (\(models.map(\.value).joined(separator: ", ")))",
+                    found: "'\(plotted.value)'")
             }
         }
     }
@@ -572,7 +626,9 @@ private struct ExperimentsFile: Decodable {
         }
     }
     struct RolesNode: Decodable {
-        enum Key: String, CodingKey, CaseIterable { case baseline, popularity, cprec, blockwise, blockwiseJudged, sharing, selfAttention }
+        enum Key: String, CodingKey, CaseIterable {
+            case baseline, popularity, cprec, blockwise, blockwiseJudged, sharing, selfAttention
+        }
         struct FamilyNode: Decodable {
             enum Key: String, CodingKey, CaseIterable { case baseline, cprec }
             var baseline: Located, cprec: [Located]
@@ -586,18 +642,23 @@ private struct ExperimentsFile: Decodable {
         var roles: Roles
         init(from decoder: Decoder) throws {
             let c = try decoder.strictContainer(Key.self)
-            let baseline = try c.decode(Located.self, forKey: .baseline), popularity = try c.decode(Located.self, forKey: .popularity)
+            let baseline = try c.decode(Located.self, forKey: .baseline),
+                popularity = try c.decode(Located.self, forKey: .popularity)
             let judged = try c.decode(Located.self, forKey: .blockwiseJudged)
-            let cprec = try c.decode([Located].self, forKey: .cprec), blockwise = try c.decode([Located].self, forKey: .blockwise)
+            let cprec = try c.decode([Located].self, forKey: .cprec),
+                blockwise = try c.decode([Located].self, forKey: .blockwise)
             let sharing = try c.decode([Located].self, forKey: .sharing)
             if !blockwise.map(\.value).contains(judged.value) {
                 throw c.invalid(.blockwiseJudged, "one of roles.blockwise", found: "'\(judged.value)'")
             }
             let family = try c.decodeIfPresent(FamilyNode.self, forKey: .selfAttention)
-            refs = [baseline, popularity, judged] + cprec + blockwise + sharing + (family.map { [$0.baseline] + $0.cprec } ?? [])
-            roles = Roles(baseline: baseline.value, popularity: popularity.value, cprec: cprec.map(\.value),
-                          blockwise: blockwise.map(\.value), blockwiseJudged: judged.value, sharing: sharing.map(\.value),
-                          selfAttention: family.map { Roles.Family(baseline: $0.baseline.value, cprec: $0.cprec.map(\.value)) })
+            refs =
+                [baseline, popularity, judged] + cprec + blockwise + sharing
+                + (family.map { [$0.baseline] + $0.cprec } ?? [])
+            roles = Roles(
+                baseline: baseline.value, popularity: popularity.value, cprec: cprec.map(\.value),
+                blockwise: blockwise.map(\.value), blockwiseJudged: judged.value, sharing: sharing.map(\.value),
+                selfAttention: family.map { Roles.Family(baseline: $0.baseline.value, cprec: $0.cprec.map(\.value)) })
         }
     }
     enum Key: String, CodingKey, CaseIterable { case roles, tables, figures }
@@ -615,13 +676,17 @@ private struct ExperimentsFile: Decodable {
 private struct ModelsFile: Decodable {
     enum Key: String, CodingKey, CaseIterable { case models }
     var models: IdMap<ModelEntryNode>
-    init(from decoder: Decoder) throws { models = try decoder.strictContainer(Key.self).decode(IdMap<ModelEntryNode>.self, forKey: .models) }
+    init(from decoder: Decoder) throws {
+        models = try decoder.strictContainer(Key.self).decode(IdMap<ModelEntryNode>.self, forKey: .models)
+    }
 }
 
 private struct ProfilesFile: Decodable {
     enum Key: String, CodingKey, CaseIterable { case profiles }
     var profiles: IdMap<ProfileSpec>
-    init(from decoder: Decoder) throws { profiles = try decoder.strictContainer(Key.self).decode(IdMap<ProfileSpec>.self, forKey: .profiles) }
+    init(from decoder: Decoder) throws {
+        profiles = try decoder.strictContainer(Key.self).decode(IdMap<ProfileSpec>.self, forKey: .profiles)
+    }
 }
 
 /// Everything under pipeline/ but datasets: models, roles, tables, figures and profiles, validated on load.
@@ -646,8 +711,10 @@ public struct SpecBundle {
     /// Loads and cross-checks every spec file; every error names file, line and key.
     public static func load(_ directory: URL) throws -> SpecBundle {
         let modelsFile = try SpecFile.load(directory.appendingPathComponent("models.yaml")).decode(ModelsFile.self)
-        let experiments = try SpecFile.load(directory.appendingPathComponent("experiments.yaml")).decode(ExperimentsFile.self)
-        let profilesFile = try SpecFile.load(directory.appendingPathComponent("profiles.yaml")).decode(ProfilesFile.self)
+        let experiments = try SpecFile.load(directory.appendingPathComponent("experiments.yaml")).decode(
+            ExperimentsFile.self)
+        let profilesFile = try SpecFile.load(directory.appendingPathComponent("profiles.yaml")).decode(
+            ProfilesFile.self)
 
         let modelOrder = modelsFile.models.ids
         func check(_ refs: [Located]) throws {
@@ -662,11 +729,15 @@ public struct SpecBundle {
             // A model's evaluate stage times it against one reference, so tables sharing a row must agree.
             for row in t.rows {
                 if let other = tables.first(where: { $0.rows.contains(row.value) && $0.reference != reference }) {
-                    throw row.location.error("'\(row.value)' is also in \(other.name), whose speedup reference is '\(other.reference)', not '\(reference)'; a model is timed against one reference")
+                    throw row.location.error(
+                        "'\(row.value)' is also in \(other.name), whose speedup reference is '\(other.reference)', not '\(reference)'; a model is timed against one reference"
+                    )
                 }
             }
-            tables.append(TableSpec(name: name, title: t.title, caption: t.caption, rows: t.rows.map(\.value),
-                                    columns: t.columns, reference: reference))
+            tables.append(
+                TableSpec(
+                    name: name, title: t.title, caption: t.caption, rows: t.rows.map(\.value),
+                    columns: t.columns, reference: reference))
         }
         let f = e.figures
         try check([f.fig1.model, f.scalemap.reference] + f.pareto.models + f.convergence.models + f.scalemap.models)
@@ -674,7 +745,9 @@ public struct SpecBundle {
             try check(p.modelRefs)
             for t in p.tableRefs { try t.check(in: tables.map(\.name), "table", declaredIn: "experiments.yaml") }
             for other in p.companionRefs where other.value == name || !profilesFile.profiles.ids.contains(other.value) {
-                throw other.location.error("companions: '\(other.value)' must name another profile (\(profilesFile.profiles.ids.joined(separator: ", ")))")
+                throw other.location.error(
+                    "companions: '\(other.value)' must name another profile (\(profilesFile.profiles.ids.joined(separator: ", ")))"
+                )
             }
         }
 
@@ -682,16 +755,18 @@ public struct SpecBundle {
         var models: [String: ModelEntry] = [:]
         var layers: [String: SpecLayer] = [:]
         for (name, node) in modelsFile.models.entries {
-            models[name] = ModelEntry(name: name, label: node.label ?? name,
-                                      config: try ModelSettings.decode([node.layer, SpecDefaults.modelLayer(node.kind)]),
-                                      training: node.training ?? TrainingOverrides())
+            models[name] = ModelEntry(
+                name: name, label: node.label ?? name,
+                config: try ModelSettings.decode([node.layer, SpecDefaults.modelLayer(node.kind)]),
+                training: node.training ?? TrainingOverrides())
             layers[name] = node.layer
         }
-        var bundle = SpecBundle(directory: directory, models: models, modelOrder: modelOrder, roles: e.roles.roles, tables: tables,
-                                paretoModels: f.pareto.models.map(\.value), convergenceModels: f.convergence.models.map(\.value),
-                                figure1Model: f.fig1.model.value, scaleMapReference: f.scalemap.reference.value,
-                                scaleMapModels: f.scalemap.models.map(\.value), scaleMapPlotted: f.scalemap.plotted.value,
-                                profiles: profilesFile.profiles.dictionary, profileOrder: profilesFile.profiles.ids)
+        var bundle = SpecBundle(
+            directory: directory, models: models, modelOrder: modelOrder, roles: e.roles.roles, tables: tables,
+            paretoModels: f.pareto.models.map(\.value), convergenceModels: f.convergence.models.map(\.value),
+            figure1Model: f.fig1.model.value, scaleMapReference: f.scalemap.reference.value,
+            scaleMapModels: f.scalemap.models.map(\.value), scaleMapPlotted: f.scalemap.plotted.value,
+            profiles: profilesFile.profiles.dictionary, profileOrder: profilesFile.profiles.ids)
         bundle.modelLayers = layers
         return bundle
     }
@@ -699,18 +774,23 @@ public struct SpecBundle {
     /// Every dataset a profile names must be declared; the error points at the profile, where the typo is.
     func checkDatasets(in catalog: DatasetCatalog) throws {
         for name in profileOrder {
-            for ref in profiles[name]?.datasetRefs ?? [] { try ref.check(in: catalog.order, "dataset", declaredIn: "datasets.yaml") }
+            for ref in profiles[name]?.datasetRefs ?? [] {
+                try ref.check(in: catalog.order, "dataset", declaredIn: "datasets.yaml")
+            }
         }
     }
 
     /// The model entry with the profile's defaults applied under the entry's own keys.
     public func model(_ name: String, profile: ProfileSpec) throws -> ModelEntry {
         guard let layer = modelLayers[name], var entry = models[name] else {
-            throw SpecError(file: "models.yaml", line: nil, path: "models", message: "unknown model '\(name)'\(didYouMean(name, modelOrder))")
+            throw SpecError(
+                file: "models.yaml", line: nil, path: "models",
+                message: "unknown model '\(name)'\(didYouMean(name, modelOrder))")
         }
         let kind = entry.config.kind
         let foreign = SpecDefaults.kindOnlyKeys.filter { $0.value != kind }.map(\.key)
-        entry.config = try ModelSettings.decode([layer] + profile.modelDefaults.map { $0.dropping(foreign) } + [SpecDefaults.modelLayer(kind)])
+        entry.config = try ModelSettings.decode(
+            [layer] + profile.modelDefaults.map { $0.dropping(foreign) } + [SpecDefaults.modelLayer(kind)])
         return entry
     }
 
@@ -721,8 +801,9 @@ public struct SpecBundle {
 
     public func profile(_ name: String) throws -> ProfileSpec {
         guard let p = profiles[name] else {
-            throw SpecError(file: "profiles.yaml", line: nil, path: "profiles",
-                            message: "unknown profile '\(name)'; profiles: \(profileOrder.joined(separator: ", "))")
+            throw SpecError(
+                file: "profiles.yaml", line: nil, path: "profiles",
+                message: "unknown profile '\(name)'; profiles: \(profileOrder.joined(separator: ", "))")
         }
         return p
     }

@@ -87,12 +87,15 @@ public enum Statistics {
     /// with replacement (one draw shared by every seed and both models: the test set is one fixed sample that
     /// every seed is scored on), and returns the mean over drawn seeds of `statistic(mean a, mean b)` over the
     /// drawn rows. `a[s][r]` and `b[s][r]` are seed s's per-row values of the two models on the same rows.
-    public static func hierarchicalBootstrap(a: [[Double]], b: [[Double]], resamples: Int, seed: UInt64,
-                                             statistic: (Double, Double) -> Double) -> [Double] {
+    public static func hierarchicalBootstrap(
+        a: [[Double]], b: [[Double]], resamples: Int, seed: UInt64,
+        statistic: (Double, Double) -> Double
+    ) -> [Double] {
         precondition(a.count == b.count && !a.isEmpty, "one row vector per seed on both sides")
         let rows = a[0].count
-        precondition(rows > 0 && a.allSatisfy { $0.count == rows } && b.allSatisfy { $0.count == rows },
-                     "both models scored on the same rows")
+        precondition(
+            rows > 0 && a.allSatisfy { $0.count == rows } && b.allSatisfy { $0.count == rows },
+            "both models scored on the same rows")
         var rng = Rng(seed: seed)
         var out = [Double]()
         out.reserveCapacity(resamples)
@@ -137,7 +140,9 @@ public enum Statistics {
 
     /// Seeds a paired comparison would need for its `level` interval to exclude `bound`, if the mean and the
     /// per-seed standard deviation stayed as observed; nil when no number up to `cap` would do (mean on the bound).
-    public static func seedsNeeded(mean: Double, sd: Double, bound: Double, level: Double = 0.95, cap: Int = 1000) -> Int? {
+    public static func seedsNeeded(
+        mean: Double, sd: Double, bound: Double, level: Double = 0.95, cap: Int = 1000
+    ) -> Int? {
         let gap = abs(mean - bound)
         guard gap > 0, sd.isFinite else { return nil }
         if sd == 0 { return 2 }

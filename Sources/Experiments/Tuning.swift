@@ -124,7 +124,8 @@ struct TuneStage: Stage {
     let prep: StageID
     let blocks: StageID
 
-    init(dataset: String, model: ModelEntry, profile: TrainingSpec, tuning: TuningSpec, prep: StageID, blocks: StageID) {
+    init(dataset: String, model: ModelEntry, profile: TrainingSpec, tuning: TuningSpec, prep: StageID, blocks: StageID)
+    {
         self.dataset = dataset
         self.model = model
         var t = model.trainingSpec(profile, seed: tuning.seed)
@@ -140,8 +141,12 @@ struct TuneStage: Stage {
     var id: StageID { Self.stageID(dataset: dataset, model: model.name) }
     var version: Int { EngineRevision.stageVersion(1) }
     var parameters: JSONValue {
-        .object(["model": .encoded(model.config), "training": .encoded(training), "trials": .encoded(trials.map(\.values)),
-                 "select": "validation MRR@5", "numerics": .string(BLAS.numericsIdentity)]
+        .object(
+            [
+                "model": .encoded(model.config), "training": .encoded(training),
+                "trials": .encoded(trials.map(\.values)),
+                "select": "validation MRR@5", "numerics": .string(BLAS.numericsIdentity)
+            ]
             .merging(model.config.kindRevisionParameter) { a, _ in a })
     }
     var inputs: [StageID] { [prep, blocks] }
@@ -179,25 +184,34 @@ struct TuneStage: Stage {
             // Trials never look at the test set, whatever the profile's final selection rule.
             options.selection = .validation
             let net = try ModelFactory.make(config, itemCount: data.itemCount, seed: t.seed, trainSequences: train)
-            let result = try Trainer.train(net, config: config, train: train, validation: valid, options: options,
-                                           workDirectory: work) { p in
-                context.progress("trial \(i + 1)/\(trials.count) (\(trial.description)): \(p.message)", fraction: p.fraction)
+            let result = try Trainer.train(
+                net, config: config, train: train, validation: valid, options: options,
+                workDirectory: work
+            ) { p in
+                context.progress(
+                    "trial \(i + 1)/\(trials.count) (\(trial.description)): \(p.message)", fraction: p.fraction)
             }
-            let record = TuneTrial(values: trial, validMRR5: result.bestMetrics.mrr5, bestEpoch: result.bestEpoch,
-                                   epochs: result.history.count, seconds: result.totalSeconds)
+            let record = TuneTrial(
+                values: trial, validMRR5: result.bestMetrics.mrr5, bestEpoch: result.bestEpoch,
+                epochs: result.history.count, seconds: result.totalSeconds)
             try JSONFiles.write(record, to: recordURL)
-            context.log(String(format: "trial %d (%@): validation MRR@5 %.4f at epoch %d of %d, %.1f s", i + 1, trial.description,
-                               record.validMRR5, record.bestEpoch, record.epochs, record.seconds))
+            context.log(
+                String(
+                    format: "trial %d (%@): validation MRR@5 %.4f at epoch %d of %d, %.1f s", i + 1, trial.description,
+                    record.validMRR5, record.bestEpoch, record.epochs, record.seconds))
             done.append(record)
         }
         guard let best = Self.choose(done) else { throw ExperimentError("\(id): no trial produced a validation MRR@5") }
         let seconds = done.map(\.seconds).reduce(0, +)
-        let out = TuneRecord(dataset: dataset, model: model.name, label: model.label,
-                             space: space.map { TuneRecord.Axis(key: $0.key, values: $0.values) }, trials: done,
-                             chosen: done[best].values, untuned: try untuned(), maxEpochs: training.maxEpochs, seed: training.seed,
-                             coreMinutes: seconds * Double(context.threads) / 60)
+        let out = TuneRecord(
+            dataset: dataset, model: model.name, label: model.label,
+            space: space.map { TuneRecord.Axis(key: $0.key, values: $0.values) }, trials: done,
+            chosen: done[best].values, untuned: try untuned(), maxEpochs: training.maxEpochs, seed: training.seed,
+            coreMinutes: seconds * Double(context.threads) / 60)
         try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
-        context.log("chosen: \(done[best].values.description) (validation MRR@5 \(String(format: "%.4f", done[best].validMRR5)))")
+        context.log(
+            "chosen: \(done[best].values.description) (validation MRR@5 \(String(format: "%.4f", done[best].validMRR5)))"
+        )
     }
 
     /// The values the space's keys take without tuning (the spec's own), so the report can find that trial.
@@ -252,7 +266,9 @@ public struct TuneRecord: Codable, Sendable {
 
 /// profiles.yaml `tuning:` as written; every check names the key and its line.
 struct TuningNode: Decodable {
-    enum Key: String, CodingKey, CaseIterable { case seed, space, familySpace, trials, maxEpochs, models, inherit, perDataset, datasets, untuned }
+    enum Key: String, CodingKey, CaseIterable {
+        case seed, space, familySpace, trials, maxEpochs, models, inherit, perDataset, datasets, untuned
+    }
     struct Untuned: Decodable {
         enum Key: String, CodingKey, CaseIterable { case models, datasets }
         var models, datasets: [Located]
@@ -283,13 +299,18 @@ struct TuningNode: Decodable {
                 DecodingError.dataCorruptedError(forKey: AnyKey(key), in: spaceKeys, debugDescription: what)
             }
             guard TunedValues.allowedKeys.contains(key) else {
-                throw bad("unknown key '\(key)'\(didYouMean(key, TunedValues.allowedKeys)); expected a training setting (\(TunedValues.trainingKeys.joined(separator: ", "))) or a model configuration key")
+                throw bad(
+                    "unknown key '\(key)'\(didYouMean(key, TunedValues.allowedKeys)); expected a training setting (\(TunedValues.trainingKeys.joined(separator: ", "))) or a model configuration key"
+                )
             }
             if values.isEmpty { throw bad("expected a non-empty list of numbers") }
-            if Set(values).count != values.count { throw bad("expected distinct values, found \(values.map(formatValue))") }
+            if Set(values).count != values.count {
+                throw bad("expected distinct values, found \(values.map(formatValue))")
+            }
             for v in values {
                 switch key {
-                case "learningRate" where !(v > 0 && v.isFinite): throw bad("expected positive numbers, found \(formatValue(v))")
+                case "learningRate" where !(v > 0 && v.isFinite):
+                    throw bad("expected positive numbers, found \(formatValue(v))")
                 case "l2" where !(v >= 0 && v.isFinite): throw bad("expected numbers ≥ 0, found \(formatValue(v))")
                 default: break
                 }
@@ -310,7 +331,9 @@ struct TuningNode: Decodable {
         let seed = try c.decode(UInt64.self, forKey: .seed)
         let spaceMap = try c.decode(IdMap<[Double]>.self, forKey: .space)
         let spaceKeys = try c.nestedContainer(keyedBy: AnyKey.self, forKey: .space)
-        if spaceMap.entries.isEmpty { throw c.invalid(.space, "at least one key with candidate values", found: "an empty mapping") }
+        if spaceMap.entries.isEmpty {
+            throw c.invalid(.space, "at least one key with candidate values", found: "an empty mapping")
+        }
         try Self.check(spaceMap, spaceKeys)
         var familySpace: [String: [(key: String, values: [Double])]] = [:]
         if c.contains(.familySpace) {
@@ -318,21 +341,27 @@ struct TuningNode: Decodable {
             let kinds = try c.nestedContainer(keyedBy: AnyKey.self, forKey: .familySpace)
             for (kind, extra) in map.entries {
                 guard let k = ModelConfig.Kind(rawValue: kind), k != .mostpop else {
-                    throw DecodingError.dataCorruptedError(forKey: AnyKey(kind), in: kinds,
-                        debugDescription: "unknown model family '\(kind)'; expected nextitnet, gru4rec, caser or sasrec")
+                    throw DecodingError.dataCorruptedError(
+                        forKey: AnyKey(kind), in: kinds,
+                        debugDescription: "unknown model family '\(kind)'; expected nextitnet, gru4rec, caser or sasrec"
+                    )
                 }
                 let keys = try kinds.nestedContainer(keyedBy: AnyKey.self, forKey: AnyKey(kind))
                 try Self.check(extra, keys)
                 if let both = extra.entries.first(where: { e in spaceMap.entries.contains { $0.id == e.id } }) {
-                    throw DecodingError.dataCorruptedError(forKey: AnyKey(both.id), in: keys,
-                        debugDescription: "'\(both.id)' is already in tuning.space; a family adds keys, it does not replace them")
+                    throw DecodingError.dataCorruptedError(
+                        forKey: AnyKey(both.id), in: keys,
+                        debugDescription:
+                            "'\(both.id)' is already in tuning.space; a family adds keys, it does not replace them")
                 }
                 familySpace[kind] = extra.entries.map { ($0.id, $0.value) }
             }
         }
         let gridSize = spaceMap.entries.map(\.value.count).reduce(1, *)
         let trials = try c.decodeIfPresent(Int.self, forKey: .trials) ?? gridSize
-        if !(1...gridSize).contains(trials) { throw c.invalid(.trials, "an integer in 1...\(gridSize) (the grid's size)", found: trials) }
+        if !(1...gridSize).contains(trials) {
+            throw c.invalid(.trials, "an integer in 1...\(gridSize) (the grid's size)", found: trials)
+        }
         let maxEpochs = try c.decode(Int.self, forKey: .maxEpochs)
         if maxEpochs < 1 { throw c.invalid(.maxEpochs, "an integer ≥ 1", found: maxEpochs) }
         let models = try c.decode([Located].self, forKey: .models)
@@ -347,11 +376,15 @@ struct TuningNode: Decodable {
             let keys = try c.nestedContainer(keyedBy: AnyKey.self, forKey: .inherit)
             for (name, head) in map.entries {
                 if own.contains(name) {
-                    throw DecodingError.dataCorruptedError(forKey: AnyKey(name), in: keys,
-                        debugDescription: "'\(name)' is tuned on its own (tuning.models); a model either tunes or inherits")
+                    throw DecodingError.dataCorruptedError(
+                        forKey: AnyKey(name), in: keys,
+                        debugDescription:
+                            "'\(name)' is tuned on its own (tuning.models); a model either tunes or inherits")
                 }
                 if !own.contains(head.value) {
-                    throw head.location.error("'\(head.value)' is not tuned on its own; expected one of tuning.models (\(own.joined(separator: ", ")))")
+                    throw head.location.error(
+                        "'\(head.value)' is not tuned on its own; expected one of tuning.models (\(own.joined(separator: ", ")))"
+                    )
                 }
                 inherit[name] = head.value
                 inheritRefs.append(Located(value: name, location: head.location))
@@ -364,26 +397,33 @@ struct TuningNode: Decodable {
             let keys = try c.nestedContainer(keyedBy: AnyKey.self, forKey: .perDataset)
             for (name, b) in map.entries {
                 if let t = b.trials, t > gridSize {
-                    throw DecodingError.dataCorruptedError(forKey: AnyKey(name), in: keys,
-                        debugDescription: "trials: expected an integer in 1...\(gridSize) (the grid's size), found \(t)")
+                    throw DecodingError.dataCorruptedError(
+                        forKey: AnyKey(name), in: keys,
+                        debugDescription: "trials: expected an integer in 1...\(gridSize) (the grid's size), found \(t)"
+                    )
                 }
                 perDataset[name] = (b.trials, b.maxEpochs)
                 let at = (try? keys.superDecoder(forKey: AnyKey(name)) as? SpecDecoder)?.location
-                datasetRefs.append(Located(value: name, location: at ?? SpecLocation(file: "profiles.yaml", line: nil, path: "tuning.perDataset")))
+                datasetRefs.append(
+                    Located(
+                        value: name,
+                        location: at ?? SpecLocation(file: "profiles.yaml", line: nil, path: "tuning.perDataset")))
             }
         }
         let datasets = try c.decodeIfPresent([Located].self, forKey: .datasets)
         datasetRefs += datasets ?? []
         let untuned = try c.decodeIfPresent(Untuned.self, forKey: .untuned)
         for m in untuned?.models ?? [] where !own.contains(m.value) {
-            throw m.location.error("'\(m.value)' is not tuned on its own; expected one of tuning.models (\(own.joined(separator: ", ")))")
+            throw m.location.error(
+                "'\(m.value)' is not tuned on its own; expected one of tuning.models (\(own.joined(separator: ", ")))")
         }
         datasetRefs += untuned?.datasets ?? []
-        spec = TuningSpec(seed: seed, space: spaceMap.entries.map { ($0.id, $0.value) }, familySpace: familySpace,
-                          trials: trials, maxEpochs: maxEpochs,
-                          models: own, inherit: inherit, perDataset: perDataset, datasets: datasets?.map(\.value),
-                          untunedModels: untuned?.models.map(\.value) ?? [], untunedDatasets: untuned?.datasets.map(\.value) ?? [],
-                          modelRefs: models + inheritRefs, datasetRefs: datasetRefs)
+        spec = TuningSpec(
+            seed: seed, space: spaceMap.entries.map { ($0.id, $0.value) }, familySpace: familySpace,
+            trials: trials, maxEpochs: maxEpochs,
+            models: own, inherit: inherit, perDataset: perDataset, datasets: datasets?.map(\.value),
+            untunedModels: untuned?.models.map(\.value) ?? [], untunedDatasets: untuned?.datasets.map(\.value) ?? [],
+            modelRefs: models + inheritRefs, datasetRefs: datasetRefs)
     }
 }
 

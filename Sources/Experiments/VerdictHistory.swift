@@ -15,14 +15,18 @@ struct VerdictHistory: Decodable {
     /// Claim | before | now | why, for every claim of `profile` (nil when the history is of another profile).
     func table(_ claims: [Claim], profile: String) -> Table? {
         guard profile == self.profile else { return nil }
-        var t = Table(title: "Verdicts re-derived",
-                      caption: "Each claim's verdict in the last committed report (commit \(commit), profile \(self.profile)) and now; where it changed, why.",
-                      columns: [.label("Claim"), .label("Before"), .label("Now"), .label("Why it changed")])
+        var t = Table(
+            title: "Verdicts re-derived",
+            caption:
+                "Each claim's verdict in the last committed report (commit \(commit), profile \(self.profile)) and now; where it changed, why.",
+            columns: [.label("Claim"), .label("Before"), .label("Now"), .label("Why it changed")])
         for c in claims {
             let before = verdicts[c.id] ?? "—"
             let changed = before != c.verdict.rawValue
-            t.addRow([.text(c.id), .text(before), .text(c.verdict.rawValue, bold: changed),
-                      .text(changed ? (why[c.id] ?? "not yet explained") : "unchanged")])
+            t.addRow([
+                .text(c.id), .text(before), .text(c.verdict.rawValue, bold: changed),
+                .text(changed ? (why[c.id] ?? "not yet explained") : "unchanged")
+            ])
         }
         return t
     }

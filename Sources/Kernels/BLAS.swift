@@ -41,8 +41,10 @@ public enum BLAS {
     /// OpenBLAS's generic x86 kernels: what it loads when it does not recognise the CPU model. Seen on VMs whose
     /// CPU reports a generic model: Prescott (SSE3) then runs sgemm at 32 GFLOP/s on a core that gives 150 with
     /// its AVX-512 kernel, and every training run takes about 2.5-3x as long.
-    public static let genericKernels: Set<String> = ["Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom",
-                                                     "Katmai", "Generic"]
+    public static let genericKernels: Set<String> = [
+        "Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom",
+        "Katmai", "Generic"
+    ]
 
     /// The kernel to name in OPENBLAS_CORETYPE so that OpenBLAS uses what this CPU supports: SkylakeX for AVX-512,
     /// Haswell for AVX2+FMA (`isaLevel` as `Kernels.isaLevel`). Nil when OpenBLAS chose a specific kernel
@@ -103,20 +105,23 @@ public enum BLAS {
             Kernels.parallelFor(slabs) { s in
                 let lo = s * per, len = min(per, extent - lo)
                 if splitRows {
-                    sgemm(transA, transB, len, n, k, alpha, ap.p + (transA ? lo : lo * lda), lda, bp.p, ldb, beta,
-                          cp.p + lo * ldc, ldc)
+                    sgemm(
+                        transA, transB, len, n, k, alpha, ap.p + (transA ? lo : lo * lda), lda, bp.p, ldb, beta,
+                        cp.p + lo * ldc, ldc)
                 } else {
-                    sgemm(transA, transB, m, len, k, alpha, ap.p, lda, bp.p + (transB ? lo * ldb : lo), ldb, beta,
-                          cp.p + lo, ldc)
+                    sgemm(
+                        transA, transB, m, len, k, alpha, ap.p, lda, bp.p + (transB ? lo * ldb : lo), ldb, beta,
+                        cp.p + lo, ldc)
                 }
             }
         } else {
             sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         }
         if let profile {
-            profile.add(shape: "\(transA ? "T" : "N")\(transB ? "T" : "N") \(m)×\(n)×\(k)",
-                        seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9,
-                        flops: 2 * Double(m) * Double(n) * Double(k))
+            profile.add(
+                shape: "\(transA ? "T" : "N")\(transB ? "T" : "N") \(m)×\(n)×\(k)",
+                seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9,
+                flops: 2 * Double(m) * Double(n) * Double(k))
         }
     }
 

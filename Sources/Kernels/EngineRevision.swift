@@ -13,7 +13,9 @@ public enum EngineRevision {
     /// Its model stages get other keys, so a shared cache never mixes the two.
     public static let numericsVariable = "CPREC_NUMERICS"
     public static var numericsPath: String? {
-        guard let v = getenv(numericsVariable).map({ String(cString: $0) }), ["avx2", "baseline"].contains(v) else { return nil }
+        guard let v = getenv(numericsVariable).map({ String(cString: $0) }), ["avx2", "baseline"].contains(v) else {
+            return nil
+        }
         return v
     }
 

@@ -87,9 +87,11 @@ public enum Kernels {
         withoutActuallyEscaping(body) { escaping in
             let box = TaskBox(escaping)
             withExtendedLifetime(box) {
-                ck_pool_run(count, { ctx, i in
-                    Unmanaged<TaskBox>.fromOpaque(ctx!).takeUnretainedValue().body(i)
-                }, Unmanaged.passUnretained(box).toOpaque())
+                ck_pool_run(
+                    count,
+                    { ctx, i in
+                        Unmanaged<TaskBox>.fromOpaque(ctx!).takeUnretainedValue().body(i)
+                    }, Unmanaged.passUnretained(box).toOpaque())
             }
         }
     }
@@ -111,7 +113,8 @@ public enum Kernels {
     public static func addRow(_ y: FloatPtr, _ x: ConstFloatPtr, _ n: Int) {
         var i = 0
         while i + 8 <= n {
-            let v = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+            let v =
+                UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
                 + UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
             UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: SIMD8<Float>.self)
             i += 8
@@ -127,7 +130,8 @@ public enum Kernels {
             let o = os.p, a = as_.p, b = bs.p
             var i = lo
             while i + 8 <= hi {
-                let v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+                let v =
+                    UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
                     + UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
                 UnsafeMutableRawPointer(o + i).storeBytes(of: v, as: SIMD8<Float>.self)
                 i += 8
@@ -144,7 +148,8 @@ public enum Kernels {
             let av = SIMD8<Float>(repeating: alpha)
             var i = lo
             while i + 8 <= hi {
-                let v = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+                let v =
+                    UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
                     + av * UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
                 UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: SIMD8<Float>.self)
                 i += 8
@@ -196,7 +201,8 @@ public enum Kernels {
             while i + 8 <= hi {
                 let ov = UnsafeRawPointer(o + i).loadUnaligned(as: SIMD8<Float>.self)
                 let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
-                let v = UnsafeRawPointer(dx + i).loadUnaligned(as: SIMD8<Float>.self)
+                let v =
+                    UnsafeRawPointer(dx + i).loadUnaligned(as: SIMD8<Float>.self)
                     + gv.replacing(with: z, where: ov .<= z)
                 UnsafeMutableRawPointer(dx + i).storeBytes(of: v, as: SIMD8<Float>.self)
                 i += 8

@@ -26,8 +26,9 @@ public final class Caser: SequenceModel {
         self.itemCount = itemCount
         let p = parameters, d = config.dim
         input = ModelIO.input(config, itemCount: itemCount, params: p)
-        let conv = CaserConvolutions(params: p, name: "caser", window: config.caserWindow, dim: d,
-                                     horizontal: config.caserHorizontal, vertical: config.caserVertical)
+        let conv = CaserConvolutions(
+            params: p, name: "caser", window: config.caserWindow, dim: d,
+            horizontal: config.caserHorizontal, vertical: config.caserVertical)
         convolutions = conv
         fcWeight = p.declare("caser.fc.w", [conv.outputWidth, d], .middle, .glorotUniform)
         fcBias = p.declare("caser.fc.b", [d], .middle, .zeros)
@@ -37,11 +38,14 @@ public final class Caser: SequenceModel {
     }
 
     /// Closed-form parameter counts (input/output as NextItNet's, middle = convolutions + fully connected).
-    public static func closedFormParameterCounts(config c: ModelConfig, itemCount: Int) -> (input: Int, middle: Int, output: Int) {
+    public static func closedFormParameterCounts(
+        config c: ModelConfig, itemCount: Int
+    ) -> (input: Int, middle: Int, output: Int) {
         let io = ModelIO.closedFormCounts(c, itemCount: itemCount)
         let l = c.caserWindow, d = c.dim
         let width = c.caserVertical * d + l * c.caserHorizontal
-        let conv = CaserConvolutions.parameterCount(window: l, dim: d, horizontal: c.caserHorizontal, vertical: c.caserVertical)
+        let conv = CaserConvolutions.parameterCount(
+            window: l, dim: d, horizontal: c.caserHorizontal, vertical: c.caserVertical)
         return (io.input, conv + width * d + d, io.output)
     }
 
@@ -73,7 +77,7 @@ public final class Caser: SequenceModel {
             let row = batch.ids[(b * T)..<((b + 1) * T)]
             for t in 1..<T {
                 let y = row[row.startIndex + t]
-                if config.maskPadding && y == 0 { continue }   // no need to run the convs for masked rows
+                if config.maskPadding && y == 0 { continue }  // no need to run the convs for masked rows
                 window(row, before: t, into: &windows)
                 targets.append(y)
             }
@@ -82,8 +86,9 @@ public final class Caser: SequenceModel {
         guard W > 0 else { return 0 }
         let h = forward(windows: windows, W: W)
         let dh = dHidden.reserve(W * d)
-        let (loss, count) = ModelIO.loss(output: output, h: h, targets: targets, N: W, d: d,
-                                         maskPadding: config.maskPadding, dh: dh, hc: hc, dhc: dhc)
+        let (loss, count) = ModelIO.loss(
+            output: output, h: h, targets: targets, N: W, d: d,
+            maskPadding: config.maskPadding, dh: dh, hc: hc, dhc: dhc)
         guard count > 0 else { return 0 }
         // ReLU backward in place: gradient survives only where the activation is positive.
         for i in 0..<(W * d) where h[i] <= 0 { dh[i] = 0 }
@@ -97,8 +102,9 @@ public final class Caser: SequenceModel {
         let l = config.caserWindow, d = config.dim, F = convolutions.outputWidth, W = windows.count / l
         let df = dFeat.reserve(W * F)
         df.update(repeating: 0, count: W * F)
-        Linear.backward(dx: df, dw: parameters.grad(fcWeight), dbias: parameters.grad(fcBias), dout: dh,
-                        x: feat.pointer, w: parameters.value(fcWeight), N: W, C: F, O: d)
+        Linear.backward(
+            dx: df, dw: parameters.grad(fcWeight), dbias: parameters.grad(fcBias), dout: dh,
+            x: feat.pointer, w: parameters.value(fcWeight), N: W, C: F, O: d)
         let de = dEmb.reserve(W * l * d)
         de.update(repeating: 0, count: W * l * d)
         convolutions.backward(dOutput: df, dInput: de)

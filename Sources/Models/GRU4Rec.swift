@@ -31,7 +31,9 @@ public final class GRU4Rec: SequenceModel {
     }
 
     /// Middle-layer parameter count in closed form (input/output are NextItNet's formulas).
-    public static func closedFormParameterCounts(config c: ModelConfig, itemCount: Int) -> (input: Int, middle: Int, output: Int) {
+    public static func closedFormParameterCounts(
+        config c: ModelConfig, itemCount: Int
+    ) -> (input: Int, middle: Int, output: Int) {
         let io = ModelIO.closedFormCounts(c, itemCount: itemCount)
         return (io.input, c.gruLayers * GRULayer.parameterCount(inputSize: c.dim, hiddenSize: c.dim), io.output)
     }
@@ -62,8 +64,9 @@ public final class GRU4Rec: SequenceModel {
         let L = layers.count
         // Two gradient slots ping-pong down the stack.
         let g = grads.reserve(2 * N * d)
-        let (loss, count) = ModelIO.loss(output: output, h: top, targets: targets, N: N, d: d,
-                                         maskPadding: config.maskPadding, dh: g, hc: hc, dhc: dhc)
+        let (loss, count) = ModelIO.loss(
+            output: output, h: top, targets: targets, N: N, d: d,
+            maskPadding: config.maskPadding, dh: g, hc: hc, dhc: dhc)
         guard count > 0 else { return 0 }
         var cur = g, next = g + N * d
         for l in stride(from: L - 1, through: 0, by: -1) {
@@ -95,7 +98,8 @@ public final class GRU4Rec: SequenceModel {
     /// into the GRU and input parameters.
     public func backwardHiddenLast(_ dh: [Float]) {
         let (B, T) = tunedShape, d = config.dim, N = B * T
-        precondition(dh.count == B * d && tunedIds.count == N, "backwardHiddenLast without a matching trainingHiddenLast")
+        precondition(
+            dh.count == B * d && tunedIds.count == N, "backwardHiddenLast without a matching trainingHiddenLast")
         let g = grads.reserve(2 * N * d)
         g.update(repeating: 0, count: 2 * N * d)
         for b in 0..<B { for j in 0..<d { g[(b * T + T - 1) * d + j] = dh[b * d + j] } }

@@ -25,8 +25,8 @@ public struct ModelConfig: Codable, Hashable, Sendable {
     /// block; the mapping is `SASRec.projectionName`'s comment.
     public enum Sharing: String, Codable, Sendable {
         case none
-        case crossLayer = "cross-layer"        // Cl: one conv for every layer
-        case crossBlock = "cross-block"        // Cb: every residual block uses block 0's two convs
+        case crossLayer = "cross-layer"  // Cl: one conv for every layer
+        case crossBlock = "cross-block"  // Cb: every residual block uses block 0's two convs
         case adjacentLayer = "adjacent-layer"  // Al: the two convs inside a block share
         case adjacentBlock = "adjacent-block"  // Ab: blocks 2m and 2m+1 share both convs
         /// SASRec only: one d×d projection for Q, K, V, O and both FFN layers of every block, the paper's Cl (one

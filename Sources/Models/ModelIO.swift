@@ -6,8 +6,9 @@ enum ModelIO {
     static func input(_ c: ModelConfig, itemCount: Int, params: ParameterSet) -> InputLayer {
         switch c.input {
         case .full, .tied:
-            return FullEmbedding(params, name: "input.embedding", vocabulary: itemCount, dim: c.dim,
-                                 initializer: .uniform(limit: (1 / Float(itemCount)).squareRoot()))
+            return FullEmbedding(
+                params, name: "input.embedding", vocabulary: itemCount, dim: c.dim,
+                initializer: .uniform(limit: (1 / Float(itemCount)).squareRoot()))
         case .blockwise:
             return AdaptiveInput(params, prefix: "input", layout: NextItNet.layout(c, itemCount), dim: c.dim)
         case .lowrank:
@@ -19,10 +20,13 @@ enum ModelIO {
         switch c.output {
         case .tied:
             // ModelFactory.validate admits `tied` only with a full input table.
-            guard let table = (input as? FullEmbedding)?.table else { preconditionFailure("a tied output needs input: full") }
+            guard let table = (input as? FullEmbedding)?.table else {
+                preconditionFailure("a tied output needs input: full")
+            }
             return TiedSoftmax(params, table: table, vocabulary: itemCount, dim: c.dim)
         case .full: return FullSoftmax(params, prefix: "output.softmax", vocabulary: itemCount, dim: c.dim)
-        case .blockwise: return TreeSoftmax(params, prefix: "output", layout: NextItNet.layout(c, itemCount), dim: c.dim)
+        case .blockwise:
+            return TreeSoftmax(params, prefix: "output", layout: NextItNet.layout(c, itemCount), dim: c.dim)
         case .lowrank:
             return LowRankSoftmax(params, prefix: "output.lowrank", vocabulary: itemCount, rank: c.lowRank, dim: c.dim)
         }
@@ -38,15 +42,18 @@ enum ModelIO {
 
     /// Mean cross-entropy over the rows whose target counts (non-padding when `maskPadding`); writes the
     /// gradient of that mean into dh (N, d) (overwriting; zero on rows that do not count). Returns (loss, count).
-    static func loss(output: OutputLayer, h: ConstFloatPtr, targets: [Int32], N: Int, d: Int, maskPadding: Bool,
-                     dh: FloatPtr, hc: ScratchBuffer, dhc: ScratchBuffer) -> (Float, Int) {
+    static func loss(
+        output: OutputLayer, h: ConstFloatPtr, targets: [Int32], N: Int, d: Int, maskPadding: Bool,
+        dh: FloatPtr, hc: ScratchBuffer, dhc: ScratchBuffer
+    ) -> (Float, Int) {
         guard N > 0 else { return (0, 0) }
         var rows = [Int32](repeating: 0, count: N), tc = [Int32](repeating: 0, count: N)
         return targets.withUnsafeBufferPointer { t in
             rows.withUnsafeMutableBufferPointer { r in
                 tc.withUnsafeMutableBufferPointer { c in
-                    loss(output: output, h: h, targets: t.baseAddress!, N: N, d: d, maskPadding: maskPadding, dh: dh,
-                         rows: r.baseAddress!, tc: c.baseAddress!, hc: hc.reserve(N * d), dhc: dhc.reserve(N * d))
+                    loss(
+                        output: output, h: h, targets: t.baseAddress!, N: N, d: d, maskPadding: maskPadding, dh: dh,
+                        rows: r.baseAddress!, tc: c.baseAddress!, hc: hc.reserve(N * d), dhc: dhc.reserve(N * d))
                 }
             }
         }
@@ -55,9 +62,11 @@ enum ModelIO {
     /// The same over caller-owned scratch of N rows (rows, tc: N ids; hc, dhc: N × d). Only counted rows reach
     /// the output layer's GEMMs: with padding they are gathered into hc first; without, the layer reads h and
     /// writes dh directly. With no counted row, dh is left untouched.
-    static func loss(output: OutputLayer, h: ConstFloatPtr, targets: UnsafePointer<Int32>, N: Int, d: Int,
-                     maskPadding: Bool, dh: FloatPtr, rows: UnsafeMutablePointer<Int32>,
-                     tc: UnsafeMutablePointer<Int32>, hc: FloatPtr, dhc: FloatPtr) -> (Float, Int) {
+    static func loss(
+        output: OutputLayer, h: ConstFloatPtr, targets: UnsafePointer<Int32>, N: Int, d: Int,
+        maskPadding: Bool, dh: FloatPtr, rows: UnsafeMutablePointer<Int32>,
+        tc: UnsafeMutablePointer<Int32>, hc: FloatPtr, dhc: FloatPtr
+    ) -> (Float, Int) {
         var count = 0
         for n in 0..<N where !maskPadding || targets[n] != 0 {
             rows[count] = Int32(n)
@@ -69,8 +78,9 @@ enum ModelIO {
         if compact { for i in 0..<count { (hc + i * d).update(from: h + Int(rows[i]) * d, count: d) } }
         let dx = compact ? dhc : dh
         dx.update(repeating: 0, count: count * d)
-        let loss = output.lossForwardBackward(dx: dx, x: compact ? ConstFloatPtr(hc) : h, targets: tc, N: count,
-                                              maskPadding: maskPadding, scale: 1 / Float(count))
+        let loss = output.lossForwardBackward(
+            dx: dx, x: compact ? ConstFloatPtr(hc) : h, targets: tc, N: count,
+            maskPadding: maskPadding, scale: 1 / Float(count))
         if compact {
             dh.update(repeating: 0, count: N * d)
             for i in 0..<count { (dh + Int(rows[i]) * d).update(from: dhc + i * d, count: d) }

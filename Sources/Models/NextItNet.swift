@@ -52,8 +52,9 @@ public final class NextItNet: SequenceModel {
 
     /// Frequency blocks and widths from the config (explicit widths win over d / factor^i).
     public static func layout(_ c: ModelConfig, _ itemCount: Int) -> BlockLayout {
-        precondition(!c.blocks.isEmpty && c.blocks.last == itemCount,
-                     "block-wise variants need config.blocks ending at the item count \(itemCount), got \(c.blocks)")
+        precondition(
+            !c.blocks.isEmpty && c.blocks.last == itemCount,
+            "block-wise variants need config.blocks ending at the item count \(itemCount), got \(c.blocks)")
         if !c.blockWidths.isEmpty { return BlockLayout(bounds: c.blocks, widths: c.blockWidths) }
         return BlockLayout(bounds: c.blocks, dim: c.dim, factor: c.blockFactor)
     }
@@ -62,21 +63,25 @@ public final class NextItNet: SequenceModel {
     static func convName(_ s: ModelConfig.Sharing, block b: Int, layer j: Int) -> String {
         switch s {
         case .none: return "block\(b).conv\(j + 1)"
-        case .crossLayer, .allProjections: return "shared.conv"      // one conv for every layer
-        case .crossBlock: return "blocks.conv\(j + 1)"               // every block uses the same two convs
-        case .adjacentLayer: return "block\(b).conv"                 // both convs of a block share
+        case .crossLayer, .allProjections: return "shared.conv"  // one conv for every layer
+        case .crossBlock: return "blocks.conv\(j + 1)"  // every block uses the same two convs
+        case .adjacentLayer: return "block\(b).conv"  // both convs of a block share
         case .adjacentBlock: return "block\(b / 2 * 2)+\(b / 2 * 2 + 1).conv\(j + 1)"  // blocks 2m, 2m+1 share
         }
     }
 
     /// Parameter counts per group computed from the formulas (independently of the layout table).
-    public static func closedFormParameterCounts(config c: ModelConfig, itemCount K: Int) -> (input: Int, middle: Int, output: Int) {
+    public static func closedFormParameterCounts(
+        config c: ModelConfig, itemCount K: Int
+    ) -> (input: Int, middle: Int, output: Int) {
         let d = c.dim, e = c.lowRank, nb = c.dilations.count
         func widths() -> [Int] {
             if !c.blockWidths.isEmpty { return c.blockWidths }
             return (0..<c.blocks.count).map { i in i == 0 ? d : max(1, d / Int(pow(Double(c.blockFactor), Double(i)))) }
         }
-        func sizes() -> [Int] { c.blocks.enumerated().map { $0.element - ($0.offset == 0 ? 0 : c.blocks[$0.offset - 1]) } }
+        func sizes() -> [Int] {
+            c.blocks.enumerated().map { $0.element - ($0.offset == 0 ? 0 : c.blocks[$0.offset - 1]) }
+        }
         let input: Int
         switch c.input {
         case .full, .tied: input = K * d
@@ -161,7 +166,8 @@ public final class NextItNet: SequenceModel {
     private func workspace(training: Bool, B: Int, T: Int) -> Workspace {
         let current = training ? trainWS : inferWS
         if let w = current, w.B == B, w.T == T { return w }
-        let w = Workspace(B: B, T: T, d: config.dim, k: config.kernel, layers: layers.count, blocks: blocks, training: training)
+        let w = Workspace(
+            B: B, T: T, d: config.dim, k: config.kernel, layers: layers.count, blocks: blocks, training: training)
         if training { trainWS = w } else { inferWS = w }
         return w
     }
@@ -176,11 +182,13 @@ public final class NextItNet: SequenceModel {
             var x = UnsafePointer(ws.streams[b])
             for j in 0..<2 {
                 let l = 2 * b + j, L = layers[l]
-                CausalConv.forward(y: ws.convs[l], col: ws.cols[l], x: x, w: p.value(L.weight), bias: p.value(L.bias),
-                                   B: ws.B, T: ws.T, C: d, O: d, k: k, r: L.dilation)
-                LayerNorm.forward(out: ws.acts[l], mean: ws.means[l], rstd: ws.rstds[l], x: ws.convs[l],
-                                  gamma: p.value(L.gamma), beta: p.value(L.beta), N: N, C: d, eps: config.layerNormEps,
-                                  relu: true)
+                CausalConv.forward(
+                    y: ws.convs[l], col: ws.cols[l], x: x, w: p.value(L.weight), bias: p.value(L.bias),
+                    B: ws.B, T: ws.T, C: d, O: d, k: k, r: L.dilation)
+                LayerNorm.forward(
+                    out: ws.acts[l], mean: ws.means[l], rstd: ws.rstds[l], x: ws.convs[l],
+                    gamma: p.value(L.gamma), beta: p.value(L.beta), N: N, C: d, eps: config.layerNormEps,
+                    relu: true)
                 x = UnsafePointer(ws.acts[l])
             }
             Activation.residualForward(out: ws.streams[b + 1], a: ws.streams[b], b: x, n: N * d)
@@ -197,13 +205,15 @@ public final class NextItNet: SequenceModel {
             // conv1: dA → (ReLU, LN)' → dB → conv' → adds into dstream
             for j in stride(from: 1, through: 0, by: -1) {
                 let l = 2 * b + j, L = layers[l]
-                LayerNorm.backward(dx: ws.dB, dgamma: p.grad(L.gamma), dbeta: p.grad(L.beta),
-                                   dout: j == 1 ? ws.dstream : ws.dA, x: ws.convs[l], mean: ws.means[l],
-                                   rstd: ws.rstds[l], gamma: p.value(L.gamma), N: N, C: d, relu: true,
-                                   out: ws.acts[l], accumulate: false, dxColumnSums: p.grad(L.bias))
-                CausalConv.backward(dx: j == 1 ? ws.dA : ws.dstream, dw: p.grad(L.weight), dbias: nil,
-                                    dcol: ws.dcol, dy: ws.dB, col: ws.cols[l], w: p.value(L.weight), B: ws.B, T: ws.T,
-                                    C: d, O: d, k: k, r: L.dilation, accumulate: j == 0)
+                LayerNorm.backward(
+                    dx: ws.dB, dgamma: p.grad(L.gamma), dbeta: p.grad(L.beta),
+                    dout: j == 1 ? ws.dstream : ws.dA, x: ws.convs[l], mean: ws.means[l],
+                    rstd: ws.rstds[l], gamma: p.value(L.gamma), N: N, C: d, relu: true,
+                    out: ws.acts[l], accumulate: false, dxColumnSums: p.grad(L.bias))
+                CausalConv.backward(
+                    dx: j == 1 ? ws.dA : ws.dstream, dw: p.grad(L.weight), dbias: nil,
+                    dcol: ws.dcol, dy: ws.dB, col: ws.cols[l], w: p.value(L.weight), B: ws.B, T: ws.T,
+                    C: d, O: d, k: k, r: L.dilation, accumulate: j == 0)
             }
         }
         input.backward(dout: ws.dstream, ids: ws.ids, N: N)
@@ -222,9 +232,10 @@ public final class NextItNet: SequenceModel {
             }
         }
         forward(ws)
-        let (loss, count) = ModelIO.loss(output: output, h: ws.streams[blocks], targets: ws.targets, N: N, d: d,
-                                         maskPadding: config.maskPadding, dh: ws.dstream, rows: ws.rows, tc: ws.tc,
-                                         hc: ws.hc, dhc: ws.dhc)
+        let (loss, count) = ModelIO.loss(
+            output: output, h: ws.streams[blocks], targets: ws.targets, N: N, d: d,
+            maskPadding: config.maskPadding, dh: ws.dstream, rows: ws.rows, tc: ws.tc,
+            hc: ws.hc, dhc: ws.dhc)
         if count == 0 { return 0 }
         backward(ws)
         return loss

@@ -45,15 +45,18 @@ public final class SASRec: SequenceModel {
         for b in 0..<config.transformerBlocks {
             func proj(_ name: String) -> Projection {
                 let n = SASRec.projectionName(config.sharing, block: b, projection: name)
-                return Projection(w: p.shared("\(n).w", [d, d], .middle, .truncatedNormal(std: 0.02)),
-                                  b: p.shared("\(n).b", [d], .middle, .zeros))
+                return Projection(
+                    w: p.shared("\(n).w", [d, d], .middle, .truncatedNormal(std: 0.02)),
+                    b: p.shared("\(n).b", [d], .middle, .zeros))
             }
             let ln1g = p.declare("block\(b).ln1.gamma", [d], .middle, .constant(1))
             let ln1b = p.declare("block\(b).ln1.beta", [d], .middle, .zeros)
             let ln2g = p.declare("block\(b).ln2.gamma", [d], .middle, .constant(1))
             let ln2b = p.declare("block\(b).ln2.beta", [d], .middle, .zeros)
-            blocks.append(Block(ln1g: ln1g, ln1b: ln1b, ln2g: ln2g, ln2b: ln2b, q: proj("q"), k: proj("k"), v: proj("v"),
-                                o: proj("o"), f1: proj("ffn1"), f2: proj("ffn2")))
+            blocks.append(
+                Block(
+                    ln1g: ln1g, ln1b: ln1b, ln2g: ln2g, ln2b: ln2b, q: proj("q"), k: proj("k"), v: proj("v"),
+                    o: proj("o"), f1: proj("ffn1"), f2: proj("ffn2")))
         }
         finalGamma = p.declare("final.ln.gamma", [d], .middle, .constant(1))
         finalBeta = p.declare("final.ln.beta", [d], .middle, .zeros)
@@ -87,7 +90,9 @@ public final class SASRec: SequenceModel {
 
     /// Parameter counts per group from the formulas (independently of the layout table); the positional
     /// embedding, layer norms and projections are the middle group.
-    public static func closedFormParameterCounts(config c: ModelConfig, itemCount: Int) -> (input: Int, middle: Int, output: Int) {
+    public static func closedFormParameterCounts(
+        config c: ModelConfig, itemCount: Int
+    ) -> (input: Int, middle: Int, output: Int) {
         let io = ModelIO.closedFormCounts(c, itemCount: itemCount)
         let d = c.dim, L = c.transformerBlocks
         let sets: Int
@@ -150,8 +155,9 @@ public final class SASRec: SequenceModel {
     private func workspace(training: Bool, B: Int, T: Int) -> Workspace {
         let current = training ? trainWS : inferWS
         if let w = current, w.B == B, w.T == T { return w }
-        let w = Workspace(B: B, T: T, d: config.dim, heads: config.attentionHeads, blocks: blocks.count,
-                          dropout: training && config.dropoutRate > 0)
+        let w = Workspace(
+            B: B, T: T, d: config.dim, heads: config.attentionHeads, blocks: blocks.count,
+            dropout: training && config.dropoutRate > 0)
         if training { trainWS = w } else { inferWS = w }
         return w
     }
@@ -164,77 +170,97 @@ public final class SASRec: SequenceModel {
         let drop = training && config.dropoutRate > 0
         input.forward(out: ws.streams[0], ids: ws.ids, N: N)
         if config.scaleEmbedding == true { Kernels.scale(ws.streams[0], Float(d).squareRoot(), N * d) }
-        PositionalEmbedding.addForward(x: ws.streams[0], table: p.value(positionTable), B: ws.B, T: ws.T, d: d,
-                                       positions: config.positionCount)
-        if drop { Dropout.forward(x: ws.streams[0], mask: ws.embMask, n: N * d, p: config.dropoutRate, rng: &dropoutRng) }
+        PositionalEmbedding.addForward(
+            x: ws.streams[0], table: p.value(positionTable), B: ws.B, T: ws.T, d: d,
+            positions: config.positionCount)
+        if drop {
+            Dropout.forward(x: ws.streams[0], mask: ws.embMask, n: N * d, p: config.dropoutRate, rng: &dropoutRng)
+        }
         for (l, blk) in blocks.enumerated() {
             let x = ws.streams[l]
-            LayerNorm.forward(out: ws.a1[l], mean: ws.m1[l], rstd: ws.r1[l], x: x, gamma: p.value(blk.ln1g),
-                              beta: p.value(blk.ln1b), N: N, C: d, eps: eps)
+            LayerNorm.forward(
+                out: ws.a1[l], mean: ws.m1[l], rstd: ws.r1[l], x: x, gamma: p.value(blk.ln1g),
+                beta: p.value(blk.ln1b), N: N, C: d, eps: eps)
             for (pr, out) in [(blk.q, ws.q[l]), (blk.k, ws.k[l]), (blk.v, ws.v[l])] {
                 Linear.forward(out: out, x: ws.a1[l], w: p.value(pr.w), bias: p.value(pr.b), N: N, C: d, O: d)
             }
-            CausalSelfAttention.forward(out: ws.att[l], probs: ws.probs[l], q: ws.q[l], k: ws.k[l], v: ws.v[l],
-                                        B: ws.B, T: ws.T, heads: h, headWidth: d / h, ld: d,
-                                        keyIDs: config.maskPaddingKeys == true ? UnsafePointer(ws.ids) : nil)
+            CausalSelfAttention.forward(
+                out: ws.att[l], probs: ws.probs[l], q: ws.q[l], k: ws.k[l], v: ws.v[l],
+                B: ws.B, T: ws.T, heads: h, headWidth: d / h, ld: d,
+                keyIDs: config.maskPaddingKeys == true ? UnsafePointer(ws.ids) : nil)
             Linear.forward(out: ws.branch, x: ws.att[l], w: p.value(blk.o.w), bias: p.value(blk.o.b), N: N, C: d, O: d)
-            if drop { Dropout.forward(x: ws.branch, mask: ws.attMask[l], n: N * d, p: config.dropoutRate, rng: &dropoutRng) }
+            if drop {
+                Dropout.forward(x: ws.branch, mask: ws.attMask[l], n: N * d, p: config.dropoutRate, rng: &dropoutRng)
+            }
             Activation.residualForward(out: ws.y[l], a: x, b: ws.branch, n: N * d)
-            LayerNorm.forward(out: ws.a2[l], mean: ws.m2[l], rstd: ws.r2[l], x: ws.y[l], gamma: p.value(blk.ln2g),
-                              beta: p.value(blk.ln2b), N: N, C: d, eps: eps)
+            LayerNorm.forward(
+                out: ws.a2[l], mean: ws.m2[l], rstd: ws.r2[l], x: ws.y[l], gamma: p.value(blk.ln2g),
+                beta: p.value(blk.ln2b), N: N, C: d, eps: eps)
             Linear.forward(out: ws.f1[l], x: ws.a2[l], w: p.value(blk.f1.w), bias: p.value(blk.f1.b), N: N, C: d, O: d)
             Activation.reluForward(out: ws.f1[l], x: ws.f1[l], n: N * d)
             Linear.forward(out: ws.branch, x: ws.f1[l], w: p.value(blk.f2.w), bias: p.value(blk.f2.b), N: N, C: d, O: d)
-            if drop { Dropout.forward(x: ws.branch, mask: ws.ffnMask[l], n: N * d, p: config.dropoutRate, rng: &dropoutRng) }
+            if drop {
+                Dropout.forward(x: ws.branch, mask: ws.ffnMask[l], n: N * d, p: config.dropoutRate, rng: &dropoutRng)
+            }
             Activation.residualForward(out: ws.streams[l + 1], a: ws.y[l], b: ws.branch, n: N * d)
         }
-        LayerNorm.forward(out: ws.hidden, mean: ws.fmean, rstd: ws.frstd, x: ws.streams[blocks.count],
-                          gamma: p.value(finalGamma), beta: p.value(finalBeta), N: N, C: d, eps: eps)
+        LayerNorm.forward(
+            out: ws.hidden, mean: ws.fmean, rstd: ws.frstd, x: ws.streams[blocks.count],
+            gamma: p.value(finalGamma), beta: p.value(finalBeta), N: N, C: d, eps: eps)
     }
 
     /// Backward from dHidden (N, d) (read from ws.dA, which it then reuses) to the embeddings; adds into grads.
     private func backward(_ ws: Workspace) {
         let p = parameters, d = config.dim, N = ws.N, h = config.attentionHeads, nd = N * d
         let drop = config.dropoutRate > 0
-        LayerNorm.backward(dx: ws.dstream, dgamma: p.grad(finalGamma), dbeta: p.grad(finalBeta), dout: ws.dA,
-                           x: ws.streams[blocks.count], mean: ws.fmean, rstd: ws.frstd, gamma: p.value(finalGamma),
-                           N: N, C: d, accumulate: false)
+        LayerNorm.backward(
+            dx: ws.dstream, dgamma: p.grad(finalGamma), dbeta: p.grad(finalBeta), dout: ws.dA,
+            x: ws.streams[blocks.count], mean: ws.fmean, rstd: ws.frstd, gamma: p.value(finalGamma),
+            N: N, C: d, accumulate: false)
         for l in stride(from: blocks.count - 1, through: 0, by: -1) {
             let blk = blocks[l]
             // ws.dstream = d(streams[l+1]); the residual passes it to y, the FFN branch adds its part.
             ws.dF.update(from: ws.dstream, count: nd)
             if drop { Dropout.backward(dx: ws.dF, mask: ws.ffnMask[l], n: nd) }
             ws.dAtt.update(repeating: 0, count: nd)
-            Linear.backward(dx: ws.dAtt, dw: p.grad(blk.f2.w), dbias: p.grad(blk.f2.b), dout: ws.dF, x: ws.f1[l],
-                            w: p.value(blk.f2.w), N: N, C: d, O: d)
+            Linear.backward(
+                dx: ws.dAtt, dw: p.grad(blk.f2.w), dbias: p.grad(blk.f2.b), dout: ws.dF, x: ws.f1[l],
+                w: p.value(blk.f2.w), N: N, C: d, O: d)
             let f1 = ws.f1[l], g = ws.dAtt
             for i in 0..<nd where f1[i] <= 0 { g[i] = 0 }
             ws.dA.update(repeating: 0, count: nd)
-            Linear.backward(dx: ws.dA, dw: p.grad(blk.f1.w), dbias: p.grad(blk.f1.b), dout: g, x: ws.a2[l],
-                            w: p.value(blk.f1.w), N: N, C: d, O: d)
-            LayerNorm.backward(dx: ws.dstream, dgamma: p.grad(blk.ln2g), dbeta: p.grad(blk.ln2b), dout: ws.dA,
-                               x: ws.y[l], mean: ws.m2[l], rstd: ws.r2[l], gamma: p.value(blk.ln2g), N: N, C: d)
+            Linear.backward(
+                dx: ws.dA, dw: p.grad(blk.f1.w), dbias: p.grad(blk.f1.b), dout: g, x: ws.a2[l],
+                w: p.value(blk.f1.w), N: N, C: d, O: d)
+            LayerNorm.backward(
+                dx: ws.dstream, dgamma: p.grad(blk.ln2g), dbeta: p.grad(blk.ln2b), dout: ws.dA,
+                x: ws.y[l], mean: ws.m2[l], rstd: ws.r2[l], gamma: p.value(blk.ln2g), N: N, C: d)
             // ws.dstream = d(y); attention branch.
             ws.dF.update(from: ws.dstream, count: nd)
             if drop { Dropout.backward(dx: ws.dF, mask: ws.attMask[l], n: nd) }
             ws.dAtt.update(repeating: 0, count: nd)
-            Linear.backward(dx: ws.dAtt, dw: p.grad(blk.o.w), dbias: p.grad(blk.o.b), dout: ws.dF, x: ws.att[l],
-                            w: p.value(blk.o.w), N: N, C: d, O: d)
+            Linear.backward(
+                dx: ws.dAtt, dw: p.grad(blk.o.w), dbias: p.grad(blk.o.b), dout: ws.dF, x: ws.att[l],
+                w: p.value(blk.o.w), N: N, C: d, O: d)
             for b in [ws.dQ, ws.dK, ws.dV] { b.update(repeating: 0, count: nd) }
-            CausalSelfAttention.backward(dq: ws.dQ, dk: ws.dK, dv: ws.dV, dout: ws.dAtt, probs: ws.probs[l],
-                                         q: ws.q[l], k: ws.k[l], v: ws.v[l], B: ws.B, T: ws.T, heads: h,
-                                         headWidth: d / h, ld: d)
+            CausalSelfAttention.backward(
+                dq: ws.dQ, dk: ws.dK, dv: ws.dV, dout: ws.dAtt, probs: ws.probs[l],
+                q: ws.q[l], k: ws.k[l], v: ws.v[l], B: ws.B, T: ws.T, heads: h,
+                headWidth: d / h, ld: d)
             ws.dA.update(repeating: 0, count: nd)
             for (pr, dy) in [(blk.q, ws.dQ), (blk.k, ws.dK), (blk.v, ws.dV)] {
-                Linear.backward(dx: ws.dA, dw: p.grad(pr.w), dbias: p.grad(pr.b), dout: dy, x: ws.a1[l],
-                                w: p.value(pr.w), N: N, C: d, O: d)
+                Linear.backward(
+                    dx: ws.dA, dw: p.grad(pr.w), dbias: p.grad(pr.b), dout: dy, x: ws.a1[l],
+                    w: p.value(pr.w), N: N, C: d, O: d)
             }
-            LayerNorm.backward(dx: ws.dstream, dgamma: p.grad(blk.ln1g), dbeta: p.grad(blk.ln1b), dout: ws.dA,
-                               x: ws.streams[l], mean: ws.m1[l], rstd: ws.r1[l], gamma: p.value(blk.ln1g), N: N, C: d)
+            LayerNorm.backward(
+                dx: ws.dstream, dgamma: p.grad(blk.ln1g), dbeta: p.grad(blk.ln1b), dout: ws.dA,
+                x: ws.streams[l], mean: ws.m1[l], rstd: ws.r1[l], gamma: p.value(blk.ln1g), N: N, C: d)
         }
         if drop { Dropout.backward(dx: ws.dstream, mask: ws.embMask, n: nd) }
-        PositionalEmbedding.backward(dtable: p.grad(positionTable), dout: ws.dstream, B: ws.B, T: ws.T, d: d,
-                                     positions: config.positionCount)
+        PositionalEmbedding.backward(
+            dtable: p.grad(positionTable), dout: ws.dstream, B: ws.B, T: ws.T, d: d,
+            positions: config.positionCount)
         if config.scaleEmbedding == true { Kernels.scale(ws.dstream, Float(d).squareRoot(), nd) }
         input.backward(dout: ws.dstream, ids: ws.ids, N: N)
     }
@@ -251,8 +277,9 @@ public final class SASRec: SequenceModel {
             }
         }
         forward(ws, training: true)
-        let (loss, count) = ModelIO.loss(output: output, h: ws.hidden, targets: targets, N: ws.N, d: d,
-                                         maskPadding: config.maskPadding, dh: ws.dA, hc: hc, dhc: dhc)
+        let (loss, count) = ModelIO.loss(
+            output: output, h: ws.hidden, targets: targets, N: ws.N, d: d,
+            maskPadding: config.maskPadding, dh: ws.dA, hc: hc, dhc: dhc)
         guard count > 0 else { return 0 }
         backward(ws)
         return loss

@@ -29,7 +29,9 @@ public enum TopN {
         var out = [Int32]()
         out.reserveCapacity(rows * n)
         scores.withUnsafeBufferPointer { p in
-            for b in 0..<rows { out.append(contentsOf: select(scores: p.baseAddress! + b * itemCount, itemCount: itemCount, n: n)) }
+            for b in 0..<rows {
+                out.append(contentsOf: select(scores: p.baseAddress! + b * itemCount, itemCount: itemCount, n: n))
+            }
         }
         return out
     }
@@ -56,7 +58,9 @@ public protocol LayeredSequenceModel: SequenceModel {
 extension LayeredSequenceModel {
     public func scoreLast(_ batch: SequenceBatch) -> [Float] {
         let h = hiddenLast(batch)
-        return h.withUnsafeBufferPointer { ModelIO.score(output: output, h: $0.baseAddress!, B: batch.batchSize, itemCount: itemCount) }
+        return h.withUnsafeBufferPointer {
+            ModelIO.score(output: output, h: $0.baseAddress!, B: batch.batchSize, itemCount: itemCount)
+        }
     }
 
     public func topN(_ batch: SequenceBatch, n: Int) -> [Int32] {

@@ -27,8 +27,9 @@ public enum CausalSelfAttention {
                 let b = i / h, j = i % h
                 let p = ps.p + i * T * T, row0 = b * T * ld + j * e
                 // Matrices this small run on the calling thread: the pool already splits the (b, head) pairs.
-                BLAS.gemm(transB: true, m: T, n: T, k: e, alpha: scale, a: qs.p + row0, lda: ld, b: ks.p + row0,
-                          ldb: ld, beta: 0, c: p, threads: 1)
+                BLAS.gemm(
+                    transB: true, m: T, n: T, k: e, alpha: scale, a: qs.p + row0, lda: ld, b: ks.p + row0,
+                    ldb: ld, beta: 0, c: p, threads: 1)
                 for t in 0..<T {
                     let r = p + t * T
                     if let ids = keyIDs {
@@ -42,8 +43,9 @@ public enum CausalSelfAttention {
                     }
                     if t + 1 < T { (r + t + 1).update(repeating: 0, count: T - t - 1) }
                 }
-                BLAS.gemm(m: T, n: e, k: T, a: p, b: vs.p + row0, ldb: ld, beta: 0, c: os.p + b * T * d + j * e,
-                          ldc: d, threads: 1)
+                BLAS.gemm(
+                    m: T, n: e, k: T, a: p, b: vs.p + row0, ldb: ld, beta: 0, c: os.p + b * T * d + j * e,
+                    ldc: d, threads: 1)
             }
         }
     }
@@ -55,7 +57,8 @@ public enum CausalSelfAttention {
     ) {
         let d = h * e, scale = 1 / Float(e).squareRoot()
         let dqs = SendablePtr(dq), dks = SendablePtr(dk), dvs = SendablePtr(dv)
-        let gs = SendablePtr(UnsafeMutablePointer(mutating: dout)), ps = SendablePtr(UnsafeMutablePointer(mutating: probs))
+        let gs = SendablePtr(UnsafeMutablePointer(mutating: dout)),
+            ps = SendablePtr(UnsafeMutablePointer(mutating: probs))
         let qs = SendablePtr(UnsafeMutablePointer(mutating: q)), ks = SendablePtr(UnsafeMutablePointer(mutating: k))
         let vs = SendablePtr(UnsafeMutablePointer(mutating: v))
         Kernels.parallelRanges(B * h, costPerItem: 8 * T * T * e) { lo, hi in
@@ -65,8 +68,10 @@ public enum CausalSelfAttention {
                 let b = i / h, j = i % h
                 let p = ps.p + i * T * T, row0 = b * T * ld + j * e, g = gs.p + b * T * d + j * e
                 // dV += Pᵀ · dO;  dP = dO · Vᵀ
-                BLAS.gemm(transA: true, m: T, n: e, k: T, a: p, b: g, ldb: d, beta: 1, c: dvs.p + row0, ldc: ld, threads: 1)
-                BLAS.gemm(transB: true, m: T, n: T, k: e, a: g, lda: d, b: vs.p + row0, ldb: ld, beta: 0, c: ds, threads: 1)
+                BLAS.gemm(
+                    transA: true, m: T, n: e, k: T, a: p, b: g, ldb: d, beta: 1, c: dvs.p + row0, ldc: ld, threads: 1)
+                BLAS.gemm(
+                    transB: true, m: T, n: T, k: e, a: g, lda: d, b: vs.p + row0, ldb: ld, beta: 0, c: ds, threads: 1)
                 // Softmax backward per row over its visible keys: dS = P ∘ (dP − Σ P·dP), times the 1/√e scale.
                 for t in 0..<T {
                     let r = ds + t * T, pr = p + t * T
@@ -76,9 +81,11 @@ public enum CausalSelfAttention {
                     if t + 1 < T { (r + t + 1).update(repeating: 0, count: T - t - 1) }
                 }
                 // dQ += dS · K;  dK += dSᵀ · Q
-                BLAS.gemm(m: T, n: e, k: T, a: ds, b: ks.p + row0, ldb: ld, beta: 1, c: dqs.p + row0, ldc: ld, threads: 1)
-                BLAS.gemm(transA: true, m: T, n: e, k: T, a: ds, b: qs.p + row0, ldb: ld, beta: 1, c: dks.p + row0,
-                          ldc: ld, threads: 1)
+                BLAS.gemm(
+                    m: T, n: e, k: T, a: ds, b: ks.p + row0, ldb: ld, beta: 1, c: dqs.p + row0, ldc: ld, threads: 1)
+                BLAS.gemm(
+                    transA: true, m: T, n: e, k: T, a: ds, b: qs.p + row0, ldb: ld, beta: 1, c: dks.p + row0,
+                    ldc: ld, threads: 1)
             }
         }
     }
@@ -91,9 +98,15 @@ public enum CausalSelfAttention {
         let d = h * e
         func split(_ x: ConstFloatPtr) -> [Float] {
             var o = [Float](repeating: 0, count: B * h * T * e)
-            for b in 0..<B { for t in 0..<T { for j in 0..<h { for c in 0..<e {
-                o[((b * h + j) * T + t) * e + c] = x[(b * T + t) * ld + j * e + c]
-            } } } }
+            for b in 0..<B {
+                for t in 0..<T {
+                    for j in 0..<h {
+                        for c in 0..<e {
+                            o[((b * h + j) * T + t) * e + c] = x[(b * T + t) * ld + j * e + c]
+                        }
+                    }
+                }
+            }
             return o
         }
         let qh = split(q), kh = split(k), vh = split(v)
@@ -116,9 +129,15 @@ public enum CausalSelfAttention {
                 }
             }
         }
-        for b in 0..<B { for t in 0..<T { for j in 0..<h { for c in 0..<e {
-            out[(b * T + t) * d + j * e + c] = merged[((b * h + j) * T + t) * e + c]
-        } } } }
+        for b in 0..<B {
+            for t in 0..<T {
+                for j in 0..<h {
+                    for c in 0..<e {
+                        out[(b * T + t) * d + j * e + c] = merged[((b * h + j) * T + t) * e + c]
+                    }
+                }
+            }
+        }
     }
 }
 

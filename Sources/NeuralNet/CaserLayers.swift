@@ -14,17 +14,20 @@ public final class CaserConvolutions {
     public let wh: [ParamRef], bh: [ParamRef]
     private unowned let params: ParameterSet
     private let cols = ScratchBuffer(), conv = ScratchBuffer(), dconv = ScratchBuffer(), dcols = ScratchBuffer()
-    private var argmax = [[Int32]]()   // per height: B×nh winning position, −1 when the ReLU output is 0
+    private var argmax = [[Int32]]()  // per height: B×nh winning position, −1 when the ReLU output is 0
     private var input: UnsafePointer<Float>?
     private var batch = 0
 
     public var outputWidth: Int { vertical * dim + window * horizontal }
 
-    public init(params: ParameterSet, name: String, window: Int, dim: Int, horizontal: Int, vertical: Int,
-                group: ParameterGroup = .middle) {
+    public init(
+        params: ParameterSet, name: String, window: Int, dim: Int, horizontal: Int, vertical: Int,
+        group: ParameterGroup = .middle
+    ) {
         self.params = params
         self.window = window; self.dim = dim; self.horizontal = horizontal; self.vertical = vertical
-        wv = params.declare("\(name).vertical.w", [vertical, window], group, .uniform(limit: 1 / Float(window).squareRoot()))
+        wv = params.declare(
+            "\(name).vertical.w", [vertical, window], group, .uniform(limit: 1 / Float(window).squareRoot()))
         bv = params.declare("\(name).vertical.b", [vertical], group, .zeros)
         var w = [ParamRef](), b = [ParamRef]()
         for h in 1...window {
@@ -53,7 +56,9 @@ public final class CaserConvolutions {
         for h in 1...l {
             let pos = l - h + 1, k = h * d
             let colsP = cols.reserve(b * pos * k), convP = conv.reserve(b * pos * nh)
-            for i in 0..<b { for p in 0..<pos { (colsP + (i * pos + p) * k).update(from: e + (i * l + p) * d, count: k) } }
+            for i in 0..<b {
+                for p in 0..<pos { (colsP + (i * pos + p) * k).update(from: e + (i * l + p) * d, count: k) }
+            }
             let biasP = params.value(bh[h - 1])
             for r in 0..<(b * pos) { (convP + r * nh).update(from: biasP, count: nh) }
             BLAS.gemm(m: b * pos, n: nh, k: k, a: colsP, b: params.value(wh[h - 1]), beta: 1, c: convP)
@@ -102,7 +107,9 @@ public final class CaserConvolutions {
                     dbP[f] += g
                 }
             }
-            for i in 0..<b { for p in 0..<pos { (colsP + (i * pos + p) * k).update(from: e + (i * l + p) * d, count: k) } }
+            for i in 0..<b {
+                for p in 0..<pos { (colsP + (i * pos + p) * k).update(from: e + (i * l + p) * d, count: k) }
+            }
             BLAS.gemm(transA: true, m: k, n: nh, k: b * pos, a: colsP, b: dconvP, beta: 1, c: params.grad(wh[h - 1]))
             if let dx = dInput {
                 let dcolsP = dcols.reserve(b * pos * k)

@@ -79,8 +79,10 @@ public enum Checkpoint {
     /// Reads a checkpoint into `parameters` (and `optimizer` when given). With `expectedConfig` set, a
     /// different config JSON is an error. Throws `CheckpointError` on any mismatch, before touching the model.
     @discardableResult
-    public static func load(from url: URL, expectedConfig: Data? = nil, parameters: ParameterSet,
-                            optimizer: Adam? = nil) throws -> Header {
+    public static func load(
+        from url: URL, expectedConfig: Data? = nil, parameters: ParameterSet,
+        optimizer: Adam? = nil
+    ) throws -> Header {
         let d = try Data(contentsOf: url)
         var pos = 0
         func bytes(_ n: Int) throws -> Data {
@@ -88,8 +90,12 @@ public enum Checkpoint {
             defer { pos += n }
             return d.subdata(in: (d.startIndex + pos)..<(d.startIndex + pos + n))
         }
-        func u32() throws -> Int { Int(UInt32(littleEndian: try bytes(4).withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })) }
-        func u64() throws -> Int { Int(UInt64(littleEndian: try bytes(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })) }
+        func u32() throws -> Int {
+            Int(UInt32(littleEndian: try bytes(4).withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
+        }
+        func u64() throws -> Int {
+            Int(UInt64(littleEndian: try bytes(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }))
+        }
         func floats(into p: UnsafeMutablePointer<Float>, _ n: Int) throws {
             let b = try bytes(n * 4)
             b.withUnsafeBytes { raw in UnsafeMutableRawPointer(p).copyMemory(from: raw.baseAddress!, byteCount: n * 4) }
@@ -108,7 +114,8 @@ public enum Checkpoint {
             let theirs = (try? JSONDecoder().decode([LayoutEntry].self, from: layout)) ?? []
             let ours = parameters.specs.map { LayoutEntry(name: $0.name, shape: $0.shape) }
             let first = zip(theirs, ours).first { $0 != $1 }
-            let what = first.map { "file has \($0.name) \($0.shape), model has \($1.name) \($1.shape)" }
+            let what =
+                first.map { "file has \($0.name) \($0.shape), model has \($1.name) \($1.shape)" }
                 ?? "file has \(theirs.count) tensors, model has \(ours.count)"
             throw CheckpointError.layoutMismatch(what)
         }

@@ -108,7 +108,7 @@ public final class GRULayer {
                     let drPre = dnPre * ghn * r * (1 - r)
                     dgxr[j] = drPre; dgxr[h + j] = dzPre; dgxr[2 * h + j] = dnPre
                     dghr[j] = drPre; dghr[h + j] = dzPre; dghr[2 * h + j] = dnPre * r
-                    dhi[j] = d * z   // direct path; the recurrent GEMM below adds the gate paths
+                    dhi[j] = d * z  // direct path; the recurrent GEMM below adds the gate paths
                 }
             }
             BLAS.gemm(transA: true, m: h, n: h3, k: b, a: hPrev, b: dghP, beta: 1, c: dWh)

@@ -97,8 +97,10 @@ public protocol InputLayer: AnyObject {
 public protocol OutputLayer: AnyObject {
     var vocabulary: Int { get }
     /// Summed cross-entropy over counted rows; adds scale · gradient into dx (N, d) and the parameters.
-    func lossForwardBackward(dx: FloatPtr, x: ConstFloatPtr, targets: UnsafePointer<Int32>, N: Int,
-                             maskPadding: Bool, scale: Float) -> Double
+    func lossForwardBackward(
+        dx: FloatPtr, x: ConstFloatPtr, targets: UnsafePointer<Int32>, N: Int,
+        maskPadding: Bool, scale: Float
+    ) -> Double
     /// out (N, V): full probability distribution per row (sums to 1).
     func score(out: FloatPtr, x: ConstFloatPtr, N: Int)
     /// Scores in the same order as `score` without normalising them (a flat softmax's logits): what top-n needs.
@@ -165,7 +167,8 @@ public final class AdaptiveInput: InputLayer {
         head = params.declare("\(prefix).block0.table", [layout.bounds[0], dim], .input, .glorotUniform)
         var t = [ParamRef](), p = [ParamRef]()
         for i in 1..<layout.bounds.count {
-            t.append(params.declare("\(prefix).block\(i).table", [layout.size(i), layout.widths[i]], .input, .glorotUniform))
+            t.append(
+                params.declare("\(prefix).block\(i).table", [layout.size(i), layout.widths[i]], .input, .glorotUniform))
             p.append(params.declare("\(prefix).block\(i).proj", [layout.widths[i], dim], .input, .glorotUniform))
         }
         tables = t
@@ -205,7 +208,9 @@ public final class AdaptiveInput: InputLayer {
     public func backward(dout: ConstFloatPtr, ids: UnsafePointer<Int32>, N: Int) {
         partition(ids, N)
         let dh = params.grad(head)
-        for (r, id) in zip(rows[0], local[0]) where id != 0 { Kernels.addRow(dh + Int(id) * dim, dout + Int(r) * dim, dim) }
+        for (r, id) in zip(rows[0], local[0]) where id != 0 {
+            Kernels.addRow(dh + Int(id) * dim, dout + Int(r) * dim, dim)
+        }
         for i in 1..<layout.bounds.count where !rows[i].isEmpty {
             let w = layout.widths[i], m = rows[i].count
             let g = gathered.reserve(m * (w + dim)), dy = g + m * w
@@ -267,8 +272,10 @@ public final class FullSoftmax: OutputLayer {
         weight = params.declare("\(prefix).w", [dim, vocabulary], .output, .normal(std: 0.01))
         bias = params.declare("\(prefix).b", [vocabulary], .output, .constant(0.1))
     }
-    public func lossForwardBackward(dx: FloatPtr, x: ConstFloatPtr, targets: UnsafePointer<Int32>, N: Int,
-                                    maskPadding: Bool, scale: Float) -> Double {
+    public func lossForwardBackward(
+        dx: FloatPtr, x: ConstFloatPtr, targets: UnsafePointer<Int32>, N: Int,
+        maskPadding: Bool, scale: Float
+    ) -> Double {
         let chunk = softmaxChunk(N, vocabulary)
         return SoftmaxCrossEntropy.linearForwardBackward(
             dx: dx, dw: params.grad(weight), dbias: params.grad(bias),
@@ -296,14 +303,17 @@ public final class TiedSoftmax: OutputLayer {
     private let scratch = ScratchBuffer(), losses = ScratchBuffer()
 
     public init(_ params: ParameterSet, table: ParamRef, vocabulary: Int, dim: Int) {
-        precondition(params.specs[table.index].shape == [vocabulary, dim], "a tied output needs a (vocabulary, dim) table")
+        precondition(
+            params.specs[table.index].shape == [vocabulary, dim], "a tied output needs a (vocabulary, dim) table")
         self.params = params
         self.table = table
         self.vocabulary = vocabulary
         self.dim = dim
     }
-    public func lossForwardBackward(dx: FloatPtr, x: ConstFloatPtr, targets: UnsafePointer<Int32>, N: Int,
-                                    maskPadding: Bool, scale: Float) -> Double {
+    public func lossForwardBackward(
+        dx: FloatPtr, x: ConstFloatPtr, targets: UnsafePointer<Int32>, N: Int,
+        maskPadding: Bool, scale: Float
+    ) -> Double {
         let V = vocabulary, D = dim, chunk = softmaxChunk(N, V)
         let e = params.value(table), de = params.grad(table)
         let logits = scratch.reserve(chunk * V), lossRows = losses.reserve(chunk)
@@ -313,8 +323,9 @@ public final class TiedSoftmax: OutputLayer {
             let xc = x + start * D
             BLAS.gemm(transB: true, m: rows, n: V, k: D, a: xc, b: e, beta: 0, c: logits)
             // Turns the logits into scale · (softmax − one-hot) in place.
-            total += SoftmaxCrossEntropy.forwardBackwardInPlace(losses: lossRows, logits: logits, targets: targets + start,
-                                                                N: rows, V: V, maskPadding: maskPadding, scale: scale)
+            total += SoftmaxCrossEntropy.forwardBackwardInPlace(
+                losses: lossRows, logits: logits, targets: targets + start,
+                N: rows, V: V, maskPadding: maskPadding, scale: scale)
             BLAS.gemm(transA: true, m: V, n: D, k: rows, a: logits, b: xc, beta: 1, c: de)
             BLAS.gemm(m: rows, n: D, k: V, a: logits, b: e, beta: 1, c: dx + start * D)
             start += rows
@@ -347,8 +358,10 @@ public final class LowRankSoftmax: OutputLayer {
         weight = params.declare("\(prefix).w", [rank, vocabulary], .output, .normal(std: 0.01))
         bias = params.declare("\(prefix).b", [vocabulary], .output, .constant(0.1))
     }
-    public func lossForwardBackward(dx: FloatPtr, x: ConstFloatPtr, targets: UnsafePointer<Int32>, N: Int,
-                                    maskPadding: Bool, scale: Float) -> Double {
+    public func lossForwardBackward(
+        dx: FloatPtr, x: ConstFloatPtr, targets: UnsafePointer<Int32>, N: Int,
+        maskPadding: Bool, scale: Float
+    ) -> Double {
         let zp = z.reserve(N * rank), dzp = dz.reserve(N * rank)
         BLAS.gemm(m: N, n: rank, k: dim, a: x, b: params.value(projection), c: zp)
         dzp.update(repeating: 0, count: N * rank)
@@ -358,8 +371,9 @@ public final class LowRankSoftmax: OutputLayer {
             scratch: scratch.reserve(chunk * vocabulary), lossScratch: losses.reserve(chunk), chunk: chunk,
             x: zp, w: params.value(weight), bias: params.value(bias), targets: targets,
             N: N, D: rank, V: vocabulary, maskPadding: maskPadding, scale: scale)
-        Linear.backward(dx: dx, dw: params.grad(projection), dbias: nil, dout: dzp, x: x, w: params.value(projection),
-                        N: N, C: dim, O: rank)
+        Linear.backward(
+            dx: dx, dw: params.grad(projection), dbias: nil, dout: dzp, x: x, w: params.value(projection),
+            N: N, C: dim, O: rank)
         return loss
     }
     public func score(out: FloatPtr, x: ConstFloatPtr, N: Int) {
@@ -416,14 +430,17 @@ public final class TreeSoftmax: OutputLayer {
         var p = [ParamRef](), w = [ParamRef]()
         for i in 1..<layout.bounds.count {
             p.append(params.declare("\(prefix).block\(i).proj", [dim, layout.widths[i]], .output, .glorotUniform))
-            w.append(params.declare("\(prefix).block\(i).w", [layout.widths[i], layout.size(i)], .output, .glorotUniform))
+            w.append(
+                params.declare("\(prefix).block\(i).w", [layout.widths[i], layout.size(i)], .output, .glorotUniform))
         }
         projections = p
         weights = w
     }
 
-    public func lossForwardBackward(dx: FloatPtr, x: ConstFloatPtr, targets: UnsafePointer<Int32>, N: Int,
-                                    maskPadding: Bool, scale: Float) -> Double {
+    public func lossForwardBackward(
+        dx: FloatPtr, x: ConstFloatPtr, targets: UnsafePointer<Int32>, N: Int,
+        maskPadding: Bool, scale: Float
+    ) -> Double {
         let H = headWidth, b1 = layout.bounds[0]
         headTargets.removeAll(keepingCapacity: true)
         for n in 0..<N {
@@ -529,7 +546,11 @@ public final class TreeSoftmax: OutputLayer {
             for r in 0..<N {
                 let row = hl + r * H
                 for e in Kernels.topK(row, H, k: n, excluding: 0) {
-                    if Int(e) < b1 { Self.insert((row[Int(e)], e), into: &cand[r], n: n) } else { need[Int(e) - b1 + 1].append(Int32(r)) }
+                    if Int(e) < b1 {
+                        Self.insert((row[Int(e)], e), into: &cand[r], n: n)
+                    } else {
+                        need[Int(e) - b1 + 1].append(Int32(r))
+                    }
                 }
             }
             for i in 1..<layout.bounds.count where !need[i].isEmpty {
@@ -558,8 +579,10 @@ public final class TreeSoftmax: OutputLayer {
     /// Scores tail block i for `rows` and merges each row's n best items into its candidates. Probabilities are
     /// formed exactly as `score` forms them (softmax, then × cluster) before ranking, so ties and rounding match
     /// full scoring.
-    private func evaluateTail(_ i: Int, rows: [Int32], x: ConstFloatPtr, hl: ConstFloatPtr, n: Int,
-                              into cand: inout [[(Float, Int32)]]) {
+    private func evaluateTail(
+        _ i: Int, rows: [Int32], x: ConstFloatPtr, hl: ConstFloatPtr, n: Int,
+        into cand: inout [[(Float, Int32)]]
+    ) {
         let H = headWidth, b1 = layout.bounds[0]
         let m = rows.count, w = layout.widths[i], K = layout.size(i), lo = layout.start(i)
         lastTailEvaluations += m

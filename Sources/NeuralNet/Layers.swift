@@ -39,7 +39,11 @@ public enum CausalConv {
                 for j in 0..<k {
                     let s = (k - 1 - j) * r
                     let dst = row + j * C
-                    if t >= s { dst.update(from: xs.p + (n - s) * C, count: C) } else { dst.update(repeating: 0, count: C) }
+                    if t >= s {
+                        dst.update(from: xs.p + (n - s) * C, count: C)
+                    } else {
+                        dst.update(repeating: 0, count: C)
+                    }
                 }
             }
         }
@@ -54,7 +58,9 @@ public enum CausalConv {
         let N = B * T
         im2col(col: col, x: x, B: B, T: T, C: C, k: k, r: r)
         let ys = SendablePtr(y)
-        Kernels.parallelRanges(N, costPerItem: O) { lo, hi in for n in lo..<hi { (ys.p + n * O).update(from: bias, count: O) } }
+        Kernels.parallelRanges(N, costPerItem: O) { lo, hi in
+            for n in lo..<hi { (ys.p + n * O).update(from: bias, count: O) }
+        }
         BLAS.gemm(m: N, n: O, k: k * C, a: col, b: w, beta: 1, c: y)
     }
 
@@ -74,7 +80,11 @@ public enum CausalConv {
         Kernels.parallelRanges(B, costPerItem: T * k * C) { lo, hi in
             for b in lo..<hi {
                 // Overwrite mode: the unshifted slot (j = k−1) reaches every row, so it initialises dx.
-                if !accumulate { for t in 0..<T { (ds.p + (b * T + t) * C).update(from: cs.p + ((b * T + t) * k + k - 1) * C, count: C) } }
+                if !accumulate {
+                    for t in 0..<T {
+                        (ds.p + (b * T + t) * C).update(from: cs.p + ((b * T + t) * k + k - 1) * C, count: C)
+                    }
+                }
                 for t in 0..<T {
                     let n = b * T + t
                     for j in 0..<(accumulate ? k : k - 1) {
@@ -123,8 +133,9 @@ public enum LayerNorm {
         let os = SendablePtr(out), ms = SendablePtr(mean), rs = SendablePtr(rstd)
         let xs = SendablePtr(UnsafeMutablePointer(mutating: x))
         Kernels.parallelRanges(N, costPerItem: 4 * C) { lo, hi in
-            ck_layernorm_forward(os.p + lo * C, ms.p + lo, rs.p + lo, xs.p + lo * C, gamma, beta, hi - lo, C, eps,
-                                 relu ? 1 : 0)
+            ck_layernorm_forward(
+                os.p + lo * C, ms.p + lo, rs.p + lo, xs.p + lo * C, gamma, beta, hi - lo, C, eps,
+                relu ? 1 : 0)
         }
     }
 
@@ -153,9 +164,10 @@ public enum LayerNorm {
             for s in lo..<hi {
                 let r0 = s * slab, rows = min(slab, N - r0)
                 let mine = ps.p + s * parts * C
-                ck_layernorm_backward(ds.p + r0 * C, mine, mine + C, parts == 3 ? mine + 2 * C : nil, gs.p + r0 * C,
-                                      os.p + r0 * C, xs.p + r0 * C, m.p + r0, r.p + r0, ga.p, rows, C,
-                                      relu ? 1 : 0, accumulate ? 1 : 0)
+                ck_layernorm_backward(
+                    ds.p + r0 * C, mine, mine + C, parts == 3 ? mine + 2 * C : nil, gs.p + r0 * C,
+                    os.p + r0 * C, xs.p + r0 * C, m.p + r0, r.p + r0, ga.p, rows, C,
+                    relu ? 1 : 0, accumulate ? 1 : 0)
             }
         }
         for s in 0..<slabs {
@@ -169,7 +181,9 @@ public enum LayerNorm {
 /// Fully connected layer y = x · W (+ b).
 public enum Linear {
     /// - Parameters: out (N, O); x (N, C); w (C, O); bias (O) or nil.
-    public static func forward(out: FloatPtr, x: ConstFloatPtr, w: ConstFloatPtr, bias: ConstFloatPtr?, N: Int, C: Int, O: Int) {
+    public static func forward(
+        out: FloatPtr, x: ConstFloatPtr, w: ConstFloatPtr, bias: ConstFloatPtr?, N: Int, C: Int, O: Int
+    ) {
         if let bias {
             for n in 0..<N { (out + n * O).update(from: bias, count: O) }
             BLAS.gemm(m: N, n: O, k: C, a: x, b: w, beta: 1, c: out)
@@ -198,7 +212,9 @@ public enum Activation {
         Kernels.reluBackward(dx, dout, out, n)
     }
     /// out (n) = a + b.
-    public static func residualForward(out: FloatPtr, a: ConstFloatPtr, b: ConstFloatPtr, n: Int) { Kernels.add(out, a, b, n) }
+    public static func residualForward(out: FloatPtr, a: ConstFloatPtr, b: ConstFloatPtr, n: Int) {
+        Kernels.add(out, a, b, n)
+    }
     /// da += dout, db += dout.
     public static func residualBackward(da: FloatPtr, db: FloatPtr, dout: ConstFloatPtr, n: Int) {
         Kernels.addInPlace(da, dout, n)

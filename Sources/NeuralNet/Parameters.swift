@@ -73,7 +73,8 @@ public final class ParameterSet {
     }
 
     @discardableResult
-    public func declare(_ name: String, _ shape: [Int], _ group: ParameterGroup, _ initializer: Initializer) -> ParamRef {
+    public func declare(_ name: String, _ shape: [Int], _ group: ParameterGroup, _ initializer: Initializer) -> ParamRef
+    {
         declare(ParameterSpec(name: name, shape: shape, group: group, initializer: initializer))
     }
 

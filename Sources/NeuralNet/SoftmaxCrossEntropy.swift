@@ -80,10 +80,12 @@ public enum SoftmaxCrossEntropy {
             let rows = min(chunk, N - start)
             let xc = x + start * D
             Linear.forward(out: scratch, x: xc, w: w, bias: bias, N: rows, C: D, O: V)
-            total += forwardBackwardInPlace(losses: lossScratch, logits: scratch, targets: targets + start, N: rows,
-                                            V: V, maskPadding: maskPadding, scale: scale)
-            Linear.backward(dx: dx.map { $0 + start * D }, dw: dw, dbias: dbias, dout: scratch, x: xc, w: w,
-                            N: rows, C: D, O: V)
+            total += forwardBackwardInPlace(
+                losses: lossScratch, logits: scratch, targets: targets + start, N: rows,
+                V: V, maskPadding: maskPadding, scale: scale)
+            Linear.backward(
+                dx: dx.map { $0 + start * D }, dw: dw, dbias: dbias, dout: scratch, x: xc, w: w,
+                N: rows, C: D, O: V)
             start += rows
         }
         return total

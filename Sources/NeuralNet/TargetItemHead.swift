@@ -31,8 +31,10 @@ public final class TargetItemHead {
     /// Adds its gradient divided by `divisor` (the batch's pair count: the loss is a mean) into w, b and, when
     /// given, into du (dim floats); returns the undivided loss sum.
     @discardableResult
-    public func lossForwardBackward(u: UnsafePointer<Float>, items list: [Int32], divisor: Float,
-                                    du: UnsafeMutablePointer<Float>?) -> Double {
+    public func lossForwardBackward(
+        u: UnsafePointer<Float>, items list: [Int32], divisor: Float,
+        du: UnsafeMutablePointer<Float>?
+    ) -> Double {
         let dw = parameters.grad(w), db = parameters.grad(b), wv = parameters.value(w)
         var loss = 0.0
         for (j, item) in list.enumerated() {

@@ -48,13 +48,16 @@ public final class CacheLock: @unchecked Sendable {
     ///   - staleAfter: a lock without heartbeat for this long is considered abandoned.
     ///   - waiting: called once, with the current owner, if the lock is busy.
     ///   - warn: called when an abandoned lock is broken.
-    public static func acquire(_ path: URL, staleAfter: TimeInterval,
-                               waiting: (LockOwner) -> Void = { _ in },
-                               warn: (String) -> Void = { _ in }) throws -> CacheLock {
+    public static func acquire(
+        _ path: URL, staleAfter: TimeInterval,
+        waiting: (LockOwner) -> Void = { _ in },
+        warn: (String) -> Void = { _ in }
+    ) throws -> CacheLock {
         let fm = FileManager.default
         try fm.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let me = LockOwner(pid: getpid(), host: HostFacts.host, heartbeat: Date().timeIntervalSince1970,
-                           started: ISOTime.string(Date()), token: UUID().uuidString)
+        let me = LockOwner(
+            pid: getpid(), host: HostFacts.host, heartbeat: Date().timeIntervalSince1970,
+            started: ISOTime.string(Date()), token: UUID().uuidString)
         var toldWaiting = false
         var pause = 0.02
         while true {

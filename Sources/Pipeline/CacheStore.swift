@@ -29,9 +29,11 @@ public struct CacheStore: Sendable {
     }
 
     /// `option` if given, else the client's `environmentVariable`, else `.cache` under the working directory.
-    public static func resolveRoot(option: String?, environmentVariable: String,
-                                   environment: [String: String] = ProcessInfo.processInfo.environment,
-                                   cwd: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) -> URL {
+    public static func resolveRoot(
+        option: String?, environmentVariable: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        cwd: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    ) -> URL {
         let path = option ?? environment[environmentVariable].flatMap { $0.isEmpty ? nil : $0 } ?? ".cache"
         if path.hasPrefix("/") { return URL(fileURLWithPath: path).standardizedFileURL }
         return cwd.appendingPathComponent(path).standardizedFileURL
@@ -39,7 +41,9 @@ public struct CacheStore: Sendable {
 
     // MARK: - Paths
 
-    public func entry(kind: String, key: String) -> URL { root.appendingPathComponent(kind).appendingPathComponent(key) }
+    public func entry(kind: String, key: String) -> URL {
+        root.appendingPathComponent(kind).appendingPathComponent(key)
+    }
     public func outputs(kind: String, key: String) -> URL { entry(kind: kind, key: key).appendingPathComponent("out") }
     public func work(kind: String, key: String) -> URL {
         root.appendingPathComponent("_work").appendingPathComponent(kind).appendingPathComponent(key)
@@ -59,7 +63,8 @@ public struct CacheStore: Sendable {
         var out = ""
         for b in id.raw.utf8 {
             let c = Character(Unicode.Scalar(b))
-            if c.isASCII && (c.isLetter || c.isNumber || c == "-" || c == "_" || c == ".") && !(out.isEmpty && c == ".") {
+            if c.isASCII && (c.isLetter || c.isNumber || c == "-" || c == "_" || c == ".") && !(out.isEmpty && c == ".")
+            {
                 out.append(c)
             } else {
                 out += String(format: "%%%02X", b)
@@ -73,7 +78,9 @@ public struct CacheStore: Sendable {
 
     /// Whether the root holds the CACHEDIR.TAG this pipeline writes (what `clean` requires before deleting).
     public var isTaggedAsOurs: Bool {
-        guard let text = try? String(contentsOf: root.appendingPathComponent("CACHEDIR.TAG"), encoding: .utf8) else { return false }
+        guard let text = try? String(contentsOf: root.appendingPathComponent("CACHEDIR.TAG"), encoding: .utf8) else {
+            return false
+        }
         return text.hasPrefix(CacheStore.tagSignature) && text.contains(CacheStore.tagOwner)
     }
 
@@ -104,7 +111,8 @@ public struct CacheStore: Sendable {
     /// the consumer `readsMeasurements`.
     public func exposedHash(of input: StageID, outputHash: String, key: String?, for consumer: any Stage) -> String {
         guard consumer.readsMeasurements, let key, case .valid(let m) = check(kind: input.kind, key: key),
-              let measured = m.measurements, !measured.isEmpty else { return outputHash }
+            let measured = m.measurements, !measured.isEmpty
+        else { return outputHash }
         let text = measured.keys.sorted().map { "\($0)=\(measured[$0]!)" }.joined(separator: ",")
         return ContentHash.combined(["outputs": outputHash, "measurements": SHA256.hex(text)])
     }
@@ -114,7 +122,7 @@ public struct CacheStore: Sendable {
         let fm = FileManager.default
         guard fm.fileExists(atPath: dir.path) else { return .missing }
         guard let data = try? Data(contentsOf: dir.appendingPathComponent("manifest.json")),
-              let m = try? JSONDecoder().decode(Manifest.self, from: data)
+            let m = try? JSONDecoder().decode(Manifest.self, from: data)
         else { return .damaged("manifest.json missing or unreadable") }
         if m.key != key { return .damaged("manifest.json belongs to key \(m.key)") }
         let out = dir.appendingPathComponent("out")
@@ -139,7 +147,8 @@ public struct CacheStore: Sendable {
     /// A fresh temporary folder for writing an entry of `key`.
     func makeTemporary(kind: String, key: String) throws -> URL {
         let dir = root.appendingPathComponent(kind).appendingPathComponent(".tmp-\(key)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("out"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent("out"), withIntermediateDirectories: true)
         return dir
     }
 
@@ -147,7 +156,8 @@ public struct CacheStore: Sendable {
     func sweepTemporaries(kind: String, key: String) {
         let dir = root.appendingPathComponent(kind)
         let prefix = ".tmp-\(key)-"
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where name.hasPrefix(prefix) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where name.hasPrefix(prefix)
+        {
             try? FileManager.default.removeItem(at: dir.appendingPathComponent(name))
         }
     }
@@ -157,7 +167,8 @@ public struct CacheStore: Sendable {
         let target = entry(kind: kind, key: key)
         if FileManager.default.fileExists(atPath: target.path) { try CacheStore.removeAtomically(target) }
         guard rename(temporary.path, target.path) == 0 else {
-            throw PipelineError.message("cannot move \(temporary.path) to \(target.path): \(String(cString: strerror(errno)))")
+            throw PipelineError.message(
+                "cannot move \(temporary.path) to \(target.path): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -178,7 +189,8 @@ public struct CacheStore: Sendable {
 
     /// Writes through a temporary sibling and a rename, so readers see the old or the new file, never a mix.
     public static func atomicWrite(_ data: Data, to url: URL) throws {
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(UUID().uuidString)")
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent).tmp-\(UUID().uuidString)")
         do { try writeFile(data, to: tmp) } catch {
             try? FileManager.default.removeItem(at: tmp)
             throw error
@@ -213,7 +225,8 @@ public struct CacheStore: Sendable {
 
     /// Renames a folder aside first, so a half-deleted entry never sits at its real name.
     static func removeAtomically(_ url: URL) throws {
-        let aside = url.deletingLastPathComponent().appendingPathComponent(".trash-\(url.lastPathComponent)-\(UUID().uuidString)")
+        let aside = url.deletingLastPathComponent().appendingPathComponent(
+            ".trash-\(url.lastPathComponent)-\(UUID().uuidString)")
         guard rename(url.path, aside.path) == 0 else {
             if errno == ENOENT { return }
             throw PipelineError.message("cannot remove \(url.path): \(String(cString: strerror(errno)))")

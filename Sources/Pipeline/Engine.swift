@@ -65,8 +65,10 @@ public struct RunOptions: Sendable {
     /// Where `publishes` files are copied; nil publishes nothing.
     public var outputRoot: URL?
 
-    public init(jobs: Int = 1, threads: Int = ProcessInfo.processInfo.activeProcessorCount, force: Bool = false,
-                downstream: Bool = false, outputRoot: URL? = nil) {
+    public init(
+        jobs: Int = 1, threads: Int = ProcessInfo.processInfo.activeProcessorCount, force: Bool = false,
+        downstream: Bool = false, outputRoot: URL? = nil
+    ) {
         self.jobs = max(1, jobs)
         self.threads = max(1, threads)
         self.force = force
@@ -89,10 +91,22 @@ public struct RunSummary: Sendable {
     public var outcomes: [(id: StageID, outcome: StageOutcome)]
     public var warnings: [String]
 
-    public var ran: [StageID] { outcomes.filter { if case .ran = $0.outcome { return true }; return false }.map(\.id) }
+    public var ran: [StageID] {
+        outcomes.filter {
+            if case .ran = $0.outcome { return true }; return false
+        }.map(\.id)
+    }
     public var cached: [StageID] { outcomes.filter { $0.outcome == .cached }.map(\.id) }
-    public var failed: [StageID] { outcomes.filter { if case .failed = $0.outcome { return true }; return false }.map(\.id) }
-    public var skipped: [StageID] { outcomes.filter { if case .skipped = $0.outcome { return true }; return false }.map(\.id) }
+    public var failed: [StageID] {
+        outcomes.filter {
+            if case .failed = $0.outcome { return true }; return false
+        }.map(\.id)
+    }
+    public var skipped: [StageID] {
+        outcomes.filter {
+            if case .skipped = $0.outcome { return true }; return false
+        }.map(\.id)
+    }
     public var succeeded: Bool { failed.isEmpty && skipped.isEmpty }
 
     /// "3 ran, 2 cached, 0 failed, 0 skipped", or the explicit nothing-to-do line.
@@ -133,8 +147,9 @@ public struct Engine {
         var out: [StageStatus] = []
         for s in graph.ordered {
             let record = store.readIndex(s.id)
-            var st = StageStatus(id: s.id, state: .missing, reasons: [], waitingFor: [], key: nil, outputHash: nil,
-                                 lastSeconds: record?.seconds)
+            var st = StageStatus(
+                id: s.id, state: .missing, reasons: [], waitingFor: [], key: nil, outputHash: nil,
+                lastSeconds: record?.seconds)
             let waiting = Array(Set(s.inputs).filter { known[$0] == nil }).sorted()
             // Unknown input hashes are taken from the last run, so the diff shows only this stage's own changes.
             var hashes: [StageID: String] = [:]
@@ -154,7 +169,11 @@ public struct Engine {
             if !waiting.isEmpty {
                 st.waitingFor = waiting
                 st.state = record == nil ? .missing : .stale
-                if let r = record { st.reasons = material.differences(from: r.material) } else { st.reasons = ["never run"] }
+                if let r = record {
+                    st.reasons = material.differences(from: r.material)
+                } else {
+                    st.reasons = ["never run"]
+                }
                 out.append(st)
                 continue
             }
@@ -211,14 +230,16 @@ public struct Engine {
             } else if st.state != .fresh {
                 if st.reasons.isEmpty && st.state == .stale {
                     let names = st.waitingFor.map(\.raw).joined(separator: ", ")
-                    item = PlanItem(id: id, reason: "if \(names) change their outputs", certain: false,
-                                    estimatedSeconds: st.lastSeconds)
+                    item = PlanItem(
+                        id: id, reason: "if \(names) change their outputs", certain: false,
+                        estimatedSeconds: st.lastSeconds)
                 } else {
                     item = PlanItem(id: id, reason: st.summary, certain: true, estimatedSeconds: st.lastSeconds)
                 }
             } else if !upstreamRuns.isEmpty {
-                item = PlanItem(id: id, reason: "if \(upstreamRuns.map(\.raw).joined(separator: ", ")) change their outputs",
-                                certain: false, estimatedSeconds: st.lastSeconds)
+                item = PlanItem(
+                    id: id, reason: "if \(upstreamRuns.map(\.raw).joined(separator: ", ")) change their outputs",
+                    certain: false, estimatedSeconds: st.lastSeconds)
             }
             if let i = item {
                 runs[id] = i.certain
@@ -293,7 +314,9 @@ public struct Engine {
         // only a folder carrying the tag `prepare()` writes is ours to empty.
         let contents = (try? fm.contentsOfDirectory(atPath: store.root.path)) ?? []
         if !contents.isEmpty && !store.isTaggedAsOurs {
-            throw PipelineError.message("\(store.root.path) is not a pipeline cache (no CACHEDIR.TAG written by this pipeline); refusing to clean it; check the cache folder given")
+            throw PipelineError.message(
+                "\(store.root.path) is not a pipeline cache (no CACHEDIR.TAG written by this pipeline); refusing to clean it; check the cache folder given"
+            )
         }
         var keep: Set<String> = []
         if keepResults {
@@ -340,7 +363,9 @@ public struct Engine {
         for kind in ((try? fm.contentsOfDirectory(atPath: work.path)) ?? []).sorted() {
             let kindDir = work.appendingPathComponent(kind)
             for key in ((try? fm.contentsOfDirectory(atPath: kindDir.path)) ?? []).sorted() where isKey(key) {
-                if !keep.contains(key) && !held(store.lock(kind: kind, key: key)) { remove(kindDir.appendingPathComponent(key)) }
+                if !keep.contains(key) && !held(store.lock(kind: kind, key: key)) {
+                    remove(kindDir.appendingPathComponent(key))
+                }
             }
         }
         let logs = store.root.appendingPathComponent("_logs")

@@ -53,8 +53,10 @@ public enum HostFacts {
     /// The machine as ordered "key: value" lines for a report's environment block.
     public static var machine: [(key: String, value: String)] {
         let info = ProcessInfo.processInfo
-        return [("CPU", cpuModel), ("logical cores", String(info.activeProcessorCount)),
-                ("memory", String(format: "%.1f GiB", Double(info.physicalMemory) / 1_073_741_824)),
-                ("OS", info.operatingSystemVersionString), ("Swift", swiftVersion)]
+        return [
+            ("CPU", cpuModel), ("logical cores", String(info.activeProcessorCount)),
+            ("memory", String(format: "%.1f GiB", Double(info.physicalMemory) / 1_073_741_824)),
+            ("OS", info.operatingSystemVersionString), ("Swift", swiftVersion)
+        ]
     }
 }

@@ -43,7 +43,7 @@ public struct KeyMaterial: Codable, Equatable, Sendable {
             "version": .number(Double(version)),
             "parameters": parameters,
             "inputs": .array(inputs.map { .object(["id": .string($0.id.raw), "outputHash": .string($0.outputHash)]) }),
-            "files": .array(files.map { .object(["name": .string($0.name), "sha256": .string($0.sha256)]) }),
+            "files": .array(files.map { .object(["name": .string($0.name), "sha256": .string($0.sha256)]) })
         ])
         return value.canonicalString
     }
@@ -67,8 +67,9 @@ public struct KeyMaterial: Codable, Equatable, Sendable {
             }
             files.append(File(name: url.lastPathComponent, sha256: try ContentHash.of(url)))
         }
-        return KeyMaterial(id: stage.id, version: stage.version, parameters: stage.parameters,
-                           inputs: inputs, files: files)
+        return KeyMaterial(
+            id: stage.id, version: stage.version, parameters: stage.parameters,
+            inputs: inputs, files: files)
     }
 
     /// Human-readable reasons why `self` differs from an earlier material (empty when equal).

@@ -30,7 +30,8 @@ public func describeError(_ error: Error) -> String {
         case .fileWriteVolumeReadOnly: cause = String(cString: strerror(EROFS))
         case .fileWriteFileExists: cause = String(cString: strerror(EEXIST))
         case .fileReadTooLarge: cause = "file too large"
-        case .fileReadCorruptFile, .fileReadInapplicableStringEncoding: cause = "not readable as expected (corrupt or wrong encoding)"
+        case .fileReadCorruptFile, .fileReadInapplicableStringEncoding:
+            cause = "not readable as expected (corrupt or wrong encoding)"
         default:
             // swift-corelibs-foundation often drops the errno (a bare Code=512); find the reason on disk instead.
             cause = path.flatMap(probableCause) ?? "unknown cause (Foundation error \(ns.code))"
@@ -56,7 +57,8 @@ public func checkOutputFolder(_ root: URL) throws {
     let probe = root.appendingPathComponent(".pipeline-write-test-\(getpid())-\(UUID().uuidString)")
     let fd = open(probe.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
     if fd < 0 {
-        throw PipelineError.message("output folder \(root.path) (--out) is not writable: \(String(cString: strerror(errno)))")
+        throw PipelineError.message(
+            "output folder \(root.path) (--out) is not writable: \(String(cString: strerror(errno)))")
     }
     close(fd)
     unlink(probe.path)
@@ -70,7 +72,8 @@ func posixReason(_ error: Error) -> String {
     }
     if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
     if let path = (ns.userInfo[NSFilePathErrorKey] as? String) ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path,
-       let cause = probableCause(path) {
+        let cause = probableCause(path)
+    {
         return cause
     }
     return describeError(error)
@@ -85,7 +88,9 @@ public func probableCause(_ path: String) -> String? {
     var current = ""
     var existing = "/"
     for c in components {
-        current = current.isEmpty || current == "/" ? (current + c).replacingOccurrences(of: "//", with: "/") : current + "/" + c
+        current =
+            current.isEmpty || current == "/"
+            ? (current + c).replacingOccurrences(of: "//", with: "/") : current + "/" + c
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: current, isDirectory: &isDirectory) else { break }
         if !isDirectory.boolValue { return "\(String(cString: strerror(ENOTDIR))) (\(current) is a file)" }

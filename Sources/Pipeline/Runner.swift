@@ -64,8 +64,9 @@ extension Engine {
                             }
                             keys[id] = state.keys[id]
                         }
-                        let job = Job(stage: s, inputHashes: hashes, inputKeys: keys,
-                                      forced: options.force && targets.contains(s.id), threads: threads, quiet: quiet)
+                        let job = Job(
+                            stage: s, inputHashes: hashes, inputKeys: keys,
+                            forced: options.force && targets.contains(s.id), threads: threads, quiet: quiet)
                         let t = Thread {
                             let result = self.execute(job, options: options, board: board, warn: warn)
                             cond.lock()
@@ -99,8 +100,10 @@ extension Engine {
 
     /// Reuses a valid entry, else takes the key's lock, runs the stage into a temporary entry, checks its outputs
     /// and commits it.
-    private func execute(_ job: Job, options: RunOptions, board: ProgressBoard,
-                         warn: @escaping (String) -> Void) -> StageResult {
+    private func execute(
+        _ job: Job, options: RunOptions, board: ProgressBoard,
+        warn: @escaping (String) -> Void
+    ) -> StageResult {
         let s = job.stage
         do {
             let material = try KeyMaterial.of(s, inputHashes: job.inputHashes)
@@ -121,8 +124,9 @@ extension Engine {
                 return try reuse(s, manifest: m, options: options, board: board, note: " (written by another run)")
             }
             let (temp, manifest) = try produce(job, material: material, board: board)
-            return try commit(s, temporary: temp, manifest: manifest, replaced: replaced, options: options,
-                              board: board, warn: warn)
+            return try commit(
+                s, temporary: temp, manifest: manifest, replaced: replaced, options: options,
+                board: board, warn: warn)
         } catch {
             let log = (error as? StageFailure)?.log
             let message = (error as? StageFailure)?.message ?? describeError(error)
@@ -132,8 +136,10 @@ extension Engine {
     }
 
     /// The valid entry under `key`, if any. A damaged one is reported once; under the lock it is then removed.
-    private func cachedEntry(_ s: any Stage, key: String, underLock: Bool, warned: inout Bool,
-                             warn: (String) -> Void) throws -> Manifest? {
+    private func cachedEntry(
+        _ s: any Stage, key: String, underLock: Bool, warned: inout Bool,
+        warn: (String) -> Void
+    ) throws -> Manifest? {
         switch store.check(kind: s.kind, key: key) {
         case .valid(let m): return m
         case .damaged(let why):
@@ -176,17 +182,20 @@ extension Engine {
             try s.run(context)
             let end = Date()
             let outputs = try declaredOutputs(s, in: out)
-            let outputHash = ContentHash.combined(Dictionary(uniqueKeysWithValues: outputs.map { ($0.name, $0.sha256) }))
+            let outputHash = ContentHash.combined(
+                Dictionary(uniqueKeysWithValues: outputs.map { ($0.name, $0.sha256) }))
             let seconds = end.timeIntervalSince(start)
-            let manifest = Manifest(id: s.id, key: key, material: material, outputs: outputs, outputHash: outputHash,
-                                    gitCommit: HostFacts.gitCommit, host: HostFacts.host, pid: getpid(),
-                                    start: ISOTime.string(start), end: ISOTime.string(end), seconds: seconds,
-                                    threads: job.threads,
-                                    measurements: context.measurements.isEmpty ? nil : context.measurements)
+            let manifest = Manifest(
+                id: s.id, key: key, material: material, outputs: outputs, outputHash: outputHash,
+                gitCommit: HostFacts.gitCommit, host: HostFacts.host, pid: getpid(),
+                start: ISOTime.string(start), end: ISOTime.string(end), seconds: seconds,
+                threads: job.threads,
+                measurements: context.measurements.isEmpty ? nil : context.measurements)
             log.write(String(format: "done in %.3f s, output hash %@", seconds, outputHash))
             log.close()
             do {
-                try CacheStore.writeFile(Manifest.encoder().encode(manifest), to: temp.appendingPathComponent("manifest.json"))
+                try CacheStore.writeFile(
+                    Manifest.encoder().encode(manifest), to: temp.appendingPathComponent("manifest.json"))
             } catch {
                 try? fm.removeItem(at: temp)
                 throw StageFailure(message: "could not store the entry: \(describeError(error))", log: nil)
@@ -212,7 +221,9 @@ extension Engine {
         let written = Set(try FileManager.default.contentsOfDirectory(atPath: out.path))
         let declared = Set(s.outputs)
         let missing = declared.subtracting(written).sorted()
-        if !missing.isEmpty { throw PipelineError.message("did not write declared output(s) \(missing.joined(separator: ", "))") }
+        if !missing.isEmpty {
+            throw PipelineError.message("did not write declared output(s) \(missing.joined(separator: ", "))")
+        }
         let extra = written.subtracting(declared).sorted()
         if !extra.isEmpty { throw PipelineError.message("wrote undeclared output(s) \(extra.joined(separator: ", "))") }
         return try declared.sorted().map { name in
@@ -222,8 +233,10 @@ extension Engine {
     }
 
     /// Renames the temporary entry into place, then records and publishes it.
-    private func commit(_ s: any Stage, temporary temp: URL, manifest: Manifest, replaced: String?,
-                        options: RunOptions, board: ProgressBoard, warn: (String) -> Void) throws -> StageResult {
+    private func commit(
+        _ s: any Stage, temporary temp: URL, manifest: Manifest, replaced: String?,
+        options: RunOptions, board: ProgressBoard, warn: (String) -> Void
+    ) throws -> StageResult {
         let fm = FileManager.default
         do {
             try store.commit(temporary: temp, kind: s.kind, key: manifest.key)
@@ -243,8 +256,10 @@ extension Engine {
         return StageResult(outcome: .ran(seconds: manifest.seconds), outputHash: manifest.outputHash, key: manifest.key)
     }
 
-    private func reuse(_ s: any Stage, manifest: Manifest, options: RunOptions, board: ProgressBoard,
-                       note: String) throws -> StageResult {
+    private func reuse(
+        _ s: any Stage, manifest: Manifest, options: RunOptions, board: ProgressBoard,
+        note: String
+    ) throws -> StageResult {
         let previous = store.readIndex(s.id)
         try record(s, manifest: manifest, options: options)
         if let p = previous, p.key != manifest.key {
@@ -260,9 +275,11 @@ extension Engine {
         // Unchanged pointers are not rewritten: a warm run over hundreds of stages then writes nothing.
         let current = store.readIndex(s.id)
         if current?.key != manifest.key || current?.outputHash != manifest.outputHash {
-            try store.writeIndex(IndexRecord(id: s.id, key: manifest.key, material: manifest.material,
-                                             outputHash: manifest.outputHash, seconds: manifest.seconds,
-                                             time: ISOTime.string(Date())))
+            try store.writeIndex(
+                IndexRecord(
+                    id: s.id, key: manifest.key, material: manifest.material,
+                    outputHash: manifest.outputHash, seconds: manifest.seconds,
+                    time: ISOTime.string(Date())))
         }
         guard let root = options.outputRoot else { return }
         let out = store.outputs(kind: s.kind, key: manifest.key)
@@ -336,7 +353,8 @@ enum Publisher {
         for name in (try? fm.contentsOfDirectory(atPath: folder.path)) ?? [] where name.hasPrefix(prefix) {
             let url = folder.appendingPathComponent(name)
             if url != tmp, let m = (try? fm.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date,
-               Date().timeIntervalSince(m) > 3600 {
+                Date().timeIntervalSince(m) > 3600
+            {
                 try? fm.removeItem(at: url)
             }
         }

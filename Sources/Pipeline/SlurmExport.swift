@@ -74,8 +74,10 @@ extension Engine {
     ///
     /// Stages fresh in the cache now are left out; every other needed stage gets one job depending on the jobs of
     /// its non-fresh inputs, so the jobs' `afterok` graph is the DAG restricted to what must run.
-    public func slurmPlan(_ patterns: [String]?, downstream: Bool = false, policy: SlurmResourcePolicy,
-                          command: (StageID, SlurmResources) -> [String]) throws -> SlurmPlan {
+    public func slurmPlan(
+        _ patterns: [String]?, downstream: Bool = false, policy: SlurmResourcePolicy,
+        command: (StageID, SlurmResources) -> [String]
+    ) throws -> SlurmPlan {
         let targets = try self.targets(patterns, downstream: downstream)
         let needed = targets.union(graph.upstream(of: targets))
         var state: [StageID: StageStatus.State] = [:]
@@ -88,7 +90,9 @@ extension Engine {
                 continue
             }
             let s = graph.stage(id)!
-            let after = Array(Set(s.inputs.filter { state[$0] != .fresh })).sorted { graph.position($0)! < graph.position($1)! }
+            let after = Array(Set(s.inputs.filter { state[$0] != .fresh })).sorted {
+                graph.position($0)! < graph.position($1)!
+            }
             let r = policy.resources(for: s)
             jobs.append(SlurmJob(id: id, after: after, resources: r, command: command(id, r)))
         }
@@ -110,8 +114,10 @@ public enum SlurmScript {
         /// Comment lines for the header (what was exported, from where).
         public var comment: [String]
 
-        public init(logDirectory: URL, workingDirectory: URL, partition: String? = nil, extraOptions: [String] = [],
-                    comment: [String] = []) {
+        public init(
+            logDirectory: URL, workingDirectory: URL, partition: String? = nil, extraOptions: [String] = [],
+            comment: [String] = []
+        ) {
             self.logDirectory = logDirectory
             self.workingDirectory = workingDirectory
             self.partition = partition
@@ -154,12 +160,14 @@ public enum SlurmScript {
             "  echo \"$id $stage\"",
             "  REPLY=$id",
             "}",
-            "",
+            ""
         ]
         for j in jobs {
-            var opts = ["--job-name=" + quote(j.id.raw),
-                        "--cpus-per-task=\(j.resources.cpus)",
-                        "--time=" + quote(j.resources.time)]
+            var opts = [
+                "--job-name=" + quote(j.id.raw),
+                "--cpus-per-task=\(j.resources.cpus)",
+                "--time=" + quote(j.resources.time)
+            ]
             if let m = j.resources.memory { opts.append("--mem=" + quote(m)) }
             if let p = options.partition { opts.append("--partition=" + quote(p)) }
             opts.append("--chdir=" + quote(options.workingDirectory.path))
@@ -170,7 +178,8 @@ public enum SlurmScript {
             }
             for o in options.extraOptions {
                 // `--name='value'` rather than `'--name=value'`: the same word to bash, easier to read.
-                if o.hasPrefix("--"), let eq = o.firstIndex(of: "="), o[..<eq].allSatisfy({ $0.isLetter || $0 == "-" }) {
+                if o.hasPrefix("--"), let eq = o.firstIndex(of: "="), o[..<eq].allSatisfy({ $0.isLetter || $0 == "-" })
+                {
                     opts.append(String(o[...eq]) + quote(String(o[o.index(after: eq)...])))
                 } else {
                     opts.append(quote(o))
@@ -204,7 +213,9 @@ public enum SlurmScript {
         func check(_ value: String, _ what: String) throws {
             if let c = value.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
                 let code = String(format: "U+%04X", c.value)
-                throw PipelineError.message("\(what) contains a control character (\(code)), which cannot be written safely into a Slurm script: \(value.debugDescription)")
+                throw PipelineError.message(
+                    "\(what) contains a control character (\(code)), which cannot be written safely into a Slurm script: \(value.debugDescription)"
+                )
             }
         }
         try check(options.logDirectory.path, "the log folder")
@@ -222,17 +233,20 @@ public enum SlurmScript {
 
     /// `<stage id with unsafe characters as _>.%j.out`; '%' is Slurm's pattern character, so none may remain.
     public static func logName(_ id: StageID) -> String {
-        let safe = String(id.raw.map { c -> Character in
-            c.isASCII && (c.isLetter || c.isNumber || c == "-" || c == "." || c == "_") ? c : "_"
-        })
+        let safe = String(
+            id.raw.map { c -> Character in
+                c.isASCII && (c.isLetter || c.isNumber || c == "-" || c == "." || c == "_") ? c : "_"
+            })
         return "\(safe).%j.out"
     }
 
     /// Single-quotes a word for bash unless it is plainly safe.
     public static func quote(_ s: String) -> String {
-        let plain = !s.isEmpty && s.allSatisfy { c in
-            c.isASCII && (c.isLetter || c.isNumber || "-_./=:,+@%".contains(c))
-        }
+        let plain =
+            !s.isEmpty
+            && s.allSatisfy { c in
+                c.isASCII && (c.isLetter || c.isNumber || "-_./=:,+@%".contains(c))
+            }
         return plain ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }
@@ -263,7 +277,9 @@ public enum SlurmOutput {
 
 /// Parses repeated `NAME=VALUE` options (`--source`, `--cpus-for`, …): neither side may be empty; a later
 /// assignment to a name replaces an earlier one. `example` shows the expected form in the error.
-public func parseAssignments(_ values: [String], flag: String, example: String = "NAME=VALUE") throws -> [String: String] {
+public func parseAssignments(
+    _ values: [String], flag: String, example: String = "NAME=VALUE"
+) throws -> [String: String] {
     var out: [String: String] = [:]
     for v in values {
         guard let eq = v.firstIndex(of: "="), eq != v.startIndex, v.index(after: eq) != v.endIndex else {

@@ -17,9 +17,11 @@ public final class StageContext: @unchecked Sendable {
     private var recorded: [String: Double] = [:]
     private var quietDepth = 0
 
-    public init(outputDirectory: URL, workDirectory: URL, threads: Int, inputDirectories: [StageID: URL],
-                progress: @escaping (String, Double?) -> Void = { _, _ in },
-                log: @escaping (String) -> Void = { _ in }, quiet: QuietGate? = nil) {
+    public init(
+        outputDirectory: URL, workDirectory: URL, threads: Int, inputDirectories: [StageID: URL],
+        progress: @escaping (String, Double?) -> Void = { _, _ in },
+        log: @escaping (String) -> Void = { _ in }, quiet: QuietGate? = nil
+    ) {
         self.quiet = quiet
         self.outputDirectory = outputDirectory
         self.workDirectory = workDirectory

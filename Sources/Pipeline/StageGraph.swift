@@ -21,7 +21,8 @@ public struct StageGraph {
             let kind = s.kind
             if kind.isEmpty || kind.hasPrefix("_") || kind.hasPrefix(".") || s.id.raw.contains("..") {
                 throw PipelineError.message(
-                    "stage id '\(s.id)': the kind (the part before the first '/') must be non-empty and not start with '_' or '.', and the id must not contain '..'")
+                    "stage id '\(s.id)': the kind (the part before the first '/') must be non-empty and not start with '_' or '.', and the id must not contain '..'"
+                )
             }
             try StageGraph.checkFiles(s)
             byID[s.id] = s

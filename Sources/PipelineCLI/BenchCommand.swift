@@ -15,7 +15,8 @@ struct BenchCommand: ParsableCommand {
             {"cases": [...]} (several); human-readable progress goes to stderr.
             """)
 
-    @Option(name: .customLong("case"), help: "Case to run (a, b, c or s); repeat or comma-separate. Default: a, b and c.")
+    @Option(
+        name: .customLong("case"), help: "Case to run (a, b, c or s); repeat or comma-separate. Default: a, b and c.")
     var cases: [String] = []
 
     @Flag(help: "Print the result as JSON on stdout.")

@@ -21,7 +21,10 @@ struct SlurmOptions: ParsableArguments {
     @Option(help: "CPUs per job for every stage (default: train, finetune, evaluate 2; others 1).")
     var cpus: Int?
 
-    @Option(help: "Time limit for every stage, e.g. 04:00:00 (default: train, finetune 24:00:00; evaluate 04:00:00; fetch 02:00:00; others 01:00:00).")
+    @Option(
+        help:
+            "Time limit for every stage, e.g. 04:00:00 (default: train, finetune 24:00:00; evaluate 04:00:00; fetch 02:00:00; others 01:00:00)."
+    )
     var time: String?
 
     @Option(help: "Memory per job for every stage, e.g. 8G (default: the partition's).")
@@ -42,7 +45,9 @@ struct SlurmOptions: ParsableArguments {
     @Option(help: "Folder for the jobs' output files (default: <cache-dir>/_slurm/logs).")
     var logDir: String?
 
-    @Option(name: .customLong("out"), help: "Output root every job publishes paper-tables/ and figures/ into (default: the working directory).")
+    @Option(
+        name: .customLong("out"),
+        help: "Output root every job publishes paper-tables/ and figures/ into (default: the working directory).")
     var out: String?
 
     @Option(help: "Seconds without heartbeat after which a job treats another run's lock as abandoned.")
@@ -58,7 +63,9 @@ struct SlurmOptions: ParsableArguments {
         p.defaultCPUsByKind = ["train": 2, "finetune": 2, "evaluate": 2]
         p.defaultTimeByKind = ["train": "24:00:00", "finetune": "24:00:00", "evaluate": "04:00:00", "fetch": "02:00:00"]
         for (kind, v) in try parseAssignments(cpusFor, flag: "--cpus-for", example: "KIND=VALUE (e.g. train=4)") {
-            guard let n = Int(v), n >= 1 else { throw ValidationError("--cpus-for \(kind)=\(v): CPUs must be a positive integer") }
+            guard let n = Int(v), n >= 1 else {
+                throw ValidationError("--cpus-for \(kind)=\(v): CPUs must be a positive integer")
+            }
             p.cpusByKind[kind] = n
         }
         p.timeByKind = try parseAssignments(timeFor, flag: "--time-for", example: "KIND=VALUE (e.g. train=4)")
@@ -73,22 +80,30 @@ func currentExecutable() -> String {
     let arg0 = CommandLine.arguments[0]
     if arg0.hasPrefix("/") { return arg0 }
     return Bundle.main.executableURL?.path
-        ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(arg0).standardizedFileURL.path
+        ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(arg0)
+        .standardizedFileURL.path
 }
 
 /// Builds the submission script for the selected stages; also returns what it contains.
-func slurmScript(_ global: GraphOptions, _ cacheOptions: CacheOptions, _ slurm: SlurmOptions) throws
-    -> (script: String, plan: SlurmPlan, cache: URL) {
+func slurmScript(
+    _ global: GraphOptions, _ cacheOptions: CacheOptions, _ slurm: SlurmOptions
+) throws
+    -> (script: String, plan: SlurmPlan, cache: URL)
+{
     let outputRoot = slurm.out.map(global.path) ?? global.cwd
     let engine = try global.engine(cacheOptions, outputRoot: outputRoot, staleLockAfter: slurm.staleLockAfter)
     let cache = engine.store.root
     let specDir = global.specDirectory
     let binary = currentExecutable()
     let sources = try global.sourceMap()
-    let plan = try engine.slurmPlan(slurm.stages.isEmpty ? nil : slurm.stages, downstream: slurm.downstream,
-                                    policy: try slurm.policy()) { id, resources in
-        var c = [binary, "run", id.raw, "--profile", global.profile, "--cache-dir", cache.path,
-                 "--spec-dir", specDir.path, "--out", outputRoot.path, "--stale-lock-after", "\(slurm.staleLockAfter)"]
+    let plan = try engine.slurmPlan(
+        slurm.stages.isEmpty ? nil : slurm.stages, downstream: slurm.downstream,
+        policy: try slurm.policy()
+    ) { id, resources in
+        var c = [
+            binary, "run", id.raw, "--profile", global.profile, "--cache-dir", cache.path,
+            "--spec-dir", specDir.path, "--out", outputRoot.path, "--stale-lock-after", "\(slurm.staleLockAfter)"
+        ]
         for name in sources.keys.sorted() { c += ["--source", "\(name)=\(sources[name]!.path)"] }
         return c
     }
@@ -101,7 +116,7 @@ func slurmScript(_ global: GraphOptions, _ cacheOptions: CacheOptions, _ slurm: 
             "Profile \(global.profile), \(selection); cache \(cache.path) (must be on a filesystem every node shares).",
             "One job per stage that was not fresh at export time (\(plan.fresh.count) fresh stage(s) left out), each",
             "`pipeline run <stage>` of \(binary) waiting (afterok) for its upstream jobs; do not rebuild that binary",
-            "while jobs are pending. Follow with `pipeline status --profile \(global.profile) --cache-dir \(cache.path)`.",
+            "while jobs are pending. Follow with `pipeline status --profile \(global.profile) --cache-dir \(cache.path)`."
         ])
     return (try SlurmScript.render(plan.jobs, options: options), plan, cache)
 }
@@ -115,14 +130,22 @@ struct Export: ParsableCommand {
 struct ExportSlurm: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slurm",
-        abstract: "Write a bash script that submits one Slurm job per non-fresh stage, wired with --dependency=afterok.",
+        abstract:
+            "Write a bash script that submits one Slurm job per non-fresh stage, wired with --dependency=afterok.",
         discussion: """
-            Each job runs `pipeline run <stage-id>` with this same binary and the same --profile, --cache-dir, --spec-dir, --out and --source. The cache folder must be shared by every node. Stages fresh in the cache at export time are left out, so export again after the cache changes. Job names are stage ids; the script prints "<job id> <stage id>" per job and, if an sbatch fails, cancels the jobs it already submitted. A failed job's dependants are cancelled by Slurm.
+            Each job runs `pipeline run <stage-id>` with this same binary and the same --profile, --cache-dir, \
+            --spec-dir, --out and --source. The cache folder must be shared by every node. Stages fresh in the cache \
+            at export time are left out, so export again after the cache changes. Job names are stage ids; the script \
+            prints "<job id> <stage id>" per job and, if an sbatch fails, cancels the jobs it already submitted. A \
+            failed job's dependants are cancelled by Slurm.
 
-            Resources per stage, highest precedence first: --cpus-for/--time-for/--mem-for of its kind, then --cpus/--time/--mem, then the stage's own preferred thread count (CPUs), then the defaults per kind (train, finetune: 2 CPUs, 24:00:00; evaluate: 2 CPUs, 04:00:00; fetch: 02:00:00), then 1 CPU, 01:00:00.
+            Resources per stage, highest precedence first: --cpus-for/--time-for/--mem-for of its kind, then \
+            --cpus/--time/--mem, then the stage's own preferred thread count (CPUs), then the defaults per kind \
+            (train, finetune: 2 CPUs, 24:00:00; evaluate: 2 CPUs, 04:00:00; fetch: 02:00:00), then 1 CPU, 01:00:00.
 
             Example:
-              pipeline export slurm --profile paper --cache-dir /shared/cache --partition cpu --cpus-for train=16 --mem-for train=32G --script submit.sh
+              pipeline export slurm --profile paper --cache-dir /shared/cache --partition cpu --cpus-for train=16 \
+              --mem-for train=32G --script submit.sh
               bash submit.sh
             """)
     @OptionGroup var global: GraphOptions
@@ -137,8 +160,9 @@ struct ExportSlurm: ParsableCommand {
             let url = global.path(s)
             try CacheStore.atomicWrite(Data(text.utf8), to: url)
             chmod(url.path, 0o755)
-            FileHandle.standardError.write(Data(
-                "wrote \(url.path): \(plan.jobs.count) job(s), \(plan.fresh.count) fresh stage(s) left out\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "wrote \(url.path): \(plan.jobs.count) job(s), \(plan.fresh.count) fresh stage(s) left out\n".utf8))
         } else {
             print(text, terminator: "")
         }
@@ -147,9 +171,12 @@ struct ExportSlurm: ParsableCommand {
 
 struct Submit: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export the Slurm script (as `export slurm`) and run it: sbatch every non-fresh stage, print job ids.",
+        abstract:
+            "Export the Slurm script (as `export slurm`) and run it: sbatch every non-fresh stage, print job ids.",
         discussion: """
-            Same options as `pipeline export slurm`. The script is kept in <cache-dir>/_slurm/. While jobs run, `pipeline status` shows progress from the shared cache. With --wait, polls squeue until every job has ended and fails unless all completed.
+            Same options as `pipeline export slurm`. The script is kept in <cache-dir>/_slurm/. While jobs run, \
+            `pipeline status` shows progress from the shared cache. With --wait, polls squeue until every job has \
+            ended and fails unless all completed.
             """)
     @OptionGroup var global: GraphOptions
     @OptionGroup var cache: CacheOptions
@@ -175,7 +202,9 @@ struct Submit: ParsableCommand {
         print(result.stdout, terminator: "")
         let jobs = SlurmOutput.submitted(result.stdout)
         guard result.status == 0, jobs.count == plan.jobs.count else {
-            throw PipelineError.message("submission script \(url.path) failed (exit \(result.status), \(jobs.count) of \(plan.jobs.count) jobs submitted)")
+            throw PipelineError.message(
+                "submission script \(url.path) failed (exit \(result.status), \(jobs.count) of \(plan.jobs.count) jobs submitted)"
+            )
         }
         print("submitted \(jobs.count) job(s) (\(plan.fresh.count) fresh stage(s) left out); script \(url.path)")
         print("follow: pipeline status --profile \(global.profile) --cache-dir \(cacheRoot.path)")
@@ -184,15 +213,21 @@ struct Submit: ParsableCommand {
 
     /// Polls squeue itself: `sbatch --wait` backs off to 32 s polls (see the Slurm notes).
     func waitFor(_ jobs: [(job: String, stage: StageID)]) throws {
-        let final: Set<String> = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL",
-                                  "PREEMPTED", "BOOT_FAIL", "DEADLINE"]
-        let neverStarts: Set<String> = ["PartitionConfig", "BadConstraints", "PartitionNodeLimit", "PartitionTimeLimit",
-                                        "DependencyNeverSatisfied", "InvalidAccount", "InvalidQOS"]
+        let final: Set<String> = [
+            "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL",
+            "PREEMPTED", "BOOT_FAIL", "DEADLINE"
+        ]
+        let neverStarts: Set<String> = [
+            "PartitionConfig", "BadConstraints", "PartitionNodeLimit", "PartitionTimeLimit",
+            "DependencyNeverSatisfied", "InvalidAccount", "InvalidQOS"
+        ]
         var ended: [String: String] = [:]
         let start = Date()
         while ended.count < jobs.count {
             let open = jobs.filter { ended[$0.job] == nil }
-            let r = try command(["squeue", "-h", "-t", "all", "-o", "%i %T %r", "-j", open.map(\.job).joined(separator: ",")])
+            let r = try command([
+                "squeue", "-h", "-t", "all", "-o", "%i %T %r", "-j", open.map(\.job).joined(separator: ",")
+            ])
             var seen: [String: String] = [:]
             var stuck: [String] = []
             for line in r.stdout.split(separator: "\n") {
@@ -201,13 +236,15 @@ struct Submit: ParsableCommand {
                 seen[String(f[0])] = String(f[1])
                 // Pending for a reason that no amount of waiting fixes (e.g. more CPUs than the partition has).
                 if f[1] == "PENDING", f.count >= 3, neverStarts.contains(String(f[2])),
-                   let j = open.first(where: { $0.job == f[0] }) {
+                    let j = open.first(where: { $0.job == f[0] })
+                {
                     stuck.append("\(j.job) \(j.stage) (\(f[2]))")
                 }
             }
             if !stuck.isEmpty {
-                print("\(stuck.count) job(s) can never start: \(stuck.joined(separator: ", ")); "
-                      + "they stay queued (scancel them, fix the resources, submit again)")
+                print(
+                    "\(stuck.count) job(s) can never start: \(stuck.joined(separator: ", ")); "
+                        + "they stay queued (scancel them, fix the resources, submit again)")
                 throw ExitCode.failure
             }
             for j in open {
@@ -215,15 +252,19 @@ struct Submit: ParsableCommand {
                 let state = seen[j.job].map { $0.split(separator: "+").first.map(String.init) ?? $0 } ?? "PURGED"
                 if final.contains(state) || state == "PURGED" {
                     ended[j.job] = state
-                    print(String(format: "%@ %@ %@ after %.0f s", j.job, state, j.stage.raw, Date().timeIntervalSince(start)))
+                    print(
+                        String(
+                            format: "%@ %@ %@ after %.0f s", j.job, state, j.stage.raw, Date().timeIntervalSince(start))
+                    )
                 }
             }
             if ended.count < jobs.count { Thread.sleep(forTimeInterval: poll) }
         }
         let bad = jobs.filter { ended[$0.job] != "COMPLETED" }
         if !bad.isEmpty {
-            print("\(bad.count) of \(jobs.count) job(s) did not complete: "
-                  + bad.map { "\($0.stage) (\(ended[$0.job]!))" }.joined(separator: ", "))
+            print(
+                "\(bad.count) of \(jobs.count) job(s) did not complete: "
+                    + bad.map { "\($0.stage) (\(ended[$0.job]!))" }.joined(separator: ", "))
             throw ExitCode.failure
         }
         print(String(format: "all %d job(s) completed in %.0f s", jobs.count, Date().timeIntervalSince(start)))

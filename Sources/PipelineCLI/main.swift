@@ -8,7 +8,7 @@ import Subprocess
 /// Every subcommand of `pipeline`; add new ones here (bench, export slurm, submit, …).
 let subcommands: [ParsableCommand.Type] = [
     All.self, Run.self, Status.self, Plan.self, Show.self, Dag.self, Tables.self, Figures.self, Clean.self,
-    BenchCommand.self, Export.self, Submit.self,
+    BenchCommand.self, Export.self, Submit.self
 ]
 
 /// The environment variable naming the cache folder when `--cache-dir` is not given.
@@ -72,7 +72,10 @@ struct GraphOptions: ParsableArguments {
     @Option(name: .customLong("source"), help: "A user-placed dataset file, NAME=FILE (repeatable).")
     var sources: [String] = []
 
-    @Option(help: "Fetch every download's file name from this base URL instead of its upstream host (default: $\(ExperimentOptions.mirrorEnvironmentVariable)); checksums still apply.")
+    @Option(
+        help:
+            "Fetch every download's file name from this base URL instead of its upstream host (default: $\(ExperimentOptions.mirrorEnvironmentVariable)); checksums still apply."
+    )
     var mirror: String?
 
     func validate() throws {
@@ -101,9 +104,10 @@ struct GraphOptions: ParsableArguments {
         let root = cache?.root ?? CacheStore.resolveRoot(option: nil, environmentVariable: cacheEnvironmentVariable)
         let store = CacheStore(root: root, staleLockAfter: staleLockAfter)
         do {
-            let options = ExperimentOptions(profile: profile, specDirectory: specDirectory,
-                                            outputRoot: outputRoot ?? cwd, sources: try sourceMap(),
-                                            mirror: try ExperimentOptions.resolveMirror(option: mirror))
+            let options = ExperimentOptions(
+                profile: profile, specDirectory: specDirectory,
+                outputRoot: outputRoot ?? cwd, sources: try sourceMap(),
+                mirror: try ExperimentOptions.resolveMirror(option: mirror))
             return try Engine(stages: try Paper.graph(options), store: store)
         } catch {
             throw UnbuildableGraph(description: describeError(error))
@@ -124,7 +128,8 @@ struct ExecutionOptions: ParsableArguments {
     @Option(name: [.short, .customLong("jobs")], help: "Stages to run at once (default: one per core).")
     var jobs = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(name: .customLong("out"), help: "Output root for paper-tables/ and figures/ (default: the working directory).")
+    @Option(
+        name: .customLong("out"), help: "Output root for paper-tables/ and figures/ (default: the working directory).")
     var out: String?
 
     @Option(help: "Seconds without heartbeat after which another run's lock is considered abandoned.")
@@ -181,8 +186,9 @@ func printPlan(_ items: [PlanItem], jobs: Int) {
     for (n, i) in items.enumerated() {
         let eta = i.estimatedSeconds.map { "~" + formatDuration($0) } ?? "?"
         let mark = i.certain ? "" : "maybe: "
-        print(String(format: "%3d. ", n + 1) + i.id.raw.padding(toLength: width, withPad: " ", startingAt: 0)
-              + "  \(eta.padding(toLength: 8, withPad: " ", startingAt: 0))  \(mark)\(i.reason)")
+        print(
+            String(format: "%3d. ", n + 1) + i.id.raw.padding(toLength: width, withPad: " ", startingAt: 0)
+                + "  \(eta.padding(toLength: 8, withPad: " ", startingAt: 0))  \(mark)\(i.reason)")
     }
 }
 
@@ -259,17 +265,22 @@ struct Status: ParsableCommand {
             return
         }
         if json {
-            return try printJSON(statuses.map {
-                Entry(id: $0.id.raw, state: "\($0.state)", reasons: $0.reasons, waitingFor: $0.waitingFor.map(\.raw),
-                      key: $0.key, outputHash: $0.outputHash, lastSeconds: $0.lastSeconds)
-            })
+            return try printJSON(
+                statuses.map {
+                    Entry(
+                        id: $0.id.raw, state: "\($0.state)", reasons: $0.reasons, waitingFor: $0.waitingFor.map(\.raw),
+                        key: $0.key, outputHash: $0.outputHash, lastSeconds: $0.lastSeconds)
+                })
         }
         let width = statuses.map(\.id.raw.count).max() ?? 0
         for s in statuses {
             var why = s.reasons
-            if !s.waitingFor.isEmpty { why.append("input \(s.waitingFor.map(\.raw).joined(separator: ", ")) not fresh") }
+            if !s.waitingFor.isEmpty {
+                why.append("input \(s.waitingFor.map(\.raw).joined(separator: ", ")) not fresh")
+            }
             let state = "\(s.state)".padding(toLength: 7, withPad: " ", startingAt: 0)
-            let line = "\(state)  \(s.id.raw.padding(toLength: width, withPad: " ", startingAt: 0))  \(why.joined(separator: "; "))"
+            let line =
+                "\(state)  \(s.id.raw.padding(toLength: width, withPad: " ", startingAt: 0))  \(why.joined(separator: "; "))"
             print(line.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
         }
         let fresh = statuses.count - notFresh
@@ -280,7 +291,8 @@ struct Status: ParsableCommand {
 
 struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show what `all` (or `run` with these stages) would execute, in order, with reasons and time estimates.")
+        abstract:
+            "Show what `all` (or `run` with these stages) would execute, in order, with reasons and time estimates.")
     @OptionGroup var graph: GraphOptions
     @OptionGroup var cache: CacheOptions
     @Argument(help: "Stage ids or globs (default: every stage).") var stages: [String] = []
@@ -302,9 +314,10 @@ struct Plan: ParsableCommand {
     func run() throws {
         let items = try graph.engine(cache).plan(stages.isEmpty ? nil : stages, force: force, downstream: downstream)
         if json {
-            return try printJSON(items.map {
-                Entry(id: $0.id.raw, reason: $0.reason, certain: $0.certain, estimatedSeconds: $0.estimatedSeconds)
-            })
+            return try printJSON(
+                items.map {
+                    Entry(id: $0.id.raw, reason: $0.reason, certain: $0.certain, estimatedSeconds: $0.estimatedSeconds)
+                })
         }
         printPlan(items, jobs: jobs)
     }
@@ -322,7 +335,8 @@ struct Show: ParsableCommand {
         let id = StageID(stage)
         guard let s = engine.graph.stage(id) else {
             let near = StageGraph.closeMatches(stage, among: engine.graph.ids.map(\.raw))
-            throw PipelineError.message("no stage \(stage)" + (near.isEmpty ? "" : "; did you mean \(near.joined(separator: ", "))?"))
+            throw PipelineError.message(
+                "no stage \(stage)" + (near.isEmpty ? "" : "; did you mean \(near.joined(separator: ", "))?"))
         }
         let status = engine.status().first { $0.id == id }!
         let store = engine.store
@@ -331,7 +345,9 @@ struct Show: ParsableCommand {
         // Without a current key (inputs not fresh) the last run's entry is the one worth showing.
         let last = store.readIndex(id)
         let key = status.key ?? last?.key
-        print("key       \(status.key ?? "unknown until inputs are fresh")" + (status.key == nil && key != nil ? " (last run: \(key!))" : ""))
+        print(
+            "key       \(status.key ?? "unknown until inputs are fresh")"
+                + (status.key == nil && key != nil ? " (last run: \(key!))" : ""))
         if let key {
             let entry = store.entry(kind: id.kind, key: key)
             print("entry     \(entry.path)")
@@ -342,7 +358,9 @@ struct Show: ParsableCommand {
                     print("measured  \(name) = \(value)")
                 }
                 for o in m.outputs {
-                    print("output    \(store.outputs(kind: id.kind, key: key).appendingPathComponent(o.name).path) (\(o.bytes) bytes, sha256 \(o.sha256.prefix(12)))")
+                    print(
+                        "output    \(store.outputs(kind: id.kind, key: key).appendingPathComponent(o.name).path) (\(o.bytes) bytes, sha256 \(o.sha256.prefix(12)))"
+                    )
                 }
             }
         }
@@ -398,14 +416,18 @@ struct Figures: ParsableCommand {
 struct Clean: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Prune the cache (never touches files outside it).",
-        discussion: "Without --keep-results every entry, work area and log goes; with it, the entries the current graph uses stay.")
+        discussion:
+            "Without --keep-results every entry, work area and log goes; with it, the entries the current graph uses stay."
+    )
     @OptionGroup var graph: GraphOptions
     @OptionGroup var cache: CacheOptions
     @Flag(help: "Keep the entries the current profile's graph uses.") var keepResults = false
 
     func run() throws {
         let r = try graph.engine(cache).clean(keepResults: keepResults)
-        print("removed \(r.removedEntries) entries (\(ByteCountFormatter.string(fromByteCount: r.removedBytes, countStyle: .file))), kept \(r.keptEntries)")
+        print(
+            "removed \(r.removedEntries) entries (\(ByteCountFormatter.string(fromByteCount: r.removedBytes, countStyle: .file))), kept \(r.keptEntries)"
+        )
     }
 }
 
@@ -426,16 +448,23 @@ func restartWithTheRightBLASKernel() {
         guard env["OPENBLAS_CORETYPE"] != "Haswell" else { return }
         kernel = "Haswell"
     } else {
-        guard let k = BLAS.matchingKernel(loaded: BLAS.coreName, isaLevel: Kernels.isaLevel,
-                                          coretypeVariable: env["OPENBLAS_CORETYPE"]) else { return }
-        FileHandle.standardError.write(Data(("note: OpenBLAS fell back to its generic \(BLAS.coreName) kernel on this CPU; "
-            + "restarting with OPENBLAS_CORETYPE=\(k) (the CPU supports it). Set OPENBLAS_CORETYPE to choose.\n").utf8))
+        guard
+            let k = BLAS.matchingKernel(
+                loaded: BLAS.coreName, isaLevel: Kernels.isaLevel,
+                coretypeVariable: env["OPENBLAS_CORETYPE"])
+        else { return }
+        FileHandle.standardError.write(
+            Data(
+                ("note: OpenBLAS fell back to its generic \(BLAS.coreName) kernel on this CPU; "
+                    + "restarting with OPENBLAS_CORETYPE=\(k) (the CPU supports it). Set OPENBLAS_CORETYPE to choose.\n")
+                    .utf8))
         kernel = k
     }
     setenv("OPENBLAS_CORETYPE", kernel, 1)
     let args = CommandLine.arguments.map { strdup($0) } + [nil]
     execv("/proc/self/exe", args)
-    FileHandle.standardError.write(Data("Error: could not restart with OPENBLAS_CORETYPE=\(kernel) (errno \(errno))\n".utf8))
+    FileHandle.standardError.write(
+        Data("Error: could not restart with OPENBLAS_CORETYPE=\(kernel) (errno \(errno))\n".utf8))
     exit(1)
 }
 restartWithTheRightBLASKernel()

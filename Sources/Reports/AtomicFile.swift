@@ -39,7 +39,8 @@ public enum AtomicFile {
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         } catch {
-            throw ReportError.io("cannot create folder \(url.path): \(DiskCause.reason(error, in: url.deletingLastPathComponent()))")
+            throw ReportError.io(
+                "cannot create folder \(url.path): \(DiskCause.reason(error, in: url.deletingLastPathComponent()))")
         }
     }
 }

@@ -7,7 +7,9 @@ public enum CSVReader {
         public var line: Int
         public var detail: String
         public var description: String { "\(file):\(line): \(detail)" }
-        public init(file: String, line: Int, detail: String) { self.file = file; self.line = line; self.detail = detail }
+        public init(file: String, line: Int, detail: String) {
+            self.file = file; self.line = line; self.detail = detail
+        }
     }
 
     /// Records as header → field dictionaries; `file` names the source in errors.
@@ -16,7 +18,8 @@ public enum CSVReader {
         guard let header = rows.first else { return [] }
         return try rows.dropFirst().enumerated().map { i, row in
             guard row.count == header.count else {
-                throw Malformed(file: file, line: i + 2, detail: "\(row.count) fields where the header has \(header.count)")
+                throw Malformed(
+                    file: file, line: i + 2, detail: "\(row.count) fields where the header has \(header.count)")
             }
             return Dictionary(zip(header, row), uniquingKeysWith: { a, _ in a })
         }
@@ -36,8 +39,14 @@ public enum CSVReader {
             let c = chars[i]
             if quoted {
                 if c == "\"" {
-                    if i + 1 < chars.count && chars[i + 1] == "\"" { field.append("\""); i += 1 } else { quoted = false }
-                } else { field.append(c) }
+                    if i + 1 < chars.count && chars[i + 1] == "\"" {
+                        field.append("\""); i += 1
+                    } else {
+                        quoted = false
+                    }
+                } else {
+                    field.append(c)
+                }
             } else {
                 switch c {
                 case "\"" where atFieldStart: quoted = true

@@ -23,8 +23,10 @@ public struct Claim: Codable, Sendable, Hashable {
     /// Profile and dataset(s) the evidence was measured on, e.g. "default / ml-latest-synth".
     public var measuredOn: String
 
-    public init(id: String, statement: String, source: String, evidence: String, verdict: Verdict,
-                measuredOn: String) {
+    public init(
+        id: String, statement: String, source: String, evidence: String, verdict: Verdict,
+        measuredOn: String
+    ) {
         self.id = id
         self.statement = statement
         self.source = source
@@ -40,13 +42,18 @@ public enum ClaimsReport {
     public static func table(_ claims: [Claim], provenance: Provenance = Provenance()) -> Table {
         var table = Table(
             title: "Claims of the paper checked against our results",
-            caption: "Verdicts are computed from cached results by rules over seeds: holds, does not hold, inconclusive (the seeds cannot tell), or not measurable with this data.",
-            columns: [.label("Claim"), .label("Paper says"), .label("Source"), .label("Evidence (ours)"),
-                      .label("Verdict"), .label("Measured on")],
+            caption:
+                "Verdicts are computed from cached results by rules over seeds: holds, does not hold, inconclusive (the seeds cannot tell), or not measurable with this data.",
+            columns: [
+                .label("Claim"), .label("Paper says"), .label("Source"), .label("Evidence (ours)"),
+                .label("Verdict"), .label("Measured on")
+            ],
             provenance: provenance)
         for c in claims {
-            table.addRow([.text(c.id), .text(c.statement), .text(c.source), .text(c.evidence),
-                          .text(c.verdict.rawValue, bold: true), .text(c.measuredOn)])
+            table.addRow([
+                .text(c.id), .text(c.statement), .text(c.source), .text(c.evidence),
+                .text(c.verdict.rawValue, bold: true), .text(c.measuredOn)
+            ])
         }
         table.notes = [summary(claims)]
         return table
@@ -67,17 +74,21 @@ public enum ClaimsReport {
     public static func csv(_ claims: [Claim]) -> String {
         var lines = ["id,statement,source,evidence,verdict,measured_on"]
         for c in claims {
-            lines.append([c.id, c.statement, c.source, c.evidence, c.verdict.rawValue, c.measuredOn]
-                .map(Escape.csv).joined(separator: ","))
+            lines.append(
+                [c.id, c.statement, c.source, c.evidence, c.verdict.rawValue, c.measuredOn]
+                    .map(Escape.csv).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// Writes `name.md` and `name.csv` into `directory` atomically.
-    public static func write(_ claims: [Claim], to directory: URL, name: String = "claims",
-                             provenance: Provenance = Provenance()) throws {
-        try AtomicFile.write(markdown(claims, provenance: provenance),
-                             to: directory.appendingPathComponent("\(name).md"))
+    public static func write(
+        _ claims: [Claim], to directory: URL, name: String = "claims",
+        provenance: Provenance = Provenance()
+    ) throws {
+        try AtomicFile.write(
+            markdown(claims, provenance: provenance),
+            to: directory.appendingPathComponent("\(name).md"))
         try AtomicFile.write(csv(claims), to: directory.appendingPathComponent("\(name).csv"))
     }
 }
@@ -93,8 +104,10 @@ public struct PaperComparison: Sendable, Hashable {
     /// False when ours was measured on other data than the paper's (a synthetic stand-in): no difference is printed.
     public var comparable = true
 
-    public init(table: String, row: String, metric: String, ours: Double?, paper: Double,
-                format: NumberFormat = .decimal(4)) {
+    public init(
+        table: String, row: String, metric: String, ours: Double?, paper: Double,
+        format: NumberFormat = .decimal(4)
+    ) {
         self.table = table
         self.row = row
         self.metric = metric
@@ -115,8 +128,10 @@ public struct PaperComparison: Sendable, Hashable {
     public static func table(_ items: [PaperComparison], provenance: Provenance = Provenance()) -> Table {
         var table = Table(
             title: "Paper vs ours", caption: "Every cell whose value in the paper is known.",
-            columns: [.label("Row"), .label("Metric"), Column("Paper"), Column("Ours"),
-                      Column("Δ abs"), Column("Δ rel", format: .signedPercent(1))],
+            columns: [
+                .label("Row"), .label("Metric"), Column("Paper"), Column("Ours"),
+                Column("Δ abs"), Column("Δ rel", format: .signedPercent(1))
+            ],
             groupTitle: "Table", provenance: provenance)
         var current: String?
         for item in items {
@@ -129,9 +144,11 @@ public struct PaperComparison: Sendable, Hashable {
             case .decimal(let p), .signedDecimal(let p): signedFormat = .signedDecimal(p)
             default: signedFormat = item.format
             }
-            table.addRow([.text(item.row), .text(item.metric), .number(item.paper, item.format),
-                          .optional(item.ours, item.format), .optional(item.absoluteDifference, signedFormat),
-                          .optional(item.relativeDifference)])
+            table.addRow([
+                .text(item.row), .text(item.metric), .number(item.paper, item.format),
+                .optional(item.ours, item.format), .optional(item.absoluteDifference, signedFormat),
+                .optional(item.relativeDifference)
+            ])
         }
         return table
     }

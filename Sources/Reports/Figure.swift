@@ -32,8 +32,10 @@ public struct Series: Sendable, Hashable {
     /// False leaves the series out of the key (a band beside its line, a reference line that is not data).
     public var inKey: Bool = true
 
-    public init(_ name: String, points: [DataPoint], style: SeriesStyle = .linespoints, linetype: Int? = nil,
-                inKey: Bool = true) {
+    public init(
+        _ name: String, points: [DataPoint], style: SeriesStyle = .linespoints, linetype: Int? = nil,
+        inKey: Bool = true
+    ) {
         self.name = name
         self.points = points
         self.style = style
@@ -83,10 +85,12 @@ public struct Panel: Sendable, Hashable {
     public var xTics: [Double]?
     public var yTics: [Double]?
 
-    public init(title: String? = nil, xLabel: String, yLabel: String, xLog: Bool = false, yLog: Bool = false,
-                xRange: ClosedRange<Double>? = nil, yRange: ClosedRange<Double>? = nil,
-                series: [Series], markers: [Marker] = [], legend: LegendPosition = .topRight,
-                xTics: [Double]? = nil, yTics: [Double]? = nil) {
+    public init(
+        title: String? = nil, xLabel: String, yLabel: String, xLog: Bool = false, yLog: Bool = false,
+        xRange: ClosedRange<Double>? = nil, yRange: ClosedRange<Double>? = nil,
+        series: [Series], markers: [Marker] = [], legend: LegendPosition = .topRight,
+        xTics: [Double]? = nil, yTics: [Double]? = nil
+    ) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
@@ -115,8 +119,10 @@ public struct Figure: Sendable, Hashable {
     /// Written as comment lines at the top of the .gp and .dat files.
     public var provenance: Provenance
 
-    public init(title: String? = nil, panels: [Panel], rows: Int = 1, columns: Int? = nil,
-                panelWidth: Int = 640, panelHeight: Int = 480, provenance: Provenance = Provenance()) {
+    public init(
+        title: String? = nil, panels: [Panel], rows: Int = 1, columns: Int? = nil,
+        panelWidth: Int = 640, panelHeight: Int = 480, provenance: Provenance = Provenance()
+    ) {
         self.title = title
         self.panels = panels
         self.rows = rows

@@ -28,8 +28,9 @@ public enum Gnuplot {
         // stdin is closed so a stray `pause` cannot hang the pipeline; the timeout stops a script that loops.
         let r: Command.Outcome
         do {
-            r = try Command.run([executable.path, script], directory: directory, environment: environment,
-                                timeout: timeout)
+            r = try Command.run(
+                [executable.path, script], directory: directory, environment: environment,
+                timeout: timeout)
         } catch {
             throw ReportError.gnuplotFailed("\(script): \(error)")
         }
@@ -58,12 +59,15 @@ extension Figure {
         for (p, panel) in panels.enumerated() {
             for s in panel.series {
                 if index > 0 { lines += ["", ""] }
-                lines.append("# index \(index): panel \(p + 1)\(panel.title.map { " '\($0)'" } ?? ""), series '\(s.name)'")
+                lines.append(
+                    "# index \(index): panel \(p + 1)\(panel.title.map { " '\($0)'" } ?? ""), series '\(s.name)'")
                 lines.append("# x\ty\ty_error\tlabel")
                 for pt in s.points {
                     let label = (pt.label ?? "").replacingOccurrences(of: "\"", with: "'")
                         .replacingOccurrences(of: "\n", with: " ")
-                    lines.append("\(Escape.number(pt.x))\t\(Escape.number(pt.y))\t\(Escape.number(pt.yError ?? 0))\t\"\(label)\"")
+                    lines.append(
+                        "\(Escape.number(pt.x))\t\(Escape.number(pt.y))\t\(Escape.number(pt.yError ?? 0))\t\"\(label)\""
+                    )
                 }
                 index += 1
             }
@@ -137,21 +141,27 @@ extension Figure {
             }
             if panel.legend == .below {
                 // Two columns, so the key takes half the plot height it would in one.
-                l.append("    set key below height 1 maxrows \((panel.series.filter(\.inKey).count + 1) / 2) samplen 2 width -4")
+                l.append(
+                    "    set key below height 1 maxrows \((panel.series.filter(\.inKey).count + 1) / 2) samplen 2 width -4"
+                )
             } else {
                 l.append("    set key \(panel.legend.rawValue)")
             }
             for m in panel.markers {
                 let x = Escape.number(m.x)
-                l.append("    set arrow from first \(x), graph 0 to first \(x), graph 1 nohead dashtype 2 lc rgb 'gray50'")
+                l.append(
+                    "    set arrow from first \(x), graph 0 to first \(x), graph 1 nohead dashtype 2 lc rgb 'gray50'")
                 if let text = m.label {
-                    l.append("    set label \(Escape.gnuplot(text)) at first \(x), graph 0.96 offset char 0.4,0 left font ',9' tc rgb 'gray30'")
+                    l.append(
+                        "    set label \(Escape.gnuplot(text)) at first \(x), graph 0.96 offset char 0.4,0 left font ',9' tc rgb 'gray30'"
+                    )
                 }
             }
             if let frame {
                 for label in LabelPlacement.place(panel, in: frame) {
-                    l.append("    set label \(Escape.gnuplot(label.text)) at graph \(String(format: "%.4f", label.x)), graph \(String(format: "%.4f", label.y)) "
-                             + "\(label.rightAligned ? "right" : "left") font ',9' front")
+                    l.append(
+                        "    set label \(Escape.gnuplot(label.text)) at graph \(String(format: "%.4f", label.x)), graph \(String(format: "%.4f", label.y)) "
+                            + "\(label.rightAligned ? "right" : "left") font ',9' front")
                 }
             }
             var elements: [String] = []
@@ -161,14 +171,16 @@ extension Figure {
                 let how: String
                 switch (s.style, s.hasErrors) {
                 case (.band, _):
-                    how = "using 1:($2-$3):($2+$3) with filledcurves linetype \(s.linetype ?? k + 1) fillstyle transparent solid 0.18 noborder"
+                    how =
+                        "using 1:($2-$3):($2+$3) with filledcurves linetype \(s.linetype ?? k + 1) fillstyle transparent solid 0.18 noborder"
                 case (.points, false): how = "using 1:2 with points \(lt) pointsize 1.2"
                 case (.points, true): how = "using 1:2:3 with yerrorbars \(lt) pointsize 1.2"
                 case (.lines, false): how = "using 1:2 with lines \(lt)"
                 case (.linespoints, false): how = "using 1:2 with linespoints \(lt) pointsize 1.2"
                 case (_, true): how = "using 1:2:3 with yerrorlines \(lt) pointsize 1.2"
                 }
-                elements.append("\(source) index \(index) \(how) " + (s.inKey ? "title \(Escape.gnuplot(s.name))" : "notitle"))
+                elements.append(
+                    "\(source) index \(index) \(how) " + (s.inKey ? "title \(Escape.gnuplot(s.name))" : "notitle"))
                 index += 1
             }
             l.append("    plot " + elements.joined(separator: ", \\\n         "))
@@ -239,15 +251,18 @@ extension Figure {
         }
         let head = svgText.prefix(512)
         guard head.hasPrefix("<?xml") || head.hasPrefix("<svg"), head.contains("<svg"),
-              svgText.contains("</svg>") else {
+            svgText.contains("</svg>")
+        else {
             throw ReportError.gnuplotFailed("\(svg.lastPathComponent) is not a complete SVG document\(cause)")
         }
     }
 
     static func checkName(_ name: String) throws {
         guard !name.isEmpty, !name.contains("/"), !name.hasPrefix("."),
-              name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
-            throw ReportError.invalidFigure("name '\(name)' must be letters, digits, '-', '_' or '.' and not start with '.'")
+            name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." })
+        else {
+            throw ReportError.invalidFigure(
+                "name '\(name)' must be letters, digits, '-', '_' or '.' and not start with '.'")
         }
     }
 }

@@ -40,7 +40,9 @@ struct PanelFrame {
         let entry = Double((panel.series.filter(\.inKey).map(\.name.count).max() ?? 0) + 6) * PanelFrame.keyChar.width
         let keyWidth = panel.legend == .outside ? entry : 0
         // A key below has two columns (FigureWriter).
-        let keyHeight = panel.legend == .below ? Double((panel.series.filter(\.inKey).count + 1) / 2 + 1) * PanelFrame.keyChar.height : 0
+        let keyHeight =
+            panel.legend == .below
+            ? Double((panel.series.filter(\.inKey).count + 1) / 2 + 1) * PanelFrame.keyChar.height : 0
         width = max(Double(panelWidth) - 95 - 25 - keyWidth, 50)
         height = max(Double(panelHeight) - 60 - 55 - keyHeight, 50)
     }
@@ -48,7 +50,8 @@ struct PanelFrame {
     /// Graph coordinates (0...1 across the plot area) of a data point.
     func graph(_ px: Double, _ py: Double) -> (x: Double, y: Double) {
         func f(_ v: Double, _ r: ClosedRange<Double>, _ log: Bool) -> Double {
-            log ? (log10(v) - log10(r.lowerBound)) / (log10(r.upperBound) - log10(r.lowerBound))
+            log
+                ? (log10(v) - log10(r.lowerBound)) / (log10(r.upperBound) - log10(r.lowerBound))
                 : (v - r.lowerBound) / (r.upperBound - r.lowerBound)
         }
         return (f(px, x, xLog), f(py, y, yLog))
@@ -83,7 +86,9 @@ enum LabelPlacement {
         let key = keyBox(panel, frame)
         let gap = 0.7 * cw
         // (dx, dy) in label characters / lines, right-aligned when dx < 0.
-        let offsets: [(Double, Double)] = [(1, 0.6), (1, -0.6), (-1, 0.6), (-1, -0.6), (1, 1.5), (-1, 1.5), (1, -1.5), (-1, -1.5)]
+        let offsets: [(Double, Double)] = [
+            (1, 0.6), (1, -0.6), (-1, 0.6), (-1, -0.6), (1, 1.5), (-1, 1.5), (1, -1.5), (-1, -1.5)
+        ]
         var placed: [(label: PlacedLabel, box: Box)] = []
         for s in panel.series {
             for p in s.points {
@@ -116,7 +121,9 @@ enum LabelPlacement {
     /// bars sampled as small boxes (a label across a line is readable but worse).
     static func obstacles(_ panel: Panel, _ frame: PanelFrame) -> (markers: [Box], strokes: [Box]) {
         let markers = panel.series.flatMap(\.points).map { frame.graph($0.x, $0.y) }.map {
-            Box(x0: $0.x - 4.5 / frame.width, y0: $0.y - 4.5 / frame.height, x1: $0.x + 4.5 / frame.width, y1: $0.y + 4.5 / frame.height)
+            Box(
+                x0: $0.x - 4.5 / frame.width, y0: $0.y - 4.5 / frame.height, x1: $0.x + 4.5 / frame.width,
+                y1: $0.y + 4.5 / frame.height)
         }
         var strokes: [Box] = []
         func stroke(from a: (x: Double, y: Double), to b: (x: Double, y: Double)) {
@@ -124,8 +131,10 @@ enum LabelPlacement {
             for k in 0...max(n, 0) {
                 let t = n == 0 ? 0 : Double(k) / Double(n)
                 let x = a.x + (b.x - a.x) * t, y = a.y + (b.y - a.y) * t
-                strokes.append(Box(x0: x - 1.5 / frame.width, y0: y - 1.5 / frame.height,
-                                   x1: x + 1.5 / frame.width, y1: y + 1.5 / frame.height))
+                strokes.append(
+                    Box(
+                        x0: x - 1.5 / frame.width, y0: y - 1.5 / frame.height,
+                        x1: x + 1.5 / frame.width, y1: y + 1.5 / frame.height))
             }
         }
         for s in panel.series {

@@ -128,8 +128,10 @@ public struct Cell: Sendable, Hashable {
     }
 
     /// A number in the column's format, optionally with the paper's number beside it and a spread.
-    public static func number(_ v: Double, _ format: NumberFormat? = nil, paper: Double? = nil,
-                              bold: Bool = false, std: Double? = nil) -> Cell {
+    public static func number(
+        _ v: Double, _ format: NumberFormat? = nil, paper: Double? = nil,
+        bold: Bool = false, std: Double? = nil
+    ) -> Cell {
         Cell(.number(v, format), paper: paper.map { .number($0, format) }, bold: bold, std: std)
     }
 
@@ -168,8 +170,10 @@ public struct Column: Sendable, Hashable {
     /// When true cells show "mean ± std" (from `Cell.std`), and CSV gets a "<header> std" column.
     public var spread: Bool
 
-    public init(_ title: String, unit: String? = nil, format: NumberFormat = .decimal(4),
-                alignment: Alignment = .right, paper: Bool = false, group: String? = nil, spread: Bool = false) {
+    public init(
+        _ title: String, unit: String? = nil, format: NumberFormat = .decimal(4),
+        alignment: Alignment = .right, paper: Bool = false, group: String? = nil, spread: Bool = false
+    ) {
         self.title = title
         self.unit = unit
         self.format = format
@@ -203,12 +207,16 @@ public struct Provenance: Sendable, Hashable {
     public init(_ entries: [(key: String, value: String)] = []) { self.entries = entries }
 
     /// The usual four lines; `date` and `host` default to now and this machine.
-    public init(profile: String, gitCommit: String?, date: Date = Date(),
-                host: String = ProcessInfo.processInfo.hostName) {
+    public init(
+        profile: String, gitCommit: String?, date: Date = Date(),
+        host: String = ProcessInfo.processInfo.hostName
+    ) {
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = TimeZone(identifier: "UTC")
-        entries = [("profile", profile), ("git commit", gitCommit ?? "unknown"),
-                   ("date", formatter.string(from: date)), ("host", host)]
+        entries = [
+            ("profile", profile), ("git commit", gitCommit ?? "unknown"),
+            ("date", formatter.string(from: date)), ("host", host)
+        ]
     }
 
     public var isEmpty: Bool { entries.isEmpty }
@@ -260,8 +268,10 @@ public struct Table: Sendable, Hashable {
     public var notes: [String]
     public var provenance: Provenance
 
-    public init(title: String? = nil, caption: String? = nil, label: String? = nil, columns: [Column],
-                groupTitle: String = "Group", notes: [String] = [], provenance: Provenance = Provenance()) {
+    public init(
+        title: String? = nil, caption: String? = nil, label: String? = nil, columns: [Column],
+        groupTitle: String = "Group", notes: [String] = [], provenance: Provenance = Provenance()
+    ) {
         self.title = title
         self.caption = caption
         self.label = label
@@ -279,8 +289,9 @@ public struct Table: Sendable, Hashable {
 
     /// Appends a row to the last group (an untitled group is created if there is none).
     public mutating func addRow(_ cells: [Cell]) {
-        precondition(cells.count == columns.count,
-                     "row has \(cells.count) cells but the table has \(columns.count) columns")
+        precondition(
+            cells.count == columns.count,
+            "row has \(cells.count) cells but the table has \(columns.count) columns")
         if groups.isEmpty { groups.append(RowGroup(title: nil)) }
         groups[groups.count - 1].rows.append(cells)
     }

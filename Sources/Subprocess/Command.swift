@@ -40,8 +40,10 @@ public enum Command {
     /// Runs `argv` to completion. A bare `argv[0]` is looked up on PATH. Standard output goes to `stdout` when
     /// given (large outputs), else it is captured; standard error is always captured. After `timeout` seconds
     /// the program is terminated and `Failure.timedOut` thrown.
-    public static func run(_ argv: [String], directory: URL? = nil, environment: [String: String]? = nil,
-                           stdout: FileHandle? = nil, timeout: TimeInterval? = nil) throws -> Outcome {
+    public static func run(
+        _ argv: [String], directory: URL? = nil, environment: [String: String]? = nil,
+        stdout: FileHandle? = nil, timeout: TimeInterval? = nil
+    ) throws -> Outcome {
         precondition(!argv.isEmpty, "Command.run needs a program")
         let fm = FileManager.default
         let base = fm.temporaryDirectory.appendingPathComponent("cprec-command-\(UUID().uuidString)")
@@ -88,7 +90,8 @@ public enum Command {
         }
         Children.wait(p)
         let out = (try? Data(contentsOf: outURL)) ?? Data(), err = (try? Data(contentsOf: errURL)) ?? Data()
-        return Outcome(status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal,
-                       stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+        return Outcome(
+            status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal,
+            stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
     }
 }

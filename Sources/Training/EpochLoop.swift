@@ -18,8 +18,10 @@ struct EpochLoop {
     /// `step` gets the shuffle's generator so that what it samples continues one reproducible sequence, and
     /// returns its batch's loss with the weight that loss carries in the mean. `afterStep` gets the 1-based step
     /// and the mean so far.
-    func run(epoch: Int, rows: Int, afterStep: ((_ step: Int, _ meanLoss: Double) -> Void)? = nil,
-             step: (_ rows: ArraySlice<Int>, _ rng: inout Rng) throws -> (loss: Double, weight: Double)) throws -> Double {
+    func run(
+        epoch: Int, rows: Int, afterStep: ((_ step: Int, _ meanLoss: Double) -> Void)? = nil,
+        step: (_ rows: ArraySlice<Int>, _ rng: inout Rng) throws -> (loss: Double, weight: Double)
+    ) throws -> Double {
         var order = Array(0..<rows)
         var rng = Rng(seed: seed ^ (salt &* UInt64(epoch)))
         rng.shuffle(&order)

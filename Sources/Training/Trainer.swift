@@ -77,7 +77,9 @@ public struct TrainProgress: Sendable {
     public var loss: Double
     public var validation: RankingMetrics?
     /// Fraction of `maxEpochs` done (an upper bound on work; early stopping ends sooner).
-    public var fraction: Double { (Double(epoch - 1) + Double(step) / Double(max(stepsPerEpoch, 1))) / Double(max(maxEpochs, 1)) }
+    public var fraction: Double {
+        (Double(epoch - 1) + Double(step) / Double(max(stepsPerEpoch, 1))) / Double(max(maxEpochs, 1))
+    }
     /// "epoch 3/20 loss 4.1000 MRR@5 0.1200".
     public var message: String {
         var s = "epoch \(epoch)/\(maxEpochs)"
@@ -110,7 +112,8 @@ public enum TrainError: Error, CustomStringConvertible {
 /// Resume: after every epoch the work directory gets `last-<e>.ckpt` (parameters + Adam moments),
 /// `best-<e>.ckpt` when the epoch improved, then `state.json` (history, counters) by atomic rename; the
 /// state file names the checkpoints, so a kill between writes leaves the previous consistent state. The
-/// shuffle of epoch e comes from `Rng(seed ⊕ salt·e)` (EpochLoop), so no generator state needs saving: a single-thread resumed
+/// shuffle of epoch e comes from `Rng(seed ⊕ salt·e)` (EpochLoop), so no generator state needs saving: a single-thread
+/// resumed
 /// run ends bit-identical to an uninterrupted one. A state written with different `TrainOptions` is ignored
 /// (training starts over); a checkpoint written for a different `ModelConfig` is an error.
 public enum Trainer {
@@ -136,13 +139,16 @@ public enum Trainer {
 
     /// Trains `model` (built from `config`) on `train`; see the type's comment for selection and resume.
     /// After return the model holds the best epoch's parameters.
-    public static func train(_ model: any SequenceModel, config: ModelConfig, train: SequenceSet,
-                             validation: SequenceSet, test: SequenceSet? = nil, options: TrainOptions,
-                             workDirectory: URL, progress: ((TrainProgress) -> Void)? = nil) throws -> TrainResult {
+    public static func train(
+        _ model: any SequenceModel, config: ModelConfig, train: SequenceSet,
+        validation: SequenceSet, test: SequenceSet? = nil, options: TrainOptions,
+        workDirectory: URL, progress: ((TrainProgress) -> Void)? = nil
+    ) throws -> TrainResult {
         if options.selection == .paper && test == nil { throw TrainError.missingTestSet }
         guard train.count > 0 else { throw TrainError.emptyTraining }
-        let run = try Run(model, config: config, validation: validation, test: test, options: options,
-                          workDirectory: workDirectory)
+        let run = try Run(
+            model, config: config, validation: validation, test: test, options: options,
+            workDirectory: workDirectory)
         // Models without parameters (MostPop) are evaluated once as "epoch 0".
         if model.parameters.count == 0 { return try run.evaluateOnly() }
         var epochsThisCall = 0
@@ -150,17 +156,25 @@ public enum Trainer {
             let epoch = (run.state.history.last?.epoch ?? 0) + 1
             let t0 = DispatchTime.now().uptimeNanoseconds
             let steps = run.loop.steps(rows: train.count)
-            let loss = try run.loop.run(epoch: epoch, rows: train.count, afterStep: { s, mean in
-                if let every = options.progressEvery, every > 0, s % every == 0, s < steps {
-                    progress?(TrainProgress(epoch: epoch, maxEpochs: options.maxEpochs, step: s, stepsPerEpoch: steps,
-                                            loss: mean, validation: nil))
+            let loss = try run.loop.run(
+                epoch: epoch, rows: train.count,
+                afterStep: { s, mean in
+                    if let every = options.progressEvery, every > 0, s % every == 0, s < steps {
+                        progress?(
+                            TrainProgress(
+                                epoch: epoch, maxEpochs: options.maxEpochs, step: s, stepsPerEpoch: steps,
+                                loss: mean, validation: nil))
+                    }
                 }
-            }) { rows, _ in (Double(model.trainStep(train.batch(rows))), 1) }
+            ) { rows, _ in (Double(model.trainStep(train.batch(rows))), 1) }
             let (v, t) = run.evaluate()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            let selected = try run.finishEpoch(EpochRecord(epoch: epoch, loss: loss, validation: v, test: t, seconds: seconds))
-            progress?(TrainProgress(epoch: epoch, maxEpochs: options.maxEpochs, step: steps, stepsPerEpoch: steps,
-                                    loss: loss, validation: selected))
+            let selected = try run.finishEpoch(
+                EpochRecord(epoch: epoch, loss: loss, validation: v, test: t, seconds: seconds))
+            progress?(
+                TrainProgress(
+                    epoch: epoch, maxEpochs: options.maxEpochs, step: steps, stepsPerEpoch: steps,
+                    loss: loss, validation: selected))
             epochsThisCall += 1
             if let stop = options.stopAfterEpochs, epochsThisCall >= stop, !run.state.finished { return run.result() }
         }
@@ -184,12 +198,15 @@ public enum Trainer {
         let resumedAfter: Int
 
         /// Picks up the state a killed run left when it was written with the same options.
-        init(_ model: any SequenceModel, config: ModelConfig, validation: SequenceSet, test: SequenceSet?,
-             options: TrainOptions, workDirectory: URL) throws {
+        init(
+            _ model: any SequenceModel, config: ModelConfig, validation: SequenceSet, test: SequenceSet?,
+            options: TrainOptions, workDirectory: URL
+        ) throws {
             self.model = model
             params = model.parameters
             adam = Adam(parameters: params, config: AdamConfig(learningRate: options.learningRate, l2: options.l2))
-            loop = EpochLoop(optimizers: [adam], batchSize: options.batchSize, seed: options.seed, salt: 0xD1B5_4A32_D192_ED03)
+            loop = EpochLoop(
+                optimizers: [adam], batchSize: options.batchSize, seed: options.seed, salt: 0xD1B5_4A32_D192_ED03)
             self.validation = validation
             self.test = test
             self.options = options
@@ -202,14 +219,16 @@ public enum Trainer {
             state.options = keyOptions
             let stateURL = workDirectory.appendingPathComponent("state.json")
             if FileManager.default.fileExists(atPath: stateURL.path),
-               let saved = try? JSONDecoder().decode(State.self, from: Data(contentsOf: stateURL)),
-               saved.options == keyOptions {
+                let saved = try? JSONDecoder().decode(State.self, from: Data(contentsOf: stateURL)),
+                saved.options == keyOptions
+            {
                 state = saved
             }
             resumedAfter = state.history.last?.epoch ?? 0
             if let last = state.lastCheckpoint {
-                try Checkpoint.load(from: workDirectory.appendingPathComponent(last), expectedConfig: configData,
-                                    parameters: params, optimizer: adam)
+                try Checkpoint.load(
+                    from: workDirectory.appendingPathComponent(last), expectedConfig: configData,
+                    parameters: params, optimizer: adam)
             }
         }
 
@@ -217,9 +236,12 @@ public enum Trainer {
         var bestURL: URL { workDirectory.appendingPathComponent(state.bestCheckpoint ?? "best-0.ckpt") }
 
         func evaluate() -> (validation: RankingMetrics?, test: RankingMetrics?) {
-            let v = validation.count > 0
-                ? Evaluator.evaluate(model, on: validation, batchSize: options.evalBatchSize, limit: options.evalLimit) : nil
-            let t = options.selection == .paper
+            let v =
+                validation.count > 0
+                ? Evaluator.evaluate(model, on: validation, batchSize: options.evalBatchSize, limit: options.evalLimit)
+                : nil
+            let t =
+                options.selection == .paper
                 ? Evaluator.evaluate(model, on: test!, batchSize: options.evalBatchSize, limit: options.evalLimit) : nil
             return (v, t)
         }
@@ -228,10 +250,11 @@ public enum Trainer {
 
         func result() -> TrainResult {
             let upToBest = state.history.filter { $0.epoch <= state.bestEpoch }.reduce(0) { $0 + $1.seconds }
-            return TrainResult(history: state.history, bestEpoch: state.bestEpoch, bestMetrics: state.bestMetrics,
-                               selection: options.selection, secondsToBest: upToBest,
-                               totalSeconds: state.history.reduce(0) { $0 + $1.seconds },
-                               stoppedEarly: state.stoppedEarly, resumedAfterEpoch: resumedAfter, checkpoint: bestURL)
+            return TrainResult(
+                history: state.history, bestEpoch: state.bestEpoch, bestMetrics: state.bestMetrics,
+                selection: options.selection, secondsToBest: upToBest,
+                totalSeconds: state.history.reduce(0) { $0 + $1.seconds },
+                stoppedEarly: state.stoppedEarly, resumedAfterEpoch: resumedAfter, checkpoint: bestURL)
         }
 
         /// A model without parameters: one evaluation recorded as epoch 0.
@@ -239,8 +262,11 @@ public enum Trainer {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let (v, t) = evaluate()
             state.bestMetrics = (options.selection == .paper ? t : v) ?? RankingMetrics()
-            state.history = [EpochRecord(epoch: 0, loss: 0, validation: v, test: t,
-                                         seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)]
+            state.history = [
+                EpochRecord(
+                    epoch: 0, loss: 0, validation: v, test: t,
+                    seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            ]
             state.finished = true
             state.bestCheckpoint = "best-0.ckpt"
             try Checkpoint.save(to: bestURL, config: configData, parameters: params)
@@ -267,11 +293,13 @@ public enum Trainer {
             }
             if epoch >= options.maxEpochs { state.finished = true }
             state.lastCheckpoint = "last-\(epoch).ckpt"
-            try Checkpoint.save(to: workDirectory.appendingPathComponent(state.lastCheckpoint!), config: configData,
-                                parameters: params, optimizer: adam)
+            try Checkpoint.save(
+                to: workDirectory.appendingPathComponent(state.lastCheckpoint!), config: configData,
+                parameters: params, optimizer: adam)
             try saveState()
             // Only now are the previous files unreferenced.
-            for old in [previousLast, previousBest].compactMap({ $0 }) where old != state.lastCheckpoint && old != state.bestCheckpoint {
+            for old in [previousLast, previousBest].compactMap({ $0 })
+            where old != state.lastCheckpoint && old != state.bestCheckpoint {
                 try? FileManager.default.removeItem(at: workDirectory.appendingPathComponent(old))
             }
             return selected

@@ -31,8 +31,10 @@ public enum TransferError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .backboneNotFineTunable(let m):
-            return "finetuneBackbone is set but \(m) cannot backpropagate from its last hidden vector; use a frozen backbone"
-        case .tooFewTargetItems(let k, let n): return "target domain has \(k - 1) items; ranking needs at least \(n + 1)"
+            return
+                "finetuneBackbone is set but \(m) cannot backpropagate from its last hidden vector; use a frozen backbone"
+        case .tooFewTargetItems(let k, let n):
+            return "target domain has \(k - 1) items; ranking needs at least \(n + 1)"
         }
     }
 }
@@ -115,8 +117,10 @@ public struct TransferResult: Codable, Hashable, Sendable {
 /// residual blocks; the pre-training output layer gets no gradient.
 public enum Transfer {
     /// Hidden vectors of every row of `sequences`: N × backbone.hiddenSize.
-    public static func representations(_ backbone: any HiddenRepresentation, of sequences: SequenceSet,
-                                       batchSize: Int = 256) -> [Float] {
+    public static func representations(
+        _ backbone: any HiddenRepresentation, of sequences: SequenceSet,
+        batchSize: Int = 256
+    ) -> [Float] {
         var out = [Float]()
         out.reserveCapacity(sequences.count * backbone.hiddenSize)
         var start = 0
@@ -130,10 +134,14 @@ public enum Transfer {
 
     /// Trains a head W (Kt, d), b (Kt) on `train` and reports sampled-ranking metrics on `test`.
     /// A loss or an update that turns NaN/inf throws `TrainError`, as in pre-training.
-    public static func finetune(backbone: any HiddenRepresentation, targetItemCount kt: Int, train: TransferPairs,
-                                validation: TransferPairs? = nil, test: TransferPairs,
-                                options: TransferOptions = TransferOptions()) throws -> TransferResult {
-        guard kt - 2 >= options.evalNegatives else { throw TransferError.tooFewTargetItems(kt, needed: options.evalNegatives) }
+    public static func finetune(
+        backbone: any HiddenRepresentation, targetItemCount kt: Int, train: TransferPairs,
+        validation: TransferPairs? = nil, test: TransferPairs,
+        options: TransferOptions = TransferOptions()
+    ) throws -> TransferResult {
+        guard kt - 2 >= options.evalNegatives else {
+            throw TransferError.tooFewTargetItems(kt, needed: options.evalNegatives)
+        }
         let tunable: (any FineTunableBackbone)?
         if options.finetuneBackbone {
             guard let t = backbone as? any FineTunableBackbone else {
@@ -150,8 +158,9 @@ public enum Transfer {
         let layer = TargetItemHead(items: kt, dim: d, seed: options.seed)
         let head = layer.parameters
         let trained = [head] + (tunable.map { [$0.parameters] } ?? [])
-        let loop = EpochLoop(optimizers: trained.map { Adam(parameters: $0, config: AdamConfig(learningRate: options.learningRate)) },
-                             batchSize: options.batchSize, seed: options.seed, salt: 0xA076_1D64_78BD_642F)
+        let loop = EpochLoop(
+            optimizers: trained.map { Adam(parameters: $0, config: AdamConfig(learningRate: options.learningRate)) },
+            batchSize: options.batchSize, seed: options.seed, salt: 0xA076_1D64_78BD_642F)
         func snapshot() -> [[Float]] { trained.map { Array(UnsafeBufferPointer(start: $0.values, count: $0.count)) } }
         var bestValues = snapshot()
 
@@ -159,8 +168,11 @@ public enum Transfer {
         // A frozen backbone's validation representations never change: compute them once.
         let frozenValidU = tunable == nil ? validation.map { representations(backbone, of: $0.sequences) } : nil
         /// Sampled (1 + evalNegatives) and full (every target item) ranking of each pair's true target.
-        func rankings(_ pairs: TransferPairs, cached: [Float]? = nil)
-            -> (sampled: RankingMetrics, full: RankingMetrics, ranks: [Int32]) {
+        func rankings(
+            _ pairs: TransferPairs, cached: [Float]? = nil
+        )
+            -> (sampled: RankingMetrics, full: RankingMetrics, ranks: [Int32])
+        {
             let reps = cached ?? representations(backbone, of: pairs.sequences)
             var sampled = MetricAccumulator(), full = MetricAccumulator()
             var ranks: [Int32] = []
@@ -168,19 +180,26 @@ public enum Transfer {
             reps.withUnsafeBufferPointer { r in
                 for (i, pos) in pairs.targets.enumerated() {
                     let u = r.baseAddress! + i * d
-                    let negs = SampledRanking.negatives(positive: pos, itemCount: kt, count: options.evalNegatives,
-                                                        seed: options.evalSeed, index: i)
-                    let rank = SampledRanking.rank(positive: pos, positiveScore: score(u, pos), negatives: negs,
-                                                   negativeScores: negs.map { score(u, $0) })
+                    let negs = SampledRanking.negatives(
+                        positive: pos, itemCount: kt, count: options.evalNegatives,
+                        seed: options.evalSeed, index: i)
+                    let rank = SampledRanking.rank(
+                        positive: pos, positiveScore: score(u, pos), negatives: negs,
+                        negativeScores: negs.map { score(u, $0) })
                     sampled.add(rank: rank)
                     ranks.append(Int32(rank))
                     for item in 1..<kt { all[item] = score(u, Int32(item)) }
-                    full.add(rank: all.withUnsafeBufferPointer { Ranking.rank(scores: $0.baseAddress!, itemCount: kt, target: Int(pos)) })
+                    full.add(
+                        rank: all.withUnsafeBufferPointer {
+                            Ranking.rank(scores: $0.baseAddress!, itemCount: kt, target: Int(pos))
+                        })
                 }
             }
             return (sampled.result, full.result, ranks)
         }
-        func evaluate(_ pairs: TransferPairs, cached: [Float]? = nil) -> RankingMetrics { rankings(pairs, cached: cached).sampled }
+        func evaluate(_ pairs: TransferPairs, cached: [Float]? = nil) -> RankingMetrics {
+            rankings(pairs, cached: cached).sampled
+        }
 
         var history = [TransferEpoch]()
         var best = BestEpoch()
@@ -207,8 +226,9 @@ public enum Transfer {
                                 let c = Int32(1 + rng.int(below: kt - 1))
                                 if c != pos { items.append(c) }
                             }
-                            batchLoss += layer.lossForwardBackward(u: r.baseAddress! + k * d, items: items, divisor: count,
-                                                                   du: dub.isEmpty ? nil : dub.baseAddress! + k * d)
+                            batchLoss += layer.lossForwardBackward(
+                                u: r.baseAddress! + k * d, items: items, divisor: count,
+                                du: dub.isEmpty ? nil : dub.baseAddress! + k * d)
                         }
                     }
                 }
@@ -216,16 +236,19 @@ public enum Transfer {
                 return (batchLoss, Double(count))
             }
             let v = validation.map { evaluate($0, cached: frozenValidU) }
-            history.append(TransferEpoch(epoch: epoch, loss: loss, validation: v,
-                                         seconds: Double(DispatchTime.now().uptimeNanoseconds - e0) / 1e9))
+            history.append(
+                TransferEpoch(
+                    epoch: epoch, loss: loss, validation: v,
+                    seconds: Double(DispatchTime.now().uptimeNanoseconds - e0) / 1e9))
             if best.improves(epoch, v) { bestValues = snapshot() }
             if let p = options.patience, v != nil, best.sinceBest >= p { break }
         }
         for (p, saved) in zip(trained, bestValues) { p.values.update(from: saved, count: p.count) }
         let testMetrics = rankings(test)
-        return TransferResult(history: history, bestEpoch: best.epoch, test: testMetrics.sampled, testFull: testMetrics.full,
-                              testRanks: testMetrics.ranks, headParameters: head.count,
-                              backboneFrozen: tunable == nil,
-                              seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        return TransferResult(
+            history: history, bestEpoch: best.epoch, test: testMetrics.sampled, testFull: testMetrics.full,
+            testRanks: testMetrics.ranks, headParameters: head.count,
+            backboneFrozen: tunable == nil,
+            seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
 }

@@ -10,15 +10,22 @@ private final class SilentServer {
     let port: Int
 
     init(lifetime: Int) throws {
-        guard let p = try startPython(process, ["-c", """
-            import socket, threading, os, time
-            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
-            print(s.getsockname()[1], flush=True)
-            threading.Timer(\(lifetime), lambda: os._exit(0)).start()
-            held = []
-            while True:
-                c, _ = s.accept(); held.append(c)
-            """]) else {
+        guard
+            let p = try startPython(
+                process,
+                [
+                    "-c",
+                    """
+                    import socket, threading, os, time
+                    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+                    print(s.getsockname()[1], flush=True)
+                    threading.Timer(\(lifetime), lambda: os._exit(0)).start()
+                    held = []
+                    while True:
+                        c, _ = s.accept(); held.append(c)
+                    """
+                ])
+        else {
             throw DatasetError.tool(name: "python3", detail: "silent server did not start")
         }
         port = p
@@ -36,9 +43,13 @@ private func makeZip(_ url: URL, _ members: [String: String]) throws {
     for (name, text) in members { try writeFile(dir, name, text) }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import sys, zipfile, os\nz = zipfile.ZipFile(sys.argv[1], 'w')\n"
-                   + "for n in sys.argv[3:]: z.write(os.path.join(sys.argv[2], n), n)\nz.close()",
-                   url.path, dir.path] + members.keys.sorted()
+    p.arguments =
+        [
+            "python3", "-c",
+            "import sys, zipfile, os\nz = zipfile.ZipFile(sys.argv[1], 'w')\n"
+                + "for n in sys.argv[3:]: z.write(os.path.join(sys.argv[2], n), n)\nz.close()",
+            url.path, dir.path
+        ] + members.keys.sorted()
     try p.run()
     p.waitUntilExit()
     try? FileManager.default.removeItem(at: dir)
@@ -70,8 +81,10 @@ private func makeZip(_ url: URL, _ members: [String: String]) throws {
         try whole.prefix(whole.count / 2).write(to: root.appendingPathComponent("data.zip"))
         let server = try LocalHTTPServer(root: root)
         defer { server.stop() }
-        let spec = DatasetSpec(name: "z", source: .download(DownloadSource(url: server.url("data.zip"), archive: .zip, members: ["d/s.csv"])),
-                               format: FormatSpec(kind: .sessionCSV))
+        let spec = DatasetSpec(
+            name: "z",
+            source: .download(DownloadSource(url: server.url("data.zip"), archive: .zip, members: ["d/s.csv"])),
+            format: FormatSpec(kind: .sessionCSV))
         let options = FetchOptions(downloadDirectory: dl)
         let first = datasetError { _ = try Fetcher.fetch(spec, into: out, options: options) }
         guard case .archive(_, _, let detail)? = first else { Issue.record("got \(String(describing: first))"); return }

@@ -45,8 +45,12 @@ import Testing
         #expect(err?.description.contains(url) == true)
         #expect(!FileManager.default.fileExists(atPath: dl.appendingPathComponent("data.bin.part").path))
         #expect(!FileManager.default.fileExists(atPath: dl.appendingPathComponent("data.bin").path))
-        let badMD5 = datasetError { _ = try Fetcher.download(url: url, into: dl, md5: String(repeating: "f", count: 32)) }
-        guard case .checksumMismatch(_, "md5", _, _)? = badMD5 else { Issue.record("expected an md5 mismatch, got \(String(describing: badMD5))"); return }
+        let badMD5 = datasetError {
+            _ = try Fetcher.download(url: url, into: dl, md5: String(repeating: "f", count: 32))
+        }
+        guard case .checksumMismatch(_, "md5", _, _)? = badMD5 else {
+            Issue.record("expected an md5 mismatch, got \(String(describing: badMD5))"); return
+        }
     }
 
     @Test func truncatedBodyKeepsPrefixAndTheNextFetchResumesWithARange() throws {
@@ -57,8 +61,12 @@ import Testing
         let server = try LocalHTTPServer(root: root)
         defer { server.stop() }
         let sha = SHA256.hex(data)
-        let err = datasetError { _ = try Fetcher.download(url: server.url("truncated/data.bin"), into: dl, sha256: sha) }
-        guard case .truncated(_, let got, _)? = err else { Issue.record("expected truncation, got \(String(describing: err))"); return }
+        let err = datasetError {
+            _ = try Fetcher.download(url: server.url("truncated/data.bin"), into: dl, sha256: sha)
+        }
+        guard case .truncated(_, let got, _)? = err else {
+            Issue.record("expected truncation, got \(String(describing: err))"); return
+        }
         #expect(got == Int64(data.count / 2))
         let part = dl.appendingPathComponent("data.bin.part")
         #expect(try Data(contentsOf: part) == data.prefix(data.count / 2))
@@ -92,8 +100,10 @@ import Testing
         let server = try LocalHTTPServer(root: root)
         defer { server.stop() }
         let missing = server.url("missing.zip"), broken = server.url("status/500")
-        #expect(datasetError { _ = try Fetcher.download(url: missing, into: dl) } == .httpStatus(url: missing, status: 404))
-        #expect(datasetError { _ = try Fetcher.download(url: broken, into: dl) } == .httpStatus(url: broken, status: 500))
+        #expect(
+            datasetError { _ = try Fetcher.download(url: missing, into: dl) } == .httpStatus(url: missing, status: 404))
+        #expect(
+            datasetError { _ = try Fetcher.download(url: broken, into: dl) } == .httpStatus(url: broken, status: 500))
         #expect(DatasetError.httpStatus(url: missing, status: 404).description.contains("404"))
     }
 
@@ -111,9 +121,12 @@ import Testing
         let zipSHA = try SHA256.hex(fileAt: root.appendingPathComponent("ml-tiny.zip"))
         let server = try LocalHTTPServer(root: root)
         defer { server.stop() }
-        let spec = DatasetSpec(name: "ml-tiny",
-                               source: .download(DownloadSource(url: server.url("ml-tiny.zip"), sha256: zipSHA, archive: .zip, members: ["ml-tiny/u.data"])),
-                               format: FormatSpec(kind: .movielensRatings))
+        let spec = DatasetSpec(
+            name: "ml-tiny",
+            source: .download(
+                DownloadSource(
+                    url: server.url("ml-tiny.zip"), sha256: zipSHA, archive: .zip, members: ["ml-tiny/u.data"])),
+            format: FormatSpec(kind: .movielensRatings))
         let record = try Fetcher.fetch(spec, into: out, options: FetchOptions(downloadDirectory: dl))
         #expect(record.checksum == "verified")
         #expect(record.downloadSHA256 == zipSHA)
@@ -130,11 +143,15 @@ import Testing
         #expect(prepared.stats.rawInteractions == 4)
         // A member the archive lacks is an error naming it.
         var bad = spec
-        bad.source = .download(DownloadSource(url: server.url("ml-tiny.zip"), sha256: zipSHA, archive: .zip, members: ["ml-tiny/ratings.dat"]))
+        bad.source = .download(
+            DownloadSource(
+                url: server.url("ml-tiny.zip"), sha256: zipSHA, archive: .zip, members: ["ml-tiny/ratings.dat"]))
         let out2 = try makeTempDir("out2")
         defer { try? FileManager.default.removeItem(at: out2) }
         let err = datasetError { _ = try Fetcher.fetch(bad, into: out2, options: FetchOptions(downloadDirectory: dl)) }
-        guard case .archive(_, "ml-tiny/ratings.dat", _)? = err else { Issue.record("expected an archive error, got \(String(describing: err))"); return }
+        guard case .archive(_, "ml-tiny/ratings.dat", _)? = err else {
+            Issue.record("expected an archive error, got \(String(describing: err))"); return
+        }
     }
 
     /// `--mirror`: the spec's upstream host is never contacted (here it is unreachable); the file of the same name
@@ -155,13 +172,17 @@ import Testing
         defer { server.stop() }
         let upstream = "http://upstream.invalid/datasets/movielens/ml-tiny.zip"
         func spec(_ sha: String) -> DatasetSpec {
-            DatasetSpec(name: "ml-tiny", source: .download(DownloadSource(url: upstream, sha256: sha, archive: .zip, members: ["ml-tiny/u.data"])),
-                        format: FormatSpec(kind: .movielensRatings))
+            DatasetSpec(
+                name: "ml-tiny",
+                source: .download(
+                    DownloadSource(url: upstream, sha256: sha, archive: .zip, members: ["ml-tiny/u.data"])),
+                format: FormatSpec(kind: .movielensRatings))
         }
         // A mirror base with or without the trailing slash.
         for base in [server.url("sub/"), server.url("sub")] {
             try? FileManager.default.removeItem(at: dl)
-            let record = try Fetcher.fetch(spec(zipSHA), into: out, options: FetchOptions(downloadDirectory: dl, mirror: base))
+            let record = try Fetcher.fetch(
+                spec(zipSHA), into: out, options: FetchOptions(downloadDirectory: dl, mirror: base))
             #expect(record.checksum == "verified")
             #expect(record.url == server.url("sub/ml-tiny.zip") && record.upstream == upstream)
             #expect(record.files[0].origin == server.url("sub/ml-tiny.zip") + "#ml-tiny/u.data")
@@ -171,12 +192,18 @@ import Testing
         // A mirror serving other bytes fails the pinned checksum.
         try? FileManager.default.removeItem(at: dl)
         let wrong = String(repeating: "0", count: 64)
-        let err = datasetError { _ = try Fetcher.fetch(spec(wrong), into: out, options: FetchOptions(downloadDirectory: dl, mirror: server.url("sub/"))) }
-        guard case .checksumMismatch(let url, "sha256", _, zipSHA)? = err else { Issue.record("expected a checksum mismatch, got \(String(describing: err))"); return }
+        let err = datasetError {
+            _ = try Fetcher.fetch(
+                spec(wrong), into: out, options: FetchOptions(downloadDirectory: dl, mirror: server.url("sub/")))
+        }
+        guard case .checksumMismatch(let url, "sha256", _, zipSHA)? = err else {
+            Issue.record("expected a checksum mismatch, got \(String(describing: err))"); return
+        }
         #expect(url == server.url("sub/ml-tiny.zip"))
         // Without a mirror the upstream is used as is; a mirror that is no URL is an error before any download.
         #expect(try FetchOptions(downloadDirectory: dl).resolve(upstream) == upstream)
-        #expect(datasetError { _ = try FetchOptions(downloadDirectory: dl, mirror: "not a url").resolve(upstream) } != nil)
+        #expect(
+            datasetError { _ = try FetchOptions(downloadDirectory: dl, mirror: "not a url").resolve(upstream) } != nil)
     }
 
     @Test func mirrorOptionWinsOverTheEnvironment() {
@@ -184,16 +211,23 @@ import Testing
         #expect(FetchOptions.resolveMirror(option: "http://opt.example/", environment: env) == "http://opt.example/")
         #expect(FetchOptions.resolveMirror(option: nil, environment: env) == "http://env.example/")
         #expect(FetchOptions.resolveMirror(option: nil, environment: [:]) == nil)
-        #expect(FetchOptions.resolveMirror(option: nil, environment: [FetchOptions.mirrorEnvironmentVariable: " "]) == nil)
+        #expect(
+            FetchOptions.resolveMirror(option: nil, environment: [FetchOptions.mirrorEnvironmentVariable: " "]) == nil)
     }
 
     @Test func missingUserPlacedFileNamesPathFormatAndLinks() throws {
         let cwd = try makeTempDir("cwd"), out = try makeTempDir("out")
         defer { try? FileManager.default.removeItem(at: cwd); try? FileManager.default.removeItem(at: out) }
-        let spec = DatasetSpec(name: "tiktok",
-                               source: .userPlaced(UserPlacedSource(files: ["data/tiktok/tiktok.csv"], links: ["https://pan.baidu.com/s/1sdvA-prlW8cBVtFuuiqF3Q"], help: "code wncu")),
-                               format: FormatSpec(kind: .sessionCSV))
-        let err = datasetError { _ = try Fetcher.fetch(spec, into: out, options: FetchOptions(downloadDirectory: out, workingDirectory: cwd)) }
+        let spec = DatasetSpec(
+            name: "tiktok",
+            source: .userPlaced(
+                UserPlacedSource(
+                    files: ["data/tiktok/tiktok.csv"], links: ["https://pan.baidu.com/s/1sdvA-prlW8cBVtFuuiqF3Q"],
+                    help: "code wncu")),
+            format: FormatSpec(kind: .sessionCSV))
+        let err = datasetError {
+            _ = try Fetcher.fetch(spec, into: out, options: FetchOptions(downloadDirectory: out, workingDirectory: cwd))
+        }
         let text = err?.description ?? ""
         #expect(text.contains(cwd.appendingPathComponent("data/tiktok/tiktok.csv").path))
         #expect(text.contains("session-csv"))
@@ -201,14 +235,18 @@ import Testing
         #expect(text.contains("--source tiktok="))
         // Placed at the default path, it is found, validated and copied.
         try writeFile(cwd, "data/tiktok/tiktok.csv", "0,0,a,b,c\nb,c,d,a,b\n")
-        let record = try Fetcher.fetch(spec, into: out, options: FetchOptions(downloadDirectory: out, workingDirectory: cwd))
+        let record = try Fetcher.fetch(
+            spec, into: out, options: FetchOptions(downloadDirectory: out, workingDirectory: cwd))
         #expect(record.kind == "user-placed")
         #expect(record.files.map(\.name) == ["tiktok.csv"])
         // A placed file in the wrong format fails at fetch with file:line.
         try writeFile(cwd, "data/tiktok/tiktok.csv", "a,b,c\nb,,d\n")
         let out3 = try makeTempDir("out3")
         defer { try? FileManager.default.removeItem(at: out3) }
-        let bad = datasetError { _ = try Fetcher.fetch(spec, into: out3, options: FetchOptions(downloadDirectory: out, workingDirectory: cwd)) }
+        let bad = datasetError {
+            _ = try Fetcher.fetch(
+                spec, into: out3, options: FetchOptions(downloadDirectory: out, workingDirectory: cwd))
+        }
         #expect(bad?.description.contains("tiktok.csv:2:") == true)
     }
 }

@@ -49,7 +49,10 @@ import Testing
         let f = dir.appendingPathComponent("noise.csv")
         var g = SystemRandomNumberGenerator()
         try Data((0..<20000).map { _ in UInt8.random(in: 0...255, using: &g) }).write(to: f)
-        let e = datasetError { _ = try Prep.prepare(name: "noise", files: [f], format: FormatSpec(kind: .sequenceLines), params: PrepParams()) }
+        let e = datasetError {
+            _ = try Prep.prepare(
+                name: "noise", files: [f], format: FormatSpec(kind: .sequenceLines), params: PrepParams())
+        }
         #expect(e?.description.hasPrefix("\(f.path):") == true, "\(String(describing: e))")
     }
 
@@ -57,7 +60,9 @@ import Testing
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let f = try writeFile(dir, "short.csv", "0,0,a\n0,0,b\n0,c\n")
-        let e = datasetError { _ = try Prep.prepare(name: "short", files: [f], format: FormatSpec(kind: .sessionCSV), params: PrepParams()) }
+        let e = datasetError {
+            _ = try Prep.prepare(name: "short", files: [f], format: FormatSpec(kind: .sessionCSV), params: PrepParams())
+        }
         let text = e?.description ?? ""
         #expect(text.contains(f.path), "\(text)")
         #expect(text.contains("fewer than 2 items"), "\(text)")

@@ -16,8 +16,9 @@ import Testing
     }
 
     @Test func expectedMetricsMatchMonteCarlo() throws {
-        var spec = SyntheticSpec(users: 6000, items: 150, zipfExponent: 1.0, minLength: 8, meanLength: 8, maxLength: 8,
-                                 successors: 3, followProbability: 0.5, clusters: 4, clusterAffinity: 0.6, seed: 5)
+        var spec = SyntheticSpec(
+            users: 6000, items: 150, zipfExponent: 1.0, minLength: 8, meanLength: 8, maxLength: 8,
+            successors: 3, followProbability: 0.5, clusters: 4, clusterAffinity: 0.6, seed: 5)
         spec.successorBias = 0.5
         let data = try SyntheticGenerator.generate(spec)
         let tokens = ["<pad>"] + (1...spec.items).map(String.init)

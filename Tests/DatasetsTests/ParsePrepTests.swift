@@ -8,7 +8,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let udata = try writeFile(dir, "u.data", "1\t10\t5\t300\n1\t11\t3\t100\n2\t10\t4\t200\n")
         let dat = try writeFile(dir, "ratings.dat", "1::10::5::300\n1::11::3::100\n2::10::4::200\n")
-        let csv = try writeFile(dir, "ratings.csv", "userId,movieId,rating,timestamp\n1,10,5.0,300\n1,11,3.5,100\n2,10,4.0,200\n")
+        let csv = try writeFile(
+            dir, "ratings.csv", "userId,movieId,rating,timestamp\n1,10,5.0,300\n1,11,3.5,100\n2,10,4.0,200\n")
         for f in [udata, dat, csv] {
             let log = try Parsers.readLog(f, format: FormatSpec(kind: .movielensRatings))
             #expect(log.itemTokens == ["10", "11"])
@@ -22,7 +23,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let f = try writeFile(dir, "u.data", "1\t10\t5\t300\n1\t11\t3\t100\n2\t10\n")
         let err = datasetError { _ = try Parsers.readLog(f, format: FormatSpec(kind: .movielensRatings)) }
-        guard case .malformedLine(let file, 3, let expected, _)? = err else { Issue.record("got \(String(describing: err))"); return }
+        guard case .malformedLine(let file, 3, let expected, _)? = err else {
+            Issue.record("got \(String(describing: err))"); return
+        }
         #expect(file == f.path)
         #expect(expected.contains("at least 4 fields"))
         #expect(err!.description.hasPrefix("\(f.path):3: expected"))
@@ -33,14 +36,17 @@ import Testing
 
         let t = try writeFile(dir, "t.tsv", "u1\ti1\t5\nu1\ti2\tyesterday\n")
         let e3 = datasetError { _ = try Parsers.readLog(t, format: FormatSpec(kind: .userItemTime)) }
-        guard case .malformedLine(_, 2, _, "yesterday")? = e3 else { Issue.record("got \(String(describing: e3))"); return }
+        guard case .malformedLine(_, 2, _, "yesterday")? = e3 else {
+            Issue.record("got \(String(describing: e3))"); return
+        }
     }
 
     @Test func itemIdOverflowIsReported() throws {
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let f = try writeFile(dir, "u.data", "1\t10\t5\t300\n1\t2147483648\t3\t100\n")
-        #expect(datasetError { _ = try Parsers.readLog(f, format: FormatSpec(kind: .movielensRatings)) }
+        #expect(
+            datasetError { _ = try Parsers.readLog(f, format: FormatSpec(kind: .movielensRatings)) }
                 == .idOverflow(file: f.path, line: 2, value: "2147483648"))
         let ok = try writeFile(dir, "ok.data", "1\t2147483647\t3\t100\n")
         #expect(try Parsers.readLog(ok, format: FormatSpec(kind: .movielensRatings)).itemTokens == ["2147483647"])
@@ -60,7 +66,8 @@ import Testing
     @Test func headerAndTimeTiesKeepFileOrder() throws {
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let f = try writeFile(dir, "x.inter", "user_id:token\titem_id:token\ttimestamp:float\nu\tb\t5\nu\ta\t5\nu\tc\t1\n")
+        let f = try writeFile(
+            dir, "x.inter", "user_id:token\titem_id:token\ttimestamp:float\nu\tb\t5\nu\ta\t5\nu\tc\t1\n")
         let log = try Parsers.readLog(f, format: FormatSpec(kind: .userItemTime))
         #expect(log.sequences[0].map { log.itemTokens[Int($0)] } == ["c", "b", "a"])
     }
@@ -88,11 +95,15 @@ import Testing
     @Test func idsFollowDescendingFrequencyWithDeterministicTies() throws {
         let dir = try makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        // counts: 10 ×3, 9 ×2, 100 ×2, x ×1 → 10 = 1; numeric tie 9 < 100 (a string order would put "100" first); then x.
-        let rows = ["u1\t100\t1", "u1\t10\t2", "u2\t10\t1", "u2\t9\t2", "u3\tx\t1", "u3\t10\t2", "u3\t9\t3", "u4\t100\t1"]
+        // counts: 10 ×3, 9 ×2, 100 ×2, x ×1 → 10 = 1; numeric tie 9 < 100 (a string order would put "100" first); then
+        // x.
+        let rows = [
+            "u1\t100\t1", "u1\t10\t2", "u2\t10\t1", "u2\t9\t2", "u3\tx\t1", "u3\t10\t2", "u3\t9\t3", "u4\t100\t1"
+        ]
         let f = try writeFile(dir, "r.tsv", rows.joined(separator: "\n") + "\n")
-        let p = try Prep.prepare(name: "freq", files: [f], format: FormatSpec(kind: .userItemTime),
-                                 params: PrepParams(seqLength: 3, testFraction: 0, validFraction: 0))
+        let p = try Prep.prepare(
+            name: "freq", files: [f], format: FormatSpec(kind: .userItemTime),
+            params: PrepParams(seqLength: 3, testFraction: 0, validFraction: 0))
         #expect(p.vocab == ["<pad>", "10", "9", "100", "x"])
         #expect(p.itemCounts == [0, 3, 2, 2, 1])
         #expect(!p.train.data.contains { $0 < 0 || $0 >= Int32(p.itemCount) })
@@ -126,8 +137,10 @@ import Testing
         guard case .empty("tiny", let detail)? = err else { Issue.record("got \(String(describing: err))"); return }
         #expect(detail.contains("minItemCount 5"))
         // Filters are one pass: item filter first (b has 1 < 2), then users with < 2 remaining items.
-        let p = try Prep.prepare(name: "tiny", log: RawLog(itemTokens: ["a", "b"], sequences: [[0, 0, 1], [0]]),
-                                 params: PrepParams(seqLength: 3, minItemCount: 2, minUserCount: 2, minSequenceItems: 1, testFraction: 0, validFraction: 0))
+        let p = try Prep.prepare(
+            name: "tiny", log: RawLog(itemTokens: ["a", "b"], sequences: [[0, 0, 1], [0]]),
+            params: PrepParams(
+                seqLength: 3, minItemCount: 2, minUserCount: 2, minSequenceItems: 1, testFraction: 0, validFraction: 0))
         #expect(p.stats.droppedItems == 1 && p.stats.droppedUsers == 1 && p.stats.users == 1)
         #expect(Array(p.train.row(0)) == [0, 1, 1])
     }
@@ -159,8 +172,9 @@ import Testing
         let src = try writeFile(dir, "pre.csv", "0,5,6,7\n5,6,8,5\n0,0,6,5\n")
         let tgt = try writeFile(dir, "fine.csv", "0,5,6,7,,100,101\n0,0,9,6,,101\n0,0,0,99,,100\n")
         let format = FormatSpec(kind: .coldrec)
-        let p = try Prep.prepare(name: "cold", files: [src, tgt], format: format,
-                                 params: PrepParams(seqLength: 3, testFraction: 0, validFraction: 0))
+        let p = try Prep.prepare(
+            name: "cold", files: [src, tgt], format: format,
+            params: PrepParams(seqLength: 3, testFraction: 0, validFraction: 0))
         // Source ids: 5 (×4) = 1, 6 (×3) = 2, then 7 and 8 (×1) by token.
         #expect(p.vocab == ["<pad>", "5", "6", "7", "8"])
         let tr = try #require(p.transfer)
@@ -174,7 +188,9 @@ import Testing
         let t100 = Int32(tr.targetVocab.firstIndex(of: "100")!), t101 = Int32(tr.targetVocab.firstIndex(of: "101")!)
         #expect(rows == [[0, 0, 2, t101], [1, 2, 3, t100], [1, 2, 3, t101]].sorted { $0.lexicographicallyPrecedes($1) })
         let bad = try writeFile(dir, "bad.csv", "1,2,3\n")
-        let err = datasetError { _ = try Prep.prepare(name: "cold", files: [src, bad], format: format, params: PrepParams()) }
+        let err = datasetError {
+            _ = try Prep.prepare(name: "cold", files: [src, bad], format: format, params: PrepParams())
+        }
         #expect(err?.description.hasPrefix("\(bad.path):1:") == true)
     }
 }

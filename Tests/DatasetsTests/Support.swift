@@ -21,4 +21,3 @@ func writeFile(_ dir: URL, _ name: String, _ text: String) throws -> URL {
 func datasetError(_ body: () throws -> Void) -> DatasetError? {
     do { try body(); return nil } catch let e as DatasetError { return e } catch { return nil }
 }
-

@@ -52,8 +52,9 @@ import Testing
 
     @Test func leaveOneOutPutsLastItemInTestAndCutsToT() throws {
         // Items are named by position so a row shows where it came from; user c has 2 items, d has 3.
-        let log = RawLog(itemTokens: (0..<10).map { "i\($0)" },
-                         sequences: [[0, 1, 2, 3, 4, 5, 6], [7, 8, 9], [0, 1], [2, 3, 4]])
+        let log = RawLog(
+            itemTokens: (0..<10).map { "i\($0)" },
+            sequences: [[0, 1, 2, 3, 4, 5, 6], [7, 8, 9], [0, 1], [2, 3, 4]])
         let p = try Prep.prepare(name: "loo", log: log, params: PrepParams(seqLength: 3, split: .leaveOneOut))
         func tokens(_ m: SequenceMatrix) -> [[String]] { (0..<m.rows).map { m.row($0).map { p.vocab[Int($0)] } } }
         let pad = Prep.padToken
@@ -66,7 +67,9 @@ import Testing
         // The default stays the random split and encodes without a split key (stage keys of existing datasets).
         let json = String(decoding: try JSONEncoder().encode(PrepParams()), as: UTF8.self)
         #expect(!json.contains("split"))
-        #expect(String(decoding: try JSONEncoder().encode(PrepParams(split: .leaveOneOut)), as: UTF8.self).contains("leave-one-out"))
+        #expect(
+            String(decoding: try JSONEncoder().encode(PrepParams(split: .leaveOneOut)), as: UTF8.self).contains(
+                "leave-one-out"))
     }
 
     @Test func leaveOneOutOnASyntheticFileInEachFormat() throws {
@@ -76,7 +79,9 @@ import Testing
             let spec = SyntheticSpec(users: 40, items: 30, meanLength: 8, seed: 3)
             let sub = dir.appendingPathComponent(format.kind.rawValue)
             let names = try SyntheticGenerator.write(spec, format: format, into: sub)
-            let p = try Prep.prepare(name: "s", files: names.map { sub.appendingPathComponent($0) }, format: format, params: PrepParams(seqLength: 5, split: .leaveOneOut))
+            let p = try Prep.prepare(
+                name: "s", files: names.map { sub.appendingPathComponent($0) }, format: format,
+                params: PrepParams(seqLength: 5, split: .leaveOneOut))
             #expect(p.test.rows == p.valid.rows && p.test.rows > 0)
             // A test row's first t-1 ids end with the validation row's target: the same user's history, one step on.
             for r in 0..<p.test.rows { #expect(p.test.row(r).dropLast().last == p.valid.row(r).last) }

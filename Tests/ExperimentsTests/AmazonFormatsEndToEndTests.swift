@@ -13,10 +13,11 @@ import Testing
         var out: [[Int]] = []
         for _ in 1...89 {
             var item = 1 + rng.next(below: 60)
-            out.append((0..<(4 + rng.next(below: 9))).map { _ in
-                item = rng.next(below: 10) < 7 ? item % 60 + 1 : 1 + rng.next(below: 8)
-                return item
-            })
+            out.append(
+                (0..<(4 + rng.next(below: 9))).map { _ in
+                    item = rng.next(below: 10) < 7 ? item % 60 + 1 : 1 + rng.next(below: 8)
+                    return item
+                })
         }
         out.append([3, 4])
         return out
@@ -24,14 +25,14 @@ import Testing
 
     static let profile = """
 
-      e2e-amazon:
-        summary: test-only; both Amazon layouts as user-placed files on a tiny budget
-        datasets: [amazon-video, amazon-beauty]
-        model: {dim: 8, dilations: [1, 2], blockFactor: 2, lowRank: 4}
-        training: {batchSize: 32, maxEpochs: 1, patience: 1, learningRate: 0.01, seed: 10}
-        inferenceBatch: 32
+          e2e-amazon:
+            summary: test-only; both Amazon layouts as user-placed files on a tiny budget
+            datasets: [amazon-video, amazon-beauty]
+            model: {dim: 8, dilations: [1, 2], blockFactor: 2, lowRank: 4}
+            training: {batchSize: 32, maxEpochs: 1, patience: 1, learningRate: 0.01, seed: 10}
+            inferenceBatch: 32
 
-    """
+        """
 
     @Test func bothLayoutsRunThroughEvaluateWithLeaveOneOut() throws {
         let root = try temporaryDirectory("amazon")
@@ -43,11 +44,15 @@ import Testing
         let lines = h.enumerated().map { u, s in ([u + 1] + s).map(String.init).joined(separator: " ") }
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: beauty)
 
-        let specs = try specsCopy(editing: "profiles.yaml") { $0.replacingOccurrences(of: "\nprofiles:\n", with: "\nprofiles:\n" + Self.profile) }
+        let specs = try specsCopy(editing: "profiles.yaml") {
+            $0.replacingOccurrences(of: "\nprofiles:\n", with: "\nprofiles:\n" + Self.profile)
+        }
         defer { try? FileManager.default.removeItem(at: specs) }
-        let options = ExperimentOptions(profile: "e2e-amazon", specDirectory: specs, outputRoot: root,
-                                        sources: ["amazon-video": video, "amazon-beauty": beauty])
-        let engine = try Engine(stages: try Paper.graph(options), store: CacheStore(root: root.appendingPathComponent(".cache")))
+        let options = ExperimentOptions(
+            profile: "e2e-amazon", specDirectory: specs, outputRoot: root,
+            sources: ["amazon-video": video, "amazon-beauty": beauty])
+        let engine = try Engine(
+            stages: try Paper.graph(options), store: CacheStore(root: root.appendingPathComponent(".cache")))
         var metricsByDataset: [String: [String: Double]] = [:]
         for ds in ["amazon-video", "amazon-beauty"] {
             let target = StageID("evaluate/\(ds)/nextitnet/seed10")

@@ -7,19 +7,23 @@ import Testing
 let shippedRoles = try! SpecBundle.load(repositorySpecs).roles
 
 /// A record merged from one run per value of `mrr5` (seeds 1, 2, …).
-func seededRecord(_ model: String, mrr5: [Double], params: Int, secondsPerEpoch: Double = 10, speedup: Double? = nil,
-                  middle: Int = 100, io: Int? = nil) -> EvaluationRecord {
+func seededRecord(
+    _ model: String, mrr5: [Double], params: Int, secondsPerEpoch: Double = 10, speedup: Double? = nil,
+    middle: Int = 100, io: Int? = nil
+) -> EvaluationRecord {
     let inOut = io ?? (params - middle)
-    return EvaluationRecord.merging(mrr5.enumerated().map { i, v in
-        var r = EvaluationRecord(dataset: "d", model: model, label: model, metrics: ["MRR@5": v, "HR@5": v * 2],
-                                 params: ParamCounts(input: inOut / 2, middle: middle, output: inOut - inOut / 2),
-                                 secondsToBest: secondsPerEpoch * 3, secondsTotal: secondsPerEpoch * 5, bestEpoch: 3,
-                                 epochsTrained: 5, selection: "validation", inferenceFullSeconds: 1, inferenceFastSeconds: 1,
-                                 speedup: speedup, testSequences: 10, inferenceBatch: 8, threads: 1)
-        r.seeds = [UInt64(i + 1)]
-        r.speedupBatch1 = speedup
-        return r
-    })
+    return EvaluationRecord.merging(
+        mrr5.enumerated().map { i, v in
+            var r = EvaluationRecord(
+                dataset: "d", model: model, label: model, metrics: ["MRR@5": v, "HR@5": v * 2],
+                params: ParamCounts(input: inOut / 2, middle: middle, output: inOut - inOut / 2),
+                secondsToBest: secondsPerEpoch * 3, secondsTotal: secondsPerEpoch * 5, bestEpoch: 3,
+                epochsTrained: 5, selection: "validation", inferenceFullSeconds: 1, inferenceFastSeconds: 1,
+                speedup: speedup, testSequences: 10, inferenceBatch: 8, threads: 1)
+            r.seeds = [UInt64(i + 1)]
+            r.speedupBatch1 = speedup
+            return r
+        })
 }
 
 /// The shipped claims.yaml, judged on hand-made results.
@@ -40,11 +44,14 @@ func judge(_ id: String, _ r: ResultSet, spec: ClaimSpecFile = shippedClaims) ->
         r.profile = "fixture"
         r.datasets = [("d", "D")]
         r.facts["d"] = DatasetFacts(synthetic: true, items: items)
-        r.evaluations["d"] = ["nextitnet": seededRecord("nextitnet", mrr5: Self.base, params: 1_000_000, secondsPerEpoch: 10),
-                              "mostpop": seededRecord("mostpop", mrr5: [0.02, 0.02, 0.02], params: 0, middle: 0)]
+        r.evaluations["d"] = [
+            "nextitnet": seededRecord("nextitnet", mrr5: Self.base, params: 1_000_000, secondsPerEpoch: 10),
+            "mostpop": seededRecord("mostpop", mrr5: [0.02, 0.02, 0.02], params: 0, middle: 0)
+        ]
         for m in shippedRoles.cprec {
-            r.evaluations["d"]![m] = seededRecord(m, mrr5: zip(Self.base, noise).map { $0 + shift + $1 }, params: cprecParams,
-                                                  secondsPerEpoch: 4, speedup: 4)
+            r.evaluations["d"]![m] = seededRecord(
+                m, mrr5: zip(Self.base, noise).map { $0 + shift + $1 }, params: cprecParams,
+                secondsPerEpoch: 4, speedup: 4)
         }
         return r
     }
@@ -123,7 +130,8 @@ func judge(_ id: String, _ r: ResultSet, spec: ClaimSpecFile = shippedClaims) ->
         #expect(abs((ci.upper + ci.lower) / 2 - 0.5) < 0.005)
         // Seeds that differ add their spread: seed 2 shifted by 0.2 widens the interval.
         let shifted = [a[0], a[1].map { $0 + 0.2 }]
-        let wide = Statistics.percentileInterval(Statistics.hierarchicalBootstrap(a: shifted, b: b, resamples: 2000, seed: 1, statistic: -), level: 0.95)
+        let wide = Statistics.percentileInterval(
+            Statistics.hierarchicalBootstrap(a: shifted, b: b, resamples: 2000, seed: 1, statistic: -), level: 0.95)
         #expect(wide.upper - wide.lower > 2 * half + 0.1)
     }
 
@@ -133,10 +141,15 @@ func judge(_ id: String, _ r: ResultSet, spec: ClaimSpecFile = shippedClaims) ->
         // 20 test rows: CpRec ranks the target first on 11, NextItNet on 10 (MRR@5 0.55 vs 0.50 per seed).
         for seed in UInt64(1)...3 {
             r.rowRanks[ResultSet.rankKey("d", "nextitnet", seed)] = (0..<20).map { $0 < 10 ? 0 : 9 }
-            for m in shippedRoles.cprec { r.rowRanks[ResultSet.rankKey("d", m, seed)] = (0..<20).map { $0 < 11 ? 0 : 9 } }
+            for m in shippedRoles.cprec {
+                r.rowRanks[ResultSet.rankKey("d", m, seed)] = (0..<20).map { $0 < 11 ? 0 : 9 }
+            }
         }
         let o = judge("accuracy-outperforms", r)
-        #expect(o.pairs.allSatisfy { $0.decidedBy == "bootstrap" && $0.bootstrapInterval != nil && $0.outcome == .undecided })
+        #expect(
+            o.pairs.allSatisfy {
+                $0.decidedBy == "bootstrap" && $0.bootstrapInterval != nil && $0.outcome == .undecided
+            })
         #expect(o.verdict == .inconclusive)
     }
 
@@ -181,25 +194,34 @@ func judge(_ id: String, _ r: ResultSet, spec: ClaimSpecFile = shippedClaims) ->
         #expect(judge("scaling-width", r).verdict == .doesNotHold)
         r.sweep = []
         let none = judge("scaling-width", r)
-        #expect(none.verdict == .notMeasurable && none.groups.contains { $0.detail.contains("Figure 1's grid has no dim = 64 and 512") })
+        #expect(
+            none.verdict == .notMeasurable
+                && none.groups.contains { $0.detail.contains("Figure 1's grid has no dim = 64 and 512") })
     }
 
     @Test func transferNeedsMatchingAfterFinetuningAndAPretrainingGain() {
         func t(_ model: String, _ row: String, _ mrr: Double, seed: UInt64, params: Int) -> TransferRecord {
-            TransferRecord(dataset: "c", datasetLabel: "C", model: model, label: model, pretrained: row != "scratch", mrr5: mrr, hr5: mrr,
-                           negatives: 99, testUsers: 10, backboneFrozen: false, seed: seed,
-                           params: ParamCounts(input: params, middle: 0, output: 0), row: row)
+            TransferRecord(
+                dataset: "c", datasetLabel: "C", model: model, label: model, pretrained: row != "scratch", mrr5: mrr,
+                hr5: mrr,
+                negatives: 99, testUsers: 10, backboneFrozen: false, seed: seed,
+                params: ParamCounts(input: params, middle: 0, output: 0), row: row)
         }
         var r = ResultSet(roles: shippedRoles)
         r.facts["c"] = DatasetFacts(synthetic: true, items: 0)
         for (i, noise) in [0.0, 0.01, -0.01].enumerated() {
             let s = UInt64(i + 1)
-            r.transfer += [t("nextitnet", "pretrained", 0.30 + noise, seed: s, params: 1000), t("cprec-cb", "pretrained", 0.30 + noise, seed: s, params: 300),
-                           t("nextitnet", "scratch", 0.20 + noise, seed: s, params: 1000)]
+            r.transfer += [
+                t("nextitnet", "pretrained", 0.30 + noise, seed: s, params: 1000),
+                t("cprec-cb", "pretrained", 0.30 + noise, seed: s, params: 300),
+                t("nextitnet", "scratch", 0.20 + noise, seed: s, params: 1000)
+            ]
         }
         #expect(judge("transfer", r).verdict == .holds)
         #expect(judge("transfer-pretraining", r).verdict == .holds)
-        r.transfer = r.transfer.map { var x = $0; if x.rowKind == "scratch" { x.mrr5 += 0.1 }; return x }
+        r.transfer = r.transfer.map {
+            var x = $0; if x.rowKind == "scratch" { x.mrr5 += 0.1 }; return x
+        }
         #expect(judge("transfer-pretraining", r).verdict != .holds)
     }
 
@@ -219,16 +241,16 @@ func judge(_ id: String, _ r: ResultSet, spec: ClaimSpecFile = shippedClaims) ->
         let dir = try specsCopy(editing: "claims.yaml") {
             $0 + """
 
-              - id: extra-claim
-                source: a test
-                statement: "CpRec is at least twice as small."
-                quantity: {kind: params-ratio, part: total}
-                reference: nextitnet
-                compared: [cprec-cb]
-                test: {kind: threshold, above: 2}
-                aggregate: all
+                  - id: extra-claim
+                    source: a test
+                    statement: "CpRec is at least twice as small."
+                    quantity: {kind: params-ratio, part: total}
+                    reference: nextitnet
+                    compared: [cprec-cb]
+                    test: {kind: threshold, above: 2}
+                    aggregate: all
 
-            """
+                """
         }
         defer { try? FileManager.default.removeItem(at: dir) }
         let spec = try ClaimSpecFile.load(dir.appendingPathComponent("claims.yaml"))

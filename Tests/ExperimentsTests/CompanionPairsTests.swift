@@ -12,7 +12,8 @@ import Testing
         r.facts["d"] = DatasetFacts(synthetic: true, items: 2000)
         r.evaluations["d"] = ["nextitnet": seededRecord("nextitnet", mrr5: [0.1, 0.104, 0.096], params: 1_000_000)]
         for m in shippedRoles.cprec {
-            r.evaluations["d"]![m] = seededRecord(m, mrr5: [0.1, 0.104, 0.096], params: cprecParams, secondsPerEpoch: 4, speedup: 4)
+            r.evaluations["d"]![m] = seededRecord(
+                m, mrr5: [0.1, 0.104, 0.096], params: cprecParams, secondsPerEpoch: 4, speedup: 4)
         }
         return r
     }
@@ -45,10 +46,11 @@ import Testing
     @Test func aCompanionsRegimePairDecidesTheOverallVerdict() throws {
         let r = fixture(cprecParams: 200_000)
         #expect(ClaimEngine.judge(shippedClaims, r).first { $0.spec.id == "compression" }?.verdict == .holds)
-        let real = ClaimPair(claim: "compression", dataset: "amazon-video", datasetLabel: "amazon-video [amazon-video]",
-                             group: "real-regime", compared: "CpRec-Cb", reference: "NextItNet", estimate: 2.0,
-                             seedInterval: nil, bootstrapInterval: nil, decidedBy: "exact", bound: 4, seeds: 1,
-                             pSupport: 1, pContradict: 0, note: "")
+        let real = ClaimPair(
+            claim: "compression", dataset: "amazon-video", datasetLabel: "amazon-video [amazon-video]",
+            group: "real-regime", compared: "CpRec-Cb", reference: "NextItNet", estimate: 2.0,
+            seedInterval: nil, bootstrapInterval: nil, decidedBy: "exact", bound: 4, seeds: 1,
+            pSupport: 1, pContradict: 0, note: "")
         let o = try #require(ClaimEngine.judge(shippedClaims, r, joining: [real]).first { $0.spec.id == "compression" })
         #expect(o.verdict == .doesNotHold && o.scope == "paper's regime")
         #expect(o.groups.first { $0.group == "real-regime" }?.verdict == .doesNotHold)
@@ -61,9 +63,11 @@ import Testing
         let alone = try #require(ClaimEngine.judge(shippedClaims, r).first { $0.spec.id == "accuracy-matches" })
         var extra = try #require(alone.pairs.first)
         extra.dataset = "elsewhere"; extra.group = "real-small"; extra.pSupport = 0.5; extra.pContradict = 0.5
-        let joined = try #require(ClaimEngine.judge(shippedClaims, r, joining: [extra]).first { $0.spec.id == "accuracy-matches" })
+        let joined = try #require(
+            ClaimEngine.judge(shippedClaims, r, joining: [extra]).first { $0.spec.id == "accuracy-matches" })
         #expect(joined.pairs.count == alone.pairs.count + 1)
-        let before = alone.pairs.map(\.adjustedSupport).max()!, after = joined.pairs.filter { $0.dataset == "d" }.map(\.adjustedSupport).max()!
+        let before = alone.pairs.map(\.adjustedSupport).max()!,
+            after = joined.pairs.filter { $0.dataset == "d" }.map(\.adjustedSupport).max()!
         #expect(after >= before)
         #expect(joined.groups.first { $0.group == "real-small" }?.verdict != .notMeasurable)
     }

@@ -14,11 +14,15 @@ import Testing
     @Test func smokeProfileProducesEveryTableAndFigureThenRunsNothing() throws {
         let root = try temporaryDirectory("e2e")
         defer { try? FileManager.default.removeItem(at: root) }
-        let oneSeed = try specsCopy(editing: "profiles.yaml") { $0.replacingOccurrences(of: "    seeds: 2\n", with: "    seeds: 1\n") }
+        let oneSeed = try specsCopy(editing: "profiles.yaml") {
+            $0.replacingOccurrences(of: "    seeds: 2\n", with: "    seeds: 1\n")
+        }
         defer { try? FileManager.default.removeItem(at: oneSeed) }
         let store = { CacheStore(root: root.appendingPathComponent(".cache")) }
-        let first = try Engine(stages: try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: oneSeed, outputRoot: root)),
-                               store: store()).run(nil, options: RunOptions(jobs: 2, threads: 2, outputRoot: root))
+        let first = try Engine(
+            stages: try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: oneSeed, outputRoot: root)),
+            store: store()
+        ).run(nil, options: RunOptions(jobs: 2, threads: 2, outputRoot: root))
         #expect(first.succeeded, "\(first.failed)")
         #expect(first.cached.isEmpty)
         #expect(!first.ran.contains { $0.raw.hasSuffix("/seed11") })
@@ -28,7 +32,9 @@ import Testing
         let engine = try Engine(stages: try Paper.graph(options), store: store())
         let added = try engine.run(nil, options: RunOptions(jobs: 2, threads: 2, outputRoot: root))
         #expect(added.succeeded, "\(added.failed)")
-        let unexpected = added.ran.filter { !$0.raw.hasSuffix("/seed11") && !["table", "figure", "report"].contains($0.kind) }
+        let unexpected = added.ran.filter {
+            !$0.raw.hasSuffix("/seed11") && !["table", "figure", "report"].contains($0.kind)
+        }
         #expect(unexpected.isEmpty, "reran \(unexpected.map(\.raw))")
         #expect(added.ran.contains { $0.raw == "train/weishi-smoke/nextitnet/seed11" })
         for t in Self.tables {
@@ -49,22 +55,28 @@ import Testing
         }
         #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("paper-tables/numbers.tex").path))
         // smoke declares sampledNegatives: 20, so every evaluation also ranks against 20 sampled items.
-        let literature = try String(contentsOf: root.appendingPathComponent("paper-tables/literature.md"), encoding: .utf8)
+        let literature = try String(
+            contentsOf: root.appendingPathComponent("paper-tables/literature.md"), encoding: .utf8)
         #expect(literature.contains("1+20 uniform") && literature.contains("1+20 popular."))
         try checkValues(root)
 
-        let second = try Engine(stages: try Paper.graph(options), store: CacheStore(root: root.appendingPathComponent(".cache")))
-            .run(nil, options: RunOptions(jobs: 2, threads: 2, outputRoot: root))
+        let second = try Engine(
+            stages: try Paper.graph(options), store: CacheStore(root: root.appendingPathComponent(".cache"))
+        )
+        .run(nil, options: RunOptions(jobs: 2, threads: 2, outputRoot: root))
         #expect(second.ran.isEmpty)
         #expect(second.succeeded)
     }
 
     /// What the files hold: metrics in [0, 1], every seed present, NextItNet above MostPop, exact parameter counts.
     func checkValues(_ root: URL) throws {
-        let runs = try JSONDecoder().decode([EvaluationRecord].self, from: Data(contentsOf: root.appendingPathComponent("paper-tables/runs.json")))
+        let runs = try JSONDecoder().decode(
+            [EvaluationRecord].self, from: Data(contentsOf: root.appendingPathComponent("paper-tables/runs.json")))
         #expect(!runs.isEmpty)
         for r in runs {
-            for (name, v) in r.metrics { #expect(v.isFinite && v >= 0 && v <= 1, "\(r.dataset) \(r.model) \(name) = \(v)") }
+            for (name, v) in r.metrics {
+                #expect(v.isFinite && v >= 0 && v <= 1, "\(r.dataset) \(r.model) \(name) = \(v)")
+            }
         }
         let specs = try SpecBundle.load(repositorySpecs)
         let profile = try specs.profile("smoke")
@@ -76,7 +88,9 @@ import Testing
                 let xs = mine.filter { $0.model == m }.compactMap { $0.metrics["MRR@5"] }
                 return xs.reduce(0, +) / Double(max(xs.count, 1))
             }
-            #expect(mean("nextitnet") > mean("mostpop"), "\(ds): NextItNet \(mean("nextitnet")) vs MostPop \(mean("mostpop"))")
+            #expect(
+                mean("nextitnet") > mean("mostpop"),
+                "\(ds): NextItNet \(mean("nextitnet")) vs MostPop \(mean("mostpop"))")
 
             // The prepared data and blocks, rebuilt from the spec, give the closed-form count of every model.
             let entry = try catalog.entry(ds)
@@ -84,8 +98,9 @@ import Testing
             let dir = try temporaryDirectory("e2e-prep")
             defer { try? FileManager.default.removeItem(at: dir) }
             let files = try SyntheticGenerator.write(source, format: entry.spec.format, into: dir)
-            let data = try Prep.prepare(name: ds, files: files.map { dir.appendingPathComponent($0) }, format: entry.spec.format,
-                                        params: entry.spec.prep)
+            let data = try Prep.prepare(
+                name: ds, files: files.map { dir.appendingPathComponent($0) }, format: entry.spec.format,
+                params: entry.spec.prep)
             let blocks = try Blocking.compute(counts: data.itemCounts, rule: entry.blocks)
             // Table 2-7 runs only: runs.json also holds Figure 1's sweep points and Table 6's rows.
             for r in mine where r.model != "mostpop" && specs.models[r.model] != nil {

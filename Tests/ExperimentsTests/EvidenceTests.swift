@@ -37,8 +37,8 @@ import Testing
 
     @Test func learningGuard() {
         #expect(Evidence.learned([0.20, 0.21, 0.19], mostPop: 0.1))
-        #expect(!Evidence.learned([0.105, 0.106, 0.104], mostPop: 0.1))   // below 1.1 × MostPop
-        #expect(!Evidence.learned([0.30, 0.05, 0.12], mostPop: 0.1))      // mean clears it, the interval does not
+        #expect(!Evidence.learned([0.105, 0.106, 0.104], mostPop: 0.1))  // below 1.1 × MostPop
+        #expect(!Evidence.learned([0.30, 0.05, 0.12], mostPop: 0.1))  // mean clears it, the interval does not
         #expect(!Evidence.learned([.nan, 0.2, 0.2], mostPop: 0.1))
     }
 }

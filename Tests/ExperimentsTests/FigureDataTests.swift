@@ -12,9 +12,11 @@ import Testing
     @Test func theParetoFrontIsTakenOverEveryFamilySoADominatingBaselineRemovesACpRecVariant() {
         // (parameters, MRR@5): Caser beats Bi-NextItNet on both axes; CpRec-Cb is smallest; NextItNet is largest
         // but most accurate.
-        let points = [DataPoint(216_000, 0.0389, label: "Bi-NextItNet"), DataPoint(211_000, 0.0419, label: "Caser"),
-                      DataPoint(60_000, 0.0350, label: "CpRec-Cb"), DataPoint(600_000, 0.0450, label: "NextItNet"),
-                      DataPoint(110_000, 0.0369, label: "Bio-SASRec"), DataPoint(81_000, 0.0383, label: "Bio-GRU4Rec")]
+        let points = [
+            DataPoint(216_000, 0.0389, label: "Bi-NextItNet"), DataPoint(211_000, 0.0419, label: "Caser"),
+            DataPoint(60_000, 0.0350, label: "CpRec-Cb"), DataPoint(600_000, 0.0450, label: "NextItNet"),
+            DataPoint(110_000, 0.0369, label: "Bio-SASRec"), DataPoint(81_000, 0.0383, label: "Bio-GRU4Rec")
+        ]
         let front = ParetoFigureStage.front(points).map { points[$0].label! }
         #expect(front == ["CpRec-Cb", "Bio-GRU4Rec", "Caser", "NextItNet"])
         #expect(ParetoFigureStage.family(entry("caser", .caser)) == "Caser")
@@ -50,7 +52,8 @@ import Testing
     func figuresCoverWhatTheProfileTrains(profile: String) throws {
         let out = try temporaryDirectory("figs")
         defer { try? FileManager.default.removeItem(at: out) }
-        let stages = try Paper.graph(ExperimentOptions(profile: profile, specDirectory: repositorySpecs, outputRoot: out))
+        let stages = try Paper.graph(
+            ExperimentOptions(profile: profile, specDirectory: repositorySpecs, outputRoot: out))
         let pareto = try #require(stages.first { $0.id.raw == "figure/pareto" } as? ParetoFigureStage)
         let drawn = Set(pareto.models.map(\.name))
         for ds in pareto.datasets.map(\.name) {
@@ -58,10 +61,14 @@ import Testing
             let ids: [String] = stages.map(\.id.raw).filter { $0.hasPrefix(prefix) }
             let names: [String] = ids.map { String($0.split(separator: "/")[2]) }
             // Figure 1's sweep points and the untuned twins are variants of a drawn model, MostPop has no parameters.
-            let trained = Set(names.filter { name in
-                !name.contains("-untuned") && name != "mostpop" && name.range(of: #"-(d|r)\d+$"#, options: .regularExpression) == nil
-            })
-            #expect(trained.subtracting(drawn).isEmpty, "\(profile)/\(ds): trained but not on the Pareto panel: \(trained.subtracting(drawn).sorted())")
+            let trained = Set(
+                names.filter { name in
+                    !name.contains("-untuned") && name != "mostpop"
+                        && name.range(of: #"-(d|r)\d+$"#, options: .regularExpression) == nil
+                })
+            #expect(
+                trained.subtracting(drawn).isEmpty,
+                "\(profile)/\(ds): trained but not on the Pareto panel: \(trained.subtracting(drawn).sorted())")
         }
         let tail = try #require(stages.first { $0.id.raw == "figure/longtail" } as? LongTailFigureStage)
         #expect(!tail.datasets.contains { $0.name.hasPrefix("coldrec") })

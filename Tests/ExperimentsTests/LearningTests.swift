@@ -22,7 +22,9 @@ import Training
         let specs = try SpecBundle.load(repositorySpecs)
         let profile = try specs.profile("default")
         let entry = try DatasetCatalog.load(repositorySpecs).entry("weishi-syn")
-        guard case .synthetic(var source) = entry.spec.source else { throw ExperimentError("weishi-syn is not synthetic") }
+        guard case .synthetic(var source) = entry.spec.source else {
+            throw ExperimentError("weishi-syn is not synthetic")
+        }
         source.users = 900
         source.items = 2000
         // The profile's testFraction (0.8) buys a large test split from 4x the users; at 900 users keep the
@@ -32,8 +34,9 @@ import Training
         let dir = try temporaryDirectory("learning")
         defer { try? FileManager.default.removeItem(at: dir) }
         let files = try SyntheticGenerator.write(source, format: entry.spec.format, into: dir)
-        let data = try Prep.prepare(name: "weishi-small", files: files.map { dir.appendingPathComponent($0) },
-                                    format: entry.spec.format, params: prep)
+        let data = try Prep.prepare(
+            name: "weishi-small", files: files.map { dir.appendingPathComponent($0) },
+            format: entry.spec.format, params: prep)
         let blocks = try Blocking.compute(counts: data.itemCounts, rule: entry.blocks)
         return Fixture(data: data, blocks: blocks, profile: profile, specs: specs)
     }
@@ -45,19 +48,26 @@ import Training
         var config = entry.config
         config.blocks = f.blocks.boundaries
         let training = entry.trainingSpec(f.profile.training, seed: f.profile.seeds[0])
-        let options = TrainStage(dataset: "weishi-small", model: entry, training: training, prep: "prep/x", blocks: "blocks/x").trainOptions
+        let options = TrainStage(
+            dataset: "weishi-small", model: entry, training: training, prep: "prep/x", blocks: "blocks/x"
+        ).trainOptions
         let train = SequenceSet(ids: f.data.train.data, length: f.data.train.length)
         let valid = SequenceSet(ids: f.data.valid.data, length: f.data.valid.length)
         let test = SequenceSet(ids: f.data.test.data, length: f.data.test.length)
-        let model = try ModelFactory.make(config, itemCount: f.data.itemCount, seed: options.seed, trainSequences: train)
-        let pop = try ModelFactory.make(ModelConfig(kind: .mostpop), itemCount: f.data.itemCount, seed: 0, trainSequences: train)
+        let model = try ModelFactory.make(
+            config, itemCount: f.data.itemCount, seed: options.seed, trainSequences: train)
+        let pop = try ModelFactory.make(
+            ModelConfig(kind: .mostpop), itemCount: f.data.itemCount, seed: 0, trainSequences: train)
         let dir = try temporaryDirectory("learn-\(name)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let result = try Trainer.train(model, config: config, train: train, validation: valid, options: options, workDirectory: dir)
+        let result = try Trainer.train(
+            model, config: config, train: train, validation: valid, options: options, workDirectory: dir)
 
         let mrr = Evaluator.evaluate(model, on: test, batchSize: 256).mrr5
         let popMRR = Evaluator.evaluate(pop, on: test, batchSize: 256).mrr5
-        print("learning: \(name) MRR@5 \(mrr) vs MostPop \(popMRR), best epoch \(result.bestEpoch) of \(result.history.count)")
+        print(
+            "learning: \(name) MRR@5 \(mrr) vs MostPop \(popMRR), best epoch \(result.bestEpoch) of \(result.history.count)"
+        )
         #expect(mrr >= 1.2 * popMRR, "\(name) MRR@5 \(mrr) vs MostPop \(popMRR)")
 
         // Its top-5 lists are its own, not popularity's, on most rows.

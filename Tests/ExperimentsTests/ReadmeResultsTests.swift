@@ -3,7 +3,8 @@ import Testing
 
 /// README's results and the REPORT.md files come from the same committed files, so they cannot drift apart: every
 /// row of every committed headline table (`paper-tables/headline.md` and each companion's under `results/`) and every
-/// overall verdict of every committed verdict grid (`claim-grid.csv`, same places) stands in README.md as written there.
+/// overall verdict of every committed verdict grid (`claim-grid.csv`, same places) stands in README.md as written
+/// there.
 @Suite struct ReadmeResultsTests {
     static let root = repositorySpecs.deletingLastPathComponent()
 

@@ -26,22 +26,23 @@ import Testing
 
     static let profile = """
 
-      e2e-real:
-        summary: test-only; ml-100k through a local mirror on a tiny budget
-        datasets: [ml-100k]
-        model: {dim: 8, dilations: [1, 2], blockFactor: 2, lowRank: 4, caserWindow: 4, caserHorizontal: 4}
-        training: {batchSize: 64, maxEpochs: 1, patience: 1, learningRate: 0.002, seed: 10}
-        figure1: {dataset: ml-100k, dims: [8], depths: [1]}
-        transfer: {dataset: coldrec-smoke, models: [nextitnet, cprec-cb], epochs: 1, negatives: 10}
-        inferenceBatch: 64
+          e2e-real:
+            summary: test-only; ml-100k through a local mirror on a tiny budget
+            datasets: [ml-100k]
+            model: {dim: 8, dilations: [1, 2], blockFactor: 2, lowRank: 4, caserWindow: 4, caserHorizontal: 4}
+            training: {batchSize: 64, maxEpochs: 1, patience: 1, learningRate: 0.002, seed: 10}
+            figure1: {dataset: ml-100k, dims: [8], depths: [1]}
+            transfer: {dataset: coldrec-smoke, models: [nextitnet, cprec-cb], epochs: 1, negatives: 10}
+            inferenceBatch: 64
 
-    """
+        """
 
     @Test func movielensZipFromAMirrorRunsThroughEvaluate() throws {
         let root = try temporaryDirectory("real")
         defer { try? FileManager.default.removeItem(at: root) }
         let www = root.appendingPathComponent("www"), cache = root.appendingPathComponent(".cache")
-        try FileManager.default.createDirectory(at: www.appendingPathComponent("ml-100k"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: www.appendingPathComponent("ml-100k"), withIntermediateDirectories: true)
         try Data(Self.uData().utf8).write(to: www.appendingPathComponent("ml-100k/u.data"))
         let zip = Process()
         zip.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -52,14 +53,20 @@ import Testing
 
         let server = try LocalHTTPServer(root: www, lifetime: 900)
         defer { server.stop() }
-        let specs = try specsCopy(editing: "profiles.yaml") { $0.replacingOccurrences(of: "\nprofiles:\n", with: "\nprofiles:\n" + Self.profile) }
+        let specs = try specsCopy(editing: "profiles.yaml") {
+            $0.replacingOccurrences(of: "\nprofiles:\n", with: "\nprofiles:\n" + Self.profile)
+        }
         defer { try? FileManager.default.removeItem(at: specs) }
-        let options = ExperimentOptions(profile: "e2e-real", specDirectory: specs, outputRoot: root, mirror: server.base)
+        let options = ExperimentOptions(
+            profile: "e2e-real", specDirectory: specs, outputRoot: root, mirror: server.base)
         let engine = try Engine(stages: try Paper.graph(options), store: CacheStore(root: cache))
         let target: StageID = "evaluate/ml-100k/cprec-cb/seed10"
         let summary = try engine.run([target.raw], options: RunOptions(jobs: 1, threads: 1, outputRoot: root))
         #expect(summary.succeeded, "\(summary.failed)")
-        for id in ["fetch/ml-100k", "prep/ml-100k", "blocks/ml-100k", "train/ml-100k/cprec-cb/seed10", "train/ml-100k/nextitnet/seed10", target.raw] {
+        for id in [
+            "fetch/ml-100k", "prep/ml-100k", "blocks/ml-100k", "train/ml-100k/cprec-cb/seed10",
+            "train/ml-100k/nextitnet/seed10", target.raw
+        ] {
             #expect(summary.ran.contains(StageID(id)), "\(id) did not run")
         }
         #expect(server.requests == ["/ml-100k.zip"])
@@ -97,4 +104,3 @@ struct SplitMix {
     }
     mutating func next(below n: Int) -> Int { Int(next() % UInt64(n)) }
 }
-

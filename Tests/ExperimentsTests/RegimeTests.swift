@@ -43,7 +43,8 @@ import Testing
         #expect(!t2inputs.contains("evaluate/weishi-smoke/gru4rec/seed10"))
         #expect(t2inputs.contains("evaluate/mllatest-smoke/gru4rec/seed10"))
         let pareto = stages.first { $0.id.raw == "figure/pareto" } as? ParetoFigureStage
-        // The restricted dataset gets a panel of its own models (the Video Games report once failed on an empty figure).
+        // The restricted dataset gets a panel of its own models (the Video Games report once failed on an empty
+        // figure).
         #expect(pareto?.datasets.map(\.name) == ["weishi-smoke", "mllatest-smoke"])
         let paretoInputs = Set(pareto?.inputs.map(\.raw) ?? [])
         #expect(paretoInputs.contains("evaluate/weishi-smoke/cprec-cb/seed10"))
@@ -59,10 +60,13 @@ import Testing
 
     @Test func aPlanNamesItsLineWhenItIsWrong() throws {
         for (plan, message) in [
-            ("perDataset:\n      weishi-smok: {models: [nextitnet]}", "'weishi-smok' is not among this profile's datasets"),
+            (
+                "perDataset:\n      weishi-smok: {models: [nextitnet]}",
+                "'weishi-smok' is not among this profile's datasets"
+            ),
             ("perDataset:\n      weishi-smoke: {models: [nextitnte]}", "unknown model 'nextitnte'"),
             ("perDataset:\n      weishi-smoke: {tables: [table9]}", "unknown table 'table9'"),
-            ("perDataset:\n      weishi-smoke: {modles: [nextitnet]}", "did you mean 'models'"),
+            ("perDataset:\n      weishi-smoke: {modles: [nextitnet]}", "did you mean 'models'")
         ] {
             let dir = try smokeWithPlan("datasets: [weishi-smoke, mllatest-smoke]\n    " + plan)
             defer { try? FileManager.default.removeItem(at: dir) }
@@ -77,10 +81,11 @@ import Testing
         let specs = try SpecBundle.load(repositorySpecs)
         let catalog = try DatasetCatalog.load(repositorySpecs)
         let profile = try specs.profile("default")
-        let large = try #require(profile.datasets.first { name in
-            guard case .synthetic(let s) = try catalog.spec(name).source else { return false }
-            return s.items >= 20_000
-        })
+        let large = try #require(
+            profile.datasets.first { name in
+                guard case .synthetic(let s) = try catalog.spec(name).source else { return false }
+                return s.items >= 20_000
+            })
         #expect(try catalog.entry(large).blocks == BlockRule(rule: .cutoffs, cutoffs: [7000, 15000]))
         for name in ["nextitnet"] + shippedRoles.cprec {
             #expect(profile.runs(name, on: large))
@@ -95,10 +100,14 @@ import Testing
         var r = ResultSet(roles: shippedRoles)
         r.profile = "fixture"
         r.datasets = [("small", "Small"), ("large", "Large")]
-        r.facts = ["small": DatasetFacts(synthetic: true, items: 2000), "large": DatasetFacts(synthetic: true, items: 20_727)]
+        r.facts = [
+            "small": DatasetFacts(synthetic: true, items: 2000), "large": DatasetFacts(synthetic: true, items: 20_727)
+        ]
         for ds in ["small", "large"] {
             r.evaluations[ds] = ["nextitnet": seededRecord("nextitnet", mrr5: [0.1, 0.11, 0.1], params: 1_000_000)]
-            for m in shippedRoles.cprec { r.evaluations[ds]![m] = seededRecord(m, mrr5: [0.1, 0.1, 0.11], params: 200_000) }
+            for m in shippedRoles.cprec {
+                r.evaluations[ds]![m] = seededRecord(m, mrr5: [0.1, 0.1, 0.11], params: 200_000)
+            }
         }
         r.evaluations["small"]!["bio-nextitnet"] = seededRecord("bio-nextitnet", mrr5: [0.1, 0.1, 0.1], params: 300_000)
         let blockwise = judge("blockwise", r)
@@ -120,15 +129,19 @@ import Testing
         #expect(run(best: 20, trained: 20, seed: 1).seedsCappedWhileImproving == 1)
         #expect(run(best: 17, trained: 20, seed: 1).seedsCappedWhileImproving == 0)
         #expect(run(best: 0, trained: 0, seed: 1).seedsCappedWhileImproving == 0, "MostPop: no epochs")
-        let merged = EvaluationRecord.merging([run(best: 20, trained: 20, seed: 1), run(best: 9, trained: 12, seed: 2),
-                                               run(best: 20, trained: 20, seed: 3)])
+        let merged = EvaluationRecord.merging([
+            run(best: 20, trained: 20, seed: 1), run(best: 9, trained: 12, seed: 2),
+            run(best: 20, trained: 20, seed: 3)
+        ])
         #expect(merged.seedEndedOnBest == [true, false, true])
         #expect(merged.seedsCappedWhileImproving == 2)
     }
 
     @Test func table6HasAFrozenRowBesideThePaperRowAndTheAblation() throws {
-        let stages = try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: repositorySpecs,
-                                                       outputRoot: URL(fileURLWithPath: "/tmp")))
+        let stages = try Paper.graph(
+            ExperimentOptions(
+                profile: "smoke", specDirectory: repositorySpecs,
+                outputRoot: URL(fileURLWithPath: "/tmp")))
         let ids = Set(stages.map(\.id.raw))
         for suffix in ["", "-frozen", "-scratch"] {
             #expect(ids.contains("finetune/coldrec-smoke/nextitnet\(suffix)/seed10"), "\(suffix)")
@@ -152,7 +165,8 @@ import Testing
         let dir = try temporaryDirectory("targets")
         defer { try? FileManager.default.removeItem(at: dir) }
         try SyntheticGenerator.write(spec, format: FormatSpec(kind: .coldrec), into: dir)
-        let lines = try String(contentsOf: dir.appendingPathComponent("target.csv"), encoding: .utf8).split(separator: "\n")
+        let lines = try String(contentsOf: dir.appendingPathComponent("target.csv"), encoding: .utf8).split(
+            separator: "\n")
         #expect(lines.count == 50)
         spec.targetUsers = 301
         #expect(throws: DatasetError.self) { try SyntheticGenerator.generate(spec) }
@@ -163,13 +177,17 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let c = ReportStage.Companion(profile: "movielens-100k", summary: "real", directory: dir)
         #expect(!c.present)
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("paper-tables"), withIntermediateDirectories: true)
-        for f in ReportStage.Companion.files { try "x".write(to: dir.appendingPathComponent(f), atomically: true, encoding: .utf8) }
+        try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent("paper-tables"), withIntermediateDirectories: true)
+        for f in ReportStage.Companion.files {
+            try "x".write(to: dir.appendingPathComponent(f), atomically: true, encoding: .utf8)
+        }
         #expect(c.present)
         let specs = try SpecBundle.load(repositorySpecs)
         #expect(try specs.profile("default").companions == ["movielens-100k", "amazon-video"])
         let bad = try specsCopy(editing: "profiles.yaml") {
-            $0.replacingOccurrences(of: "companions: [movielens-100k, amazon-video]", with: "companions: [movielens-10k, amazon-video]")
+            $0.replacingOccurrences(
+                of: "companions: [movielens-100k, amazon-video]", with: "companions: [movielens-10k, amazon-video]")
         }
         defer { try? FileManager.default.removeItem(at: bad) }
         let e = #expect(throws: SpecError.self) { try SpecBundle.load(bad) }
@@ -181,20 +199,23 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("verdicts.yaml")
         try """
-            previous:
-              commit: abc1234
-              profile: default
-              verdicts: {speed: does not hold, accuracy: holds}
-            why: {speed: measured where the paper made it}
-            """.write(to: url, atomically: true, encoding: .utf8)
+        previous:
+          commit: abc1234
+          profile: default
+          verdicts: {speed: does not hold, accuracy: holds}
+        why: {speed: measured where the paper made it}
+        """.write(to: url, atomically: true, encoding: .utf8)
         let history = try VerdictHistory.load(url)
-        let claims = [Claim(id: "speed", statement: "s", source: "x", evidence: "e", verdict: .holds, measuredOn: "m"),
-                      Claim(id: "accuracy", statement: "s", source: "x", evidence: "e", verdict: .holds, measuredOn: "m")]
+        let claims = [
+            Claim(id: "speed", statement: "s", source: "x", evidence: "e", verdict: .holds, measuredOn: "m"),
+            Claim(id: "accuracy", statement: "s", source: "x", evidence: "e", verdict: .holds, measuredOn: "m")
+        ]
         #expect(history.table(claims, profile: "smoke") == nil)
         let md = try #require(history.table(claims, profile: "default")).markdown()
         #expect(md.contains("| speed | does not hold | **holds** | measured where the paper made it |"), "\(md)")
         #expect(md.contains("| accuracy | holds | holds | unchanged |"), "\(md)")
-        try "previous: {commit: a, profile: default, verdicts: {speed: holdz}}\n".write(to: url, atomically: true, encoding: .utf8)
+        try "previous: {commit: a, profile: default, verdicts: {speed: holdz}}\n".write(
+            to: url, atomically: true, encoding: .utf8)
         let e = #expect(throws: SpecError.self) { try VerdictHistory.load(url) }
         #expect("\(e.map { "\($0)" } ?? "")".contains("verdicts.yaml:1"))
         // The shipped history parses.

@@ -13,13 +13,19 @@ import Testing
 
     @Test func aFifthCpRecVariantReachesTable2AndTheClaims() throws {
         let dir = try specsCopy(editing: "models.yaml") {
-            $0 + "  cprec-x:        {label: CpRec-X, kind: nextitnet, input: blockwise, output: blockwise, sharing: cross-block, blockFactor: 3}\n"
+            $0
+                + "  cprec-x:        {label: CpRec-X, kind: nextitnet, input: blockwise, output: blockwise, sharing: cross-block, blockFactor: 3}\n"
         }
         defer { try? FileManager.default.removeItem(at: dir) }
         let experiments = dir.appendingPathComponent("experiments.yaml")
         let text = try String(contentsOf: experiments, encoding: .utf8)
-            .replacingOccurrences(of: "cprec: [cprec-cl, cprec-cb, cprec-al, cprec-ab]", with: "cprec: [cprec-cl, cprec-cb, cprec-al, cprec-ab, cprec-x]")
-            .replacingOccurrences(of: "cprec-al, cprec-ab]\n    columns: [MRR@5", with: "cprec-al, cprec-ab, cprec-x]\n    columns: [MRR@5")
+            .replacingOccurrences(
+                of: "cprec: [cprec-cl, cprec-cb, cprec-al, cprec-ab]",
+                with: "cprec: [cprec-cl, cprec-cb, cprec-al, cprec-ab, cprec-x]"
+            )
+            .replacingOccurrences(
+                of: "cprec-al, cprec-ab]\n    columns: [MRR@5",
+                with: "cprec-al, cprec-ab, cprec-x]\n    columns: [MRR@5")
         try text.write(to: experiments, atomically: true, encoding: .utf8)
 
         let stages = try graph(dir)
@@ -33,11 +39,17 @@ import Testing
 
         var results = ResultSet(roles: report.roles)
         results.datasets = [("d", "D")]
-        results.evaluations["d"] = ["nextitnet": seededRecord("nextitnet", mrr5: [0.10, 0.11, 0.09], params: 1_000_000),
-                                    "mostpop": seededRecord("mostpop", mrr5: [0.02, 0.02, 0.02], params: 0, middle: 0),
-                                    "cprec-x": seededRecord("cprec-x", mrr5: [0.12, 0.13, 0.11], params: 100_000, secondsPerEpoch: 4, speedup: 3)]
+        results.evaluations["d"] = [
+            "nextitnet": seededRecord("nextitnet", mrr5: [0.10, 0.11, 0.09], params: 1_000_000),
+            "mostpop": seededRecord("mostpop", mrr5: [0.02, 0.02, 0.02], params: 0, middle: 0),
+            "cprec-x": seededRecord(
+                "cprec-x", mrr5: [0.12, 0.13, 0.11], params: 100_000, secondsPerEpoch: 4, speedup: 3)
+        ]
         let headline = report.headline(results)
-        #expect(headline.rows.contains { row in if case .text(let s) = row.first?.value { return s == "cprec-x" } else { return false } })
+        #expect(
+            headline.rows.contains { row in
+                if case .text(let s) = row.first?.value { return s == "cprec-x" } else { return false }
+            })
     }
 
     @Test func aTableNamesItsOwnSpeedupReference() throws {
@@ -47,8 +59,10 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let experiments = dir.appendingPathComponent("experiments.yaml")
         let original = try String(contentsOf: experiments, encoding: .utf8)
-        let table = "\n  table9:\n    title: X\n    caption: X against Cb\n    rows: [x-nextitnet]\n    columns: [MRR@5, Speedup]\n    reference: cb-nextitnet\n"
-        try original.replacingOccurrences(of: "\nfigures:", with: table + "\nfigures:").write(to: experiments, atomically: true, encoding: .utf8)
+        let table =
+            "\n  table9:\n    title: X\n    caption: X against Cb\n    rows: [x-nextitnet]\n    columns: [MRR@5, Speedup]\n    reference: cb-nextitnet\n"
+        try original.replacingOccurrences(of: "\nfigures:", with: table + "\nfigures:").write(
+            to: experiments, atomically: true, encoding: .utf8)
         let stages = try graph(dir)
         let table9 = try #require(stages["table/table9"] as? TableStage)
         #expect(table9.references == ["cb-nextitnet", "mostpop"] && table9.referenceLabel == "Cb-NextItNet")
@@ -56,23 +70,31 @@ import Testing
         let x = try #require(stages["evaluate/weishi-smoke/x-nextitnet/seed10"] as? EvaluateStage)
         #expect(x.baseline?.name == "cb-nextitnet" && x.inputs.contains("train/weishi-smoke/cb-nextitnet/seed10"))
         // Every other model keeps the roles' baseline.
-        #expect(try #require(stages["evaluate/weishi-smoke/cprec-cb/seed10"] as? EvaluateStage).baseline?.name == "nextitnet")
+        #expect(
+            try #require(stages["evaluate/weishi-smoke/cprec-cb/seed10"] as? EvaluateStage).baseline?.name
+                == "nextitnet")
 
         // A model in two tables cannot be timed against two references: the second table's row is blamed.
-        let clash = original.replacingOccurrences(of: "ab-nextitnet]\n    columns: [MRR@5, HR@5, TT, Params(mid)]",
-                                                  with: "ab-nextitnet]\n    columns: [MRR@5, HR@5, TT, Params(mid)]\n    reference: cb-nextitnet")
+        let clash = original.replacingOccurrences(
+            of: "ab-nextitnet]\n    columns: [MRR@5, HR@5, TT, Params(mid)]",
+            with: "ab-nextitnet]\n    columns: [MRR@5, HR@5, TT, Params(mid)]\n    reference: cb-nextitnet")
         try clash.write(to: experiments, atomically: true, encoding: .utf8)
         let line = lineOf(clash, "rows: [nextitnet, cl-nextitnet")
         #expect(throws: SpecError.self) { try SpecBundle.load(dir) }
         do { _ = try SpecBundle.load(dir) } catch {
-            #expect("\(error)" == "experiments.yaml:\(line): tables.table4.rows[0]: 'nextitnet' is also in table2, whose speedup reference is 'nextitnet', not 'cb-nextitnet'; a model is timed against one reference")
+            #expect(
+                "\(error)"
+                    == "experiments.yaml:\(line): tables.table4.rows[0]: 'nextitnet' is also in table2, whose speedup reference is 'nextitnet', not 'cb-nextitnet'; a model is timed against one reference"
+            )
         }
     }
 
     @Test func depthSweepRepeatsTheProfilesDilations() throws {
         let dir = try specsCopy(editing: "profiles.yaml") {
-            $0.replacingOccurrences(of: "model: {dim: 16, dilations: [1, 4],", with: "model: {dim: 16, dilations: [1, 2],")
-                .replacingOccurrences(of: "dims: [8, 16, 32], depths: [1, 2]}", with: "dims: [8, 16, 32], depths: [1, 3]}")
+            $0.replacingOccurrences(
+                of: "model: {dim: 16, dilations: [1, 4],", with: "model: {dim: 16, dilations: [1, 2],"
+            )
+            .replacingOccurrences(of: "dims: [8, 16, 32], depths: [1, 2]}", with: "dims: [8, 16, 32], depths: [1, 3]}")
         }
         defer { try? FileManager.default.removeItem(at: dir) }
         let stages = try graph(dir)
@@ -84,22 +106,32 @@ import Testing
         let stages = try graph(repositorySpecs, profile: "default")
         let report = try #require(stages["report/report"] as? ReportStage)
         // Per dataset when they differ: the synthetic datasets' large test splits (20/80, Weishi-20K 40/60).
-        #expect(report.split.hasPrefix("weishi-syn: random 20/80 of fixed-length sequences (t = 20), validation carved from training (validFraction 0.1);"))
-        #expect(report.split.hasSuffix("weishi-20k: random 40/60 of fixed-length sequences (t = 20), validation carved from training (validFraction 0.1)"))
+        #expect(
+            report.split.hasPrefix(
+                "weishi-syn: random 20/80 of fixed-length sequences (t = 20), validation carved from training (validFraction 0.1);"
+            ))
+        #expect(
+            report.split.hasSuffix(
+                "weishi-20k: random 40/60 of fixed-length sequences (t = 20), validation carved from training (validFraction 0.1)"
+            ))
         #expect(report.paperDatasets == "Weishi, ML-latest, TikTok and ColdRec")
         // `timedRows` reaches the evaluate stage's key only where a profile declares it (other keys stay as they were).
         let declared = try specsCopy(editing: "profiles.yaml") {
-            $0.replacingOccurrences(of: "    sampledNegatives: 20\n", with: "    sampledNegatives: 20\n    timedRows: 500\n")
+            $0.replacingOccurrences(
+                of: "    sampledNegatives: 20\n", with: "    sampledNegatives: 20\n    timedRows: 500\n")
         }
         defer { try? FileManager.default.removeItem(at: declared) }
         let timed = try #require(try graph(declared)["evaluate/weishi-smoke/nextitnet/seed10"] as? EvaluateStage)
         #expect(timed.timedRows == 500 && "\(timed.parameters)".contains("timedRows"))
-        let plain = try #require(try graph(repositorySpecs, profile: "amazon-video")["evaluate/amazon-video/nextitnet/seed10"] as? EvaluateStage)
+        let plain = try #require(
+            try graph(repositorySpecs, profile: "amazon-video")["evaluate/amazon-video/nextitnet/seed10"]
+                as? EvaluateStage)
         #expect(plain.timedRows == EvaluateStage.defaultTimedRows && !"\(plain.parameters)".contains("timedRows"))
         // The Amazon profiles split leave-one-out, and the report says so (it once printed "random 80/20").
         let video = try #require(try graph(repositorySpecs, profile: "amazon-video")["report/report"] as? ReportStage)
         #expect(video.split.hasPrefix("leave-one-out per user") && video.split.contains("t = 51"))
         let paper = try PaperValues.load(repositorySpecs.appendingPathComponent("paper-values.yaml"))
-        #expect(paper.provenance(label: { $0 == "bo-nextitnet" ? "Bo-NextItNet" : $0 }) == "Table 3, Weishi, Bo-NextItNet")
+        #expect(
+            paper.provenance(label: { $0 == "bo-nextitnet" ? "Bo-NextItNet" : $0 }) == "Table 3, Weishi, Bo-NextItNet")
     }
 }

@@ -10,8 +10,9 @@ import Testing
         let specs = try SpecBundle.load(repositorySpecs)
         let smoke = try specs.profile("smoke")
         let models = try ["nextitnet", "cprec-cl", "cprec-cb"].map { try specs.model($0, profile: smoke) }
-        var stage = ScaleMapStage(spec: ScaleMapSpec(vocabularies: [200, 1000], dims: [16], budget: 0.002),
-                                  models: models, plotted: "cprec-cb", threads: 1)
+        var stage = ScaleMapStage(
+            spec: ScaleMapSpec(vocabularies: [200, 1000], dims: [16], budget: 0.002),
+            models: models, plotted: "cprec-cb", threads: 1)
         // NextItNet at K = 1000, d = 16 needs ~0.29 MB for values and gradients, CpRec under 0.2 MB: only the
         // reference is skipped there; at K = 200 nothing is.
         stage.memoryLimit = 250_000
@@ -21,8 +22,10 @@ import Testing
         let summary = try engine.run(nil, options: RunOptions(jobs: 1, threads: 1, outputRoot: root))
         #expect(summary.succeeded, "\(summary.failed)")
         let key = try #require(engine.status().first { $0.id == stage.id }?.key)
-        let cells = try JSONFiles.read([ScaleCell].self, from: engine.store.outputs(kind: "figure", key: key)
-            .appendingPathComponent("scalemap.json"))
+        let cells = try JSONFiles.read(
+            [ScaleCell].self,
+            from: engine.store.outputs(kind: "figure", key: key)
+                .appendingPathComponent("scalemap.json"))
         let big = cells.filter { $0.K == 1000 }, small = cells.filter { $0.K == 200 }
         #expect(big.first { $0.model == "nextitnet" }?.skipped != nil)
         for c in big where c.model != "nextitnet" {
@@ -37,23 +40,27 @@ import Testing
         let specs = try SpecBundle.load(repositorySpecs)
         let smoke = try specs.profile("smoke")
         let models = try ["nextitnet", "cprec-cb"].map { try specs.model($0, profile: smoke) }
-        let stage = ScaleMapStage(spec: ScaleMapSpec(vocabularies: [1000, 2000], dims: [16], budget: 0.002),
-                                  models: models, plotted: "cprec-cb", threads: 1)
+        let stage = ScaleMapStage(
+            spec: ScaleMapSpec(vocabularies: [1000, 2000], dims: [16], budget: 0.002),
+            models: models, plotted: "cprec-cb", threads: 1)
         func cell(_ m: String, _ K: Int, b128: Double) -> ScaleCell {
-            var c = ScaleCell(K: K, dim: 16, model: m, label: m, params: m == "nextitnet" ? 4000 : 1000, ioParams: 0,
-                              outputFlopShare: 0.5, batch1: 1, batch128: 1)
+            var c = ScaleCell(
+                K: K, dim: 16, model: m, label: m, params: m == "nextitnet" ? 4000 : 1000, ioParams: 0,
+                outputFlopShare: 0.5, batch1: 1, batch128: 1)
             if m != "nextitnet" { c.reference1 = 3; c.reference128 = b128 }
             return c
         }
-        let cells = [cell("nextitnet", 1000, b128: 0), cell("cprec-cb", 1000, b128: 0.95),
-                     cell("nextitnet", 2000, b128: 0), cell("cprec-cb", 2000, b128: 1.2)]
+        let cells = [
+            cell("nextitnet", 1000, b128: 0), cell("cprec-cb", 1000, b128: 0.95),
+            cell("nextitnet", 2000, b128: 0), cell("cprec-cb", 2000, b128: 1.2)
+        ]
         let fig = stage.figure(cells)
         #expect(fig.panels.count == 3)
         let b128 = fig.panels[1]
         let range = try #require(b128.yRange)
         #expect(range.lowerBound > 0.5 && range.upperBound < 2)
         #expect(b128.series.filter { !$0.inKey }.map(\.name).sorted() == ["1.1×", "1×"])
-        #expect(fig.panels[0].series.contains { $0.name == "2×" })   // batch 1 at 3× draws the 2× line
+        #expect(fig.panels[0].series.contains { $0.name == "2×" })  // batch 1 at 3× draws the 2× line
         #expect(ScaleMapStage.fittedRange([]) == nil)
     }
 }

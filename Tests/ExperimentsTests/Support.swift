@@ -14,7 +14,8 @@ func temporaryDirectory(_ tag: String) throws -> URL {
 /// A copy of the shipped specs in a temp folder, with `edit` applied to one file's text.
 func specsCopy(editing file: String? = nil, _ edit: (String) -> String = { $0 }) throws -> URL {
     let dir = try temporaryDirectory("specs")
-    for name in try FileManager.default.contentsOfDirectory(atPath: repositorySpecs.path) where name.hasSuffix(".yaml") {
+    for name in try FileManager.default.contentsOfDirectory(atPath: repositorySpecs.path) where name.hasSuffix(".yaml")
+    {
         var text = try String(contentsOf: repositorySpecs.appendingPathComponent(name), encoding: .utf8)
         if name == file { text = edit(text) }
         try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)

@@ -6,8 +6,9 @@ import Testing
 /// The smoke profile with a `tuning:` section (the shipped smoke profile has none, so its keys stay as they were).
 private func tunedSmoke(_ tuning: String) throws -> URL {
     try specsCopy(editing: "profiles.yaml") {
-        $0.replacingOccurrences(of: "    scaleMap: {vocabularies: [200, 1000], dims: [16, 32], budget: 0.02}\n",
-                                with: "    scaleMap: {vocabularies: [200, 1000], dims: [16, 32], budget: 0.02}\n" + tuning)
+        $0.replacingOccurrences(
+            of: "    scaleMap: {vocabularies: [200, 1000], dims: [16, 32], budget: 0.02}\n",
+            with: "    scaleMap: {vocabularies: [200, 1000], dims: [16, 32], budget: 0.02}\n" + tuning)
     }
 }
 
@@ -33,7 +34,9 @@ private func loadError(_ dir: URL) -> String {
 @Suite struct TuningTests {
     /// The choice is the best validation MRR@5; a tie keeps the earlier trial and a NaN never wins.
     @Test func choiceIsTheBestValidationTrial() {
-        func trial(_ v: Double) -> TuneTrial { TuneTrial(values: TunedValues(["l2": v]), validMRR5: v, bestEpoch: 1, epochs: 1, seconds: 0) }
+        func trial(_ v: Double) -> TuneTrial {
+            TuneTrial(values: TunedValues(["l2": v]), validMRR5: v, bestEpoch: 1, epochs: 1, seconds: 0)
+        }
         #expect(TuneStage.choose([0.1, 0.3, 0.3, 0.2].map(trial)) == 1)
         #expect(TuneStage.choose([.nan, 0.05].map(trial)) == 1)
         #expect(TuneStage.choose([Double.nan].map(trial)) == nil)
@@ -42,7 +45,8 @@ private func loadError(_ dir: URL) -> String {
     /// A space whose answer is known: a learning rate of 1e-8 cannot move NextItNet off its initial weights in
     /// two epochs, 0.01 can. The tune stage must pick 0.01, and the final train stage must train with it.
     @Test func tuneStagePicksTheKnownBestAndTheTrainerUsesIt() throws {
-        let dir = try tunedSmoke("""
+        let dir = try tunedSmoke(
+            """
                 tuning:
                   seed: 77
                   space: {learningRate: [0.00000001, 0.01]}
@@ -56,16 +60,21 @@ private func loadError(_ dir: URL) -> String {
         let stages = try Paper.graph(ExperimentOptions(profile: "smoke", specDirectory: dir, outputRoot: cache))
         let store = CacheStore(root: cache.appendingPathComponent(".cache"))
         let engine = try Engine(stages: stages, store: store)
-        let summary = try engine.run(["train/weishi-smoke/nextitnet/seed10"], options: RunOptions(jobs: 1, threads: 1, outputRoot: cache))
+        let summary = try engine.run(
+            ["train/weishi-smoke/nextitnet/seed10"], options: RunOptions(jobs: 1, threads: 1, outputRoot: cache))
         #expect(summary.succeeded)
         let tuneEntry = try #require(engine.status().first { $0.id.raw == "tune/weishi-smoke/nextitnet" }?.key)
         let record = try TuneStage.load(store.outputs(kind: "tune", key: tuneEntry))
         #expect(record.trials.count == 2)
-        #expect(record.chosen == TunedValues(["learningRate": 0.01]), "\(record.trials.map { ($0.values.description, $0.validMRR5) })")
+        #expect(
+            record.chosen == TunedValues(["learningRate": 0.01]),
+            "\(record.trials.map { ($0.values.description, $0.validMRR5) })")
         #expect(record.trials[1].validMRR5 > record.trials[0].validMRR5 + 0.02)
         #expect(record.untuned == TunedValues(["learningRate": 0.01]))
         let trainKey = try #require(engine.status().first { $0.id.raw == "train/weishi-smoke/nextitnet/seed10" }?.key)
-        let trained = try JSONFiles.read(TrainRecord.self, from: store.outputs(kind: "train", key: trainKey).appendingPathComponent(TrainStage.recordName))
+        let trained = try JSONFiles.read(
+            TrainRecord.self,
+            from: store.outputs(kind: "train", key: trainKey).appendingPathComponent(TrainStage.recordName))
         #expect(trained.tuned == record.chosen)
     }
 
@@ -99,21 +108,31 @@ private func loadError(_ dir: URL) -> String {
         let ga = try graph(a), gb = try graph(b), plain = try graph(repositorySpecs)
         #expect(Set(ga.keys) == Set(gb.keys))
         var changed: [String] = []
-        for (id, s) in ga where s.parameters != gb[id]!.parameters || s.inputs != gb[id]!.inputs || s.version != gb[id]!.version {
+        for (id, s) in ga
+        where s.parameters != gb[id]!.parameters || s.inputs != gb[id]!.inputs || s.version != gb[id]!.version {
             changed.append(id)
         }
-        #expect(changed.sorted() == ["tune/mllatest-smoke/caser", "tune/mllatest-smoke/nextitnet",
-                                     "tune/weishi-smoke/caser", "tune/weishi-smoke/nextitnet"])
+        #expect(
+            changed.sorted() == [
+                "tune/mllatest-smoke/caser", "tune/mllatest-smoke/nextitnet",
+                "tune/weishi-smoke/caser", "tune/weishi-smoke/nextitnet"
+            ])
         // Against no tuning at all: only the tuned models' train stages gain an input, and the report reads the tunes.
         var touched: [String] = []
-        for (id, s) in plain where s.parameters != ga[id]!.parameters || s.inputs != ga[id]!.inputs || s.version != ga[id]!.version {
+        for (id, s) in plain
+        where s.parameters != ga[id]!.parameters || s.inputs != ga[id]!.inputs || s.version != ga[id]!.version {
             touched.append(id)
         }
         let expected = touched.filter { id in
-            id == "report/report" || ["nextitnet", "caser", "bi-nextitnet"].contains { id.contains("/\($0)/seed") || id.contains("/\($0)-d") || id.contains("/\($0)-r") }
+            id == "report/report"
+                || ["nextitnet", "caser", "bi-nextitnet"].contains {
+                    id.contains("/\($0)/seed") || id.contains("/\($0)-d") || id.contains("/\($0)-r")
+                }
         }
         #expect(touched.sorted() == expected.sorted())
-        #expect(touched.contains("train/weishi-smoke/caser/seed10") && touched.contains("train/mllatest-smoke/bi-nextitnet/seed11"))
+        #expect(
+            touched.contains("train/weishi-smoke/caser/seed10")
+                && touched.contains("train/mllatest-smoke/bi-nextitnet/seed11"))
         #expect(!touched.contains { $0.hasPrefix("train/weishi-smoke/cprec-cb/") || $0.hasPrefix("evaluate/") })
     }
 
@@ -137,11 +156,15 @@ private func loadError(_ dir: URL) -> String {
         #expect(next.trials.count == 4 && sas.trials.count == 4)
         #expect(next.parameters == gp["tune/weishi-smoke/nextitnet"]!.parameters)
         #expect(sas.parameters != gp["tune/weishi-smoke/sasrec"]!.parameters)
-        #expect(sas.trials.allSatisfy { $0.values["dropout"] != nil } && next.trials.allSatisfy { $0.values["dropout"] == nil })
+        #expect(
+            sas.trials.allSatisfy { $0.values["dropout"] != nil }
+                && next.trials.allSatisfy { $0.values["dropout"] == nil })
         #expect(sas.space.map(\.key) == ["learningRate", "l2", "dropout"])
         // The sample is drawn from the 12-point grid, distinct points, reproducible.
         #expect(Set(sas.trials.map(\.values)).count == 4)
-        #expect(try (graph(family)["tune/weishi-smoke/sasrec"] as? TuneStage)?.trials.map(\.values) == sas.trials.map(\.values))
+        #expect(
+            try (graph(family)["tune/weishi-smoke/sasrec"] as? TuneStage)?.trials.map(\.values)
+                == sas.trials.map(\.values))
     }
 
     /// `untuned:` adds an untuned twin of each named model (no tune input, the spec's own settings) whose runs the
@@ -162,26 +185,43 @@ private func loadError(_ dir: URL) -> String {
         defer { try? FileManager.default.removeItem(at: bad) }
         let text = try String(contentsOf: bad.appendingPathComponent("profiles.yaml"), encoding: .utf8)
         let error = loadError(bad)
-        #expect(error.contains("profiles.yaml:\(lineOf(text, "untuned: {models: [bi-nextitnet]"))") && error.contains("not tuned on its own"), "\(error)")
+        #expect(
+            error.contains("profiles.yaml:\(lineOf(text, "untuned: {models: [bi-nextitnet]"))")
+                && error.contains("not tuned on its own"), "\(error)")
     }
 
     /// Bad tuning sections fail at load with the file, line and key path.
     @Test(arguments: [
-        ("space: {learningRate: [0.003, 0.01], l2: [0, 0.001]}", "space: {learningrate: [0.003, 0.01], l2: [0, 0.001]}",
-         "learningrate: [", "tuning.space.learningrate", "did you mean 'learningRate'"),
+        (
+            "space: {learningRate: [0.003, 0.01], l2: [0, 0.001]}",
+            "space: {learningrate: [0.003, 0.01], l2: [0, 0.001]}",
+            "learningrate: [", "tuning.space.learningrate", "did you mean 'learningRate'"
+        ),
         ("seed: 77", "seed: 11", "seed: 11", "tuning.seed", "not one of the profile's final seeds"),
         ("maxEpochs: 3", "maxEpochs: 3\n      trials: 5", "trials: 5", "tuning.trials", "1...4"),
-        ("inherit: {bi-nextitnet: nextitnet}", "inherit: {bi-nextitnet: sasrec}", "inherit: {bi-nextitnet: sasrec}",
-         "tuning.inherit.bi-nextitnet", "not tuned on its own"),
-        ("models: [nextitnet, caser]", "models: [nextitnet, casr]", "models: [nextitnet, casr]", "tuning.models[1]", "unknown model 'casr'"),
+        (
+            "inherit: {bi-nextitnet: nextitnet}", "inherit: {bi-nextitnet: sasrec}", "inherit: {bi-nextitnet: sasrec}",
+            "tuning.inherit.bi-nextitnet", "not tuned on its own"
+        ),
+        (
+            "models: [nextitnet, caser]", "models: [nextitnet, casr]", "models: [nextitnet, casr]", "tuning.models[1]",
+            "unknown model 'casr'"
+        ),
         ("l2: [0, 0.001]", "l2: [0, 0.001], dropout: [0, 1.5]", "dropout: [0, 1.5]", "tuning.space.dropout", "[0, 1)"),
         ("maxEpochs: 3", "maxEpochs: 3\n      budget: 2", "budget: 2", "tuning", "unknown key 'budget'"),
-        ("maxEpochs: 3", "maxEpochs: 3\n      familySpace: {sasrc: {dropout: [0, 0.2]}}", "familySpace: {sasrc",
-         "tuning.familySpace.sasrc", "unknown model family 'sasrc'"),
-        ("maxEpochs: 3", "maxEpochs: 3\n      familySpace: {sasrec: {l2: [0.1]}}", "familySpace: {sasrec: {l2",
-         "tuning.familySpace.sasrec.l2", "already in tuning.space"),
-        ("maxEpochs: 3", "maxEpochs: 3\n      familySpace: {sasrec: {dropout: [0, 1.5]}}", "familySpace: {sasrec: {dropout",
-         "tuning.familySpace.sasrec.dropout", "[0, 1)"),
+        (
+            "maxEpochs: 3", "maxEpochs: 3\n      familySpace: {sasrc: {dropout: [0, 0.2]}}", "familySpace: {sasrc",
+            "tuning.familySpace.sasrc", "unknown model family 'sasrc'"
+        ),
+        (
+            "maxEpochs: 3", "maxEpochs: 3\n      familySpace: {sasrec: {l2: [0.1]}}", "familySpace: {sasrec: {l2",
+            "tuning.familySpace.sasrec.l2", "already in tuning.space"
+        ),
+        (
+            "maxEpochs: 3", "maxEpochs: 3\n      familySpace: {sasrec: {dropout: [0, 1.5]}}",
+            "familySpace: {sasrec: {dropout",
+            "tuning.familySpace.sasrec.dropout", "[0, 1)"
+        )
     ])
     func badTuningSectionsAreRejected(_ c: (String, String, String, String, String)) throws {
         let dir = try tunedSmoke(smokeTuning.replacingOccurrences(of: c.0, with: c.1))

@@ -71,10 +71,12 @@ import Testing
             let a = (0..<(m * k)).map { _ in rng.normal() }, b = (0..<(k * n)).map { _ in rng.normal() }
             let c0 = (0..<(m * n)).map { _ in rng.normal() }
             var one = c0, two = c0
-            BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, b: b, beta: 2, c: &one,
-                      threads: 1)
-            BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, b: b, beta: 2, c: &two,
-                      threads: 2)
+            BLAS.gemm(
+                transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, b: b, beta: 2, c: &one,
+                threads: 1)
+            BLAS.gemm(
+                transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, b: b, beta: 2, c: &two,
+                threads: 2)
             #expect(2 * m * n * k >= BLAS.parallelFlops, "shape too small to be split")
             var worst: Float = 0
             for i in 0..<(m * n) { worst = max(worst, abs(one[i] - two[i])) }

@@ -17,8 +17,10 @@ import Testing
         var lines = [String]()
         let r = BenchEngine.run(o) { lines.append($0) }
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as? [String: Any]
-        let keys = ["case", "tokens_per_s", "gemm_share", "peak_rss_mib", "sgemm_gflops", "mfu", "threads",
-                    "seconds_per_epoch", "s_per_1m_tokens"]
+        let keys = [
+            "case", "tokens_per_s", "gemm_share", "peak_rss_mib", "sgemm_gflops", "mfu", "threads",
+            "seconds_per_epoch", "s_per_1m_tokens"
+        ]
         for k in keys { #expect(json?[k] != nil, "missing key \(k)") }
         #expect(r.case == "tiny" && r.threads == 1 && r.steps == 3)
         #expect(r.tokens_per_s > 0 && r.tokens_per_s.isFinite)
@@ -34,7 +36,8 @@ import Testing
 
     @Test func sasrecCaseIsTheIssuesShapeAndReportsTheSameKeys() throws {
         let s = try #require(BenchOptions.preset("s"))
-        #expect(s.kind == .sasrec && s.dim == 64 && s.depth == 2 && s.heads == 1 && s.length == 20 && s.batch == 256
+        #expect(
+            s.kind == .sasrec && s.dim == 64 && s.depth == 2 && s.heads == 1 && s.length == 20 && s.batch == 256
                 && s.items == 1682)
         var o = s
         o.dim = 16
@@ -48,7 +51,8 @@ import Testing
         let plain = try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as? [String: Any]
         var n = BenchOptions(name: "tiny", dim: 16, items: 60)
         n.depth = 1; n.batch = 8; n.threads = 1; n.warmup = 1; n.steps = 1; n.sgemmRows = 64
-        let reference = try JSONSerialization.jsonObject(with: JSONEncoder().encode(BenchEngine.run(n) { _ in })) as? [String: Any]
+        let reference =
+            try JSONSerialization.jsonObject(with: JSONEncoder().encode(BenchEngine.run(n) { _ in })) as? [String: Any]
         #expect(Set(plain?.keys ?? [:].keys) == Set(reference?.keys ?? [:].keys))
         #expect(r.case == "s" && r.tokens_per_s > 0 && r.depth == 2)
         // SASRec's layout, not NextItNet's: (d 16, 2 blocks, 50 positions, K 60) by the closed form.

@@ -29,8 +29,9 @@ import NeuralNet
         var acc = MetricAccumulator()
         acc.add(scores: scores, itemCount: k, targets: [1, 2, 7, 49])
         #expect(acc.result.hr5 == 0 && acc.result.mrr5 == 0 && acc.result.hr20 == 0 && acc.result.ndcg20 == 0)
-        let r = SampledRanking.rank(positive: 1, positiveScore: 0.5, negatives: Array(2...100),
-                                    negativeScores: [Float](repeating: 0.5, count: 99))
+        let r = SampledRanking.rank(
+            positive: 1, positiveScore: 0.5, negatives: Array(2...100),
+            negativeScores: [Float](repeating: 0.5, count: 99))
         #expect(r == 99)
     }
 
@@ -54,7 +55,9 @@ import NeuralNet
         // Three rows, K = 30 (ids 1..29); target ranks 0, 3 and 25 (outside top 20).
         let k = 30
         var scores = [Float](repeating: 0, count: 3 * k)
-        for i in 1..<k { scores[i] = Float(100 - i); scores[k + i] = Float(100 - i); scores[2 * k + i] = Float(100 - i) }
+        for i in 1..<k {
+            scores[i] = Float(100 - i); scores[k + i] = Float(100 - i); scores[2 * k + i] = Float(100 - i)
+        }
         let targets: [Int32] = [1, 4, 26]
         var acc = MetricAccumulator()
         acc.add(scores: scores, itemCount: k, targets: targets)
@@ -105,10 +108,10 @@ import NeuralNet
         // Positive 50 scored 0.7; negatives 1...99 except 50 plus 100: two above (0.9, 0.8), two ties.
         let negatives: [Int32] = Array(1...49) + Array(51...100)
         var negScores = [Float](repeating: 0.1, count: 99)
-        negScores[0] = 0.9    // id 1
-        negScores[60] = 0.8   // id 62
-        negScores[10] = 0.7   // id 11: tie → ahead
-        negScores[98] = 0.7   // id 100: tie → ahead too (ties count against the positive whatever the id)
+        negScores[0] = 0.9  // id 1
+        negScores[60] = 0.8  // id 62
+        negScores[10] = 0.7  // id 11: tie → ahead
+        negScores[98] = 0.7  // id 100: tie → ahead too (ties count against the positive whatever the id)
         let r = SampledRanking.rank(positive: 50, positiveScore: 0.7, negatives: negatives, negativeScores: negScores)
         #expect(r == 4)
         var acc = MetricAccumulator()
@@ -129,7 +132,7 @@ import NeuralNet
         let t = InferenceTiming.measure(m, on: seqs, batchSize: 8, n: 5)
         #expect(t.sequences == 30 && t.batchSize == 8 && t.n == 5)
         #expect(t.fullSeconds > 0 && t.fastSeconds > 0)
-        #expect(t.agreement == 1)   // full softmax: topN is full scoring
+        #expect(t.agreement == 1)  // full softmax: topN is full scoring
         let limited = InferenceTiming.measure(m, on: seqs, batchSize: 8, n: 5, limit: 10)
         #expect(limited.sequences == 10)
     }

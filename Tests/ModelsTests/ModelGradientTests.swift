@@ -34,7 +34,9 @@ import Testing
             p.values[i] = old - eps; let lm = Double(model.trainStep(batch))
             p.values[i] = old
             let fd = Float((lp - lm) / Double(2 * eps))
-            if abs(fd - analytic[i]) > 2e-3 + 5e-2 * abs(analytic[i]) { bad.append("#\(i): fd \(fd) vs \(analytic[i])") }
+            if abs(fd - analytic[i]) > 2e-3 + 5e-2 * abs(analytic[i]) {
+                bad.append("#\(i): fd \(fd) vs \(analytic[i])")
+            }
             checked += 1
         }
         // Caser's max-pool can switch winners under a perturbation; allow a couple of kinks, not more.

@@ -10,8 +10,10 @@ import Testing
 
     static let K = 40
 
-    static func config(_ kind: ModelConfig.Kind, input: ModelConfig.Factorization = .full,
-                       output: ModelConfig.Factorization = .full) -> ModelConfig {
+    static func config(
+        _ kind: ModelConfig.Kind, input: ModelConfig.Factorization = .full,
+        output: ModelConfig.Factorization = .full
+    ) -> ModelConfig {
         var c = ModelConfig(kind: kind)
         c.dim = 16
         c.dilations = [1, 2]
@@ -31,7 +33,7 @@ import Testing
         ("Bi-GRU4Rec", config(.gru4rec, input: .blockwise)), ("Bo-GRU4Rec", config(.gru4rec, output: .blockwise)),
         ("Bio-GRU4Rec", config(.gru4rec, input: .blockwise, output: .blockwise)), ("Caser", config(.caser)),
         ("Bio-Caser", config(.caser, input: .blockwise, output: .blockwise)), ("MostPop", config(.mostpop)),
-        ("SASRec", config(.sasrec)), ("Bio-SASRec", config(.sasrec, input: .blockwise, output: .blockwise)),
+        ("SASRec", config(.sasrec)), ("Bio-SASRec", config(.sasrec, input: .blockwise, output: .blockwise))
     ]
 
     @Test(arguments: zoo.map { $0.0 })
@@ -98,7 +100,9 @@ import Testing
         var s = Self.config(.gru4rec)
         s.sharing = .crossLayer
         #expect(throws: ModelConfigError.self) { try ModelFactory.make(s, itemCount: Self.K, seed: 1) }
-        #expect(throws: ModelConfigError.self) { try ModelFactory.make(Self.config(.mostpop), itemCount: Self.K, seed: 1) }
+        #expect(throws: ModelConfigError.self) {
+            try ModelFactory.make(Self.config(.mostpop), itemCount: Self.K, seed: 1)
+        }
         var w = Self.config(.caser)
         w.caserWindow = 0
         #expect(throws: ModelConfigError.self) { try ModelFactory.make(w, itemCount: Self.K, seed: 1) }

@@ -63,8 +63,9 @@ import Testing
     /// trainStep and trainingHiddenLast share the training workspace when shapes match: nothing a trainStep
     /// leaves in it may leak into the next backwardHiddenLast.
     @Test func trainStepLeavesNoStateInBackwardHiddenLast() {
-        let m = NextItNet(config: NextItNetTests.config("CpRec-Cb", dim: 8, dilations: [1, 2]),
-                          itemCount: NextItNetTests.K, seed: 3)
+        let m = NextItNet(
+            config: NextItNetTests.config("CpRec-Cb", dim: 8, dilations: [1, 2]),
+            itemCount: NextItNetTests.K, seed: 3)
         let batch = NextItNetTests.batch(B: 2, T: 6, seed: 9, padding: true)
         let dh = [Float](repeating: 0.5, count: 2 * 8)
         func grads() -> [Float] {
@@ -74,7 +75,7 @@ import Testing
             return Array(UnsafeBufferPointer(start: m.parameters.grads, count: m.parameters.count))
         }
         let a = grads()
-        _ = m.trainStep(NextItNetTests.batch(B: 2, T: 7, seed: 10, padding: false))   // same workspace shape
+        _ = m.trainStep(NextItNetTests.batch(B: 2, T: 7, seed: 10, padding: false))  // same workspace shape
         #expect(grads().map(\.bitPattern) == a.map(\.bitPattern))
     }
 }

@@ -35,8 +35,10 @@ import Testing
         return c
     }
 
-    static let variants = ["NextItNet", "Bi", "Bo", "Bio", "B1", "Cl", "Cb", "Al", "Ab",
-                           "CpRec-Cl", "CpRec-Cb", "CpRec-Al", "CpRec-Ab"]
+    static let variants = [
+        "NextItNet", "Bi", "Bo", "Bio", "B1", "Cl", "Cb", "Al", "Ab",
+        "CpRec-Cl", "CpRec-Cb", "CpRec-Al", "CpRec-Ab"
+    ]
 
     @Test(arguments: variants)
     func layoutCountsEqualClosedForm(name: String) {
@@ -54,13 +56,20 @@ import Testing
     @Test func closedFormMatchesPaperFormulas() {
         // Middle layers with r = 4 blocks, k = 3, d = 16 (PAPER §1.6): original 2r(kd²+d)+4rd, Cl (kd²+d)+4rd, …
         let d = 16, conv = 3 * d * d + d, ln = 4 * 4 * d
-        #expect(NextItNet.closedFormParameterCounts(config: Self.config("NextItNet"), itemCount: Self.K).middle == 8 * conv + ln)
+        #expect(
+            NextItNet.closedFormParameterCounts(config: Self.config("NextItNet"), itemCount: Self.K).middle == 8 * conv
+                + ln)
         #expect(NextItNet.closedFormParameterCounts(config: Self.config("Cl"), itemCount: Self.K).middle == conv + ln)
-        #expect(NextItNet.closedFormParameterCounts(config: Self.config("Cb"), itemCount: Self.K).middle == 2 * conv + ln)
-        #expect(NextItNet.closedFormParameterCounts(config: Self.config("Al"), itemCount: Self.K).middle == 4 * conv + ln)
-        #expect(NextItNet.closedFormParameterCounts(config: Self.config("Ab"), itemCount: Self.K).middle == 4 * conv + ln)
+        #expect(
+            NextItNet.closedFormParameterCounts(config: Self.config("Cb"), itemCount: Self.K).middle == 2 * conv + ln)
+        #expect(
+            NextItNet.closedFormParameterCounts(config: Self.config("Al"), itemCount: Self.K).middle == 4 * conv + ln)
+        #expect(
+            NextItNet.closedFormParameterCounts(config: Self.config("Ab"), itemCount: Self.K).middle == 4 * conv + ln)
         // Bio input: 10·16 + 20·4 + 4·16 + 20·1 + 1·16 (widths 16, 4, 1).
-        #expect(NextItNet.closedFormParameterCounts(config: Self.config("Bio"), itemCount: Self.K).input == 160 + 80 + 64 + 20 + 16)
+        #expect(
+            NextItNet.closedFormParameterCounts(config: Self.config("Bio"), itemCount: Self.K).input == 160 + 80 + 64
+                + 20 + 16)
     }
 
     @Test func sharingNamesAreReadable() {
@@ -98,8 +107,10 @@ import Testing
         return SequenceBatch(ids: ids, batchSize: B, length: T)
     }
 
-    @Test(arguments: [("NextItNet", true), ("CpRec-Ab", true), ("Bio", false), ("B1", true), ("CpRec-Cl", false),
-                      ("Al", true), ("CpRec-Al", false)])
+    @Test(arguments: [
+        ("NextItNet", true), ("CpRec-Ab", true), ("Bio", false), ("B1", true), ("CpRec-Cl", false),
+        ("Al", true), ("CpRec-Al", false)
+    ])
     func wholeModelGradientMatchesFiniteDifferences(name: String, mask: Bool) {
         let m = Self.gradientCheckModel(name) { $0.maskPadding = mask }
         let p = m.parameters

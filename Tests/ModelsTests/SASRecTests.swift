@@ -9,8 +9,10 @@ import Testing
 
     static let K = 30
 
-    static func config(_ sharing: ModelConfig.Sharing = .none, bio: Bool = false, heads: Int = 1, depth: Int = 2,
-                       dim: Int = 8) -> ModelConfig {
+    static func config(
+        _ sharing: ModelConfig.Sharing = .none, bio: Bool = false, heads: Int = 1, depth: Int = 2,
+        dim: Int = 8
+    ) -> ModelConfig {
         var c = ModelConfig(kind: .sasrec)
         c.dim = dim
         c.heads = heads
@@ -26,13 +28,23 @@ import Testing
 
     static let cases: [(String, ModelConfig)] = [
         ("sasrec", config()), ("sasrec-2heads", config(heads: 2)), ("bio-sasrec", config(bio: true)),
-        ("sasrec-tied", { var c = config(); c.output = .tied; return c }()),
+        (
+            "sasrec-tied",
+            {
+                var c = config(); c.output = .tied; return c
+            }()
+        ),
         // Kang & McAuley's: tied output, √d-scaled embeddings, padding keys masked (the batch gets padding below).
-        ("sasrec-published", { var c = config(heads: 2); c.output = .tied; c.scaleEmbedding = true
-                               c.maskPaddingKeys = true; return c }()),
+        (
+            "sasrec-published",
+            {
+                var c = config(heads: 2); c.output = .tied; c.scaleEmbedding = true
+                c.maskPaddingKeys = true; return c
+            }()
+        ),
         ("cl", config(.crossLayer, bio: true)), ("cb", config(.crossBlock, bio: true)),
         ("al", config(.adjacentLayer, bio: true)), ("ab", config(.adjacentBlock, bio: true, depth: 3)),
-        ("all", config(.allProjections, bio: true)),
+        ("all", config(.allProjections, bio: true))
     ]
 
     @Test(arguments: cases.map { $0.0 })
@@ -67,7 +79,9 @@ import Testing
                 p.values[i] = old - eps; let lm = Double(model.trainStep(batch))
                 p.values[i] = old
                 let fd = Float((lp - lm) / Double(2 * eps))
-                if abs(fd - analytic[i]) > 2e-3 + 3e-2 * abs(analytic[i]) { bad.append("\(spec.name)[\(i - ref.offset)]: fd \(fd) vs \(analytic[i])") }
+                if abs(fd - analytic[i]) > 2e-3 + 3e-2 * abs(analytic[i]) {
+                    bad.append("\(spec.name)[\(i - ref.offset)]: fd \(fd) vs \(analytic[i])")
+                }
             }
         }
         #expect(bad.isEmpty, "\(name): \(bad.prefix(6))")
@@ -90,7 +104,9 @@ import Testing
 
     @Test func sharingMapAndClosedFormCounts() throws {
         for depth in [1, 2, 3, 4] {
-            for sharing in [ModelConfig.Sharing.none, .crossLayer, .crossBlock, .adjacentLayer, .adjacentBlock, .allProjections] {
+            for sharing in [
+                ModelConfig.Sharing.none, .crossLayer, .crossBlock, .adjacentLayer, .adjacentBlock, .allProjections
+            ] {
                 for bio in [false, true] {
                     let c = Self.config(sharing, bio: bio, depth: depth)
                     let m = try ModelFactory.make(c, itemCount: Self.K, seed: 1)
@@ -103,19 +119,27 @@ import Testing
         }
         // By hand, d = 8, 3 blocks, 6 positions: a projection is 8·8 + 8 = 72; layer norms 4·8 per block + 16 final.
         let fixed = 6 * 8 + 3 * 32 + 16, proj = 72
-        func mid(_ s: ModelConfig.Sharing) -> Int { SASRec.closedFormParameterCounts(config: Self.config(s, depth: 3), itemCount: Self.K).middle }
+        func mid(_ s: ModelConfig.Sharing) -> Int {
+            SASRec.closedFormParameterCounts(config: Self.config(s, depth: 3), itemCount: Self.K).middle
+        }
         #expect(mid(.none) == fixed + 18 * proj)
         #expect(mid(.crossLayer) == fixed + 6 * proj)
         #expect(mid(.crossBlock) == fixed + (4 + 3 * 2) * proj)
         #expect(mid(.adjacentLayer) == fixed + 3 * 2 * proj)
         #expect(mid(.adjacentBlock) == fixed + 12 * proj)
         #expect(mid(.allProjections) == fixed + proj)
-        let all = SASRec(config: Self.config(.allProjections, depth: 3), itemCount: Self.K, seed: 1).parameters.specs.map(\.name)
+        let all = SASRec(config: Self.config(.allProjections, depth: 3), itemCount: Self.K, seed: 1).parameters.specs
+            .map(\.name)
         #expect(all.filter { $0.hasPrefix("block") && $0.hasSuffix(".w") } == ["blocks.projection.w"])
-        let names = SASRec(config: Self.config(.adjacentBlock, depth: 3), itemCount: Self.K, seed: 1).parameters.specs.map(\.name)
-        #expect(names.contains("block0+1.q.w") && names.contains("block2+3.ffn2.b") && names.contains("block2.ln1.gamma"))
+        let names = SASRec(config: Self.config(.adjacentBlock, depth: 3), itemCount: Self.K, seed: 1).parameters.specs
+            .map(\.name)
+        #expect(
+            names.contains("block0+1.q.w") && names.contains("block2+3.ffn2.b") && names.contains("block2.ln1.gamma"))
         let al = SASRec(config: Self.config(.adjacentLayer), itemCount: Self.K, seed: 1).parameters.specs.map(\.name)
-        #expect(al.filter { $0.hasPrefix("block") && $0.hasSuffix(".w") } == ["block0.attention.w", "block0.ffn.w", "block1.attention.w", "block1.ffn.w"])
+        #expect(
+            al.filter { $0.hasPrefix("block") && $0.hasSuffix(".w") } == [
+                "block0.attention.w", "block0.ffn.w", "block1.attention.w", "block1.ffn.w"
+            ])
     }
 
     /// The published SASRec predicts with its item embedding: no output matrix in the parameter table, and the
@@ -130,7 +154,8 @@ import Testing
         #expect(untied.parameters.count(in: .output) == 8 * Self.K + Self.K)
         #expect(model.parameters.count(in: .input) == untied.parameters.count(in: .input))
         let closed = SASRec.closedFormParameterCounts(config: c, itemCount: Self.K)
-        #expect(closed.output == 0 && closed.input == model.parameters.count(in: .input)
+        #expect(
+            closed.output == 0 && closed.input == model.parameters.count(in: .input)
                 && closed.middle == model.parameters.count(in: .middle))
         c.input = .blockwise
         #expect(throws: ModelConfigError.self) { try ModelFactory.make(c, itemCount: Self.K, seed: 1) }

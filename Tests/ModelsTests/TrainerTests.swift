@@ -12,7 +12,8 @@ import Testing
 
     func tempDir(_ tag: String) -> URL {
         let u = FileManager.default.temporaryDirectory
-            .appendingPathComponent("cprec-trainer-\(tag)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
+            .appendingPathComponent(
+                "cprec-trainer-\(tag)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
         try? FileManager.default.removeItem(at: u)
         return u
     }
@@ -35,7 +36,8 @@ import Testing
         var killed = o
         killed.stopAfterEpochs = 1
         let b1 = try ModelFactory.make(c, itemCount: Self.K, seed: 9)
-        let partial = try Trainer.train(b1, config: c, train: train, validation: valid, options: killed, workDirectory: dirB)
+        let partial = try Trainer.train(
+            b1, config: c, train: train, validation: valid, options: killed, workDirectory: dirB)
         #expect(partial.history.count == 1)
         // A new process: a fresh model, different init seed even; the checkpoint must override it.
         let b2 = try ModelFactory.make(c, itemCount: Self.K, seed: 77)
@@ -51,13 +53,15 @@ import Testing
         // Losses go down on this learnable source.
         #expect(ra.history[2].loss < ra.history[0].loss)
         // Finished state is reused as is; different options in the same folder start over.
-        let again = try Trainer.train(try ModelFactory.make(c, itemCount: Self.K, seed: 9), config: c, train: train,
-                                      validation: valid, options: o, workDirectory: dirA)
+        let again = try Trainer.train(
+            try ModelFactory.make(c, itemCount: Self.K, seed: 9), config: c, train: train,
+            validation: valid, options: o, workDirectory: dirA)
         #expect(again.history == ra.history && again.resumedAfterEpoch == 3)
         var other = o
         other.maxEpochs = 1
-        let fresh = try Trainer.train(try ModelFactory.make(c, itemCount: Self.K, seed: 9), config: c, train: train,
-                                      validation: valid, options: other, workDirectory: dirA)
+        let fresh = try Trainer.train(
+            try ModelFactory.make(c, itemCount: Self.K, seed: 9), config: c, train: train,
+            validation: valid, options: other, workDirectory: dirA)
         #expect(fresh.resumedAfterEpoch == 0 && fresh.history.count == 1)
         #expect(fresh.history[0].loss == ra.history[0].loss)
     }
@@ -73,7 +77,8 @@ import Testing
         #expect(throws: TrainError.self) {
             try Trainer.train(m, config: c, train: train, validation: train, options: o, workDirectory: dir)
         }
-        let r = try Trainer.train(m, config: c, train: train, validation: train, test: train, options: o, workDirectory: dir)
+        let r = try Trainer.train(
+            m, config: c, train: train, validation: train, test: train, options: o, workDirectory: dir)
         #expect(r.bestEpoch == 0 && r.history.count == 1 && r.history[0].test != nil)
 
         // Patience 1 with learning rate 0: no epoch beats the first, so training stops after epoch 2.
@@ -99,8 +104,9 @@ import Testing
         let dir3 = tempDir("n")
         defer { try? FileManager.default.removeItem(at: dir3) }
         let empty = SequenceSet(ids: [], length: 5)
-        let r3 = try Trainer.train(try ModelFactory.make(g, itemCount: Self.K, seed: 2), config: g, train: train,
-                                   validation: empty, options: p, workDirectory: dir3)
+        let r3 = try Trainer.train(
+            try ModelFactory.make(g, itemCount: Self.K, seed: 2), config: g, train: train,
+            validation: empty, options: p, workDirectory: dir3)
         #expect(r3.history.count == 3 && r3.bestEpoch == 3 && !r3.stoppedEarly && r3.history[0].validation == nil)
     }
 
@@ -117,8 +123,9 @@ import Testing
         p.batchSize = 8
         let dir = tempDir("min")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try Trainer.train(try ModelFactory.make(g, itemCount: Self.K, seed: 2), config: g, train: train,
-                                  validation: train, options: p, workDirectory: dir)
+        let r = try Trainer.train(
+            try ModelFactory.make(g, itemCount: Self.K, seed: 2), config: g, train: train,
+            validation: train, options: p, workDirectory: dir)
         #expect(r.history.count == 4 && r.bestEpoch == 1 && r.stoppedEarly)
     }
 
@@ -135,8 +142,9 @@ import Testing
         let dir = tempDir("nan")
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect {
-            try Trainer.train(try ModelFactory.make(g, itemCount: Self.K, seed: 2), config: g, train: train,
-                              validation: train, options: p, workDirectory: dir)
+            try Trainer.train(
+                try ModelFactory.make(g, itemCount: Self.K, seed: 2), config: g, train: train,
+                validation: train, options: p, workDirectory: dir)
         } throws: { error in
             guard case TrainError.nonFiniteParameters(let e, let s, _) = error else { return false }
             return e == 1 && s == 1
@@ -152,8 +160,9 @@ import Testing
         var initRng = Rng(seed: 1)
         p.allocate(rng: &initRng)
         let salt: UInt64 = 0xA076_1D64_78BD_642F
-        let loop = EpochLoop(optimizers: [Adam(parameters: p, config: AdamConfig(learningRate: 0))], batchSize: 4,
-                             seed: 7, salt: salt)
+        let loop = EpochLoop(
+            optimizers: [Adam(parameters: p, config: AdamConfig(learningRate: 0))], batchSize: 4,
+            seed: 7, salt: salt)
         var batches = [[Int]](), draws = [Int](), gradsWereZero = true
         let mean = try loop.run(epoch: 3, rows: 10) { rows, rng in
             gradsWereZero = gradsWereZero && (0..<3).allSatisfy { p.grads[$0] == 0 }

@@ -19,7 +19,7 @@ import Testing
         rng.shuffle(&perm)
         let targets = (0..<seqs.count).map { i -> Int32 in
             let last = Int(seqs.row(i).last!)
-            return perm[last % (K - 1)]   // index of next(last) = last % (K-1) + 1, minus 1
+            return perm[last % (K - 1)]  // index of next(last) = last % (K-1) + 1, minus 1
         }
         return TransferPairs(sequences: seqs, targets: targets)
     }
@@ -37,7 +37,8 @@ import Testing
         o.learningRate = 5e-3
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cprec-transfer-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        _ = try Trainer.train(pretrained, config: c, train: source, validation: sourceValid, options: o, workDirectory: dir)
+        _ = try Trainer.train(
+            pretrained, config: c, train: source, validation: sourceValid, options: o, workDirectory: dir)
         let random = try ModelFactory.make(c, itemCount: Self.K, seed: 1) as! NextItNet
 
         let train = Self.pairs(rows: 384, seed: 31), test = Self.pairs(rows: 200, seed: 32)
@@ -45,14 +46,18 @@ import Testing
         t.epochs = 15
         t.batchSize = 32
         t.learningRate = 1e-2
-        let a = try Transfer.finetune(backbone: pretrained, targetItemCount: Self.KT, train: train, test: test, options: t)
+        let a = try Transfer.finetune(
+            backbone: pretrained, targetItemCount: Self.KT, train: train, test: test, options: t)
         let b = try Transfer.finetune(backbone: random, targetItemCount: Self.KT, train: train, test: test, options: t)
-        print("transfer MRR@5 pretrained \(a.test.mrr5) HR@5 \(a.test.hr5); random init \(b.test.mrr5) HR@5 \(b.test.hr5)")
+        print(
+            "transfer MRR@5 pretrained \(a.test.mrr5) HR@5 \(a.test.hr5); random init \(b.test.mrr5) HR@5 \(b.test.hr5)"
+        )
         #expect(a.backboneFrozen && a.headParameters == Self.KT * 17)
         #expect(a.test.count == 200)
         #expect(a.test.mrr5 > b.test.mrr5 + 0.1)
         // Same seed, same lists: the evaluation is a pure function of the head, so re-running is identical.
-        let a2 = try Transfer.finetune(backbone: pretrained, targetItemCount: Self.KT, train: train, test: test, options: t)
+        let a2 = try Transfer.finetune(
+            backbone: pretrained, targetItemCount: Self.KT, train: train, test: test, options: t)
         #expect(a2.test == a.test)
     }
 
@@ -69,12 +74,14 @@ import Testing
         t.batchSize = 32
         t.learningRate = 1e-2
         t.evalNegatives = Self.KT - 2
-        let every = try Transfer.finetune(backbone: backbone, targetItemCount: Self.KT, train: train, test: test, options: t)
+        let every = try Transfer.finetune(
+            backbone: backbone, targetItemCount: Self.KT, train: train, test: test, options: t)
         #expect(every.testFull == every.test)
         #expect(every.testFull.count == 100)
         t.evalNegatives = 20
-        let few = try Transfer.finetune(backbone: backbone, targetItemCount: Self.KT, train: train, test: test, options: t)
-        #expect(few.testFull == every.testFull)   // same head (same seed), same full ranking
+        let few = try Transfer.finetune(
+            backbone: backbone, targetItemCount: Self.KT, train: train, test: test, options: t)
+        #expect(few.testFull == every.testFull)  // same head (same seed), same full ranking
         #expect(few.test.mrr5 > few.testFull.mrr5)
         #expect(few.test.hr5 >= few.testFull.hr5)
     }
@@ -89,8 +96,9 @@ import Testing
         t.epochs = 10
         t.batchSize = 32
         t.learningRate = 1e-2
-        let frozen = try Transfer.finetune(backbone: try ModelFactory.make(c, itemCount: Self.K, seed: 1) as! GRU4Rec,
-                                           targetItemCount: Self.KT, train: train, validation: test, test: test, options: t)
+        let frozen = try Transfer.finetune(
+            backbone: try ModelFactory.make(c, itemCount: Self.K, seed: 1) as! GRU4Rec,
+            targetItemCount: Self.KT, train: train, validation: test, test: test, options: t)
         // Validation = test here, so the restored best head must reproduce its epoch's validation metrics.
         #expect(frozen.history.allSatisfy { $0.validation != nil })
         #expect(frozen.history[frozen.bestEpoch - 1].validation == frozen.test)
@@ -98,12 +106,16 @@ import Testing
         t.finetuneBackbone = true
         let tunedModel = try ModelFactory.make(c, itemCount: Self.K, seed: 1) as! GRU4Rec
         let before = Array(UnsafeBufferPointer(start: tunedModel.parameters.values, count: tunedModel.parameters.count))
-        let tuned = try Transfer.finetune(backbone: tunedModel, targetItemCount: Self.KT, train: train, test: test, options: t)
-        print("transfer GRU4Rec random init: frozen MRR@5 \(frozen.test.mrr5) train loss \(frozen.history.last!.loss); "
-              + "fine-tuned \(tuned.test.mrr5) train loss \(tuned.history.last!.loss)")
+        let tuned = try Transfer.finetune(
+            backbone: tunedModel, targetItemCount: Self.KT, train: train, test: test, options: t)
+        print(
+            "transfer GRU4Rec random init: frozen MRR@5 \(frozen.test.mrr5) train loss \(frozen.history.last!.loss); "
+                + "fine-tuned \(tuned.test.mrr5) train loss \(tuned.history.last!.loss)")
         #expect(!tuned.backboneFrozen && frozen.backboneFrozen)
         #expect(tuned.history.last!.loss < frozen.history.last!.loss - 0.1)
-        #expect(before != Array(UnsafeBufferPointer(start: tunedModel.parameters.values, count: tunedModel.parameters.count)))
+        #expect(
+            before
+                != Array(UnsafeBufferPointer(start: tunedModel.parameters.values, count: tunedModel.parameters.count)))
     }
 
     /// A NextItNet / CpRec backbone fine-tunes end to end: its input layer and residual blocks change, its
@@ -124,19 +136,23 @@ import Testing
         t.epochs = 8
         t.batchSize = 32
         t.learningRate = 1e-2
-        let frozen = try Transfer.finetune(backbone: try ModelFactory.make(c, itemCount: Self.K, seed: 1) as! NextItNet,
-                                           targetItemCount: Self.KT, train: train, test: test, options: t)
+        let frozen = try Transfer.finetune(
+            backbone: try ModelFactory.make(c, itemCount: Self.K, seed: 1) as! NextItNet,
+            targetItemCount: Self.KT, train: train, test: test, options: t)
         t.finetuneBackbone = true
         let m = try ModelFactory.make(c, itemCount: Self.K, seed: 1) as! NextItNet
         let p = m.parameters
         func snapshot(_ g: ParameterGroup) -> [Float] {
-            zip(p.specs, p.refs).filter { $0.0.group == g }.flatMap { Array(UnsafeBufferPointer(start: p.value($0.1), count: $0.1.count)) }
+            zip(p.specs, p.refs).filter { $0.0.group == g }.flatMap {
+                Array(UnsafeBufferPointer(start: p.value($0.1), count: $0.1.count))
+            }
         }
         let before = [ParameterGroup.input, .middle, .output].map(snapshot)
         let tuned = try Transfer.finetune(backbone: m, targetItemCount: Self.KT, train: train, test: test, options: t)
         let after = [ParameterGroup.input, .middle, .output].map(snapshot)
-        print("transfer NextItNet\(cprec ? " (CpRec-Cb)" : "") random init: frozen train loss \(frozen.history.last!.loss); "
-              + "fine-tuned \(tuned.history.last!.loss)")
+        print(
+            "transfer NextItNet\(cprec ? " (CpRec-Cb)" : "") random init: frozen train loss \(frozen.history.last!.loss); "
+                + "fine-tuned \(tuned.history.last!.loss)")
         #expect(!tuned.backboneFrozen && frozen.backboneFrozen)
         #expect(after[0] != before[0] && after[1] != before[1])
         #expect(after[2] == before[2])
@@ -168,7 +184,9 @@ import Testing
             try Transfer.finetune(backbone: backbone, targetItemCount: Self.KT, train: train, test: test, options: t)
         }
         t.finetuneBackbone = false
-        #expect(try Transfer.finetune(backbone: backbone, targetItemCount: Self.KT, train: train, test: test, options: t).backboneFrozen)
+        #expect(
+            try Transfer.finetune(backbone: backbone, targetItemCount: Self.KT, train: train, test: test, options: t)
+                .backboneFrozen)
     }
 
     /// Fine-tuning runs in the trainer's epoch loop, so it has the trainer's guard: a NaN loss (a backbone that
@@ -190,8 +208,9 @@ import Testing
         }
         t.learningRate = .infinity
         #expect {
-            try Transfer.finetune(backbone: try ModelFactory.make(c, itemCount: Self.K, seed: 1) as! GRU4Rec,
-                                  targetItemCount: Self.KT, train: train, test: test, options: t)
+            try Transfer.finetune(
+                backbone: try ModelFactory.make(c, itemCount: Self.K, seed: 1) as! GRU4Rec,
+                targetItemCount: Self.KT, train: train, test: test, options: t)
         } throws: { error in
             guard case TrainError.nonFiniteParameters(let e, let s, let name) = error else { return false }
             return e == 1 && s == 1 && name == "target.w"

@@ -11,10 +11,13 @@ import Testing
     @Test(arguments: [(1, 4, 4), (2, 3, 6), (3, 2, 9)])
     func attentionMatchesNaiveAndFiniteDifferences(h: Int, e: Int, ld: Int) {
         let B = 2, T = 5, d = h * e
-        let q = Buf(randn(B * T * ld, seed: 1)), k = Buf(randn(B * T * ld, seed: 2)), v = Buf(randn(B * T * ld, seed: 3))
+        let q = Buf(randn(B * T * ld, seed: 1)), k = Buf(randn(B * T * ld, seed: 2)),
+            v = Buf(randn(B * T * ld, seed: 3))
         let out = Buf(zeros: B * T * d), naive = Buf(zeros: B * T * d), probs = Buf(zeros: B * h * T * T)
-        CausalSelfAttention.forward(out: out.p, probs: probs.p, q: q.p, k: k.p, v: v.p, B: B, T: T, heads: h, headWidth: e, ld: ld)
-        CausalSelfAttention.forwardNaive(out: naive.p, q: q.p, k: k.p, v: v.p, B: B, T: T, heads: h, headWidth: e, ld: ld)
+        CausalSelfAttention.forward(
+            out: out.p, probs: probs.p, q: q.p, k: k.p, v: v.p, B: B, T: T, heads: h, headWidth: e, ld: ld)
+        CausalSelfAttention.forwardNaive(
+            out: naive.p, q: q.p, k: k.p, v: v.p, B: B, T: T, heads: h, headWidth: e, ld: ld)
         for i in 0..<(B * T * d) { #expect(abs(out.p[i] - naive.p[i]) < 1e-5) }
         // Rows of probabilities sum to 1 over visible keys and are exactly 0 on future keys.
         for r in 0..<(B * h * T) {
@@ -25,18 +28,22 @@ import Testing
         }
         let g = randn(B * T * d, seed: 4)
         let dq = Buf(zeros: B * T * ld), dk = Buf(zeros: B * T * ld), dv = Buf(zeros: B * T * ld)
-        CausalSelfAttention.backward(dq: dq.p, dk: dk.p, dv: dv.p, dout: g, probs: probs.p, q: q.p, k: k.p, v: v.p,
-                                     B: B, T: T, heads: h, headWidth: e, ld: ld)
+        CausalSelfAttention.backward(
+            dq: dq.p, dk: dk.p, dv: dv.p, dout: g, probs: probs.p, q: q.p, k: k.p, v: v.p,
+            B: B, T: T, heads: h, headWidth: e, ld: ld)
         // The naive forward is the oracle for the loss, so a shared stride bug cannot hide.
         let loss = { () -> Double in
-            CausalSelfAttention.forwardNaive(out: naive.p, q: q.p, k: k.p, v: v.p, B: B, T: T, heads: h, headWidth: e, ld: ld)
+            CausalSelfAttention.forwardNaive(
+                out: naive.p, q: q.p, k: k.p, v: v.p, B: B, T: T, heads: h, headWidth: e, ld: ld)
             return project(naive.p, g)
         }
         #expect(q.check(dq, samples: 60, loss: loss) < 1)
         #expect(k.check(dk, samples: 60, loss: loss) < 1)
         #expect(v.check(dv, samples: 60, loss: loss) < 1)
         // Columns outside the heads (ld > d) receive nothing: backward adds only where forward read.
-        if ld > d { for n in 0..<(B * T) { for c in d..<ld { #expect(dq.p[n * ld + c] == 0 && dv.p[n * ld + c] == 0) } } }
+        if ld > d {
+            for n in 0..<(B * T) { for c in d..<ld { #expect(dq.p[n * ld + c] == 0 && dv.p[n * ld + c] == 0) } }
+        }
     }
 
     /// Masked padding keys get probability exactly 0 (the exp kernel clamps at −87.3, so "−1e30" alone left
@@ -46,50 +53,76 @@ import Testing
     @Test func maskedPaddingKeysGetExactlyZeroProbabilityAndNoGradient() {
         let B = 2, T = 6, h = 1, e = 4, d = h * e
         let ids: [Int32] = [0, 0, 0, 5, 6, 7, 0, 3, 4, 5, 6, 7]
-        let q = Buf(randn(B * T * d, seed: 11)), k = Buf(randn(B * T * d, seed: 12)), v = Buf(randn(B * T * d, seed: 13))
+        let q = Buf(randn(B * T * d, seed: 11)), k = Buf(randn(B * T * d, seed: 12)),
+            v = Buf(randn(B * T * d, seed: 13))
         let out = Buf(zeros: B * T * d), probs = Buf(zeros: B * h * T * T)
         ids.withUnsafeBufferPointer { id in
-            CausalSelfAttention.forward(out: out.p, probs: probs.p, q: q.p, k: k.p, v: v.p, B: B, T: T, heads: h,
-                                        headWidth: e, ld: d, keyIDs: id.baseAddress!)
+            CausalSelfAttention.forward(
+                out: out.p, probs: probs.p, q: q.p, k: k.p, v: v.p, B: B, T: T, heads: h,
+                headWidth: e, ld: d, keyIDs: id.baseAddress!)
         }
-        for b in 0..<B { for t in 0..<T { for s in 0..<t where ids[b * T + s] == 0 {
-            #expect(probs.p[(b * T + t) * T + s] == 0, "query \(t) of row \(b) gives padding key \(s) \(probs.p[(b * T + t) * T + s])")
-        } } }
+        for b in 0..<B {
+            for t in 0..<T {
+                for s in 0..<t where ids[b * T + s] == 0 {
+                    #expect(
+                        probs.p[(b * T + t) * T + s] == 0,
+                        "query \(t) of row \(b) gives padding key \(s) \(probs.p[(b * T + t) * T + s])")
+                }
+            }
+        }
         // Only real positions carry a loss (as SASRec's masked targets): padding rows' K and V get exactly 0.
         var g = randn(B * T * d, seed: 14)
         for n in 0..<(B * T) where ids[n] == 0 { for c in 0..<d { g[n * d + c] = 0 } }
         let dq = Buf(zeros: B * T * d), dk = Buf(zeros: B * T * d), dv = Buf(zeros: B * T * d)
-        CausalSelfAttention.backward(dq: dq.p, dk: dk.p, dv: dv.p, dout: g, probs: probs.p, q: q.p, k: k.p, v: v.p,
-                                     B: B, T: T, heads: h, headWidth: e, ld: d)
-        for n in 0..<(B * T) where ids[n] == 0 { for c in 0..<d {
-            #expect(dk.p[n * d + c] == 0 && dv.p[n * d + c] == 0)
-        } }
+        CausalSelfAttention.backward(
+            dq: dq.p, dk: dk.p, dv: dv.p, dout: g, probs: probs.p, q: q.p, k: k.p, v: v.p,
+            B: B, T: T, heads: h, headWidth: e, ld: d)
+        for n in 0..<(B * T) where ids[n] == 0 {
+            for c in 0..<d {
+                #expect(dk.p[n * d + c] == 0 && dv.p[n * d + c] == 0)
+            }
+        }
     }
 
     @Test func outputAtTIgnoresInputsAfterT() {
         let B = 2, T = 8, h = 2, e = 3, d = h * e, t0 = 3
         let q = Buf(randn(B * T * d, seed: 5)), k = Buf(randn(B * T * d, seed: 6)), v = Buf(randn(B * T * d, seed: 7))
         let y1 = Buf(zeros: B * T * d), y2 = Buf(zeros: B * T * d), probs = Buf(zeros: B * h * T * T)
-        CausalSelfAttention.forward(out: y1.p, probs: probs.p, q: q.p, k: k.p, v: v.p, B: B, T: T, heads: h, headWidth: e, ld: d)
-        for b in 0..<B { for t in (t0 + 1)..<T { for c in 0..<d {
-            let i = (b * T + t) * d + c
-            q.p[i] += 2; k.p[i] -= 3; v.p[i] += 5
-        } } }
-        CausalSelfAttention.forward(out: y2.p, probs: probs.p, q: q.p, k: k.p, v: v.p, B: B, T: T, heads: h, headWidth: e, ld: d)
-        for b in 0..<B { for t in 0..<T { for c in 0..<d {
-            let i = (b * T + t) * d + c
-            if t <= t0 { #expect(y1.p[i] == y2.p[i]) } else { #expect(y1.p[i] != y2.p[i]) }
-        } } }
+        CausalSelfAttention.forward(
+            out: y1.p, probs: probs.p, q: q.p, k: k.p, v: v.p, B: B, T: T, heads: h, headWidth: e, ld: d)
+        for b in 0..<B {
+            for t in (t0 + 1)..<T {
+                for c in 0..<d {
+                    let i = (b * T + t) * d + c
+                    q.p[i] += 2; k.p[i] -= 3; v.p[i] += 5
+                }
+            }
+        }
+        CausalSelfAttention.forward(
+            out: y2.p, probs: probs.p, q: q.p, k: k.p, v: v.p, B: B, T: T, heads: h, headWidth: e, ld: d)
+        for b in 0..<B {
+            for t in 0..<T {
+                for c in 0..<d {
+                    let i = (b * T + t) * d + c
+                    if t <= t0 { #expect(y1.p[i] == y2.p[i]) } else { #expect(y1.p[i] != y2.p[i]) }
+                }
+            }
+        }
         // And the gradient agrees: a loss on outputs up to t0 sends nothing to Q, K, V after t0.
         var g = [Float](repeating: 0, count: B * T * d)
         for b in 0..<B { for t in 0...t0 { for c in 0..<d { g[(b * T + t) * d + c] = 1 } } }
         let dq = Buf(zeros: B * T * d), dk = Buf(zeros: B * T * d), dv = Buf(zeros: B * T * d)
-        CausalSelfAttention.backward(dq: dq.p, dk: dk.p, dv: dv.p, dout: g, probs: probs.p, q: q.p, k: k.p, v: v.p,
-                                     B: B, T: T, heads: h, headWidth: e, ld: d)
-        for b in 0..<B { for t in (t0 + 1)..<T { for c in 0..<d {
-            let i = (b * T + t) * d + c
-            #expect(dq.p[i] == 0 && dk.p[i] == 0 && dv.p[i] == 0)
-        } } }
+        CausalSelfAttention.backward(
+            dq: dq.p, dk: dk.p, dv: dv.p, dout: g, probs: probs.p, q: q.p, k: k.p, v: v.p,
+            B: B, T: T, heads: h, headWidth: e, ld: d)
+        for b in 0..<B {
+            for t in (t0 + 1)..<T {
+                for c in 0..<d {
+                    let i = (b * T + t) * d + c
+                    #expect(dq.p[i] == 0 && dk.p[i] == 0 && dv.p[i] == 0)
+                }
+            }
+        }
     }
 
     @Test func positionalEmbeddingCountsFromTheEndAndHasFiniteDifferenceGradients() {

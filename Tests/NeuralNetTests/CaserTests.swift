@@ -27,11 +27,13 @@ import Kernels
         layer.backward(dOutput: r, dInput: &dx)
         // Max-pool and ReLU are piecewise linear: a small step keeps the winners unless two positions nearly tie.
         let eps: Float = 1e-3
-        let worst = worstRelativeError(count: params.count, eps: eps, get: { params.values[$0] },
-                                       set: { params.values[$0] = $1 }, analytic: { params.grads[$0] }, loss: loss)
+        let worst = worstRelativeError(
+            count: params.count, eps: eps, get: { params.values[$0] },
+            set: { params.values[$0] = $1 }, analytic: { params.grads[$0] }, loss: loss)
         #expect(worst < 1e-2, "worst parameter gradient error \(worst)")
-        let worstX = worstRelativeError(count: x.count, eps: eps, get: { x[$0] }, set: { x[$0] = $1 },
-                                        analytic: { dx[$0] }, loss: loss)
+        let worstX = worstRelativeError(
+            count: x.count, eps: eps, get: { x[$0] }, set: { x[$0] = $1 },
+            analytic: { dx[$0] }, loss: loss)
         #expect(worstX < 1e-2, "worst input gradient error \(worstX)")
     }
 

@@ -27,11 +27,13 @@ import Kernels
         var dx = [Float](repeating: 0, count: x.count)
         layer.backward(dOutput: r, dInput: &dx)
         let eps: Float = 1e-2
-        let worst = worstRelativeError(count: params.count, eps: eps, get: { params.values[$0] },
-                                       set: { params.values[$0] = $1 }, analytic: { params.grads[$0] }, loss: loss)
+        let worst = worstRelativeError(
+            count: params.count, eps: eps, get: { params.values[$0] },
+            set: { params.values[$0] = $1 }, analytic: { params.grads[$0] }, loss: loss)
         #expect(worst < 2e-3, "worst parameter gradient error \(worst)")
-        let worstX = worstRelativeError(count: x.count, eps: eps, get: { x[$0] }, set: { x[$0] = $1 },
-                                        analytic: { dx[$0] }, loss: loss)
+        let worstX = worstRelativeError(
+            count: x.count, eps: eps, get: { x[$0] }, set: { x[$0] = $1 },
+            analytic: { dx[$0] }, loss: loss)
         #expect(worstX < 2e-3, "worst input gradient error \(worstX)")
     }
 

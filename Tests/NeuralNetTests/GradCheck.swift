@@ -54,19 +54,24 @@ final class Buf {
     var array: [Float] { Array(UnsafeBufferPointer(start: p, count: n)) }
     func zero() { p.update(repeating: 0, count: n) }
     /// Violation of the analytic gradient `g` against finite differences of `loss` w.r.t. this buffer.
-    func check(_ g: Buf, samples: Int = 40, eps: Float = 1e-2, atol: Double = 2e-3, rtol: Double = 1e-2,
-               loss: () -> Double) -> Double {
+    func check(
+        _ g: Buf, samples: Int = 40, eps: Float = 1e-2, atol: Double = 2e-3, rtol: Double = 1e-2,
+        loss: () -> Double
+    ) -> Double {
         gradientViolation(p, count: n, analytic: g.p, samples: samples, eps: eps, atol: atol, rtol: rtol, loss: loss)
     }
 }
 
 /// Checks every tensor of a ParameterSet against finite differences; returns the worst violation and its tensor.
-func parameterViolation(_ p: ParameterSet, samples: Int = 25, eps: Float = 1e-2, atol: Double = 2e-3,
-                        rtol: Double = 1e-2, loss: () -> Double) -> (Double, String) {
+func parameterViolation(
+    _ p: ParameterSet, samples: Int = 25, eps: Float = 1e-2, atol: Double = 2e-3,
+    rtol: Double = 1e-2, loss: () -> Double
+) -> (Double, String) {
     var worst = (0.0, "")
     for (spec, ref) in zip(p.specs, p.refs) {
-        let v = gradientViolation(p.value(ref), count: ref.count, analytic: p.grad(ref), samples: samples, eps: eps,
-                                  atol: atol, rtol: rtol, loss: loss)
+        let v = gradientViolation(
+            p.value(ref), count: ref.count, analytic: p.grad(ref), samples: samples, eps: eps,
+            atol: atol, rtol: rtol, loss: loss)
         if v > worst.0 { worst = (v, spec.name) }
     }
     return worst
@@ -74,8 +79,10 @@ func parameterViolation(_ p: ParameterSet, samples: Int = 25, eps: Float = 1e-2,
 
 /// Worst |numeric − analytic| / max(1, |numeric|) over every coordinate, central differences with step eps, for
 /// values reached through accessors (a Swift array the loss reads, or a parameter buffer).
-func worstRelativeError(count: Int, eps: Float, get: (Int) -> Float, set: (Int, Float) -> Void,
-                        analytic: (Int) -> Float, loss: () -> Double) -> Float {
+func worstRelativeError(
+    count: Int, eps: Float, get: (Int) -> Float, set: (Int, Float) -> Void,
+    analytic: (Int) -> Float, loss: () -> Double
+) -> Float {
     var worst: Float = 0
     for i in 0..<count {
         let old = get(i)

@@ -79,7 +79,8 @@ import Testing
             let junk = Buf(zeros: N * d)
             // Gradients go to a throwaway ParameterSet state: save and restore the real ones.
             let saved = Array(UnsafeBufferPointer(start: p.grads, count: p.count))
-            let l = layer.lossForwardBackward(dx: junk.p, x: x.p, targets: targets, N: N, maskPadding: mask, scale: scale)
+            let l = layer.lossForwardBackward(
+                dx: junk.p, x: x.p, targets: targets, N: N, maskPadding: mask, scale: scale)
             p.grads.update(from: saved, count: p.count)
             return l * Double(scale)
         }
@@ -131,9 +132,11 @@ import Testing
     @Test func flatOutputsRankTheirLogits() {
         let p = ParameterSet()
         let input = FullEmbedding(p, name: "in", vocabulary: 14, dim: 8, initializer: .normal(std: 0.3))
-        let layers: [any OutputLayer] = [FullSoftmax(p, prefix: "full", vocabulary: 14, dim: 8),
-                                         TiedSoftmax(p, table: input.table, vocabulary: 14, dim: 8),
-                                         LowRankSoftmax(p, prefix: "low", vocabulary: 14, rank: 3, dim: 8)]
+        let layers: [any OutputLayer] = [
+            FullSoftmax(p, prefix: "full", vocabulary: 14, dim: 8),
+            TiedSoftmax(p, table: input.table, vocabulary: 14, dim: 8),
+            LowRankSoftmax(p, prefix: "low", vocabulary: 14, rank: 3, dim: 8)
+        ]
         var rng = Rng(seed: 12)
         p.allocate(rng: &rng)
         Kernels.scale(p.values, 10, p.count)
@@ -201,7 +204,7 @@ import Testing
         (bounds: [5, 9, 14], dim: 8, factor: 2),
         (bounds: [30, 200], dim: 16, factor: 4),
         (bounds: [40, 90, 260, 600], dim: 16, factor: 2),
-        (bounds: [10, 11, 60, 61, 300], dim: 8, factor: 1),   // one-item blocks: item probability = cluster's
+        (bounds: [10, 11, 60, 61, 300], dim: 8, factor: 1)  // one-item blocks: item probability = cluster's
     ])
     func exactTopNEqualsFullScoringOnRandomWeights(_ c: (bounds: [Int], dim: Int, factor: Int)) {
         let layout = BlockLayout(bounds: c.bounds, dim: c.dim, factor: c.factor)

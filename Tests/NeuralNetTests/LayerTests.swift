@@ -40,8 +40,9 @@ import Testing
         let g = randn(B * T * O, seed: 6)
         let dx = Buf(zeros: B * T * C), dw = Buf(zeros: k * C * O), db = Buf(zeros: O)
         let dcol = Buf(zeros: B * T * k * C)
-        CausalConv.backward(dx: dx.p, dw: dw.p, dbias: db.p, dcol: dcol.p, dy: g, col: col.p, w: wt.p,
-                            B: B, T: T, C: C, O: O, k: k, r: r)
+        CausalConv.backward(
+            dx: dx.p, dw: dw.p, dbias: db.p, dcol: dcol.p, dy: g, col: col.p, w: wt.p,
+            B: B, T: T, C: C, O: O, k: k, r: r)
         // The naive forward is the oracle for the loss, so a shared im2col bug cannot hide.
         let loss = { () -> Double in
             CausalConv.forwardNaive(y: yn.p, x: x.p, w: wt.p, bias: bias.p, B: B, T: T, C: C, O: O, k: k, r: r)
@@ -52,8 +53,9 @@ import Testing
         #expect(bias.check(db, loss: loss) < 1)
         // Overwrite mode (NextItNet's second conv of a block) writes exactly what accumulating into zeros gives.
         let written = Buf(randn(B * T * C, seed: 7)), dw2 = Buf(zeros: k * C * O), db2 = Buf(zeros: O)
-        CausalConv.backward(dx: written.p, dw: dw2.p, dbias: db2.p, dcol: dcol.p, dy: g, col: col.p, w: wt.p,
-                            B: B, T: T, C: C, O: O, k: k, r: r, accumulate: false)
+        CausalConv.backward(
+            dx: written.p, dw: dw2.p, dbias: db2.p, dcol: dcol.p, dy: g, col: col.p, w: wt.p,
+            B: B, T: T, C: C, O: O, k: k, r: r, accumulate: false)
         for i in 0..<(B * T * C) { #expect(written.p[i] == dx.p[i]) }
     }
 
@@ -82,8 +84,9 @@ import Testing
         let N = 5
         let x = Buf(randn(N * C, seed: 10, scale: 2)), gamma = Buf(randn(C, seed: 11)), beta = Buf(randn(C, seed: 12))
         let out = Buf(zeros: N * C), mean = Buf(zeros: N), rstd = Buf(zeros: N)
-        LayerNorm.forward(out: out.p, mean: mean.p, rstd: rstd.p, x: x.p, gamma: gamma.p, beta: beta.p, N: N, C: C,
-                          eps: 1e-5, relu: relu)
+        LayerNorm.forward(
+            out: out.p, mean: mean.p, rstd: rstd.p, x: x.p, gamma: gamma.p, beta: beta.p, N: N, C: C,
+            eps: 1e-5, relu: relu)
         if !relu {
             for n in 0..<N {
                 let row = Array(UnsafeBufferPointer(start: out.p + n * C, count: C))
@@ -96,11 +99,13 @@ import Testing
         }
         let g = randn(N * C, seed: 13)
         let dx = Buf(zeros: N * C), dg = Buf(zeros: C), dbt = Buf(zeros: C)
-        LayerNorm.backward(dx: dx.p, dgamma: dg.p, dbeta: dbt.p, dout: g, x: x.p, mean: mean.p, rstd: rstd.p,
-                           gamma: gamma.p, N: N, C: C, relu: relu, out: out.p)
+        LayerNorm.backward(
+            dx: dx.p, dgamma: dg.p, dbeta: dbt.p, dout: g, x: x.p, mean: mean.p, rstd: rstd.p,
+            gamma: gamma.p, N: N, C: C, relu: relu, out: out.p)
         let loss = { () -> Double in
-            LayerNorm.forward(out: out.p, mean: mean.p, rstd: rstd.p, x: x.p, gamma: gamma.p, beta: beta.p,
-                              N: N, C: C, eps: 1e-5, relu: relu)
+            LayerNorm.forward(
+                out: out.p, mean: mean.p, rstd: rstd.p, x: x.p, gamma: gamma.p, beta: beta.p,
+                N: N, C: C, eps: 1e-5, relu: relu)
             return project(out.p, g)
         }
         #expect(x.check(dx, samples: 60, eps: 1e-3, loss: loss) < 1)
@@ -113,20 +118,23 @@ import Testing
         let N = 300, C = 24
         let x = Buf(randn(N * C, seed: 30, scale: 2)), gamma = Buf(randn(C, seed: 31)), beta = Buf(randn(C, seed: 32))
         let out = Buf(zeros: N * C), mean = Buf(zeros: N), rstd = Buf(zeros: N)
-        LayerNorm.forward(out: out.p, mean: mean.p, rstd: rstd.p, x: x.p, gamma: gamma.p, beta: beta.p, N: N, C: C,
-                          eps: 1e-5, relu: true)
+        LayerNorm.forward(
+            out: out.p, mean: mean.p, rstd: rstd.p, x: x.p, gamma: gamma.p, beta: beta.p, N: N, C: C,
+            eps: 1e-5, relu: true)
         let g = randn(N * C, seed: 33), base = randn(N * C, seed: 34)
         let written = Buf(randn(N * C, seed: 35)), added = Buf(base)
         let dg1 = Buf(zeros: C), db1 = Buf(zeros: C), dg2 = Buf(zeros: C), db2 = Buf(zeros: C)
         let sums = Buf([Float](repeating: 1, count: C))
-        LayerNorm.backward(dx: written.p, dgamma: dg1.p, dbeta: db1.p, dout: g, x: x.p, mean: mean.p, rstd: rstd.p,
-                           gamma: gamma.p, N: N, C: C, relu: true, out: out.p, accumulate: false, dxColumnSums: sums.p)
+        LayerNorm.backward(
+            dx: written.p, dgamma: dg1.p, dbeta: db1.p, dout: g, x: x.p, mean: mean.p, rstd: rstd.p,
+            gamma: gamma.p, N: N, C: C, relu: true, out: out.p, accumulate: false, dxColumnSums: sums.p)
         for c in 0..<C {
             let want = 1 + (0..<N).reduce(0.0) { $0 + Double(written.p[$1 * C + c]) }
             #expect(abs(Double(sums.p[c]) - want) < 1e-3, "column \(c): fused dx column sum")
         }
-        LayerNorm.backward(dx: added.p, dgamma: dg2.p, dbeta: db2.p, dout: g, x: x.p, mean: mean.p, rstd: rstd.p,
-                           gamma: gamma.p, N: N, C: C, relu: true, out: out.p, accumulate: true)
+        LayerNorm.backward(
+            dx: added.p, dgamma: dg2.p, dbeta: db2.p, dout: g, x: x.p, mean: mean.p, rstd: rstd.p,
+            gamma: gamma.p, N: N, C: C, relu: true, out: out.p, accumulate: true)
         for i in 0..<(N * C) { #expect(abs(added.p[i] - base[i] - written.p[i]) < 1e-5) }
         for c in 0..<C {
             var sg = 0.0, sb = 0.0
@@ -165,10 +173,11 @@ import Testing
         let dx = Buf(zeros: n)
         Activation.reluForward(out: y.p, x: x.p, n: n)
         Activation.reluBackward(dx: dx.p, dout: g, out: y.p, n: n)
-        #expect(x.check(dx) {
-            Activation.reluForward(out: y.p, x: x.p, n: n)
-            return project(y.p, g)
-        } < 1)
+        #expect(
+            x.check(dx) {
+                Activation.reluForward(out: y.p, x: x.p, n: n)
+                return project(y.p, g)
+            } < 1)
         let a = Buf(randn(n, seed: 20)), da = Buf(zeros: n), db = Buf(zeros: n)
         Activation.residualBackward(da: da.p, db: db.p, dout: g, n: n)
         let loss = { () -> Double in
@@ -186,8 +195,9 @@ import Testing
         let logits = Buf(randn(N * V, seed: 21, scale: 2)), probs = Buf(zeros: N * V), losses = Buf(zeros: N)
         let loss = { () -> Double in
             probs.p.update(from: logits.p, count: N * V)
-            return SoftmaxCrossEntropy.forward(losses: losses.p, probs: probs.p, targets: targets, N: N, V: V,
-                                               maskPadding: mask)
+            return SoftmaxCrossEntropy.forward(
+                losses: losses.p, probs: probs.p, targets: targets, N: N, V: V,
+                maskPadding: mask)
         }
         let total = loss()
         if mask {
@@ -200,7 +210,8 @@ import Testing
         }
         #expect(total > 0)
         let d = Buf(zeros: N * V)
-        SoftmaxCrossEntropy.backward(dlogits: d.p, probs: probs.p, targets: targets, N: N, V: V, maskPadding: mask, scale: 1)
+        SoftmaxCrossEntropy.backward(
+            dlogits: d.p, probs: probs.p, targets: targets, N: N, V: V, maskPadding: mask, scale: 1)
         if mask { for j in 0..<V { #expect(d.p[1 * V + j] == 0) } }
         #expect(logits.check(d, samples: 45, loss: loss) < 1)
     }
@@ -218,8 +229,9 @@ import Testing
         let logits = Buf(zeros: N * V), losses = Buf(zeros: N)
         let loss = { () -> Double in
             Linear.forward(out: logits.p, x: x.p, w: w.p, bias: b.p, N: N, C: D, O: V)
-            return SoftmaxCrossEntropy.forward(losses: losses.p, probs: logits.p, targets: targets, N: N, V: V,
-                                               maskPadding: true) * Double(scale)
+            return SoftmaxCrossEntropy.forward(
+                losses: losses.p, probs: logits.p, targets: targets, N: N, V: V,
+                maskPadding: true) * Double(scale)
         }
         #expect(abs(fused * Double(scale) - loss()) < 1e-6)
         #expect(x.check(dx, loss: loss) < 1)

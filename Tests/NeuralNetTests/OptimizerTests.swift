@@ -41,8 +41,10 @@ import Testing
         let w0 = Array(UnsafeBufferPointer(start: p.values, count: p.count))
         let adam = Adam(parameters: p, config: AdamConfig(learningRate: 0.01, l2: 0.5, clipNorm: 1e-3))
         // L2 penalty = l2 · mean over the 2 tensors of ½‖w‖².
-        let want = 0.5 * (0.5 * w0.prefix(3).reduce(0.0) { $0 + Double($1 * $1) }
-            + 0.5 * w0.suffix(4).reduce(0.0) { $0 + Double($1 * $1) }) / 2
+        let want =
+            0.5
+            * (0.5 * w0.prefix(3).reduce(0.0) { $0 + Double($1 * $1) }
+                + 0.5 * w0.suffix(4).reduce(0.0) { $0 + Double($1 * $1) }) / 2
         #expect(abs(adam.l2Penalty() - want) < 1e-6)
         p.zeroGrads()
         let norm = try #require(adam.update())

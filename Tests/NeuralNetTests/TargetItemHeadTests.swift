@@ -25,7 +25,9 @@ import Testing
         head.parameters.zeroGrads()
         var du = [Float](repeating: 0, count: d)
         let total = u.withUnsafeBufferPointer { p in
-            du.withUnsafeMutableBufferPointer { head.lossForwardBackward(u: p.baseAddress!, items: list, divisor: divisor, du: $0.baseAddress!) }
+            du.withUnsafeMutableBufferPointer {
+                head.lossForwardBackward(u: p.baseAddress!, items: list, divisor: divisor, du: $0.baseAddress!)
+            }
         }
         #expect(abs(total / Double(divisor) - loss()) < 1e-5)
         let eps: Float = 1e-2

@@ -40,13 +40,17 @@ final class PipelineRun {
 
     func finish() -> (status: Int32, stdout: String, stderr: String) {
         process.waitUntilExit()
-        return (process.terminationStatus, (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+        return (
+            process.terminationStatus, (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+            (try? String(contentsOf: err, encoding: .utf8)) ?? ""
+        )
     }
 }
 
 /// Runs `pipeline arguments…` in a fresh folder with its own cache, and waits for it.
-func pipeline(_ arguments: [String], in directory: URL? = nil, specs: Bool = true) throws -> (status: Int32, stdout: String, stderr: String) {
+func pipeline(
+    _ arguments: [String], in directory: URL? = nil, specs: Bool = true
+) throws -> (status: Int32, stdout: String, stderr: String) {
     let dir = try directory ?? temporaryDirectory("run")
     return try PipelineRun(arguments + (specs ? ["--spec-dir", repositorySpecs.path] : []), in: dir).finish()
 }
@@ -62,8 +66,12 @@ func pipeline(_ arguments: [String], in directory: URL? = nil, specs: Bool = tru
     @Test func aStageFailureExitsWith1() throws {
         let dir = try temporaryDirectory("fail")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try pipeline(["run", "fetch/ml-100k", "--profile", "movielens-100k", "--cache-dir", dir.appendingPathComponent("c").path,
-                              "--mirror", "http://127.0.0.1:1/"], in: dir)
+        let r = try pipeline(
+            [
+                "run", "fetch/ml-100k", "--profile", "movielens-100k", "--cache-dir",
+                dir.appendingPathComponent("c").path,
+                "--mirror", "http://127.0.0.1:1/"
+            ], in: dir)
         #expect(r.status == 1, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("failed: fetch/ml-100k"))
     }
@@ -100,8 +108,10 @@ func pipeline(_ arguments: [String], in directory: URL? = nil, specs: Bool = tru
         defer { try? FileManager.default.removeItem(at: dir) }
         let common = ["--profile", "smoke", "--cache-dir", dir.appendingPathComponent("c").path]
         let dag = try pipeline(["dag"] + common.prefix(2), in: dir)
-        guard let prep = dag.stdout.split(separator: "\n").map({ String($0.split(separator: " ").first ?? "") })
-            .first(where: { $0.hasPrefix("prep/") }) else {
+        guard
+            let prep = dag.stdout.split(separator: "\n").map({ String($0.split(separator: " ").first ?? "") })
+                .first(where: { $0.hasPrefix("prep/") })
+        else {
             Issue.record("no prep stage in the smoke graph:\n\(dag.stdout)")
             return
         }
@@ -120,24 +130,25 @@ func pipeline(_ arguments: [String], in directory: URL? = nil, specs: Bool = tru
 /// SIGTERM to the `pipeline` process alone. The curl it started must be gone and the exit prompt.
 @Suite(.serialized) struct CLISignalTests {
     static let stallingServer = """
-    import socket, sys, threading, time, os
-    log = sys.argv[1]
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
-    print(s.getsockname()[1], flush=True)
-    threading.Timer(60, lambda: os._exit(0)).start()  # never outlive a crashed test run
-    held = []
-    while True:
-        c, _ = s.accept(); held.append(c)
-        c.recv(65536)
-        with open(log, "a") as f: f.write("request\\n")
-    """
+        import socket, sys, threading, time, os
+        log = sys.argv[1]
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+        print(s.getsockname()[1], flush=True)
+        threading.Timer(60, lambda: os._exit(0)).start()  # never outlive a crashed test run
+        held = []
+        while True:
+            c, _ = s.accept(); held.append(c)
+            c.recv(65536)
+            with open(log, "a") as f: f.write("request\\n")
+        """
 
     /// Pids of `curl` processes whose parent is `parent`, from /proc.
     static func curlChildren(of parent: pid_t) -> [pid_t] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { Int32($0) }.filter { pid in
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return false }
+                let close = stat.lastIndex(of: ")")
+            else { return false }
             let name = stat[stat.index(after: stat.firstIndex(of: "(")!)..<close]
             let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
             return name == "curl" && fields.count > 1 && Int32(fields[1]) == parent
@@ -146,7 +157,8 @@ func pipeline(_ arguments: [String], in directory: URL? = nil, specs: Bool = tru
 
     static func alive(_ pid: pid_t) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
+            let close = stat.lastIndex(of: ")")
+        else { return false }
         return !stat[stat.index(close, offsetBy: 2)...].hasPrefix("Z")
     }
 
@@ -171,14 +183,19 @@ func pipeline(_ arguments: [String], in directory: URL? = nil, specs: Bool = tru
         }
         var port: Int?
         for _ in 0..<200 where port == nil {
-            port = Int(((try? String(contentsOf: portOut, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
+            port = Int(
+                ((try? String(contentsOf: portOut, encoding: .utf8)) ?? "").trimmingCharacters(
+                    in: .whitespacesAndNewlines))
             if port == nil { usleep(25_000) }
         }
         guard let port else { Issue.record("the stalling server did not start"); return }
 
-        let run = try PipelineRun(["run", "fetch/ml-100k", "--profile", "movielens-100k", "--spec-dir", repositorySpecs.path,
-                                   "--cache-dir", dir.appendingPathComponent("c").path,
-                                   "--mirror", "http://127.0.0.1:\(port)/"], in: dir)
+        let run = try PipelineRun(
+            [
+                "run", "fetch/ml-100k", "--profile", "movielens-100k", "--spec-dir", repositorySpecs.path,
+                "--cache-dir", dir.appendingPathComponent("c").path,
+                "--mirror", "http://127.0.0.1:\(port)/"
+            ], in: dir)
         let pid = run.process.processIdentifier
         defer { if run.process.isRunning { kill(pid, SIGKILL) } }
         // Wait until curl is connected and waiting for an answer.
@@ -194,8 +211,9 @@ func pipeline(_ arguments: [String], in directory: URL? = nil, specs: Bool = tru
         kill(pid, signal)
         let result = run.finish()
         #expect(Date().timeIntervalSince(sent) < 10, "exit took \(Date().timeIntervalSince(sent)) s")
-        #expect(run.process.terminationReason == .uncaughtSignal && result.status == signal,
-                "status \(result.status), reason \(run.process.terminationReason.rawValue):\n\(result.stderr)")
+        #expect(
+            run.process.terminationReason == .uncaughtSignal && result.status == signal,
+            "status \(result.status), reason \(run.process.terminationReason.rawValue):\n\(result.stderr)")
         usleep(100_000)
         #expect(curls.allSatisfy { !Self.alive($0) }, "curl outlived the pipeline")
     }

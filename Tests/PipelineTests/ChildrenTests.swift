@@ -10,7 +10,8 @@ import Testing
         let children = ChildProcesses()
         func sleeper() -> Process {
             let p = Process()
-            // env resets SIGTERM: the test runner starts its children with it ignored, and ignored signals are inherited.
+            // env resets SIGTERM: the test runner starts its children with it ignored, and ignored signals are
+            // inherited.
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             p.arguments = ["--default-signal=TERM", "/bin/sleep", "30"]
             return p

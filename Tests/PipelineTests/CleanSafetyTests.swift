@@ -31,7 +31,8 @@ import Testing
         #expect(r.removedEntries == 1)
         // A missing or empty folder has nothing to protect.
         let empty = dir.appendingPathComponent("empty")
-        try FileManager.default.createDirectory(at: empty.appendingPathComponent("cache"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: empty.appendingPathComponent("cache"), withIntermediateDirectories: true)
         #expect(try engine(stages, empty).clean(keepResults: false).removedEntries == 0)
     }
 }

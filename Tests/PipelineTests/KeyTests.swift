@@ -21,10 +21,12 @@ import Testing
         let keys = (0..<50).map { "k\($0)" }
         for k in keys { first[k] = .number(Double(k.count)) }
         for k in keys.reversed() { second[k] = .number(Double(k.count)) }
-        let a = KeyMaterial(id: "train/x", version: 3, parameters: .object(first),
-                            inputs: [.init(id: "b/x", outputHash: "2"), .init(id: "a/x", outputHash: "1")], files: [])
-        let b = KeyMaterial(id: "train/x", version: 3, parameters: .object(second),
-                            inputs: [.init(id: "a/x", outputHash: "1"), .init(id: "b/x", outputHash: "2")], files: [])
+        let a = KeyMaterial(
+            id: "train/x", version: 3, parameters: .object(first),
+            inputs: [.init(id: "b/x", outputHash: "2"), .init(id: "a/x", outputHash: "1")], files: [])
+        let b = KeyMaterial(
+            id: "train/x", version: 3, parameters: .object(second),
+            inputs: [.init(id: "a/x", outputHash: "1"), .init(id: "b/x", outputHash: "2")], files: [])
         #expect(a.key == b.key)
         #expect(a.key.count == 64)
 
@@ -38,7 +40,9 @@ import Testing
         #expect(back.dims == [1, 2, 4] && back.lr == 0.001)
         // The key is a pure function of the canonical text: pinned so a change in hashing or formatting shows.
         let pinned = KeyMaterial(id: "k/a", version: 1, parameters: ["x": 1], inputs: [], files: [])
-        #expect(pinned.canonicalString == #"{"files":[],"id":"k/a","inputs":[],"kind":"k","parameters":{"x":1},"version":1}"#)
+        #expect(
+            pinned.canonicalString
+                == #"{"files":[],"id":"k/a","inputs":[],"kind":"k","parameters":{"x":1},"version":1}"#)
     }
 
     @Test func keyChangesWithEachDeclaredInputButNotUndeclaredFields() throws {
@@ -78,10 +82,12 @@ import Testing
     }
 
     @Test func differencesNameTheParameterPath() {
-        let old = KeyMaterial(id: "train/x", version: 1, parameters: ["model": ["dilations": [1, 2, 4]], "lr": 0.001],
-                              inputs: [.init(id: "prep/a", outputHash: "1")], files: [.init(name: "d.csv", sha256: "f")])
-        let new = KeyMaterial(id: "train/x", version: 2, parameters: ["model": ["dilations": [1, 2, 8]], "lr": 0.001, "seed": 3],
-                              inputs: [.init(id: "prep/a", outputHash: "2")], files: [.init(name: "d.csv", sha256: "g")])
+        let old = KeyMaterial(
+            id: "train/x", version: 1, parameters: ["model": ["dilations": [1, 2, 4]], "lr": 0.001],
+            inputs: [.init(id: "prep/a", outputHash: "1")], files: [.init(name: "d.csv", sha256: "f")])
+        let new = KeyMaterial(
+            id: "train/x", version: 2, parameters: ["model": ["dilations": [1, 2, 8]], "lr": 0.001, "seed": 3],
+            inputs: [.init(id: "prep/a", outputHash: "2")], files: [.init(name: "d.csv", sha256: "g")])
         let d = new.differences(from: old)
         #expect(d.contains("version changed: 1 -> 2"))
         #expect(d.contains("parameter model.dilations[2]: 4 -> 8"))

@@ -10,7 +10,8 @@ import Testing
         var s = TestStage("train/slow", recorder: rec)
         s.body = { c in
             Thread.sleep(forTimeInterval: 0.3)
-            try "done".write(to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
+            try "done".write(
+                to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
         }
         let stage = s
         let root = dir
@@ -50,8 +51,9 @@ import Testing
         let key = try KeyMaterial.of(s, inputHashes: [:]).key
         let lock = e.store.lock(kind: "train", key: key)
         // What a killed run leaves: its lock and a half-written temporary.
-        let owner = LockOwner(pid: try deadPID(), host: HostFacts.host, heartbeat: Date().timeIntervalSince1970,
-                              started: "then", token: "dead")
+        let owner = LockOwner(
+            pid: try deadPID(), host: HostFacts.host, heartbeat: Date().timeIntervalSince1970,
+            started: "then", token: "dead")
         #expect(try CacheLock.tryCreate(lock, owner: owner))
         let leftover = e.store.root.appendingPathComponent("train/.tmp-\(key)-killed/out")
         try FileManager.default.createDirectory(at: leftover, withIntermediateDirectories: true)
@@ -66,8 +68,9 @@ import Testing
     @Test func lockWithoutHeartbeatIsBrokenAfterTimeoutButLiveOneIsNot() throws {
         let path = dir.appendingPathComponent("k.lock")
         // Another host: the pid cannot be checked, only the heartbeat age.
-        let old = LockOwner(pid: 1, host: "elsewhere", heartbeat: Date().timeIntervalSince1970 - 100, started: "",
-                            token: "old")
+        let old = LockOwner(
+            pid: 1, host: "elsewhere", heartbeat: Date().timeIntervalSince1970 - 100, started: "",
+            token: "old")
         #expect(try CacheLock.tryCreate(path, owner: old))
         var warnings: [String] = []
         let lock = try CacheLock.acquire(path, staleAfter: 1, warn: { warnings.append($0) })

@@ -43,10 +43,12 @@ import Testing
             #expect(text.contains(file.appendingPathComponent("inside").path), "\(text)")
             #expect(text.contains("Not a directory"), "\(text)")
         }
-        let full = NSError(domain: NSCocoaErrorDomain, code: 640, userInfo: [
-            NSFilePathErrorKey: "/data/x.csv",
-            NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(ENOSPC)),
-        ])
+        let full = NSError(
+            domain: NSCocoaErrorDomain, code: 640,
+            userInfo: [
+                NSFilePathErrorKey: "/data/x.csv",
+                NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(ENOSPC))
+            ])
         let text = describeError(full)
         #expect(text.contains("/data/x.csv") && text.contains("No space left on device"), "\(text)")
     }
@@ -59,15 +61,19 @@ import Testing
         try "data".write(to: source, atomically: true, encoding: .utf8)
         let target = dir.appendingPathComponent("out/t.txt")
         // A folder in the target's place makes the final rename fail.
-        try FileManager.default.createDirectory(at: target.appendingPathComponent("x"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: target.appendingPathComponent("x"), withIntermediateDirectories: true)
         #expect(throws: (any Error).self) { try Publisher.publish(source, to: target) }
         let t2 = dir.appendingPathComponent("out/u.txt")
         // Old leftovers of a killed run are swept on the next publish of that name.
         let stale = dir.appendingPathComponent("out/.u.txt.tmp-0000")
         try Data().write(to: stale)
-        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -7200)], ofItemAtPath: stale.path)
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSinceNow: -7200)], ofItemAtPath: stale.path)
         try Publisher.publish(source, to: t2)
-        let left = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("out").path).filter { $0.contains(".tmp-") }
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("out").path).filter {
+            $0.contains(".tmp-")
+        }
         #expect(left.isEmpty, "\(left)")
     }
 }

@@ -15,7 +15,8 @@ import Testing
             _ = line.withCString { write(fd, $0, strlen($0)) }
             close(fd)
             Thread.sleep(forTimeInterval: 0.5)
-            try "shared".write(to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
+            try "shared".write(
+                to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
         }
         return s
     }
@@ -23,8 +24,10 @@ import Testing
     @Test(.enabled(if: ProcessInfo.processInfo.environment[childVariable] != nil))
     func childProcessRunsTheSharedStage() throws {
         let root = URL(fileURLWithPath: ProcessInfo.processInfo.environment[Self.childVariable]!)
-        let summary = try Engine(stages: [Self.slowStage(root)], store: CacheStore(root: root.appendingPathComponent("cache")))
-            .run(nil, options: RunOptions())
+        let summary = try Engine(
+            stages: [Self.slowStage(root)], store: CacheStore(root: root.appendingPathComponent("cache"))
+        )
+        .run(nil, options: RunOptions())
         try "\(summary.ran.count) \(summary.cached.count)\n".write(
             to: root.appendingPathComponent("summary-\(getpid()).txt"), atomically: true, encoding: .utf8)
     }

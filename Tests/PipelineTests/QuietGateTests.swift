@@ -86,7 +86,8 @@ import Testing
                 let start = Date()
                 Thread.sleep(forTimeInterval: 0.05)
                 rec.interval(name, start, Date())
-                try "x".write(to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
+                try "x".write(
+                    to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
             }
             stages.append(s)
         }

@@ -13,7 +13,7 @@ struct Boom: Error, CustomStringConvertible {
         let rec = Recorder()
         let stages: [any Stage] = [
             TestStage("prep/a", recorder: rec),
-            TestStage("train/b", inputs: ["prep/a"], parameters: ["lr": 0.1], recorder: rec),
+            TestStage("train/b", inputs: ["prep/a"], parameters: ["lr": 0.1], recorder: rec)
         ]
         let first = try run(stages, dir)
         #expect(first.ran == ["prep/a", "train/b"])
@@ -25,12 +25,15 @@ struct Boom: Error, CustomStringConvertible {
         // The downstream stage read its input through the context.
         let e = try engine(stages, dir)
         let key = e.status().last!.key!
-        let text = try String(contentsOf: e.store.outputs(kind: "train", key: key).appendingPathComponent("out.txt"), encoding: .utf8)
+        let text = try String(
+            contentsOf: e.store.outputs(kind: "train", key: key).appendingPathComponent("out.txt"), encoding: .utf8)
         #expect(text.contains("prep/a {}"))
         let manifest = try JSONDecoder().decode(
-            Manifest.self, from: Data(contentsOf: e.store.entry(kind: "train", key: key).appendingPathComponent("manifest.json")))
+            Manifest.self,
+            from: Data(contentsOf: e.store.entry(kind: "train", key: key).appendingPathComponent("manifest.json")))
         #expect(manifest.material.parameters == ["lr": 0.1])
-        let raw = try String(contentsOf: e.store.entry(kind: "train", key: key).appendingPathComponent("manifest.json"), encoding: .utf8)
+        let raw = try String(
+            contentsOf: e.store.entry(kind: "train", key: key).appendingPathComponent("manifest.json"), encoding: .utf8)
         #expect(raw.contains(#""id" : "train/b""#) && raw.contains(#""lr" : 0.1"#))
         #expect(manifest.threads >= 1 && manifest.outputs.map(\.name) == ["out.txt"])
     }
@@ -39,8 +42,10 @@ struct Boom: Error, CustomStringConvertible {
         let rec = Recorder()
         var s = TestStage("train/a", recorder: rec)
         s.body = { c in
-            try "half".write(to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
-            try "epoch 3".write(to: c.workDirectory.appendingPathComponent("checkpoint"), atomically: true, encoding: .utf8)
+            try "half".write(
+                to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
+            try "epoch 3".write(
+                to: c.workDirectory.appendingPathComponent("checkpoint"), atomically: true, encoding: .utf8)
             throw Boom()
         }
         let failed = try run([s], dir)
@@ -56,12 +61,15 @@ struct Boom: Error, CustomStringConvertible {
 
         // The next run finds the checkpoint left in the work area and finishes.
         s.body = { c in
-            let checkpoint = try String(contentsOf: c.workDirectory.appendingPathComponent("checkpoint"), encoding: .utf8)
-            try "resumed from \(checkpoint)".write(to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
+            let checkpoint = try String(
+                contentsOf: c.workDirectory.appendingPathComponent("checkpoint"), encoding: .utf8)
+            try "resumed from \(checkpoint)".write(
+                to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
         }
         let second = try run([s], dir)
         #expect(second.ran == ["train/a"])
-        let out = try String(contentsOf: e.store.outputs(kind: "train", key: key).appendingPathComponent("out.txt"), encoding: .utf8)
+        let out = try String(
+            contentsOf: e.store.outputs(kind: "train", key: key).appendingPathComponent("out.txt"), encoding: .utf8)
         #expect(out == "resumed from epoch 3")
         #expect(!FileManager.default.fileExists(atPath: e.store.work(kind: "train", key: key).path))
         #expect(!FileManager.default.fileExists(atPath: e.store.failedLog("train/a").path))
@@ -91,7 +99,7 @@ struct Boom: Error, CustomStringConvertible {
             bad,
             TestStage("train/child", inputs: ["prep/bad"], recorder: rec),
             TestStage("eval/grandchild", inputs: ["train/child"], recorder: rec),
-            TestStage("prep/good", recorder: rec),
+            TestStage("prep/good", recorder: rec)
         ]
         let out = Captured()
         let s = try run(stages, dir, jobs: 2, console: out.console)
@@ -131,7 +139,9 @@ struct Boom: Error, CustomStringConvertible {
         _ = try run([stage(0.2)], dir)
         #expect(try String(contentsOf: pub, encoding: .utf8) != published1)
         let restorable = try engine([stage(0.1)], dir).status()[0]
-        #expect(restorable.state == .fresh && restorable.reasons == ["an earlier result, restored and republished by the next run"])
+        #expect(
+            restorable.state == .fresh
+                && restorable.reasons == ["an earlier result, restored and republished by the next run"])
         let out = Captured()
         let third = try run([stage(0.1)], dir, console: out.console)
         #expect(third.cached == ["train/a"])
@@ -162,7 +172,7 @@ struct Boom: Error, CustomStringConvertible {
             TestStage("prep/a", recorder: rec),
             TestStage("train/b", inputs: ["prep/a"], recorder: rec),
             TestStage("eval/c", inputs: ["train/b"], recorder: rec),
-            TestStage("prep/d", recorder: rec),
+            TestStage("prep/d", recorder: rec)
         ]
         // Selecting b runs its upstream but not its dependants or unrelated stages.
         let first = try run(stages, dir, ["train/b"])
@@ -185,7 +195,8 @@ struct Boom: Error, CustomStringConvertible {
     @Test func forcedRerunWithDifferentOutputsWarnsOfNondeterminism() throws {
         var s = TestStage("train/random", recorder: Recorder())
         s.body = { c in
-            try UUID().uuidString.write(to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
+            try UUID().uuidString.write(
+                to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
         }
         #expect(try run([s], dir).warnings.isEmpty)
         let forced = try run([s], dir, force: true)
@@ -199,7 +210,7 @@ struct Boom: Error, CustomStringConvertible {
             TestStage("z/source", recorder: rec),
             TestStage("m/left", inputs: ["z/source"], recorder: rec),
             TestStage("m/right", inputs: ["z/source"], recorder: rec),
-            TestStage("a/sink", inputs: ["m/left", "m/right"], recorder: rec),
+            TestStage("a/sink", inputs: ["m/left", "m/right"], recorder: rec)
         ]
         let g = try StageGraph(stages.reversed())
         #expect(g.ids == ["z/source", "m/left", "m/right", "a/sink"])
@@ -226,7 +237,8 @@ struct Boom: Error, CustomStringConvertible {
                 // Each waits for the other to start: only possible when both run at once.
                 if started.wait(timeout: .now() + 5) == .success { seenOther.started(id.raw) }
                 Thread.sleep(forTimeInterval: 0.05)
-                try "x".write(to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
+                try "x".write(
+                    to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
                 rec.interval(id.raw, t0, Date())
             }
             return s
@@ -247,7 +259,8 @@ struct Boom: Error, CustomStringConvertible {
             s.preferredThreads = preferred
             s.body = { c in
                 for _ in 0..<c.threads { budget.started(id.raw) }
-                try "x".write(to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
+                try "x".write(
+                    to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
             }
             return s
         }
@@ -293,8 +306,9 @@ struct Boom: Error, CustomStringConvertible {
         let e = try engine([s], dir)
         let key = e.status()[0].key!
         #expect(e.status()[0].state == .fresh)
-        try "2".write(to: e.store.outputs(kind: "blocks", key: key).appendingPathComponent("shards/0.bin"),
-                      atomically: true, encoding: .utf8)
+        try "2".write(
+            to: e.store.outputs(kind: "blocks", key: key).appendingPathComponent("shards/0.bin"),
+            atomically: true, encoding: .utf8)
         #expect(e.status()[0].state == .stale)
     }
 }
@@ -321,8 +335,9 @@ struct Boom: Error, CustomStringConvertible {
         #expect(out.text.contains("done  train/a in "))
         #expect(!out.text.contains("\u{1B}["))
         let e = try engine([stage(Recorder())], dir)
-        let log = try String(contentsOf: e.store.entry(kind: "train", key: e.status()[0].key!).appendingPathComponent("log.txt"),
-                             encoding: .utf8)
+        let log = try String(
+            contentsOf: e.store.entry(kind: "train", key: e.status()[0].key!).appendingPathComponent("log.txt"),
+            encoding: .utf8)
         #expect(log.contains("hello from the stage") && log.contains("progress: epoch 1/2"))
     }
 

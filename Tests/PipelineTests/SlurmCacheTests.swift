@@ -12,11 +12,13 @@ import Testing
         var s = TestStage("train/killed", parameters: ["epochs": 3], recorder: Recorder())
         s.body = { c in
             if hang {
-                try "half".write(to: c.outputDirectory.appendingPathComponent("partial.txt"), atomically: false, encoding: .utf8)
+                try "half".write(
+                    to: c.outputDirectory.appendingPathComponent("partial.txt"), atomically: false, encoding: .utf8)
                 try "\(getpid())".write(to: root.appendingPathComponent("started"), atomically: true, encoding: .utf8)
                 Thread.sleep(forTimeInterval: 120)
             }
-            try "done".write(to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
+            try "done".write(
+                to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
         }
         return s
     }
@@ -24,8 +26,10 @@ import Testing
     @Test(.enabled(if: ProcessInfo.processInfo.environment[childVariable] != nil))
     func childHangsInsideTheStage() throws {
         let root = URL(fileURLWithPath: ProcessInfo.processInfo.environment[Self.childVariable]!)
-        _ = try Engine(stages: [Self.stage(root, hang: true)], store: CacheStore(root: root.appendingPathComponent("cache")))
-            .run(nil, options: RunOptions())
+        _ = try Engine(
+            stages: [Self.stage(root, hang: true)], store: CacheStore(root: root.appendingPathComponent("cache"))
+        )
+        .run(nil, options: RunOptions())
     }
 
     @Test func runWaitingOnAKilledJobBreaksItsLockAndRuns() throws {
@@ -46,7 +50,8 @@ import Testing
         }
         try #require(FileManager.default.fileExists(atPath: started.path), "child never entered the stage")
 
-        let e = try Engine(stages: [Self.stage(root, hang: false)], store: CacheStore(root: root.appendingPathComponent("cache")))
+        let e = try Engine(
+            stages: [Self.stage(root, hang: false)], store: CacheStore(root: root.appendingPathComponent("cache")))
         let key = try KeyMaterial.of(Self.stage(root, hang: false), inputHashes: [:]).key
         let lock = e.store.lock(kind: "train", key: key)
         #expect(CacheLock.readOwner(lock)?.pid == child.processIdentifier)
@@ -69,7 +74,10 @@ import Testing
 
         let summary = try #require(box.summary)
         #expect(summary.ran == ["train/killed"])
-        #expect(summary.warnings.contains { $0.contains("broke stale lock") && $0.contains("process \(child.processIdentifier) no longer exists") })
+        #expect(
+            summary.warnings.contains {
+                $0.contains("broke stale lock") && $0.contains("process \(child.processIdentifier) no longer exists")
+            })
         #expect(!FileManager.default.fileExists(atPath: lock.path))
         // The killed run's half-written entry never became an entry, and is swept.
         guard case .valid(let m) = e.store.check(kind: "train", key: key) else {
@@ -77,8 +85,10 @@ import Testing
             return
         }
         #expect(m.outputs.map(\.name) == ["out.txt"])
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: e.store.root.appendingPathComponent("train").path)
-            .filter { $0.hasPrefix(".tmp-") }
+        let leftovers = try FileManager.default.contentsOfDirectory(
+            atPath: e.store.root.appendingPathComponent("train").path
+        )
+        .filter { $0.hasPrefix(".tmp-") }
         #expect(leftovers.isEmpty)
     }
 }

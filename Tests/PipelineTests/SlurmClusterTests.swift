@@ -15,7 +15,7 @@ import Testing
         let specs: [(StageID, [StageID])] = [
             ("fetch/data", []), ("prep/data", ["fetch/data"]),
             ("train/data/a", ["prep/data"]), ("train/data/b", ["prep/data"]),
-            ("table/t1", ["train/data/a", "train/data/b"]), ("figure/f1", ["train/data/a"]),
+            ("table/t1", ["train/data/a", "train/data/b"]), ("figure/f1", ["train/data/a"])
         ]
         return specs.map { id, inputs in
             var s = TestStage(id, inputs: inputs, parameters: ["seed": 7], recorder: Recorder())
@@ -24,16 +24,22 @@ import Testing
                 let fd = open(root.appendingPathComponent("runs.txt").path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
                 _ = line.withCString { write(fd, $0, strlen($0)) }
                 close(fd)
-                if FileManager.default.fileExists(atPath: root.appendingPathComponent("hang-\(CacheStore.escape(id))").path) {
-                    try "".write(to: root.appendingPathComponent("started-\(CacheStore.escape(id))"), atomically: true, encoding: .utf8)
+                if FileManager.default.fileExists(
+                    atPath: root.appendingPathComponent("hang-\(CacheStore.escape(id))").path)
+                {
+                    try "".write(
+                        to: root.appendingPathComponent("started-\(CacheStore.escape(id))"), atomically: true,
+                        encoding: .utf8)
                     Thread.sleep(forTimeInterval: 120)
                 }
                 Thread.sleep(forTimeInterval: 0.3)
                 var text = "\(id)\n"
                 for i in inputs.sorted() {
-                    text += try String(contentsOf: c.inputDirectory(i).appendingPathComponent("out.txt"), encoding: .utf8)
+                    text += try String(
+                        contentsOf: c.inputDirectory(i).appendingPathComponent("out.txt"), encoding: .utf8)
                 }
-                try text.write(to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
+                try text.write(
+                    to: c.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
             }
             return s
         }
@@ -58,13 +64,19 @@ import Testing
         #expect(try e.run(["fetch/data"], options: RunOptions(threads: 1)).succeeded)
         let exe = CommandLine.arguments[0]
         let plan = try e.slurmPlan(nil, policy: SlurmResourcePolicy(cpus: 1, time: "00:05:00")) { id, _ in
-            ["/usr/bin/env", "\(Self.childRoot)=\(root.path)", "\(Self.childStage)=\(id.raw)",
-             exe, "--testing-library", "swift-testing", "--filter", "slurmJobRunsOneStage"]
+            [
+                "/usr/bin/env", "\(Self.childRoot)=\(root.path)", "\(Self.childStage)=\(id.raw)",
+                exe, "--testing-library", "swift-testing", "--filter", "slurmJobRunsOneStage"
+            ]
         }
         #expect(plan.fresh == ["fetch/data"] && plan.jobs.count == 5)
         let script = root.appendingPathComponent("submit.sh")
-        try SlurmScript.render(plan.jobs, options: .init(logDirectory: root.appendingPathComponent("logs"),
-                                                         workingDirectory: root)).write(to: script, atomically: true, encoding: .utf8)
+        try SlurmScript.render(
+            plan.jobs,
+            options: .init(
+                logDirectory: root.appendingPathComponent("logs"),
+                workingDirectory: root)
+        ).write(to: script, atomically: true, encoding: .utf8)
         let start = Date()
         let submitted = SlurmOutput.submitted(try shell(["bash", script.path]).stdout)
         #expect(submitted.map(\.stage) == plan.jobs.map(\.id))
@@ -73,7 +85,9 @@ import Testing
         let ids = submitted.map(\.job)
         while Date().timeIntervalSince(start) < 150 {
             states = [:]
-            for line in try shell(["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", ids.joined(separator: ",")]).stdout.split(separator: "\n") {
+            for line in try shell(["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", ids.joined(separator: ",")]).stdout
+                .split(separator: "\n")
+            {
                 let f = line.split(separator: " ")
                 if f.count == 2 { states[String(f[0])] = String(f[1]) }
             }
@@ -81,7 +95,10 @@ import Testing
             Thread.sleep(forTimeInterval: 0.5)
         }
         let seconds = Date().timeIntervalSince(start)
-        print(String(format: "slurm: %d jobs done in %.1f s: %@", ids.count, seconds, ids.map { states[$0] ?? "?" }.joined(separator: " ")))
+        print(
+            String(
+                format: "slurm: %d jobs done in %.1f s: %@", ids.count, seconds,
+                ids.map { states[$0] ?? "?" }.joined(separator: " ")))
         #expect(ids.allSatisfy { states[$0] == "COMPLETED" })
 
         // Every submitted stage ran exactly once, inside its own Slurm job; nothing ran outside Slurm after export.
@@ -95,9 +112,11 @@ import Testing
         #expect(e.status().allSatisfy { $0.state == .fresh })
 
         // Same output hashes as a local run of the same graph in another cache.
-        let local = try Engine(stages: Self.graph(root.appendingPathComponent("local")),
-                               store: CacheStore(root: root.appendingPathComponent("local/cache")))
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("local"), withIntermediateDirectories: true)
+        let local = try Engine(
+            stages: Self.graph(root.appendingPathComponent("local")),
+            store: CacheStore(root: root.appendingPathComponent("local/cache")))
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("local"), withIntermediateDirectories: true)
         #expect(try local.run(nil, options: RunOptions(threads: 1)).succeeded)
         for id in e.graph.ids {
             let a = try #require(e.store.readIndex(id)), b = try #require(local.store.readIndex(id))
@@ -110,12 +129,18 @@ import Testing
     func submit(_ e: Engine, _ root: URL) throws -> (plan: SlurmPlan, jobs: [(job: String, stage: StageID)]) {
         let exe = CommandLine.arguments[0]
         let plan = try e.slurmPlan(nil, policy: SlurmResourcePolicy(cpus: 1, time: "00:05:00")) { id, _ in
-            ["/usr/bin/env", "\(Self.childRoot)=\(root.path)", "\(Self.childStage)=\(id.raw)",
-             exe, "--testing-library", "swift-testing", "--filter", "slurmJobRunsOneStage"]
+            [
+                "/usr/bin/env", "\(Self.childRoot)=\(root.path)", "\(Self.childStage)=\(id.raw)",
+                exe, "--testing-library", "swift-testing", "--filter", "slurmJobRunsOneStage"
+            ]
         }
         let script = root.appendingPathComponent("submit-\(UUID().uuidString).sh")
-        try SlurmScript.render(plan.jobs, options: .init(logDirectory: root.appendingPathComponent("logs"),
-                                                         workingDirectory: root)).write(to: script, atomically: true, encoding: .utf8)
+        try SlurmScript.render(
+            plan.jobs,
+            options: .init(
+                logDirectory: root.appendingPathComponent("logs"),
+                workingDirectory: root)
+        ).write(to: script, atomically: true, encoding: .utf8)
         return (plan, SlurmOutput.submitted(try shell(["bash", script.path]).stdout))
     }
 
@@ -125,11 +150,16 @@ import Testing
         let start = Date()
         while Date().timeIntervalSince(start) < seconds {
             states = [:]
-            for line in try shell(["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", ids.joined(separator: ",")]).stdout.split(separator: "\n") {
+            for line in try shell(["squeue", "-h", "-t", "all", "-o", "%i %T", "-j", ids.joined(separator: ",")]).stdout
+                .split(separator: "\n")
+            {
                 let f = line.split(separator: " ")
                 if f.count == 2 { states[String(f[0])] = String(f[1]) }
             }
-            if until() || ids.allSatisfy({ ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"].contains(states[$0] ?? "") }) { break }
+            if until() || ids.allSatisfy({ ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"].contains(states[$0] ?? "") })
+            {
+                break
+            }
             Thread.sleep(forTimeInterval: 0.3)
         }
         return states
@@ -164,7 +194,8 @@ import Testing
         #expect(second.jobs.map(\.stage) == ["train/data/a", "figure/f1", "table/t1"])
         let after = try wait(second.jobs.map(\.job))
         #expect(second.jobs.allSatisfy { after[$0.job] == "COMPLETED" })
-        let log = try String(contentsOf: root.appendingPathComponent("logs/train_data_a.\(second.jobs[0].job).out"), encoding: .utf8)
+        let log = try String(
+            contentsOf: root.appendingPathComponent("logs/train_data_a.\(second.jobs[0].job).out"), encoding: .utf8)
         #expect(log.contains("broke stale lock") && log.contains("no longer exists"))
         #expect(e.status().allSatisfy { $0.state == .fresh })
         try? FileManager.default.removeItem(at: root)

@@ -17,7 +17,8 @@ func parseSlurmScript(_ text: String) -> [ParsedJob] {
     let lines = text.components(separatedBy: "\n")
     var i = 0
     func unquote(_ s: String) -> String {
-        s.hasPrefix("'") && s.hasSuffix("'") ? String(s.dropFirst().dropLast()).replacingOccurrences(of: "'\\''", with: "'") : s
+        s.hasPrefix("'") && s.hasSuffix("'")
+            ? String(s.dropFirst().dropLast()).replacingOccurrences(of: "'\\''", with: "'") : s
     }
     while i < lines.count {
         let line = lines[i]
@@ -61,18 +62,22 @@ func parseSlurmScript(_ text: String) -> [ParsedJob] {
             TestStage("train/c", inputs: ["prep/b"], recorder: rec),
             TestStage("train/d", inputs: ["prep/b"], parameters: ["lr": 0.1], recorder: rec),
             TestStage("table/e", inputs: ["train/c", "train/d"], recorder: rec),
-            TestStage("figure/f", inputs: ["train/c"], recorder: rec),
+            TestStage("figure/f", inputs: ["train/c"], recorder: rec)
         ]
     }
 
-    func export(_ e: Engine, _ patterns: [String]? = nil, policy: SlurmResourcePolicy = SlurmResourcePolicy(),
-                partition: String? = nil) throws -> (SlurmPlan, String) {
+    func export(
+        _ e: Engine, _ patterns: [String]? = nil, policy: SlurmResourcePolicy = SlurmResourcePolicy(),
+        partition: String? = nil
+    ) throws -> (SlurmPlan, String) {
         let plan = try e.slurmPlan(patterns, policy: policy) { id, r in
             ["/opt/my build/pipeline", "run", id.raw, "--cache-dir", e.store.root.path, "--threads", "\(r.cpus)"]
         }
-        let script = try SlurmScript.render(plan.jobs, options: .init(
-            logDirectory: dir.appendingPathComponent("logs"), workingDirectory: dir, partition: partition,
-            extraOptions: ["--account=it's"], comment: ["test"]))
+        let script = try SlurmScript.render(
+            plan.jobs,
+            options: .init(
+                logDirectory: dir.appendingPathComponent("logs"), workingDirectory: dir, partition: partition,
+                extraOptions: ["--account=it's"], comment: ["test"]))
         return (plan, script)
     }
 
@@ -87,7 +92,10 @@ func parseSlurmScript(_ text: String) -> [ParsedJob] {
             #expect(job.after.sorted() == s.inputs.map(\.raw).sorted())
             #expect(job.options["--job-name"] == s.id.raw)
             #expect(job.options["--kill-on-invalid-dep"] == (s.inputs.isEmpty ? nil : "yes"))
-            #expect(job.command == "exec '/opt/my build/pipeline' run \(s.id.raw) --cache-dir \(e.store.root.path) --threads \(job.options["--cpus-per-task"]!)")
+            #expect(
+                job.command
+                    == "exec '/opt/my build/pipeline' run \(s.id.raw) --cache-dir \(e.store.root.path) --threads \(job.options["--cpus-per-task"]!)"
+            )
             #expect(job.options["--output"]!.hasSuffix(SlurmScript.logName(s.id)))
             #expect(job.options["--account"] == "it's")
         }
@@ -125,7 +133,9 @@ func parseSlurmScript(_ text: String) -> [ParsedJob] {
 
         func resources(_ policy: SlurmResourcePolicy, partition: String? = nil) throws -> [String: [String: String]] {
             var out: [String: [String: String]] = [:]
-            for j in parseSlurmScript(try export(e, policy: policy, partition: partition).1) { out[j.stage] = j.options }
+            for j in parseSlurmScript(try export(e, policy: policy, partition: partition).1) {
+                out[j.stage] = j.options
+            }
             return out
         }
         // The client's defaults: training gets more CPUs and time than tables and figures.
@@ -145,11 +155,14 @@ func parseSlurmScript(_ text: String) -> [ParsedJob] {
         p.timeByKind = ["train": "2-00:00:00"]
         p.memoryByKind = ["train": "16G"]
         let flagged = try resources(p, partition: "long")
-        #expect(flagged["train/d"] == ["--job-name": "train/d", "--cpus-per-task": "8", "--time": "2-00:00:00",
-                                       "--mem": "16G", "--partition": "long", "--chdir": dir.path,
-                                       "--output": dir.appendingPathComponent("logs/train_d.%j.out").path,
-                                       "--dependency": "afterok:$j2", "--kill-on-invalid-dep": "yes",
-                                       "--account": "it's"])
+        #expect(
+            flagged["train/d"] == [
+                "--job-name": "train/d", "--cpus-per-task": "8", "--time": "2-00:00:00",
+                "--mem": "16G", "--partition": "long", "--chdir": dir.path,
+                "--output": dir.appendingPathComponent("logs/train_d.%j.out").path,
+                "--dependency": "afterok:$j2", "--kill-on-invalid-dep": "yes",
+                "--account": "it's"
+            ])
         #expect(flagged["table/e"]?["--cpus-per-task"] == "2" && flagged["table/e"]?["--time"] == "00:30:00")
         #expect(flagged["figure/f"]?["--cpus-per-task"] == "4" && flagged["figure/f"]?["--mem"] == "2G")
         #expect(flagged["prep/hinted"]?["--cpus-per-task"] == "4")
@@ -157,7 +170,9 @@ func parseSlurmScript(_ text: String) -> [ParsedJob] {
     }
 
     /// Runs the script with fake `sbatch`/`scancel` on PATH: it must be valid bash whose `$jN` become real ids.
-    func runWithFakeSlurm(_ script: String, failAt: Int = 0) throws -> (status: Int32, stdout: String, calls: [String], cancelled: String) {
+    func runWithFakeSlurm(
+        _ script: String, failAt: Int = 0
+    ) throws -> (status: Int32, stdout: String, calls: [String], cancelled: String) {
         let bin = dir.appendingPathComponent("bin")
         try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
         let log = dir.appendingPathComponent("calls")
@@ -170,7 +185,8 @@ func parseSlurmScript(_ text: String) -> [ParsedJob] {
             echo "$n;cluster"
             """
         try fake.write(to: bin.appendingPathComponent("sbatch"), atomically: true, encoding: .utf8)
-        try "#!/bin/bash\necho \"$@\" > \(dir.path)/cancelled\n".write(to: bin.appendingPathComponent("scancel"), atomically: true, encoding: .utf8)
+        try "#!/bin/bash\necho \"$@\" > \(dir.path)/cancelled\n".write(
+            to: bin.appendingPathComponent("scancel"), atomically: true, encoding: .utf8)
         chmod(bin.appendingPathComponent("sbatch").path, 0o755)
         chmod(bin.appendingPathComponent("scancel").path, 0o755)
         let file = dir.appendingPathComponent("submit.sh")
@@ -206,7 +222,9 @@ func parseSlurmScript(_ text: String) -> [ParsedJob] {
         let table = r.calls[2 * 5]
         #expect(table.contains("--dependency=afterok:103:105|"))
         #expect(table.contains("--job-name=table/e|") && table.contains("--account=it's|"))
-        #expect(r.calls[2 * 5 + 1] == "exec '/opt/my build/pipeline' run table/e --cache-dir \(e.store.root.path) --threads 1")
+        #expect(
+            r.calls[2 * 5 + 1]
+                == "exec '/opt/my build/pipeline' run table/e --cache-dir \(e.store.root.path) --threads 1")
 
         try FileManager.default.removeItem(at: dir.appendingPathComponent("calls.n"))
         try? FileManager.default.removeItem(at: dir.appendingPathComponent("calls"))
@@ -216,10 +234,12 @@ func parseSlurmScript(_ text: String) -> [ParsedJob] {
     }
 
     @Test func readsSlurmOutput() {
-        let line = "JobId=7 JobName=train/x UserId=root(0) JobState=FAILED Reason=NonZeroExitCode Dependency=(null) ExitCode=1:0"
+        let line =
+            "JobId=7 JobName=train/x UserId=root(0) JobState=FAILED Reason=NonZeroExitCode Dependency=(null) ExitCode=1:0"
         #expect(SlurmOutput.jobState(line)! == ("FAILED", "1:0"))
         #expect(SlurmOutput.jobState("slurm_load_jobs error: Invalid job id specified") == nil)
-        #expect(SlurmOutput.submitted("12 fetch/a\nnoise\n13 train/a b\n").map { "\($0.job) \($0.stage)" }
+        #expect(
+            SlurmOutput.submitted("12 fetch/a\nnoise\n13 train/a b\n").map { "\($0.job) \($0.stage)" }
                 == ["12 fetch/a", "13 train/a b"])
     }
 }

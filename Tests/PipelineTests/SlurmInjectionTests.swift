@@ -46,10 +46,29 @@ private func checkScript(_ script: String, in dir: URL) throws -> (syntax: Int32
         let variants: [(String, [SlurmJob], SlurmScript.Options)] = [
             ("command word", [job(command: ["/bin/pipeline", "run", "train/" + payload])], options),
             ("stage id", [job(id: "train/" + payload)], options),
-            ("partition", [job()], { var o = options; o.partition = payload; return o }()),
-            ("sbatch option", [job()], { var o = options; o.extraOptions = ["--account=" + payload]; return o }()),
-            ("comment", [job()], { var o = options; o.comment = [payload]; return o }()),
-            ("time", [SlurmJob(id: "train/x", after: [], resources: SlurmResources(cpus: 1, time: payload), command: ["x"])], options),
+            (
+                "partition", [job()],
+                {
+                    var o = options; o.partition = payload; return o
+                }()
+            ),
+            (
+                "sbatch option", [job()],
+                {
+                    var o = options; o.extraOptions = ["--account=" + payload]; return o
+                }()
+            ),
+            (
+                "comment", [job()],
+                {
+                    var o = options; o.comment = [payload]; return o
+                }()
+            ),
+            (
+                "time",
+                [SlurmJob(id: "train/x", after: [], resources: SlurmResources(cpus: 1, time: payload), command: ["x"])],
+                options
+            )
         ]
         for (what, jobs, opts) in variants {
             let script: String
@@ -61,7 +80,9 @@ private func checkScript(_ script: String, in dir: URL) throws -> (syntax: Int32
             }
             let r = try checkScript(script, in: dir)
             #expect(r.syntax == 0, "\(what): bash -n failed")
-            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("INJECTED").path), "\(what) injected a command")
+            #expect(
+                !FileManager.default.fileExists(atPath: dir.appendingPathComponent("INJECTED").path),
+                "\(what) injected a command")
         }
     }
 
@@ -79,6 +100,8 @@ private func checkScript(_ script: String, in dir: URL) throws -> (syntax: Int32
         let body = ["#!/bin/bash", "exec JOB_SCRIPT_END"]
         let t = SlurmScript.terminator(for: body)
         #expect(!body.contains(t))
-        #expect(SlurmScript.terminator(for: ["x"]) != SlurmScript.terminator(for: ["x", SlurmScript.terminator(for: ["x"])]))
+        #expect(
+            SlurmScript.terminator(for: ["x"]) != SlurmScript.terminator(for: ["x", SlurmScript.terminator(for: ["x"])])
+        )
     }
 }

@@ -11,8 +11,9 @@ import Testing
         prep.body = { c in
             try FileManager.default.copyItem(at: file, to: c.outputDirectory.appendingPathComponent("out.txt"))
         }
-        var train = TestStage("train/model", inputs: ["prep/data"], parameters: ["lr": .number(lr), "dims": [64, 128]],
-                              recorder: rec)
+        var train = TestStage(
+            "train/model", inputs: ["prep/data"], parameters: ["lr": .number(lr), "dims": [64, 128]],
+            recorder: rec)
         train.version = version
         return [prep, train, TestStage("eval/model", inputs: ["train/model"], recorder: rec)]
     }
@@ -79,17 +80,22 @@ import Testing
         let all: [any Stage] = [
             TestStage("train/m", recorder: rec),
             TestStage("table/t1", inputs: ["train/m"], recorder: rec),
-            TestStage("report/r", inputs: ["table/t1"], recorder: rec),
+            TestStage("report/r", inputs: ["table/t1"], recorder: rec)
         ]
         let e = try engine(all, dir)
-        #expect(throws: PipelineError.self) { try e.requireFreshUpstream(ofKinds: ["table", "report"], remedy: "run everything first") }
+        #expect(throws: PipelineError.self) {
+            try e.requireFreshUpstream(ofKinds: ["table", "report"], remedy: "run everything first")
+        }
         do {
             _ = try e.requireFreshUpstream(ofKinds: ["table", "report"], remedy: "run everything first")
         } catch {
             #expect("\(error)".contains("run everything first") && "\(error)".contains("train/m"))
         }
         _ = try run(all, dir, ["train/m"])
-        #expect(try e.requireFreshUpstream(ofKinds: ["table", "report"], remedy: "run everything first") == ["table/t1", "report/r"])
+        #expect(
+            try e.requireFreshUpstream(ofKinds: ["table", "report"], remedy: "run everything first") == [
+                "table/t1", "report/r"
+            ])
     }
 
     @Test func graphErrorsAreClear() throws {
@@ -101,13 +107,15 @@ import Testing
             TestStage("a/x", inputs: ["c/z"], recorder: rec),
             TestStage("b/y", inputs: ["a/x"], recorder: rec),
             TestStage("c/z", inputs: ["b/y"], recorder: rec),
-            TestStage("d/ok", recorder: rec),
+            TestStage("d/ok", recorder: rec)
         ])
         #expect(cycle == "the stage graph has a cycle: a/x -> b/y -> c/z -> a/x")
         #expect(message([TestStage("a/x", inputs: ["a/x"], recorder: rec)]).contains("a/x -> a/x"))
-        #expect(message([TestStage("a/x", recorder: rec), TestStage("a/x", recorder: rec)]) == "duplicate stage id 'a/x'")
-        #expect(message([TestStage("a/x", inputs: ["a/y"], recorder: rec), TestStage("a/z", recorder: rec)])
-                    .contains("declares input 'a/y', which is not a stage"))
+        #expect(
+            message([TestStage("a/x", recorder: rec), TestStage("a/x", recorder: rec)]) == "duplicate stage id 'a/x'")
+        #expect(
+            message([TestStage("a/x", inputs: ["a/y"], recorder: rec), TestStage("a/z", recorder: rec)])
+                .contains("declares input 'a/y', which is not a stage"))
         #expect(message([TestStage("_index/x", recorder: rec)]).contains("not start with '_'"))
         var badOutput = TestStage("a/x", recorder: rec)
         badOutput.outputs = ["sub/out.txt"]
@@ -128,7 +136,7 @@ import Testing
         let stages: [any Stage] = [
             TestStage("train/ml/cprec-cb", recorder: rec),
             TestStage("train/ml/nextitnet", recorder: rec),
-            TestStage("figure/fig1", recorder: rec),
+            TestStage("figure/fig1", recorder: rec)
         ]
         let e = try engine(stages, dir)
         var msg = ""
@@ -144,7 +152,8 @@ import Testing
 
     @Test func dagFormats() throws {
         let rec = Recorder()
-        let e = try engine([TestStage("prep/a", recorder: rec), TestStage("train/b", inputs: ["prep/a"], recorder: rec)], dir)
+        let e = try engine(
+            [TestStage("prep/a", recorder: rec), TestStage("train/b", inputs: ["prep/a"], recorder: rec)], dir)
         #expect(try e.dag(format: "text") == "prep/a\ntrain/b  <- prep/a\n")
         #expect(try e.dag(format: "dot").contains("\"prep/a\" -> \"train/b\";"))
         #expect(try e.dag(format: "mermaid").contains("n0 --> n1"))
@@ -159,7 +168,8 @@ import Testing
         _ = try run(stages(0.1), dir)
         _ = try run(stages(0.2), dir)
         let outside = dir.appendingPathComponent("results/keep.txt")
-        try FileManager.default.createDirectory(at: outside.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: outside.deletingLastPathComponent(), withIntermediateDirectories: true)
         try "mine".write(to: outside, atomically: true, encoding: .utf8)
         let e = try engine(stages(0.2), dir)
         let kept = try e.clean(keepResults: true)
@@ -185,16 +195,30 @@ import Testing
 
     @Test func cacheRootResolution() {
         let cwd = URL(fileURLWithPath: "/tmp/x")
-        #expect(CacheStore.resolveRoot(option: nil, environmentVariable: "CPREC_CACHE_DIR", environment: [:], cwd: cwd).path == "/tmp/x/.cache")
-        #expect(CacheStore.resolveRoot(option: nil, environmentVariable: "CPREC_CACHE_DIR", environment: ["CPREC_CACHE_DIR": "/data/c"], cwd: cwd).path == "/data/c")
-        #expect(CacheStore.resolveRoot(option: "c2", environmentVariable: "CPREC_CACHE_DIR", environment: ["CPREC_CACHE_DIR": "/data/c"], cwd: cwd).path == "/tmp/x/c2")
+        #expect(
+            CacheStore.resolveRoot(option: nil, environmentVariable: "CPREC_CACHE_DIR", environment: [:], cwd: cwd).path
+                == "/tmp/x/.cache")
+        #expect(
+            CacheStore.resolveRoot(
+                option: nil, environmentVariable: "CPREC_CACHE_DIR", environment: ["CPREC_CACHE_DIR": "/data/c"],
+                cwd: cwd
+            ).path == "/data/c")
+        #expect(
+            CacheStore.resolveRoot(
+                option: "c2", environmentVariable: "CPREC_CACHE_DIR", environment: ["CPREC_CACHE_DIR": "/data/c"],
+                cwd: cwd
+            ).path == "/tmp/x/c2")
         #expect(CacheStore.escape("train/ml/cprec-cb") == "train%2Fml%2Fcprec-cb")
     }
 
     @Test func manyWaitingInputsAreCountedNotListed() {
         let waiting = (1...200).map { StageID("evaluate/d/m/seed\($0)") }
-        let status = StageStatus(id: "table/t", state: .missing, reasons: ["never run"], waitingFor: waiting, key: nil,
-                                 outputHash: nil, lastSeconds: nil)
-        #expect(status.summary == "missing (never run; inputs evaluate/d/m/seed1, evaluate/d/m/seed2, evaluate/d/m/seed3 and 197 more not fresh)")
+        let status = StageStatus(
+            id: "table/t", state: .missing, reasons: ["never run"], waitingFor: waiting, key: nil,
+            outputHash: nil, lastSeconds: nil)
+        #expect(
+            status.summary
+                == "missing (never run; inputs evaluate/d/m/seed1, evaluate/d/m/seed2, evaluate/d/m/seed3 and 197 more not fresh)"
+        )
     }
 }

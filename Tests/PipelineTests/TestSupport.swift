@@ -67,7 +67,8 @@ struct TestStage: Stage {
         for i in inputs.sorted() {
             text += try String(contentsOf: context.inputDirectory(i).appendingPathComponent("out.txt"), encoding: .utf8)
         }
-        try text.write(to: context.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
+        try text.write(
+            to: context.outputDirectory.appendingPathComponent("out.txt"), atomically: false, encoding: .utf8)
     }
 }
 
@@ -92,12 +93,18 @@ final class Captured: @unchecked Sendable {
 }
 
 func engine(_ stages: [any Stage], _ root: URL, staleLockAfter: TimeInterval = 600) throws -> Engine {
-    try Engine(stages: stages, store: CacheStore(root: root.appendingPathComponent("cache"), staleLockAfter: staleLockAfter))
+    try Engine(
+        stages: stages, store: CacheStore(root: root.appendingPathComponent("cache"), staleLockAfter: staleLockAfter))
 }
 
-func run(_ stages: [any Stage], _ root: URL, _ patterns: [String]? = nil, force: Bool = false, downstream: Bool = false,
-         jobs: Int = 1, console: Console = .silent()) throws -> RunSummary {
-    try engine(stages, root).run(patterns, options: RunOptions(jobs: jobs, threads: 2, force: force, downstream: downstream,
-                                                               outputRoot: root.appendingPathComponent("results")),
-                                 console: console)
+func run(
+    _ stages: [any Stage], _ root: URL, _ patterns: [String]? = nil, force: Bool = false, downstream: Bool = false,
+    jobs: Int = 1, console: Console = .silent()
+) throws -> RunSummary {
+    try engine(stages, root).run(
+        patterns,
+        options: RunOptions(
+            jobs: jobs, threads: 2, force: force, downstream: downstream,
+            outputRoot: root.appendingPathComponent("results")),
+        console: console)
 }

@@ -42,7 +42,9 @@ private func unmount(_ dir: URL) {
         var block = [UInt8](repeating: 0, count: 4096)
         while write(fd, &block, block.count) > 0 {}
         close(fd)
-        let e2 = #expect(throws: ReportError.self) { try AtomicFile.write(Data(count: 50_000), to: tables.appendingPathComponent("table2.csv")) }
+        let e2 = #expect(throws: ReportError.self) {
+            try AtomicFile.write(Data(count: 50_000), to: tables.appendingPathComponent("table2.csv"))
+        }
         #expect("\(e2.map { "\($0)" } ?? "")".contains("No space left on device"), "\(String(describing: e2))")
         for dir in [figures, tables] {
             let left = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []

@@ -7,21 +7,30 @@ import Testing
 /// with model names beside the points and error bars.
 func sampleFigure() -> Figure {
     let frequencies = (1...2000).map { rank in DataPoint(Double(rank), 50_000 / pow(Double(rank), 1.1)) }
-    let longTail = Panel(title: "Item frequency (long tail)", xLabel: "item rank", yLabel: "interactions",
-                         xLog: true, yLog: true,
-                         series: [Series("ml-latest (synthetic)", points: frequencies, style: .lines)],
-                         markers: [Marker(x: 200, label: "block 2"), Marker(x: 1000, label: "block 3")],
-                         legend: .bottomLeft)
-    let models: [(String, Double, Double)] = [("NextItNet", 61e6, 0.1012), ("CpRec-Cl", 9e6, 0.0981),
-                                               ("CpRec-Cb", 14e6, 0.1031), ("Bo-NextItNet", 34e6, 0.1063)]
-    let pareto = Panel(title: "Accuracy vs size", xLabel: "parameters", yLabel: "MRR@5", xLog: true,
-                       series: [Series("MRR@5 (ours)", points: models.map {
-                           DataPoint($0.1, $0.2, yError: 0.002, label: $0.0)
-                       }, style: .points),
-                       Series("paper's O'Brien line", x: [5e6, 7e7], y: [0.097, 0.104], style: .lines)],
-                       legend: .bottomRight)
-    return Figure(title: "Sample figure: HR@5 & MRR@5", panels: [longTail, pareto],
-                  provenance: Provenance([("profile", "smoke"), ("git commit", "0123abc")]))
+    let longTail = Panel(
+        title: "Item frequency (long tail)", xLabel: "item rank", yLabel: "interactions",
+        xLog: true, yLog: true,
+        series: [Series("ml-latest (synthetic)", points: frequencies, style: .lines)],
+        markers: [Marker(x: 200, label: "block 2"), Marker(x: 1000, label: "block 3")],
+        legend: .bottomLeft)
+    let models: [(String, Double, Double)] = [
+        ("NextItNet", 61e6, 0.1012), ("CpRec-Cl", 9e6, 0.0981),
+        ("CpRec-Cb", 14e6, 0.1031), ("Bo-NextItNet", 34e6, 0.1063)
+    ]
+    let pareto = Panel(
+        title: "Accuracy vs size", xLabel: "parameters", yLabel: "MRR@5", xLog: true,
+        series: [
+            Series(
+                "MRR@5 (ours)",
+                points: models.map {
+                    DataPoint($0.1, $0.2, yError: 0.002, label: $0.0)
+                }, style: .points),
+            Series("paper's O'Brien line", x: [5e6, 7e7], y: [0.097, 0.104], style: .lines)
+        ],
+        legend: .bottomRight)
+    return Figure(
+        title: "Sample figure: HR@5 & MRR@5", panels: [longTail, pareto],
+        provenance: Provenance([("profile", "smoke"), ("git commit", "0123abc")]))
 }
 
 @Suite struct FigureTests {
@@ -32,7 +41,8 @@ func sampleFigure() -> Figure {
         let written = try sampleFigure().render(to: dir, name: "sample")
         #expect(written.map(\.lastPathComponent) == ["sample.dat", "sample.gp", "sample.png", "sample.svg"])
         // Only the four results remain: the temporary render folder is gone.
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
                 == ["sample.dat", "sample.gp", "sample.png", "sample.svg"])
         let png = try Data(contentsOf: dir.appendingPathComponent("sample.png"))
         #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
@@ -60,7 +70,8 @@ func sampleFigure() -> Figure {
         for ext in ["png", "svg"] { try FileManager.default.removeItem(at: root.appendingPathComponent("hand.\(ext)")) }
         // What a reader does: cd figures && gnuplot hand.gp
         try Gnuplot.run(script: "hand.gp", in: root, executable: try Gnuplot.locate())
-        try Figure.verifyRendered(png: root.appendingPathComponent("hand.png"), svg: root.appendingPathComponent("hand.svg"))
+        try Figure.verifyRendered(
+            png: root.appendingPathComponent("hand.png"), svg: root.appendingPathComponent("hand.svg"))
         #expect(try Data(contentsOf: root.appendingPathComponent("hand.svg")) == first, "rerun reproduces the SVG")
     }
 
@@ -81,22 +92,29 @@ func sampleFigure() -> Figure {
     /// The Pareto figure's TikTok panel: SASRec and Bo-SASRec sat 50 pixels apart at one height, and gnuplot's
     /// fixed offset printed both names over each other.
     @Test func closePointsGetLabelsThatDoNotOverlap() {
-        let points = [DataPoint(215_000, 0.375, yError: 0.005, label: "Bo-SASRec"),
-                      DataPoint(330_000, 0.3752, yError: 0.004, label: "SASRec"),
-                      DataPoint(75_000, 0.355, label: "CpRec-SASRec-Cl"), DataPoint(80_000, 0.357, label: "CpRec-SASRec-Al"),
-                      DataPoint(70_000, 0.353, label: "CpRec-Cl"), DataPoint(400_000, 0.344, label: nil)]
-        let panel = Panel(xLabel: "parameters", yLabel: "MRR@5", xLog: true,
-                          series: [Series("models", points: points, style: .points)], legend: .bottomLeft)
+        let points = [
+            DataPoint(215_000, 0.375, yError: 0.005, label: "Bo-SASRec"),
+            DataPoint(330_000, 0.3752, yError: 0.004, label: "SASRec"),
+            DataPoint(75_000, 0.355, label: "CpRec-SASRec-Cl"), DataPoint(80_000, 0.357, label: "CpRec-SASRec-Al"),
+            DataPoint(70_000, 0.353, label: "CpRec-Cl"), DataPoint(400_000, 0.344, label: nil)
+        ]
+        let panel = Panel(
+            xLabel: "parameters", yLabel: "MRR@5", xLog: true,
+            series: [Series("models", points: points, style: .points)], legend: .bottomLeft)
         let frame = PanelFrame(panel, panelWidth: 620, panelHeight: 480)
         let placed = LabelPlacement.place(panel, in: frame)
         #expect(placed.map(\.text) == ["Bo-SASRec", "SASRec", "CpRec-SASRec-Cl", "CpRec-SASRec-Al", "CpRec-Cl"])
         let cw = PanelFrame.labelChar.width / frame.width, ch = PanelFrame.labelChar.height / frame.height
         let boxes = placed.map { l -> LabelPlacement.Box in
             let w = Double(l.text.count) * cw
-            return .init(x0: l.rightAligned ? l.x - w : l.x, y0: l.y - ch / 2, x1: l.rightAligned ? l.x : l.x + w, y1: l.y + ch / 2)
+            return .init(
+                x0: l.rightAligned ? l.x - w : l.x, y0: l.y - ch / 2, x1: l.rightAligned ? l.x : l.x + w,
+                y1: l.y + ch / 2)
         }
         for i in boxes.indices {
-            #expect(boxes[i].x0 >= 0 && boxes[i].x1 <= 1 && boxes[i].y0 >= 0 && boxes[i].y1 <= 1, "\(placed[i].text) leaves the plot")
+            #expect(
+                boxes[i].x0 >= 0 && boxes[i].x1 <= 1 && boxes[i].y0 >= 0 && boxes[i].y1 <= 1,
+                "\(placed[i].text) leaves the plot")
             for j in boxes.indices where j > i {
                 #expect(boxes[i].overlap(boxes[j]) == 0, "\(placed[i].text) overlaps \(placed[j].text)")
             }
@@ -104,8 +122,9 @@ func sampleFigure() -> Figure {
         // No label covers a point: Bo-SASRec's name, right of its point, would have covered SASRec's marker.
         for p in points {
             let g = frame.graph(p.x, p.y)
-            let marker = LabelPlacement.Box(x0: g.x - 4 / frame.width, y0: g.y - 4 / frame.height,
-                                            x1: g.x + 4 / frame.width, y1: g.y + 4 / frame.height)
+            let marker = LabelPlacement.Box(
+                x0: g.x - 4 / frame.width, y0: g.y - 4 / frame.height,
+                x1: g.x + 4 / frame.width, y1: g.y + 4 / frame.height)
             for (l, b) in zip(placed, boxes) { #expect(b.overlap(marker) == 0, "\(l.text) covers the point at \(p.x)") }
         }
         #expect(placed[0].rightAligned)
@@ -114,13 +133,18 @@ func sampleFigure() -> Figure {
     /// MovieLens 100K's one-panel Pareto plot: the fixed bottom-left key covered two models' points.
     @Test func theKeyGoesWhereItCoversNoPointElseBelow() {
         func panel(_ points: [(Double, Double)]) -> Panel {
-            Panel(xLabel: "x", yLabel: "y", xRange: 0...10, yRange: 0...10,
-                  series: [Series("a rather long series name", points: points.map { DataPoint($0.0, $0.1) }, style: .points),
-                           Series("another one", points: [DataPoint(5, 5)], style: .points)])
+            Panel(
+                xLabel: "x", yLabel: "y", xRange: 0...10, yRange: 0...10,
+                series: [
+                    Series("a rather long series name", points: points.map { DataPoint($0.0, $0.1) }, style: .points),
+                    Series("another one", points: [DataPoint(5, 5)], style: .points)
+                ])
         }
         #expect(panel([(5, 5)]).uncrowdedLegend(panelWidth: 640, panelHeight: 480) == .bottomLeft)
         #expect(panel([(0.5, 0.3)]).uncrowdedLegend(panelWidth: 640, panelHeight: 480) == .topLeft)
-        #expect(panel([(0.5, 0.3), (0.5, 9.8), (9.5, 0.3), (9.5, 9.8)]).uncrowdedLegend(panelWidth: 640, panelHeight: 480) == .below)
+        #expect(
+            panel([(0.5, 0.3), (0.5, 9.8), (9.5, 0.3), (9.5, 9.8)]).uncrowdedLegend(panelWidth: 640, panelHeight: 480)
+                == .below)
         // An error bar through the key's text counts too, not only the point it belongs to.
         var bars = panel([(1, 6), (1.5, 9.5), (9, 9.5), (9, 0.5)])
         bars.series[0].points[0].yError = 5.8
@@ -128,13 +152,18 @@ func sampleFigure() -> Figure {
         let frame = PanelFrame(panel([(5, 5)]), panelWidth: 640, panelHeight: 480)
         var below = panel([(5, 5)])
         below.legend = .below
-        #expect(PanelFrame(below, panelWidth: 640, panelHeight: 480).height < frame.height, "a key below takes plot height")
+        #expect(
+            PanelFrame(below, panelWidth: 640, panelHeight: 480).height < frame.height, "a key below takes plot height")
     }
 
     @Test func aLabelAtTheRightEdgeGoesLeftOfItsPoint() {
-        let panel = Panel(xLabel: "x", yLabel: "y", xRange: 0...10,
-                          series: [Series("s", points: [DataPoint(1, 1), DataPoint(9.9, 2, label: "a long model name")],
-                                          style: .points)], legend: .hidden)
+        let panel = Panel(
+            xLabel: "x", yLabel: "y", xRange: 0...10,
+            series: [
+                Series(
+                    "s", points: [DataPoint(1, 1), DataPoint(9.9, 2, label: "a long model name")],
+                    style: .points)
+            ], legend: .hidden)
         let frame = PanelFrame(panel, panelWidth: 640, panelHeight: 480)
         let placed = LabelPlacement.place(panel, in: frame)
         #expect(placed.count == 1 && placed[0].rightAligned)
@@ -143,16 +172,20 @@ func sampleFigure() -> Figure {
     @Test func logAxisWithZeroIsAnErrorAndWritesNothing() throws {
         let root = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
-        let bad = Figure(Panel(xLabel: "rank", yLabel: "count", xLog: true, yLog: true,
-                               series: [Series("counts", x: [1, 2, 3], y: [10, 0, 3])]))
+        let bad = Figure(
+            Panel(
+                xLabel: "rank", yLabel: "count", xLog: true, yLog: true,
+                series: [Series("counts", x: [1, 2, 3], y: [10, 0, 3])]))
         #expect {
             try bad.render(to: root, name: "bad")
         } throws: { error in
             "\(error)".contains("y = 0.0 on a logarithmic y axis")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty)
-        let negative = Figure(Panel(xLabel: "x", yLabel: "y", xLog: true,
-                                    series: [Series("s", x: [-1, 2], y: [1, 2])]))
+        let negative = Figure(
+            Panel(
+                xLabel: "x", yLabel: "y", xLog: true,
+                series: [Series("s", x: [-1, 2], y: [1, 2])]))
         #expect(throws: ReportError.self) { try negative.validate() }
         let nan = Figure(Panel(xLabel: "x", yLabel: "y", series: [Series("s", x: [1], y: [.nan])]))
         #expect(throws: ReportError.self) { try nan.validate() }
@@ -206,12 +239,18 @@ func sampleFigure() -> Figure {
         let root = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let d: [Double] = [64, 128, 256, 512]
-        let fig = Figure(Panel(xLabel: "embedding dimension d", yLabel: "MRR@5", xLog: true,
-                               series: [Series("NextItNet", points: zip(d, [0.081, 0.090, 0.096, 0.099]).map {
-                                   DataPoint($0, $1, yError: 0.001)
-                               })],
-                               legend: .bottomRight, xTics: d),
-                         title: "Figure 1")
+        let fig = Figure(
+            Panel(
+                xLabel: "embedding dimension d", yLabel: "MRR@5", xLog: true,
+                series: [
+                    Series(
+                        "NextItNet",
+                        points: zip(d, [0.081, 0.090, 0.096, 0.099]).map {
+                            DataPoint($0, $1, yError: 0.001)
+                        })
+                ],
+                legend: .bottomRight, xTics: d),
+            title: "Figure 1")
         let gp = fig.script(name: "fig1")
         #expect(gp.contains("set xtics (64, 128, 256, 512)"))
         #expect(gp.contains("with yerrorlines"))
@@ -221,8 +260,10 @@ func sampleFigure() -> Figure {
         if let keep = ProcessInfo.processInfo.environment["REPORTS_FIGURE_DIR"] {
             try fig.render(to: URL(fileURLWithPath: keep), name: "fig1")
         }
-        let badTick = Figure(Panel(xLabel: "x", yLabel: "y", xLog: true, series: [Series("s", x: [1], y: [1])],
-                                   xTics: [0, 1]))
+        let badTick = Figure(
+            Panel(
+                xLabel: "x", yLabel: "y", xLog: true, series: [Series("s", x: [1], y: [1])],
+                xTics: [0, 1]))
         #expect(throws: ReportError.self) { try badTick.validate() }
     }
 }
@@ -230,9 +271,12 @@ func sampleFigure() -> Figure {
 @Suite struct FigureBandAndPaletteTests {
     func banded() -> Figure {
         let mean = [DataPoint(1, 0.10, yError: 0.01), DataPoint(2, 0.14, yError: 0.02), DataPoint(3, 0.15, yError: 0)]
-        let panel = Panel(xLabel: "epoch", yLabel: "MRR@5",
-                          series: [Series("NextItNet ± sd", points: mean, style: .band, linetype: 2, inKey: false),
-                                   Series("NextItNet", points: mean.map { DataPoint($0.x, $0.y) }, style: .lines, linetype: 2)])
+        let panel = Panel(
+            xLabel: "epoch", yLabel: "MRR@5",
+            series: [
+                Series("NextItNet ± sd", points: mean, style: .band, linetype: 2, inKey: false),
+                Series("NextItNet", points: mean.map { DataPoint($0.x, $0.y) }, style: .lines, linetype: 2)
+            ])
         return Figure(panels: [panel])
     }
 

@@ -18,18 +18,26 @@ func sampleTable() -> Table {
             Column("HR@5", format: .decimal(4), paper: true, group: "Accuracy", spread: true),
             Column("TT", unit: "min", format: .integer),
             Column("Params", format: .count, paper: true),
-            Column("Share", format: .percent(1)),
+            Column("Share", format: .percent(1))
         ],
         groupTitle: "Dataset",
-        notes: ["n/a: not measured; the paper's numbers are known only for Bo-NextItNet on Weishi.",
-                "Params count input + output matrices ~ 4× smaller."],
-        provenance: Provenance([("profile", "smoke"), ("git commit", "0123abc"),
-                                ("date", "2026-11-29T03:00:00Z"), ("host", "ci-host")]))
+        notes: [
+            "n/a: not measured; the paper's numbers are known only for Bo-NextItNet on Weishi.",
+            "Params count input + output matrices ~ 4× smaller."
+        ],
+        provenance: Provenance([
+            ("profile", "smoke"), ("git commit", "0123abc"),
+            ("date", "2026-11-29T03:00:00Z"), ("host", "ci-host")
+        ]))
     t.addGroup("Weishi")
-    t.addRow(["NextItNet", .number(0.098765), .number(0.17, std: 0.00123), .number(1234.4), .number(136_000_000),
-              .number(1)])
-    t.addRow(["Bo-NextItNet", .number(0.10234, paper: 0.1063), .number(0.18, paper: 0.1766),
-              .number(66), .number(34_100_000, paper: 34_000_000, bold: true), .number(0.25)])
+    t.addRow([
+        "NextItNet", .number(0.098765), .number(0.17, std: 0.00123), .number(1234.4), .number(136_000_000),
+        .number(1)
+    ])
+    t.addRow([
+        "Bo-NextItNet", .number(0.10234, paper: 0.1063), .number(0.18, paper: 0.1766),
+        .number(66), .number(34_100_000, paper: 34_000_000, bold: true), .number(0.25)
+    ])
     t.addGroup("ML-latest")
     t.addRow(["B1_NextItNet", .missing(), .optional(nil), .missing(), .number(1_234), Cell(.text("a, \"b\""))])
     return t
@@ -82,8 +90,9 @@ func temporaryDirectory() throws -> URL {
     }
 
     @Test func latexEscaping() {
-        #expect(Escape.latex("a_b 50% & #1 $x ~ ^ {} \\") ==
-                "a\\_b 50\\% \\& \\#1 \\$x \\textasciitilde{} \\textasciicircum{} \\{\\} \\textbackslash{}")
+        #expect(
+            Escape.latex("a_b 50% & #1 $x ~ ^ {} \\")
+                == "a\\_b 50\\% \\& \\#1 \\$x \\textasciitilde{} \\textasciicircum{} \\{\\} \\textbackslash{}")
         #expect(Escape.latex("MRR@5") == "MRR@5")
         #expect(Escape.latex("\"a\" (\"b\")") == "``a'' (``b'')")
         #expect(Escape.latex("4×, ±0.1, 4–8") == "4$\\times$, $\\pm$0.1, 4--8")
@@ -122,8 +131,9 @@ func temporaryDirectory() throws -> URL {
         try t.write(to: dir, name: "table3")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
         #expect(files == ["table3.csv", "table3.md", "table3.tex"])
-        #expect(try String(contentsOf: dir.appendingPathComponent("table3.tex"), encoding: .utf8)
-            .contains("\\label{tab:table3}"))
+        #expect(
+            try String(contentsOf: dir.appendingPathComponent("table3.tex"), encoding: .utf8)
+                .contains("\\label{tab:table3}"))
         #expect(try String(contentsOf: dir.appendingPathComponent("table3.csv"), encoding: .utf8) == t.csv())
     }
 
@@ -155,7 +165,8 @@ func temporaryDirectory() throws -> URL {
     @Test func namesAreLettersOnlyAndUnique() {
         var macros = LaTeXMacros()
         // Keys chosen to collide after mangling.
-        let keys = ["a_b", "aB", "a-b", "a b", "AB", "aBDupTwo", "x1", "x-1", "x_1"]
+        let keys =
+            ["a_b", "aB", "a-b", "a b", "AB", "aBDupTwo", "x1", "x-1", "x_1"]
             + (0..<300).map { "table\($0 % 7)/row\($0)/MRR@\($0 % 3)" }
         var names: [String] = []
         for (i, k) in keys.enumerated() { names.append(macros.add(k, Double(i), format: .integer)) }
@@ -185,20 +196,25 @@ func temporaryDirectory() throws -> URL {
         macros.add("table3/weishi/Bo-NextItNet/MRR@5", 0.10634, format: .decimal(4))
         macros.add("ratio", 0.5, format: .percent(0))
         let text = macros.text
-        #expect(text.contains("% table3/weishi/Bo-NextItNet/MRR@5\n\\newcommand{\\cprecTableThreeWeishiBoNextItNetMRRFive}{0.1063}"))
+        #expect(
+            text.contains(
+                "% table3/weishi/Bo-NextItNet/MRR@5\n\\newcommand{\\cprecTableThreeWeishiBoNextItNetMRRFive}{0.1063}"))
         #expect(text.contains("\\newcommand{\\cprecRatio}{50\\%}"))
     }
 }
 
 @Suite struct ClaimsTests {
     let claims = [
-        Claim(id: "compression", statement: "up to 4∼8 times compression rates", source: "abstract",
-              evidence: "Table 2: 5.1× (CpRec-Cb vs NextItNet, params 12M vs 61M)", verdict: .holds,
-              measuredOn: "default / synth-ml"),
-        Claim(id: "faster", statement: "CpRec is faster during training & inference", source: "abstract",
-              evidence: "Table 2: TT 12 vs 10 min, \"slower\"", verdict: .doesNotHold, measuredOn: "default / synth-ml"),
-        Claim(id: "coldrec", statement: "CpRec vs NextItNet on transfer learning", source: "Table 6 caption",
-              evidence: "ColdRec data not provided", verdict: .notMeasurable, measuredOn: "default"),
+        Claim(
+            id: "compression", statement: "up to 4∼8 times compression rates", source: "abstract",
+            evidence: "Table 2: 5.1× (CpRec-Cb vs NextItNet, params 12M vs 61M)", verdict: .holds,
+            measuredOn: "default / synth-ml"),
+        Claim(
+            id: "faster", statement: "CpRec is faster during training & inference", source: "abstract",
+            evidence: "Table 2: TT 12 vs 10 min, \"slower\"", verdict: .doesNotHold, measuredOn: "default / synth-ml"),
+        Claim(
+            id: "coldrec", statement: "CpRec vs NextItNet on transfer learning", source: "Table 6 caption",
+            evidence: "ColdRec data not provided", verdict: .notMeasurable, measuredOn: "default")
     ]
 
     @Test func markdownHasEveryClaimAndVerdict() {
@@ -213,16 +229,21 @@ func temporaryDirectory() throws -> URL {
     @Test func csvQuotesAndRoundTripsColumns() {
         let lines = ClaimsReport.csv(claims).split(separator: "\n").map(String.init)
         #expect(lines[0] == "id,statement,source,evidence,verdict,measured_on")
-        #expect(lines[2] == "faster,CpRec is faster during training & inference,abstract,"
-            + "\"Table 2: TT 12 vs 10 min, \"\"slower\"\"\",does not hold,default / synth-ml")
+        #expect(
+            lines[2] == "faster,CpRec is faster during training & inference,abstract,"
+                + "\"Table 2: TT 12 vs 10 min, \"\"slower\"\"\",does not hold,default / synth-ml")
         #expect(lines.count == 4)
     }
 
     @Test func comparisonDifferences() {
-        let items = [PaperComparison(table: "Table 3", row: "Weishi / Bo-NextItNet", metric: "MRR@5",
-                                     ours: 0.0957, paper: 0.1063),
-                     PaperComparison(table: "Table 3", row: "Weishi / Bo-NextItNet", metric: "HR@5",
-                                     ours: nil, paper: 0.1766)]
+        let items = [
+            PaperComparison(
+                table: "Table 3", row: "Weishi / Bo-NextItNet", metric: "MRR@5",
+                ours: 0.0957, paper: 0.1063),
+            PaperComparison(
+                table: "Table 3", row: "Weishi / Bo-NextItNet", metric: "HR@5",
+                ours: nil, paper: 0.1766)
+        ]
         #expect(abs(items[0].absoluteDifference! + 0.0106) < 1e-12)
         #expect(abs(items[0].relativeDifference! + 0.0106 / 0.1063) < 1e-12)
         let md = PaperComparison.table(items).markdown()
@@ -242,25 +263,26 @@ func temporaryDirectory() throws -> URL {
         var t = Table(columns: [.label("k"), Column("v", format: .integer)])
         t.addRow(["a", 1])
         doc.table(t)
-        #expect(doc.text == """
-        # Report
+        #expect(
+            doc.text == """
+                # Report
 
-        Results first.
+                Results first.
 
-        - one
-        - two
-          lines
+                - one
+                - two
+                  lines
 
-        ![Figure 1](figures/fig1.png)
+                ![Figure 1](figures/fig1.png)
 
-        ```sh
-        swift run -c release pipeline run 'table/*'
-        ```
+                ```sh
+                swift run -c release pipeline run 'table/*'
+                ```
 
-        | k | v |
-        |:---|---:|
-        | a | 1 |
+                | k | v |
+                |:---|---:|
+                | a | 1 |
 
-        """)
+                """)
     }
 }

@@ -13,15 +13,19 @@ struct FetchStage: Stage {
     var version: Int { 1 }
     var parameters: JSONValue {
         // The spec's source and format decide the raw bytes; prep parameters do not, so they stay out of this key.
-        JSONValue.object(["source": .encoded(dataset.source), "format": .encoded(dataset.format),
-                          "override": source.map { .string($0.path) } ?? .null])
+        JSONValue.object([
+            "source": .encoded(dataset.source), "format": .encoded(dataset.format),
+            "override": source.map { .string($0.path) } ?? .null
+        ])
     }
     var inputs: [StageID] { [] }
     var fileInputs: [URL] {
         if let source { return [source] }
         if case .userPlaced(let u) = dataset.source {
             let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-            return u.files.map { cwd.appendingPathComponent($0) }.filter { FileManager.default.fileExists(atPath: $0.path) }
+            return u.files.map { cwd.appendingPathComponent($0) }.filter {
+                FileManager.default.fileExists(atPath: $0.path)
+            }
         }
         return []
     }
@@ -30,16 +34,20 @@ struct FetchStage: Stage {
     var outputs: [String] { [FetchRecord.fileName] + (0..<dataset.format.fileCount).map { "raw-\($0)" } }
 
     func run(_ context: StageContext) throws {
-        let options = FetchOptions(downloadDirectory: context.workDirectory.appendingPathComponent("downloads"),
-                                   overrides: source.map { [$0] } ?? [], mirror: mirror,
-                                   log: { line in context.log(line); context.progress(line) })
+        let options = FetchOptions(
+            downloadDirectory: context.workDirectory.appendingPathComponent("downloads"),
+            overrides: source.map { [$0] } ?? [], mirror: mirror,
+            log: { line in
+                context.log(line); context.progress(line)
+            })
         let staging = context.workDirectory.appendingPathComponent("staging-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: staging) }
         var record = try Fetcher.fetch(dataset, into: staging, options: options)
         for i in record.files.indices {
             let name = "raw-\(i)"
-            try FileManager.default.moveItem(at: staging.appendingPathComponent(record.files[i].name),
-                                             to: context.outputDirectory.appendingPathComponent(name))
+            try FileManager.default.moveItem(
+                at: staging.appendingPathComponent(record.files[i].name),
+                to: context.outputDirectory.appendingPathComponent(name))
             record.files[i].name = name
         }
         try record.write(to: context.outputDirectory)
@@ -62,7 +70,9 @@ struct PrepStage: Stage {
         let prepared = try Prep.prepare(spec: dataset, fetchDirectory: try context.inputDirectory(fetch))
         try prepared.write(to: context.outputDirectory)
         let s = prepared.stats
-        context.log("prepared \(s.sequences) sequences (train \(s.trainSequences), valid \(s.validSequences), test \(s.testSequences)), \(s.items) items, \(s.interactions) interactions, t = \(s.seqLength)")
+        context.log(
+            "prepared \(s.sequences) sequences (train \(s.trainSequences), valid \(s.validSequences), test \(s.testSequences)), \(s.items) items, \(s.interactions) interactions, t = \(s.seqLength)"
+        )
     }
 }
 
@@ -113,11 +123,14 @@ struct OracleStage: Stage {
     func run(_ context: StageContext) throws {
         let data = try PreparedDataset.load(from: try context.inputDirectory(prep))
         context.progress("scoring \(data.test.rows) test rows under the generator's law")
-        let oracle = SyntheticOracle.evaluate(spec: spec, data: try SyntheticGenerator.generate(spec), tokens: data.vocab,
-                                              rows: data.test.data, length: data.test.length)
+        let oracle = SyntheticOracle.evaluate(
+            spec: spec, data: try SyntheticGenerator.generate(spec), tokens: data.vocab,
+            rows: data.test.data, length: data.test.length)
         try JSONFiles.write(oracle, to: context.outputDirectory.appendingPathComponent(Self.fileName))
-        context.log(String(format: "oracle MRR@5 %.4f HR@5 %.4f HR@20 %.4f over %d test rows", oracle.mrr5, oracle.hr5,
-                           oracle.hr20, oracle.rows))
+        context.log(
+            String(
+                format: "oracle MRR@5 %.4f HR@5 %.4f HR@20 %.4f over %d test rows", oracle.mrr5, oracle.hr5,
+                oracle.hr20, oracle.rows))
     }
 
     static func load(_ context: StageContext, _ id: StageID) throws -> OracleMetrics {

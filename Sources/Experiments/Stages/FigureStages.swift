@@ -33,13 +33,16 @@ struct LongTailFigureStage: Stage {
                 // Short labels: neighbouring boundaries sit less than a decade apart on the log axis.
                 Marker(x: Double(max(upper - 1, 1)), label: "\(j + 1)|\(j + 2)")
             }
-            panels.append(Panel(title: ds.label, xLabel: "item popularity rank", yLabel: "interactions",
-                                xLog: true, yLog: true, series: [Series("items", points: points, style: .lines)],
-                                markers: markers, legend: .hidden))
+            panels.append(
+                Panel(
+                    title: ds.label, xLabel: "item popularity rank", yLabel: "interactions",
+                    xLog: true, yLog: true, series: [Series("items", points: points, style: .lines)],
+                    markers: markers, legend: .hidden))
         }
-        let figure = Figure(title: "Item popularity and CpRec's blocks (dashed: boundary i|i+1)", panels: panels,
-                            rows: panels.count > 2 ? 2 : 1, panelWidth: 560, panelHeight: 420,
-                            provenance: RunFacts.provenance(profile: nil))
+        let figure = Figure(
+            title: "Item popularity and CpRec's blocks (dashed: boundary i|i+1)", panels: panels,
+            rows: panels.count > 2 ? 2 : 1, panelWidth: 560, panelHeight: 420,
+            provenance: RunFacts.provenance(profile: nil))
         try figure.render(to: context.outputDirectory, name: "longtail")
     }
 }
@@ -85,33 +88,41 @@ struct Figure1Stage: Stage {
             for p in pts {
                 let r = try EvaluateStage.load(context, p.stages)
                 let params = DatasetStatistics.compact(r.params.total)
-                mrr.append(DataPoint(Double(p.value), r.metric(.mrr5) ?? .nan, yError: errorBar(r, .mrr5), label: params))
+                mrr.append(
+                    DataPoint(Double(p.value), r.metric(.mrr5) ?? .nan, yError: errorBar(r, .mrr5), label: params))
                 hr.append(DataPoint(Double(p.value), r.metric(.hr5) ?? .nan, yError: errorBar(r, .hr5)))
             }
-            var series = [Series("\(base)\(Metric.mrr5.rawValue)", points: mrr, linetype: 1),
-                          Series("\(base)\(Metric.hr5.rawValue)", points: hr, linetype: 2)]
+            var series = [
+                Series("\(base)\(Metric.mrr5.rawValue)", points: mrr, linetype: 1),
+                Series("\(base)\(Metric.hr5.rawValue)", points: hr, linetype: 2)
+            ]
             for (k, m) in others.enumerated() {
                 let own = points.filter { $0.axis == axis && $0.model == m }.sorted { $0.value < $1.value }
                 guard !own.isEmpty else { continue }
                 var line: [DataPoint] = []
                 for p in own {
                     let r = try EvaluateStage.load(context, p.stages)
-                    line.append(DataPoint(Double(p.value), r.metric(.mrr5) ?? .nan, yError: errorBar(r, .mrr5),
-                                          label: DatasetStatistics.compact(r.params.total)))
+                    line.append(
+                        DataPoint(
+                            Double(p.value), r.metric(.mrr5) ?? .nan, yError: errorBar(r, .mrr5),
+                            label: DatasetStatistics.compact(r.params.total)))
                 }
                 series.append(Series("\(own[0].label ?? m) \(Metric.mrr5.rawValue)", points: line, linetype: k + 3))
             }
             let models = others.isEmpty || axis == "depth" ? "NextItNet" : "NextItNet and CpRec"
             var title = "\(models): accuracy vs \(axis == "dim" ? "d" : "depth") (labels: parameters)"
             if axis == "depth", panels.count == 1 { title += "; key: left panel" }
-            panels.append(Panel(title: title,
-                                xLabel: label, yLabel: "accuracy (mean ± sd over seeds)", xLog: axis == "dim",
-                                // Room beside the outer points for their parameter labels.
-                                xRange: axis == "dim" ? Double(pts[0].value) / 1.4 ... Double(pts[pts.count - 1].value) * 1.6
-                                    : Double(pts[0].value) - 0.4 ... Double(pts[pts.count - 1].value) + 0.8,
-                                series: series,
-                                // One key for both panels, placed on the first below: it holds every series name.
-                                legend: .hidden, xTics: pts.map { Double($0.value) }))
+            panels.append(
+                Panel(
+                    title: title,
+                    xLabel: label, yLabel: "accuracy (mean ± sd over seeds)", xLog: axis == "dim",
+                    // Room beside the outer points for their parameter labels.
+                    xRange: axis == "dim"
+                        ? Double(pts[0].value) / 1.4...Double(pts[pts.count - 1].value) * 1.6
+                        : Double(pts[0].value) - 0.4...Double(pts[pts.count - 1].value) + 0.8,
+                    series: series,
+                    // One key for both panels, placed on the first below: it holds every series name.
+                    legend: .hidden, xTics: pts.map { Double($0.value) }))
         }
         if let first = panels.first {
             panels[0].legend = first.uncrowdedLegend(panelWidth: 640, panelHeight: 480)
@@ -121,8 +132,9 @@ struct Figure1Stage: Stage {
         if let top = points.filter({ $0.axis == "dim" }).map(\.value).max(), top < 512 {
             title += " (the d grid ends at \(top): the paper's 64 -> 512 gain is not measured here)"
         }
-        let figure = Figure(title: title, panels: panels, panelWidth: 640, panelHeight: 480,
-                            provenance: RunFacts.provenance(profile: nil))
+        let figure = Figure(
+            title: title, panels: panels, panelWidth: 640, panelHeight: 480,
+            provenance: RunFacts.provenance(profile: nil))
         try figure.render(to: context.outputDirectory, name: "fig1")
     }
 }
@@ -145,8 +157,10 @@ struct ParetoFigureStage: Stage {
     var id: StageID { "figure/pareto" }
     var version: Int { 8 }
     var parameters: JSONValue {
-        var p: [String: JSONValue] = ["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
-                                      "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)]
+        var p: [String: JSONValue] = [
+            "datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
+            "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)
+        ]
         if !seedsByModel.isEmpty { p["seedsByModel"] = .encoded(seedsByModel) }
         if !only.isEmpty { p["only"] = .encoded(only) }
         return .object(p)
@@ -158,7 +172,11 @@ struct ParetoFigureStage: Stage {
         return models.filter { subset.contains($0.name) }
     }
     var inputs: [StageID] {
-        datasets.flatMap { ds in models(on: ds.name).flatMap { EvaluateStage.stageIDs(dataset: ds.name, model: $0.name, seeds: seeds(for: $0.name)) } }
+        datasets.flatMap { ds in
+            models(on: ds.name).flatMap {
+                EvaluateStage.stageIDs(dataset: ds.name, model: $0.name, seeds: seeds(for: $0.name))
+            }
+        }
     }
     var outputs: [String] { figureFiles("pareto") }
     var publishes: [String: String] { figurePublishes("pareto") }
@@ -225,8 +243,10 @@ struct ParetoFigureStage: Stage {
             var points: [DataPoint] = []
             for m in models {
                 let r = try EvaluateStage.load(context, dataset: ds.name, model: m.name, seeds: seeds(for: m.name))
-                points.append(DataPoint(Double(r.params.total), r.metric(.mrr5) ?? .nan, yError: errorBar(r, .mrr5),
-                                        label: m.label))
+                points.append(
+                    DataPoint(
+                        Double(r.params.total), r.metric(.mrr5) ?? .nan, yError: errorBar(r, .mrr5),
+                        label: m.label))
             }
             // The front over every model of the panel, whatever its family: a baseline can dominate a CpRec variant.
             let frontOrder = Self.front(points)
@@ -241,28 +261,39 @@ struct ParetoFigureStage: Stage {
                 p.label = front.contains(g[0]) ? g.map { models[$0].label }.joined(separator: ", ") : nil
                 drawn.append((Self.family(models[g[0]]), p))
             }
-            var series = [Series("Pareto front", points: frontOrder.map { DataPoint(points[$0].x, points[$0].y) },
-                                 style: .lines, linetype: Palette.black)]
+            var series = [
+                Series(
+                    "Pareto front", points: frontOrder.map { DataPoint(points[$0].x, points[$0].y) },
+                    style: .lines, linetype: Palette.black)
+            ]
             for (k, f) in families.enumerated() {
                 let own = drawn.filter { $0.family == f }.map(\.point)
-                if !own.isEmpty { series.append(Series(f, points: own, style: .points, linetype: Self.familyLinetype(k))) }
+                if !own.isEmpty {
+                    series.append(Series(f, points: own, style: .points, linetype: Self.familyLinetype(k)))
+                }
             }
             // One key, in the first panel: in a corner it would cover no point of, else below the plot.
-            var panel = Panel(title: ds.label, xLabel: "parameters (whole model)", yLabel: "MRR@5 (mean ± sd over seeds)",
-                              xLog: true, series: series, legend: .hidden)
-            if ds == datasets.first { panel.legend = panel.uncrowdedLegend(panelWidth: Self.panelSize.width, panelHeight: Self.panelSize.height) }
+            var panel = Panel(
+                title: ds.label, xLabel: "parameters (whole model)", yLabel: "MRR@5 (mean ± sd over seeds)",
+                xLog: true, series: series, legend: .hidden)
+            if ds == datasets.first {
+                panel.legend = panel.uncrowdedLegend(
+                    panelWidth: Self.panelSize.width, panelHeight: Self.panelSize.height)
+            }
             panels.append(panel)
         }
-        let figure = Figure(title: "Size vs accuracy, every trained model (labels: Pareto front)",
-                            panels: panels, rows: 1,
-                            panelWidth: Self.panelSize.width, panelHeight: Self.panelSize.height,
-                            provenance: RunFacts.provenance(profile: nil))
+        let figure = Figure(
+            title: "Size vs accuracy, every trained model (labels: Pareto front)",
+            panels: panels, rows: 1,
+            panelWidth: Self.panelSize.width, panelHeight: Self.panelSize.height,
+            provenance: RunFacts.provenance(profile: nil))
         try figure.render(to: context.outputDirectory, name: "pareto")
     }
 }
 
 /// `figure/convergence`: validation MRR@5 per epoch, mean ± sd over seeds with each seed's selected epoch, one
-/// column per dataset; the second row puts the same curves on a wall-clock axis (the paper's speed claim is about time).
+/// column per dataset; the second row puts the same curves on a wall-clock axis (the paper's speed claim is about
+/// time).
 struct ConvergenceFigureStage: Stage {
     let datasets: [DatasetLabel]
     let models: [ModelEntry]
@@ -270,13 +301,19 @@ struct ConvergenceFigureStage: Stage {
     let seeds: [String: [UInt64]]
     var id: StageID { "figure/convergence" }
     var version: Int { 6 }
-    var parameters: JSONValue { .object(["datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
-                                         "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)]) }
+    var parameters: JSONValue {
+        .object([
+            "datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
+            "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)
+        ])
+    }
     func seeds(for model: String) -> [UInt64] { seeds[model] ?? [] }
     var inputs: [StageID] {
-        datasets.flatMap { ds in models.flatMap { m in
-            seeds(for: m.name).map { TrainStage.stageID(dataset: ds.name, model: m.name, seed: $0) }
-        } }
+        datasets.flatMap { ds in
+            models.flatMap { m in
+                seeds(for: m.name).map { TrainStage.stageID(dataset: ds.name, model: m.name, seed: $0) }
+            }
+        }
     }
     var outputs: [String] { figureFiles("convergence") }
     var publishes: [String: String] { figurePublishes("convergence") }
@@ -309,45 +346,70 @@ struct ConvergenceFigureStage: Stage {
                 var curves: [Curve] = []
                 for seed in seeds(for: m.name) {
                     let id = TrainStage.stageID(dataset: ds.name, model: m.name, seed: seed)
-                    let record = try JSONFiles.read(TrainRecord.self, from: try context.inputDirectory(id).appendingPathComponent(TrainStage.recordName))
-                    let pts = record.history.compactMap { e in (e.validMRR5 ?? e.testMRR5).map { (epoch: e.epoch, mrr: $0) } }
+                    let record = try JSONFiles.read(
+                        TrainRecord.self,
+                        from: try context.inputDirectory(id).appendingPathComponent(TrainStage.recordName))
+                    let pts = record.history.compactMap { e in
+                        (e.validMRR5 ?? e.testMRR5).map { (epoch: e.epoch, mrr: $0) }
+                    }
                     let total = context.inputMeasurement(id, Timing.secondsTotal)
-                    curves.append(Curve(points: pts, best: record.bestEpoch,
-                                        secondsPerEpoch: total.map { $0 / Double(max(record.history.count, 1)) }))
+                    curves.append(
+                        Curve(
+                            points: pts, best: record.bestEpoch,
+                            secondsPerEpoch: total.map { $0 / Double(max(record.history.count, 1)) }))
                 }
                 let mean = Self.band(curves)
                 guard !mean.isEmpty else { continue }
                 let lt = k % (Palette.colours.count - 2) + 1
                 let n = curves.count
-                let chosen = curves.compactMap { c in c.points.first { $0.epoch == c.best }.map { DataPoint(Double($0.epoch), $0.mrr) } }
-                byEpoch += [Series("\(m.label) ± sd", points: mean, style: .band, linetype: lt, inKey: false),
-                            Series("\(m.label) (mean of \(n) seed\(n == 1 ? "" : "s"))", points: mean.map { DataPoint($0.x, $0.y) },
-                                   style: .lines, linetype: lt)]
-                selectedEpoch.append(Series("\(m.label): each seed's selected epoch", points: chosen, style: .points, linetype: lt))
+                let chosen = curves.compactMap { c in
+                    c.points.first { $0.epoch == c.best }.map { DataPoint(Double($0.epoch), $0.mrr) }
+                }
+                byEpoch += [
+                    Series("\(m.label) ± sd", points: mean, style: .band, linetype: lt, inKey: false),
+                    Series(
+                        "\(m.label) (mean of \(n) seed\(n == 1 ? "" : "s"))",
+                        points: mean.map { DataPoint($0.x, $0.y) },
+                        style: .lines, linetype: lt)
+                ]
+                selectedEpoch.append(
+                    Series("\(m.label): each seed's selected epoch", points: chosen, style: .points, linetype: lt))
                 // Wall clock: epoch × the model's mean measured epoch time (training plus validation).
                 let perEpoch = curves.compactMap(\.secondsPerEpoch)
                 let spe = perEpoch.reduce(0, +) / Double(max(perEpoch.count, 1))
                 if perEpoch.count == curves.count, spe > 0 {
-                    byTime += [Series("\(m.label) ± sd", points: mean.map { DataPoint($0.x * spe, $0.y, yError: $0.yError) },
-                                      style: .band, linetype: lt, inKey: false),
-                               Series("\(m.label)", points: mean.map { DataPoint($0.x * spe, $0.y) }, style: .lines, linetype: lt)]
-                    selectedTime.append(Series("\(m.label) selected", points: chosen.map { DataPoint($0.x * spe, $0.y) },
-                                               style: .points, linetype: lt, inKey: false))
+                    byTime += [
+                        Series(
+                            "\(m.label) ± sd", points: mean.map { DataPoint($0.x * spe, $0.y, yError: $0.yError) },
+                            style: .band, linetype: lt, inKey: false),
+                        Series(
+                            "\(m.label)", points: mean.map { DataPoint($0.x * spe, $0.y) }, style: .lines, linetype: lt)
+                    ]
+                    selectedTime.append(
+                        Series(
+                            "\(m.label) selected", points: chosen.map { DataPoint($0.x * spe, $0.y) },
+                            style: .points, linetype: lt, inKey: false))
                 }
             }
             guard !byEpoch.isEmpty else { continue }
-            top.append(Panel(title: ds.label, xLabel: "epoch", yLabel: "validation MRR@5 (mean ± sd over seeds)",
-                             series: byEpoch + selectedEpoch, legend: top.isEmpty ? .bottomRight : .hidden))
+            top.append(
+                Panel(
+                    title: ds.label, xLabel: "epoch", yLabel: "validation MRR@5 (mean ± sd over seeds)",
+                    series: byEpoch + selectedEpoch, legend: top.isEmpty ? .bottomRight : .hidden))
             if !byTime.isEmpty {
-                bottom.append(Panel(title: "\(ds.label): the same against wall-clock time", xLabel: "seconds (epoch × measured mean epoch time, 1 thread)",
-                                    yLabel: "validation MRR@5", series: byTime + selectedTime, legend: .hidden))
+                bottom.append(
+                    Panel(
+                        title: "\(ds.label): the same against wall-clock time",
+                        xLabel: "seconds (epoch × measured mean epoch time, 1 thread)",
+                        yLabel: "validation MRR@5", series: byTime + selectedTime, legend: .hidden))
             }
         }
         guard !top.isEmpty else { throw ReportError.invalidFigure("convergence: no training history to draw") }
         let rows = bottom.count == top.count ? 2 : 1
-        let figure = Figure(title: "Convergence (band: ± sd over seeds; dots: epoch each seed kept)",
-                            panels: rows == 2 ? top + bottom : top, rows: rows,
-                            panelWidth: 520, panelHeight: 400, provenance: RunFacts.provenance(profile: nil))
+        let figure = Figure(
+            title: "Convergence (band: ± sd over seeds; dots: epoch each seed kept)",
+            panels: rows == 2 ? top + bottom : top, rows: rows,
+            panelWidth: 520, panelHeight: 400, provenance: RunFacts.provenance(profile: nil))
         try figure.render(to: context.outputDirectory, name: "convergence")
     }
 }

@@ -19,13 +19,16 @@ struct LiteratureStage: Stage {
     let profile: String
     /// pipeline/literature.yaml (absent: ours alone, every published cell n/a).
     let literature: URL
-    /// dataset name → the sequence length t its rows are cut to (for the note: the negatives avoid only what a row holds).
+    /// dataset name → the sequence length t its rows are cut to (for the note: the negatives avoid only what a row
+    /// holds).
     let seqLengths: [String: Int]
     var id: StageID { "table/literature" }
     var version: Int { 1 }
     var parameters: JSONValue {
-        .object(["datasets": .encoded(datasets), "rows": .encoded(rows), "negatives": .number(Double(negatives)),
-                 "profile": .string(profile), "t": .encoded(seqLengths)])
+        .object([
+            "datasets": .encoded(datasets), "rows": .encoded(rows), "negatives": .number(Double(negatives)),
+            "profile": .string(profile), "t": .encoded(seqLengths)
+        ])
     }
     var inputs: [StageID] {
         rows.flatMap { EvaluateStage.stageIDs(dataset: $0.dataset, model: $0.model, seeds: $0.seeds) }
@@ -37,19 +40,27 @@ struct LiteratureStage: Stage {
     /// The columns: each metric under full ranking, then under each sampled weighting.
     static let metrics: [Metric] = [.hr10, .ndcg10]
     var protocols: [(name: String, header: String)] {
-        [("full", "all items")] + NegativeSampler.Weighting.allCases.map {
-            (SampledMetric.protocolName(negatives: negatives, $0), "1+\(negatives) \($0 == .uniform ? "uniform" : "popular.")")
-        }
+        [("full", "all items")]
+            + NegativeSampler.Weighting.allCases.map {
+                (
+                    SampledMetric.protocolName(negatives: negatives, $0),
+                    "1+\(negatives) \($0 == .uniform ? "uniform" : "popular.")"
+                )
+            }
     }
 
     func run(_ context: StageContext) throws {
         let published = try LiteratureValues.load(in: literature.deletingLastPathComponent())?.values ?? []
         var columns = [Column.label("Model")]
-        for p in protocols { for m in Self.metrics { columns.append(Column(m.rawValue, unit: p.header, spread: true)) } }
+        for p in protocols {
+            for m in Self.metrics { columns.append(Column(m.rawValue, unit: p.header, spread: true)) }
+        }
         columns.append(Column("Published, same protocol", alignment: .left))
-        var table = Table(title: "Our runs beside published numbers on the same data",
-                          caption: "HR@10 and NDCG@10 of every model on the real benchmarks, under full ranking (the target against every item; what the verdicts use) and under the sampled protocol of SASRec and later papers (the target against \(negatives) items the row does not contain, drawn uniformly or in proportion to popularity), each mean ± sd over seeds; the last column gives every published number for the same data, model and protocol.",
-                          columns: columns, groupTitle: "Dataset", provenance: RunFacts.provenance(profile: profile))
+        var table = Table(
+            title: "Our runs beside published numbers on the same data",
+            caption:
+                "HR@10 and NDCG@10 of every model on the real benchmarks, under full ranking (the target against every item; what the verdicts use) and under the sampled protocol of SASRec and later papers (the target against \(negatives) items the row does not contain, drawn uniformly or in proportion to popularity), each mean ± sd over seeds; the last column gives every published number for the same data, model and protocol.",
+            columns: columns, groupTitle: "Dataset", provenance: RunFacts.provenance(profile: profile))
         var sources: [String] = []
         for ds in datasets {
             table.addGroup(ds.label)
@@ -66,9 +77,13 @@ struct LiteratureStage: Stage {
                     }
                 }
                 let mine = published.filter { $0.dataset == row.dataset && $0.model == row.model }
-                cells.append(.text(mine.isEmpty ? "none found" : mine.map { v in
-                    String(format: "%@ %.4f (%@)", v.metric.rawValue, v.value, v.rankingProtocol.rawValue)
-                }.joined(separator: "; ")))
+                cells.append(
+                    .text(
+                        mine.isEmpty
+                            ? "none found"
+                            : mine.map { v in
+                                String(format: "%@ %.4f (%@)", v.metric.rawValue, v.value, v.rankingProtocol.rawValue)
+                            }.joined(separator: "; ")))
                 for v in mine {
                     let s = "\(v.source.paper), \(v.source.table)"
                     if !sources.contains(s) { sources.append(s) }
@@ -76,13 +91,22 @@ struct LiteratureStage: Stage {
                 table.addRow(cells)
             }
         }
-        let cuts = datasets.compactMap { ds in seqLengths[ds.name].map { "\(ds.label) t = \($0)" } }.joined(separator: ", ")
-        table.notes = [
-            "Leave-one-out: per user the last item is the test target, the second-to-last validation; a row holds the user's last t items ending at the target (\(cuts)). Sampled negatives avoid every item of the row, which is the user's whole history when it is at most t items long; a longer history's earlier items can be drawn (SASRec excludes the whole history).",
-            "Popularity weighting draws an item in proportion to its interaction count in the prepared data. The same negatives (seed \(EvaluateStage.negativeSeed)) serve every model and training seed.",
-            "A tied item counts ahead of the target, in both protocols. Sampled metrics can reorder models (Krichene and Rendle, KDD 2020): the verdicts use full ranking only.",
-        ] + (sources.isEmpty ? ["No published number with a stated protocol was found for these models and files (pipeline/literature.yaml)."]
-            : ["Published numbers (pipeline/literature.yaml, each with where it was read): " + sources.joined(separator: "; ") + "."])
+        let cuts = datasets.compactMap { ds in seqLengths[ds.name].map { "\(ds.label) t = \($0)" } }.joined(
+            separator: ", ")
+        table.notes =
+            [
+                "Leave-one-out: per user the last item is the test target, the second-to-last validation; a row holds the user's last t items ending at the target (\(cuts)). Sampled negatives avoid every item of the row, which is the user's whole history when it is at most t items long; a longer history's earlier items can be drawn (SASRec excludes the whole history).",
+                "Popularity weighting draws an item in proportion to its interaction count in the prepared data. The same negatives (seed \(EvaluateStage.negativeSeed)) serve every model and training seed.",
+                "A tied item counts ahead of the target, in both protocols. Sampled metrics can reorder models (Krichene and Rendle, KDD 2020): the verdicts use full ranking only."
+            ]
+            + (sources.isEmpty
+                ? [
+                    "No published number with a stated protocol was found for these models and files (pipeline/literature.yaml)."
+                ]
+                : [
+                    "Published numbers (pipeline/literature.yaml, each with where it was read): "
+                        + sources.joined(separator: "; ") + "."
+                ])
         try table.write(to: context.outputDirectory, name: "literature")
     }
 }

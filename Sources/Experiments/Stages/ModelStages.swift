@@ -31,12 +31,15 @@ struct RunInputs {
 
     /// The model with the weights a train stage saved in `trainDirectory` (under the tuned values it trained with).
     func trained(_ model: ModelEntry, from trainDirectory: URL) throws -> any SequenceModel {
-        let record = try JSONFiles.read(TrainRecord.self, from: trainDirectory.appendingPathComponent(TrainStage.recordName))
+        let record = try JSONFiles.read(
+            TrainRecord.self, from: trainDirectory.appendingPathComponent(TrainStage.recordName))
         var config = try config(model)
         if let tuned = record.tuned { config = try tuned.apply(to: config) }
-        let net = try ModelFactory.make(config, itemCount: data.itemCount, seed: 0,
-                                        trainSequences: Self.sequences(data.train))
-        try Checkpoint.load(from: trainDirectory.appendingPathComponent(TrainStage.checkpointName), parameters: net.parameters)
+        let net = try ModelFactory.make(
+            config, itemCount: data.itemCount, seed: 0,
+            trainSequences: Self.sequences(data.train))
+        try Checkpoint.load(
+            from: trainDirectory.appendingPathComponent(TrainStage.checkpointName), parameters: net.parameters)
         return net
     }
 }
@@ -78,7 +81,11 @@ struct TrainStage: Stage {
     var id: StageID { Self.stageID(dataset: dataset, model: model.name, seed: training.seed) }
     var version: Int { EngineRevision.stageVersion(2) }
     var parameters: JSONValue {
-        .object(["model": .encoded(model.config), "training": .encoded(training), "numerics": .string(BLAS.numericsIdentity)]
+        .object(
+            [
+                "model": .encoded(model.config), "training": .encoded(training),
+                "numerics": .string(BLAS.numericsIdentity)
+            ]
             .merging(model.config.kindRevisionParameter) { a, _ in a })
     }
     var inputs: [StageID] { [prep, blocks] + (tune.map { [$0] } ?? []) }
@@ -108,23 +115,32 @@ struct TrainStage: Stage {
         }
         let train = RunInputs.sequences(data.train)
         let net = try ModelFactory.make(config, itemCount: data.itemCount, seed: training.seed, trainSequences: train)
-        let result = try Trainer.train(net, config: config, train: train, validation: RunInputs.sequences(data.valid),
-                                       test: RunInputs.sequences(data.test), options: trainOptions(tuned: tuned),
-                                       workDirectory: context.workDirectory) { p in
+        let result = try Trainer.train(
+            net, config: config, train: train, validation: RunInputs.sequences(data.valid),
+            test: RunInputs.sequences(data.test), options: trainOptions(tuned: tuned),
+            workDirectory: context.workDirectory
+        ) { p in
             if p.validation != nil { context.log(p.message) }
             context.progress(p.message, fraction: p.fraction)
         }
-        try FileManager.default.copyItem(at: result.checkpoint,
-                                         to: context.outputDirectory.appendingPathComponent(Self.checkpointName))
-        let record = TrainRecord(dataset: dataset, model: model.name,
-                                 history: result.history.map { EpochLog(epoch: $0.epoch, loss: $0.loss,
-                                                                        validMRR5: $0.validation?.mrr5, testMRR5: $0.test?.mrr5) },
-                                 bestEpoch: result.bestEpoch, selection: training.selection.rawValue, tuned: tuned)
+        try FileManager.default.copyItem(
+            at: result.checkpoint,
+            to: context.outputDirectory.appendingPathComponent(Self.checkpointName))
+        let record = TrainRecord(
+            dataset: dataset, model: model.name,
+            history: result.history.map {
+                EpochLog(
+                    epoch: $0.epoch, loss: $0.loss,
+                    validMRR5: $0.validation?.mrr5, testMRR5: $0.test?.mrr5)
+            },
+            bestEpoch: result.bestEpoch, selection: training.selection.rawValue, tuned: tuned)
         context.record(Timing.secondsToBest, result.secondsToBest)
         context.record(Timing.secondsTotal, result.totalSeconds)
         context.record(Timing.threads, Double(context.threads))
         try JSONFiles.write(record, to: context.outputDirectory.appendingPathComponent(Self.recordName))
-        context.log("best epoch \(result.bestEpoch) of \(result.history.count)\(result.resumedAfterEpoch > 0 ? ", resumed after epoch \(result.resumedAfterEpoch)" : "")")
+        context.log(
+            "best epoch \(result.bestEpoch) of \(result.history.count)\(result.resumedAfterEpoch > 0 ? ", resumed after epoch \(result.resumedAfterEpoch)" : "")"
+        )
     }
 }
 
@@ -145,7 +161,9 @@ struct EvaluateStage: Stage {
     }
 
     /// Every seed's evaluation of one model, merged: means in `metrics`, each seed's values in `seedMetrics`.
-    static func load(_ context: StageContext, dataset: String, model: String, seeds: [UInt64]) throws -> EvaluationRecord {
+    static func load(
+        _ context: StageContext, dataset: String, model: String, seeds: [UInt64]
+    ) throws -> EvaluationRecord {
         try load(context, stageIDs(dataset: dataset, model: model, seeds: seeds))
     }
 
@@ -154,16 +172,18 @@ struct EvaluateStage: Stage {
     }
 
     static func load(_ context: StageContext, _ id: StageID) throws -> EvaluationRecord {
-        let o = try JSONFiles.read(EvaluationOutput.self, from: try context.inputDirectory(id).appendingPathComponent(fileName))
+        let o = try JSONFiles.read(
+            EvaluationOutput.self, from: try context.inputDirectory(id).appendingPathComponent(fileName))
         func m(_ name: String) -> Double { context.inputMeasurement(id, name) ?? .nan }
-        var r = EvaluationRecord(dataset: o.dataset, model: o.model, label: o.label, metrics: o.metrics, params: o.params,
-                                secondsToBest: m(Timing.secondsToBest), secondsTotal: m(Timing.secondsTotal),
-                                bestEpoch: o.bestEpoch, epochsTrained: o.epochsTrained, selection: o.selection,
-                                inferenceFullSeconds: m(Timing.inferenceFull), inferenceFastSeconds: m(Timing.inferenceFast),
-                                speedup: context.inputMeasurement(id, Timing.speedup),
-                                speedupBatch1: context.inputMeasurement(id, Timing.speedupBatch1),
-                                testSequences: o.testSequences, inferenceBatch: o.inferenceBatch,
-                                threads: Int(context.inputMeasurement(id, Timing.threads) ?? 0))
+        var r = EvaluationRecord(
+            dataset: o.dataset, model: o.model, label: o.label, metrics: o.metrics, params: o.params,
+            secondsToBest: m(Timing.secondsToBest), secondsTotal: m(Timing.secondsTotal),
+            bestEpoch: o.bestEpoch, epochsTrained: o.epochsTrained, selection: o.selection,
+            inferenceFullSeconds: m(Timing.inferenceFull), inferenceFastSeconds: m(Timing.inferenceFast),
+            speedup: context.inputMeasurement(id, Timing.speedup),
+            speedupBatch1: context.inputMeasurement(id, Timing.speedupBatch1),
+            testSequences: o.testSequences, inferenceBatch: o.inferenceBatch,
+            threads: Int(context.inputMeasurement(id, Timing.threads) ?? 0))
         r.seeds = [o.seed]
         r.items = o.items
         r.seedFastTopN = o.fastTopN.map { [$0] } ?? []
@@ -186,9 +206,11 @@ struct EvaluateStage: Stage {
     let inferenceBatch: Int
     let threads: Int
     let seed: UInt64
-    /// NextItNet on the same data and seed: the inference speedup is timed against it inside this stage (nil for itself).
+    /// NextItNet on the same data and seed: the inference speedup is timed against it inside this stage (nil for
+    /// itself).
     let baseline: ModelEntry?
-    /// Also rank each target against this many sampled items (profiles.yaml `sampledNegatives`); nil: full ranking only.
+    /// Also rank each target against this many sampled items (profiles.yaml `sampledNegatives`); nil: full ranking
+    /// only.
     var sampledNegatives: Int? = nil
     /// profiles.yaml `timedRows` (nil: `defaultTimedRows`).
     var timedRowsDeclared: Int? = nil
@@ -205,9 +227,11 @@ struct EvaluateStage: Stage {
     // softmax's top-N ranks logits (no softmax over the vocabulary): the speedup reference does no needless work.
     var version: Int { EngineRevision.stageVersion(9) }
     var parameters: JSONValue {
-        var p: [String: JSONValue] = ["label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)),
-                                      "threads": .number(Double(threads)), "baseline": baseline.map { .encoded($0.config) } ?? .null,
-                                      "numerics": .string(BLAS.numericsIdentity)]
+        var p: [String: JSONValue] = [
+            "label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)),
+            "threads": .number(Double(threads)), "baseline": baseline.map { .encoded($0.config) } ?? .null,
+            "numerics": .string(BLAS.numericsIdentity)
+        ]
         // Only when declared, so the key of a profile without sampling is what it was.
         if let sampledNegatives { p["sampledNegatives"] = .number(Double(sampledNegatives)) }
         if let timedRowsDeclared { p["timedRows"] = .number(Double(timedRowsDeclared)) }
@@ -245,7 +269,9 @@ struct EvaluateStage: Stage {
             for (weighting, sampledRanks) in zip(weightings, ranksBySampler) {
                 var sampled = MetricAccumulator()
                 for r in sampledRanks { sampled.add(rank: Int(r)) }
-                for m in Metric.allCases { values[SampledMetric.key(negatives: n, weighting, m)] = m.value(sampled.result) }
+                for m in Metric.allCases {
+                    values[SampledMetric.key(negatives: n, weighting, m)] = m.value(sampled.result)
+                }
             }
         }
         try JSONFiles.write(ranks, to: context.outputDirectory.appendingPathComponent(Self.ranksName))
@@ -258,11 +284,13 @@ struct EvaluateStage: Stage {
         let timing = context.quietly { () -> InferenceTiming in
             let timing = InferenceTiming.measure(net, on: timed, batchSize: inferenceBatch, n: 5)
             if let reference, p0(net) > 0 {
-                let (b, m) = InferenceTiming.paired(baseline: reference, model: net, on: timed, batchSize: inferenceBatch)
+                let (b, m) = InferenceTiming.paired(
+                    baseline: reference, model: net, on: timed, batchSize: inferenceBatch)
                 context.record(Timing.speedup, b / m)
                 context.progress("timing top-5 at batch 1")
-                let one = InferenceTiming.pairedLatency(baseline: reference, model: net, on: timed, n: 5,
-                                                        maxRows: Self.batch1Rows, budgetSeconds: Self.batch1Budget)
+                let one = InferenceTiming.pairedLatency(
+                    baseline: reference, model: net, on: timed, n: 5,
+                    maxRows: Self.batch1Rows, budgetSeconds: Self.batch1Budget)
                 context.record(Timing.speedupBatch1, one.baseline / one.model)
                 context.record(Timing.latencyBatch1, one.model)
             }
@@ -291,7 +319,12 @@ struct EvaluateStage: Stage {
             context.record(Timing.inferenceApproximate, approximate.seconds)
         }
         context.record(Timing.threads, Double(context.threads))
-        context.log("\(model.label): \(metrics.summary); params \(out.params.total); top-5 full \(String(format: "%.3f", timing.fullSeconds)) s, fast \(String(format: "%.3f", timing.fastSeconds)) s"
-                    + timing.rules.map { r in String(format: "; %@ rule: top-5 = full on %.1f %% of rows, %.1f %% of tail blocks skipped, %.3f s", r.rule, 100 * r.agreement, 100 * r.skippedShare, r.seconds) }.joined())
+        context.log(
+            "\(model.label): \(metrics.summary); params \(out.params.total); top-5 full \(String(format: "%.3f", timing.fullSeconds)) s, fast \(String(format: "%.3f", timing.fastSeconds)) s"
+                + timing.rules.map { r in
+                    String(
+                        format: "; %@ rule: top-5 = full on %.1f %% of rows, %.1f %% of tail blocks skipped, %.3f s",
+                        r.rule, 100 * r.agreement, 100 * r.skippedShare, r.seconds)
+                }.joined())
     }
 }

@@ -6,11 +6,16 @@ import Reports
 struct ReportStage: Stage {
     /// What each figure shows and how to read it, under the image in REPORT.md.
     static let figureCaptions: [String: String] = [
-        "longtail": "Interactions per item by popularity rank (log-log), one panel per dataset models are compared on; dashed lines: CpRec's frequency-block boundaries.",
-        "fig1": "Accuracy against width d and depth (mean ± sd over seeds; point labels: parameters). CpRec-Cb is swept over d where the profile asks for it.",
-        "pareto": "Parameters against MRR@5 of every trained model, one colour and marker per family; the black line is the Pareto front over all families, and only its points are labelled. Models of equal size within 2 % of a panel's MRR@5 span share one marker and a joined label.",
-        "convergence": "Validation MRR@5 per epoch: mean over seeds with a ± sd band, a dot at the epoch each seed kept. Bottom row: the same curves against epoch × the run's measured mean epoch time (wall clock with another stage on the other core, so only coarse).",
-        "scalemap": "Top-5 generation time of untrained CpRec against NextItNet over vocabulary K and width d, every tail block scored (no pruning: untrained heads would make it optimistic), and compression.",
+        "longtail":
+            "Interactions per item by popularity rank (log-log), one panel per dataset models are compared on; dashed lines: CpRec's frequency-block boundaries.",
+        "fig1":
+            "Accuracy against width d and depth (mean ± sd over seeds; point labels: parameters). CpRec-Cb is swept over d where the profile asks for it.",
+        "pareto":
+            "Parameters against MRR@5 of every trained model, one colour and marker per family; the black line is the Pareto front over all families, and only its points are labelled. Models of equal size within 2 % of a panel's MRR@5 span share one marker and a joined label.",
+        "convergence":
+            "Validation MRR@5 per epoch: mean over seeds with a ± sd band, a dot at the epoch each seed kept. Bottom row: the same curves against epoch × the run's measured mean epoch time (wall clock with another stage on the other core, so only coarse).",
+        "scalemap":
+            "Top-5 generation time of untrained CpRec against NextItNet over vocabulary K and width d, every tail block scored (no pruning: untrained heads would make it optimistic), and compression."
     ]
 
     let profile: ProfileSpec
@@ -57,26 +62,33 @@ struct ReportStage: Stage {
         func pairs(excluding own: Set<String>) throws -> [ClaimPair] {
             guard hasPairs else { return [] }
             let text = try String(contentsOf: pairsFile, encoding: .utf8)
-            return try ClaimReport.pairs(fromCSV: text, file: pairsFile.path, profile: profile).filter { !own.contains($0.dataset) }
+            return try ClaimReport.pairs(fromCSV: text, file: pairsFile.path, profile: profile).filter {
+                !own.contains($0.dataset)
+            }
         }
     }
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
     var version: Int { 7 }
     var parameters: JSONValue {
-        .object(["profile": .string(profile.name), "datasets": .encoded(datasets), "tables": .encoded(tables),
-                 "figures": .encoded(figures), "synthetic": .bool(synthetic), "sweep": .encoded(dimSweep),
-                 "training": .encoded(profile.training), "seeds": .encoded(profile.seeds), "roles": .encoded(roles),
-                 "split": .string(split), "paperDatasets": .string(paperDatasets),
-                 "companions": .encoded(companions.map { "\($0.profile)\($0.present ? "" : " (absent)")" }),
-                 "syntheticDatasets": .encoded(syntheticDatasets)])
+        .object([
+            "profile": .string(profile.name), "datasets": .encoded(datasets), "tables": .encoded(tables),
+            "figures": .encoded(figures), "synthetic": .bool(synthetic), "sweep": .encoded(dimSweep),
+            "training": .encoded(profile.training), "seeds": .encoded(profile.seeds), "roles": .encoded(roles),
+            "split": .string(split), "paperDatasets": .string(paperDatasets),
+            "companions": .encoded(companions.map { "\($0.profile)\($0.present ? "" : " (absent)")" }),
+            "syntheticDatasets": .encoded(syntheticDatasets)
+        ])
     }
     var inputs: [StageID] {
-        var ids = evaluations + finetunes + tables.map { StageID("table/\($0)") } + figures.map { StageID("figure/\($0)") }
+        var ids =
+            evaluations + finetunes + tables.map { StageID("table/\($0)") } + figures.map { StageID("figure/\($0)") }
         for p in dimSweep { for s in p.stages where !ids.contains(s) { ids.append(s) } }
         for d in datasets { if let o = oracles[d.name] { ids.append(o) } }
         var extra: [StageID] = []
-        for p in untuned { for s in p.tuned + p.untuned where !ids.contains(s) && !extra.contains(s) { extra.append(s) } }
+        for p in untuned {
+            for s in p.tuned + p.untuned where !ids.contains(s) && !extra.contains(s) { extra.append(s) }
+        }
         return ids + tunes + extra
     }
     /// pipeline/verdicts.yaml: the last committed verdicts, beside paper-values.yaml.
@@ -85,42 +97,60 @@ struct ReportStage: Stage {
     var claimsSpec: URL { paperValues.deletingLastPathComponent().appendingPathComponent("claims.yaml") }
     var deviationsSpec: URL { paperValues.deletingLastPathComponent().appendingPathComponent("deviations.yaml") }
     var fileInputs: [URL] {
-        [paperValues, claimsSpec] + [verdictHistory, deviationsSpec].filter { FileManager.default.fileExists(atPath: $0.path) }
+        [paperValues, claimsSpec]
+            + [verdictHistory, deviationsSpec].filter { FileManager.default.fileExists(atPath: $0.path) }
             + companions.filter(\.present).flatMap(\.paths) + companions.filter(\.hasPairs).map(\.pairsFile)
     }
-    var outputs: [String] { ["REPORT.md", "claims.md", "claims.csv", "claim-grid.csv", "claim-pairs.csv", "numbers.tex", "headline.md", "headline.tex", "headline.csv",
-                             "runs.csv", "runs.json"] }
+    var outputs: [String] {
+        [
+            "REPORT.md", "claims.md", "claims.csv", "claim-grid.csv", "claim-pairs.csv", "numbers.tex", "headline.md",
+            "headline.tex", "headline.csv",
+            "runs.csv", "runs.json"
+        ]
+    }
     var publishes: [String: String] {
-        ["REPORT.md": "REPORT.md", "claims.md": "paper-tables/claims.md", "claims.csv": "paper-tables/claims.csv",
-         "claim-grid.csv": "paper-tables/claim-grid.csv", "claim-pairs.csv": "paper-tables/claim-pairs.csv",
-         "runs.csv": "paper-tables/runs.csv", "runs.json": "paper-tables/runs.json",
-         "numbers.tex": "paper-tables/numbers.tex", "headline.md": "paper-tables/headline.md",
-         "headline.tex": "paper-tables/headline.tex", "headline.csv": "paper-tables/headline.csv"]
+        [
+            "REPORT.md": "REPORT.md", "claims.md": "paper-tables/claims.md", "claims.csv": "paper-tables/claims.csv",
+            "claim-grid.csv": "paper-tables/claim-grid.csv", "claim-pairs.csv": "paper-tables/claim-pairs.csv",
+            "runs.csv": "paper-tables/runs.csv", "runs.json": "paper-tables/runs.json",
+            "numbers.tex": "paper-tables/numbers.tex", "headline.md": "paper-tables/headline.md",
+            "headline.tex": "paper-tables/headline.tex", "headline.csv": "paper-tables/headline.csv"
+        ]
     }
 
     /// The baseline against each CpRec variant per dataset: the paper's headline in one small table (README shows it).
     func headline(_ results: ResultSet) -> Table {
         let b = results.baseline
-        var table = Table(title: "Headline: CpRec vs \(b) (profile \(profile.name))",
-                          caption: "MRR@5 and HR@5 on the test split, whole-model parameters, compression and top-5 inference speedup over \(b) (at test batch 1, the paper's latency setting, and batch 128).",
-                          columns: [.label("Model"), Column(Metric.mrr5.rawValue, spread: true), Column(Metric.hr5.rawValue, spread: true), Column("Params", format: .count),
-                                    Column("Compression", format: .times(1)), Column("Speedup", unit: "batch 1", format: .times(2), spread: true),
-                                    Column("Speedup", unit: "batch 128", format: .times(2), spread: true)],
-                          groupTitle: "Dataset", provenance: RunFacts.provenance(profile: profile.name))
+        var table = Table(
+            title: "Headline: CpRec vs \(b) (profile \(profile.name))",
+            caption:
+                "MRR@5 and HR@5 on the test split, whole-model parameters, compression and top-5 inference speedup over \(b) (at test batch 1, the paper's latency setting, and batch 128).",
+            columns: [
+                .label("Model"), Column(Metric.mrr5.rawValue, spread: true), Column(Metric.hr5.rawValue, spread: true),
+                Column("Params", format: .count),
+                Column("Compression", format: .times(1)),
+                Column("Speedup", unit: "batch 1", format: .times(2), spread: true),
+                Column("Speedup", unit: "batch 128", format: .times(2), spread: true)
+            ],
+            groupTitle: "Dataset", provenance: RunFacts.provenance(profile: profile.name))
         for ds in results.datasets {
             guard let base = results.record(ds.name, roles.baseline) else { continue }
             table.addGroup(ds.label)
             for m in [roles.baseline] + roles.cprec {
                 guard let r = results.record(ds.name, m) else { continue }
-                table.addRow([.text(r.label + (results.learned(ds.name, m) ? "" : " †")),
-                              ResultColumns.cell(.metric(.mrr5), record: r, paper: nil),
-                              ResultColumns.cell(.metric(.hr5), record: r, paper: nil),
-                              .number(Double(r.params.total)), .number(Double(base.params.total) / Double(r.params.total)),
-                              ResultColumns.cell(.speedupBatch1, record: r, paper: nil),
-                              ResultColumns.cell(.speedup, record: r, paper: nil)])
+                table.addRow([
+                    .text(r.label + (results.learned(ds.name, m) ? "" : " †")),
+                    ResultColumns.cell(.metric(.mrr5), record: r, paper: nil),
+                    ResultColumns.cell(.metric(.hr5), record: r, paper: nil),
+                    .number(Double(r.params.total)), .number(Double(base.params.total) / Double(r.params.total)),
+                    ResultColumns.cell(.speedupBatch1, record: r, paper: nil),
+                    ResultColumns.cell(.speedup, record: r, paper: nil)
+                ])
             }
         }
-        table.notes = ["Mean ± standard deviation over \(profile.seeds.count) seed\(profile.seeds.count == 1 ? "" : "s"); ties count against the target; † did not learn."]
+        table.notes = [
+            "Mean ± standard deviation over \(profile.seeds.count) seed\(profile.seeds.count == 1 ? "" : "s"); ties count against the target; † did not learn."
+        ]
         return table
     }
 
@@ -132,36 +162,49 @@ struct ReportStage: Stage {
         var runs: [String: [String: [EvaluationRecord]]] = [:]
         for r in results.runs { runs[r.dataset, default: [:]][r.model, default: []].append(r) }
         for (ds, models) in runs {
-            for (m, list) in models { results.evaluations[ds, default: [:]][m] = EvaluationRecord.merging(list.sorted { $0.seeds.first ?? 0 < $1.seeds.first ?? 0 }) }
+            for (m, list) in models {
+                results.evaluations[ds, default: [:]][m] = EvaluationRecord.merging(
+                    list.sorted { $0.seeds.first ?? 0 < $1.seeds.first ?? 0 })
+            }
         }
         for ds in datasets {
             let items = results.evaluations[ds.name]?.values.compactMap(\.items).max() ?? 0
             results.facts[ds.name] = DatasetFacts(synthetic: syntheticDatasets.contains(ds.name), items: items)
         }
         for (id, run) in zip(evaluations, results.runs) {
-            results.rowRanks[ResultSet.rankKey(run.dataset, run.model, run.seeds.first ?? 0)] = try EvaluateStage.ranks(context, id)
+            results.rowRanks[ResultSet.rankKey(run.dataset, run.model, run.seeds.first ?? 0)] = try EvaluateStage.ranks(
+                context, id)
         }
         for p in dimSweep {
             let runs = try p.stages.map { try EvaluateStage.load(context, $0) }
             guard let first = runs.first else { continue }
             for (id, run) in zip(p.stages, runs) {
-                results.rowRanks[ResultSet.rankKey(run.dataset, run.model, run.seeds.first ?? 0)] = try EvaluateStage.ranks(context, id)
-                if !results.sweepRuns.contains(where: { $0.model == run.model && $0.dataset == run.dataset && $0.seeds == run.seeds }) {
+                results.rowRanks[ResultSet.rankKey(run.dataset, run.model, run.seeds.first ?? 0)] =
+                    try EvaluateStage.ranks(context, id)
+                if !results.sweepRuns.contains(where: {
+                    $0.model == run.model && $0.dataset == run.dataset && $0.seeds == run.seeds
+                }) {
                     results.sweepRuns.append(run)
                 }
             }
-            // A sweep variant is named `<model>-d64` / `<model>-r4`; the point equal to the profile's own model reuses its run.
+            // A sweep variant is named `<model>-d64` / `<model>-r4`; the point equal to the profile's own model reuses
+            // its run.
             let suffix = "-\(p.axis == "dim" ? "d" : "r")\(p.value)"
             let model = first.model.hasSuffix(suffix) ? String(first.model.dropLast(suffix.count)) : first.model
-            results.sweep.append(SweepRecord(axis: p.axis, value: p.value, model: model,
-                                             record: EvaluationRecord.merging(runs.sorted { $0.seeds.first ?? 0 < $1.seeds.first ?? 0 })))
+            results.sweep.append(
+                SweepRecord(
+                    axis: p.axis, value: p.value, model: model,
+                    record: EvaluationRecord.merging(runs.sorted { $0.seeds.first ?? 0 < $1.seeds.first ?? 0 })))
             if results.facts[first.dataset] == nil {
-                results.facts[first.dataset] = DatasetFacts(synthetic: syntheticDatasets.contains(first.dataset), items: first.items ?? 0)
+                results.facts[first.dataset] = DatasetFacts(
+                    synthetic: syntheticDatasets.contains(first.dataset), items: first.items ?? 0)
             }
         }
         for id in finetunes {
-            results.transfer.append(try JSONFiles.read(TransferRecord.self,
-                                                       from: try context.inputDirectory(id).appendingPathComponent(FinetuneStage.fileName)))
+            results.transfer.append(
+                try JSONFiles.read(
+                    TransferRecord.self,
+                    from: try context.inputDirectory(id).appendingPathComponent(FinetuneStage.fileName)))
         }
         // The transfer dataset's group: no evaluation records its K, and its source vocabulary is small (< 20K).
         for t in results.transfer where results.facts[t.dataset] == nil {
@@ -175,27 +218,37 @@ struct ReportStage: Stage {
         let results = try gather(context)
         let claimSpec = try ClaimSpecFile.load(claimsSpec)
         let own = Set(datasets.map(\.name))
-        let outcomes = ClaimEngine.judge(claimSpec, results, joining: try companions.flatMap { try $0.pairs(excluding: own) })
+        let outcomes = ClaimEngine.judge(
+            claimSpec, results, joining: try companions.flatMap { try $0.pairs(excluding: own) })
         let claims = ClaimReport.claims(outcomes, spec: claimSpec, profile: profile.name)
         let provenance = RunFacts.provenance(profile: profile.name)
         try ClaimsReport.write(claims, to: context.outputDirectory, name: "claims", provenance: provenance)
-        try AtomicFile.write(ClaimReport.gridCSV(outcomes, spec: claimSpec), to: context.outputDirectory.appendingPathComponent("claim-grid.csv"))
-        try AtomicFile.write(ClaimReport.pairsCSV(outcomes), to: context.outputDirectory.appendingPathComponent("claim-pairs.csv"))
+        try AtomicFile.write(
+            ClaimReport.gridCSV(outcomes, spec: claimSpec),
+            to: context.outputDirectory.appendingPathComponent("claim-grid.csv"))
+        try AtomicFile.write(
+            ClaimReport.pairsCSV(outcomes), to: context.outputDirectory.appendingPathComponent("claim-pairs.csv"))
         let headlineTable = headline(results)
         try headlineTable.write(to: context.outputDirectory, name: "headline")
-        try writeRuns(results.runs + results.sweepRuns.filter { s in !results.runs.contains { $0.model == s.model && $0.dataset == s.dataset && $0.seeds == s.seeds } }
-                        + results.transfer.map(Self.transferRun), to: context.outputDirectory)
+        try writeRuns(
+            results.runs
+                + results.sweepRuns.filter { s in
+                    !results.runs.contains { $0.model == s.model && $0.dataset == s.dataset && $0.seeds == s.seeds }
+                }
+                + results.transfer.map(Self.transferRun), to: context.outputDirectory)
 
         var doc = MarkdownDocument()
         doc.heading("Reproduction report: CpRec (SIGIR 2020)", level: 1)
-        doc.paragraph("""
+        doc.paragraph(
+            """
             An independent reimplementation (a replication, not a re-run of the authors' code) of *A Generic Network \
             Compression Framework for Sequential Recommender Systems* (Sun et al., SIGIR 2020, arXiv 2004.13139), \
             generated by `pipeline run report` from cached results of profile **\(profile.name)**. \
             \(ClaimsReport.summary(claims))
             """)
         if synthetic {
-            doc.paragraph("""
+            doc.paragraph(
+                """
                 **Data caveat.** This profile runs on the embedded synthetic datasets (seeded generators shaped like \
                 the paper's datasets: long-tailed popularity and planted item-to-item transitions). Numbers show \
                 whether the paper's *relations* hold under controlled conditions; they are not comparable in value \
@@ -211,7 +264,8 @@ struct ReportStage: Stage {
         doc.table(ClaimsReport.table(claims))
         doc.table(ClaimReport.pairs(outcomes, spec: claimSpec, provenance: Provenance()))
         if FileManager.default.fileExists(atPath: verdictHistory.path),
-           let history = try VerdictHistory.load(verdictHistory).table(claims, profile: profile.name) {
+            let history = try VerdictHistory.load(verdictHistory).table(claims, profile: profile.name)
+        {
             doc.table(history)
         }
 
@@ -219,10 +273,14 @@ struct ReportStage: Stage {
             doc.heading("Profile \(c.profile): \(c.summary)")
             let out = "results/\(c.profile)"
             if c.present {
-                doc.paragraph("Committed results of profile `\(c.profile)` (regenerated with `pipeline all --profile \(c.profile) --out \(out)`; its own full report, tables and figures: [`\(out)/REPORT.md`](\(out)/REPORT.md)). Its headline and claim verdicts, as that run wrote them (its provenance lines name its commit):")
+                doc.paragraph(
+                    "Committed results of profile `\(c.profile)` (regenerated with `pipeline all --profile \(c.profile) --out \(out)`; its own full report, tables and figures: [`\(out)/REPORT.md`](\(out)/REPORT.md)). Its headline and claim verdicts, as that run wrote them (its provenance lines name its commit):"
+                )
                 for path in c.paths { doc.raw(try String(contentsOf: path, encoding: .utf8)) }
             } else {
-                doc.paragraph("Not run yet: `pipeline all --profile \(c.profile) --out \(out)` writes `\(out)/`, and the next `pipeline run report` shows it here.")
+                doc.paragraph(
+                    "Not run yet: `pipeline all --profile \(c.profile) --out \(out)` writes `\(out)/`, and the next `pipeline run report` shows it here."
+                )
             }
         }
 
@@ -233,18 +291,23 @@ struct ReportStage: Stage {
                 guard let r = results.record(ds.name, v.model) else { continue }
                 let cell = ResultColumns.cell(v.column, record: r, paper: nil)
                 guard case .number(let ours, _) = cell.value else { continue }
-                var c = PaperComparison(table: v.table, row: "\(ds.label) \(r.label)", metric: v.column.rawValue,
-                                        ours: ours, paper: v.value, format: v.column.isCount ? .count : .decimal(4))
+                var c = PaperComparison(
+                    table: v.table, row: "\(ds.label) \(r.label)", metric: v.column.rawValue,
+                    ours: ours, paper: v.value, format: v.column.isCount ? .count : .decimal(4))
                 // A difference between the paper's real data and our synthetic stand-in measures nothing.
                 c.comparable = !syntheticDatasets.contains(ds.name)
                 comparisons.append(c)
             }
         }
         if comparisons.isEmpty {
-            doc.paragraph("The paper's body could not be retrieved; no cell of its tables is known for the datasets of this profile.")
+            doc.paragraph(
+                "The paper's body could not be retrieved; no cell of its tables is known for the datasets of this profile."
+            )
         } else {
             doc.table(PaperComparison.table(comparisons))
-            doc.paragraph("Only \(paper.values.count) numbers of the paper could be recovered (\(paper.provenance(label: results.label))); every other paper cell prints n/a. Ours are on the dataset named in each row; where that dataset is a synthetic stand-in for the paper's, no difference is printed (the two are not the same data).")
+            doc.paragraph(
+                "Only \(paper.values.count) numbers of the paper could be recovered (\(paper.provenance(label: results.label))); every other paper cell prints n/a. Ours are on the dataset named in each row; where that dataset is a synthetic stand-in for the paper's, no difference is printed (the two are not the same data)."
+            )
         }
 
         if FileManager.default.fileExists(atPath: deviationsSpec.path) {
@@ -256,9 +319,13 @@ struct ReportStage: Stage {
 
         doc.heading("Tables")
         for t in tables {
-            let md = try String(contentsOf: try context.inputDirectory(StageID("table/\(t)")).appendingPathComponent("\(t).md"), encoding: .utf8)
+            let md = try String(
+                contentsOf: try context.inputDirectory(StageID("table/\(t)")).appendingPathComponent("\(t).md"),
+                encoding: .utf8)
             doc.raw(md)
-            doc.paragraph("LaTeX and CSV: `paper-tables/\(t).tex`, `paper-tables/\(t).csv`. Regenerate: `pipeline run table/\(t)`.")
+            doc.paragraph(
+                "LaTeX and CSV: `paper-tables/\(t).tex`, `paper-tables/\(t).csv`. Regenerate: `pipeline run table/\(t)`."
+            )
         }
 
         if let fast = FastTopNTable.table(results, provenance: provenance) {
@@ -268,8 +335,10 @@ struct ReportStage: Stage {
         doc.heading("Figures")
         for f in figures {
             doc.image("figures/\(f).png", alt: f)
-            doc.paragraph((Self.figureCaptions[f].map { "\($0) " } ?? "")
-                          + "`figures/\(f).svg`, data `figures/\(f).dat`, script `figures/\(f).gp`. Regenerate: `pipeline run figure/\(f)`.")
+            doc.paragraph(
+                (Self.figureCaptions[f].map { "\($0) " } ?? "")
+                    + "`figures/\(f).svg`, data `figures/\(f).dat`, script `figures/\(f).gp`. Regenerate: `pipeline run figure/\(f)`."
+            )
         }
 
         if let tuning = profile.tuning, !tunes.isEmpty {
@@ -287,13 +356,14 @@ struct ReportStage: Stage {
             "Training: Adam, learning rate \(t.learningRate), batch \(t.batchSize), at least \(t.minEpochs) and at most \(t.maxEpochs) epochs, patience \(t.patience), L2 \(t.l2); seeds \(profile.seeds.map(String.init).joined(separator: ", ")). Per-model overrides (pipeline/models.yaml `training:`) are listed in the model catalogue's comments.",
             "Epoch selection: **\(t.selection.rawValue)** (\(t.selection == .paper ? "best epoch on the test set, as the authors' released code does" : "best validation MRR@5; the authors' code selects on the test set")). Every table of this report uses it.",
             "Evaluation: the last item of each test sequence, ranked against all items (padding excluded); MRR, HR and NDCG at 5 and 20. A tied item counts ahead of the target (rank = 1 + the number of other items scoring ≥ the target's score), and a NaN score ranks last.",
-            "Inference speedup: time to generate the top-5 list for all test sequences, the table's reference model (\(results.baseline) unless a table names another; full softmax) / the model (fast top-N path for block-wise softmax), same batch size and threads.",
+            "Inference speedup: time to generate the top-5 list for all test sequences, the table's reference model (\(results.baseline) unless a table names another; full softmax) / the model (fast top-N path for block-wise softmax), same batch size and threads."
         ])
 
         doc.heading("Environment")
-        doc.keyValues(RunFacts.environment + [
-            ("profile", profile.name), ("threads of this stage", "\(context.threads)"),
-        ] + stageTimes(context), header: ("", ""))
+        doc.keyValues(
+            RunFacts.environment + [
+                ("profile", profile.name), ("threads of this stage", "\(context.threads)")
+            ] + stageTimes(context), header: ("", ""))
 
         try doc.write(to: context.outputDirectory.appendingPathComponent("REPORT.md"))
 
@@ -301,7 +371,9 @@ struct ReportStage: Stage {
         for ds in datasets {
             for (model, r) in (results.evaluations[ds.name] ?? [:]).sorted(by: { $0.key < $1.key }) {
                 for metric in Metric.allCases {
-                    if let v = r.metric(metric) { _ = macros.add("\(ds.name) \(model) \(metric.rawValue)", v, format: .decimal(4)) }
+                    if let v = r.metric(metric) {
+                        _ = macros.add("\(ds.name) \(model) \(metric.rawValue)", v, format: .decimal(4))
+                    }
                 }
                 _ = macros.add("\(ds.name) \(model) params", Double(r.params.total), format: .count)
                 _ = macros.add("\(ds.name) \(model) TT", r.secondsToBest / 60, format: .decimal(2))
@@ -320,10 +392,11 @@ struct ReportStage: Stage {
         var metrics = ["MRR@5": t.mrr5, "HR@5": t.hr5]
         if let m = t.fullMRR5 { metrics["MRR@5(full)"] = m }
         if let h = t.fullHR5 { metrics["HR@5(full)"] = h }
-        var r = EvaluationRecord(dataset: t.dataset, model: "\(t.model)/\(t.rowKind)", label: "\(t.label) (\(t.rowKind))", metrics: metrics,
-                                 params: t.params, secondsToBest: 0, secondsTotal: 0, bestEpoch: 0, epochsTrained: 0,
-                                 selection: "validation", inferenceFullSeconds: 0, inferenceFastSeconds: 0, speedup: nil,
-                                 testSequences: t.testUsers, inferenceBatch: 0, threads: 0)
+        var r = EvaluationRecord(
+            dataset: t.dataset, model: "\(t.model)/\(t.rowKind)", label: "\(t.label) (\(t.rowKind))", metrics: metrics,
+            params: t.params, secondsToBest: 0, secondsTotal: 0, bestEpoch: 0, epochsTrained: 0,
+            selection: "validation", inferenceFullSeconds: 0, inferenceFastSeconds: 0, speedup: nil,
+            testSequences: t.testUsers, inferenceBatch: 0, threads: 0)
         r.seeds = [t.seed]
         return r
     }
@@ -331,7 +404,10 @@ struct ReportStage: Stage {
     /// Every seed's values of every evaluation (tables show mean ± sd; this keeps what they summarise).
     private func writeRuns(_ runs: [EvaluationRecord], to directory: URL) throws {
         // Table 6's rows (model `<model>/<row>`) add their full-ranking metrics in the last two columns.
-        var lines = ["dataset,model,seed," + Metric.allCases.map(\.rawValue).joined(separator: ",") + ",params,seconds_to_best,speedup,MRR@5(full),HR@5(full)"]
+        var lines = [
+            "dataset,model,seed," + Metric.allCases.map(\.rawValue).joined(separator: ",")
+                + ",params,seconds_to_best,speedup,MRR@5(full),HR@5(full)"
+        ]
         for r in runs {
             let id: [String] = [r.dataset, r.model, "\(r.seeds.first ?? 0)"]
             let metrics: [String] = Metric.allCases.map { r.metric($0).map { String($0) } ?? "" }
@@ -347,9 +423,14 @@ struct ReportStage: Stage {
     /// Wall time and core-minutes behind each table and figure: the train and evaluate stages its rows read
     /// (a run shared by two tables counts in both), from the manifests of this report's inputs.
     func computeTable(_ context: StageContext) -> Table {
-        var t = Table(title: "Compute", caption: "Wall time and core-minutes (wall time × threads) of the training and evaluation runs behind each table and figure, from the stage manifests; a run that two tables share counts in both. Whole profile: the sum over stage kinds in the environment section.",
-                      columns: [.label("Output"), Column("Runs", format: .count), Column("Wall", unit: "min", format: .decimal(1)),
-                                Column("Core-minutes", format: .decimal(1))])
+        var t = Table(
+            title: "Compute",
+            caption:
+                "Wall time and core-minutes (wall time × threads) of the training and evaluation runs behind each table and figure, from the stage manifests; a run that two tables share counts in both. Whole profile: the sum over stage kinds in the environment section.",
+            columns: [
+                .label("Output"), Column("Runs", format: .count), Column("Wall", unit: "min", format: .decimal(1)),
+                Column("Core-minutes", format: .decimal(1))
+            ])
         for output in tables.map({ "table/\($0)" }) + figures.map({ "figure/\($0)" }) {
             guard let m = context.inputManifest(StageID(output)) else { continue }
             var runs = 0, wall = 0.0, core = 0.0

@@ -57,16 +57,23 @@ struct ScaleMapStage: Stage {
     // 5, 6: labelled tics on the fitted log axes (6: a 1.5 tic no longer printed as "2").
     var version: Int { EngineRevision.stageVersion(6) }
     var parameters: JSONValue {
-        .object(["models": .encoded(models.map(\.config)), "labels": .encoded(models.map(\.label)), "plotted": .string(plotted),
-                 "K": .encoded(spec.vocabularies), "d": .encoded(spec.dims),
-                 "budget": .number(spec.budget), "threads": .number(Double(threads)), "t": .number(Double(Self.seqLength)),
-                 "numerics": .string(BLAS.numericsIdentity)].merging(
-                    memoryLimit == Self.memoryLimit ? [:] : ["memoryLimit": .number(Double(memoryLimit))]) { a, _ in a })
+        .object(
+            [
+                "models": .encoded(models.map(\.config)), "labels": .encoded(models.map(\.label)),
+                "plotted": .string(plotted),
+                "K": .encoded(spec.vocabularies), "d": .encoded(spec.dims),
+                "budget": .number(spec.budget), "threads": .number(Double(threads)),
+                "t": .number(Double(Self.seqLength)),
+                "numerics": .string(BLAS.numericsIdentity)
+            ].merging(
+                memoryLimit == Self.memoryLimit ? [:] : ["memoryLimit": .number(Double(memoryLimit))]
+            ) { a, _ in a })
     }
     var inputs: [StageID] { [] }
     var preferredThreads: Int? { threads }
     var outputs: [String] {
-        ["scalemap.json"] + ["dat", "gp", "png", "svg"].map { "scalemap.\($0)" } + ["md", "tex", "csv"].map { "scalemap-table.\($0)" }
+        ["scalemap.json"] + ["dat", "gp", "png", "svg"].map { "scalemap.\($0)" }
+            + ["md", "tex", "csv"].map { "scalemap-table.\($0)" }
     }
     var publishes: [String: String] {
         var p: [String: String] = [:]
@@ -119,8 +126,9 @@ struct ScaleMapStage: Stage {
                     let counts = NextItNet.closedFormParameterCounts(config: c, itemCount: K)
                     let total = counts.input + counts.middle + counts.output
                     let f = Self.flops(c, K: K)
-                    var cell = ScaleCell(K: K, dim: d, model: m.name, label: m.label, params: total,
-                                         ioParams: counts.input + counts.output, outputFlopShare: f.output / (f.middle + f.output))
+                    var cell = ScaleCell(
+                        K: K, dim: d, model: m.name, label: m.label, params: total,
+                        ioParams: counts.input + counts.output, outputFlopShare: f.output / (f.middle + f.output))
                     // Values and gradients, 4 bytes each.
                     if total * 8 > memoryLimit {
                         cell.skipped = "\((total * 8) >> 30) GB of parameters and gradients"
@@ -134,7 +142,9 @@ struct ScaleMapStage: Stage {
                         // The reference alone: its own row of the table (every speedup uses its alternated times).
                         referenceNet = net
                         cell.batch1 = Self.time([net], seqs, batch: 1, budget: spec.budget)?[0]
-                        cell.batch128 = Self.time([net], seqs, batch: rows, budget: spec.budget).map { $0[0] / Double(rows) }
+                        cell.batch128 = Self.time([net], seqs, batch: rows, budget: spec.budget).map {
+                            $0[0] / Double(rows)
+                        }
                         cells.append(cell)
                         continue
                     }
@@ -144,9 +154,12 @@ struct ScaleMapStage: Stage {
                         cells.append(cell)
                         continue
                     }
-                    (cell.reference1, cell.batch1) = Self.pair(Self.time([referenceNet, net], seqs, batch: 1, budget: spec.budget))
+                    (cell.reference1, cell.batch1) = Self.pair(
+                        Self.time([referenceNet, net], seqs, batch: 1, budget: spec.budget))
                     let t128 = Self.pair(Self.time([referenceNet, net], seqs, batch: rows, budget: spec.budget))
-                    (cell.reference128, cell.batch128) = (t128.0.map { $0 / Double(rows) }, t128.1.map { $0 / Double(rows) })
+                    (cell.reference128, cell.batch128) = (
+                        t128.0.map { $0 / Double(rows) }, t128.1.map { $0 / Double(rows) }
+                    )
                     cells.append(cell)
                 }
             }
@@ -162,7 +175,9 @@ struct ScaleMapStage: Stage {
     /// Median seconds of one `topN` call on `batch` rows for each of `nets`, the nets called in turn on the same
     /// rows (which goes first alternates), repeated over different rows until they have spent `budget` seconds.
     static func time(_ nets: [any SequenceModel], _ seqs: SequenceSet, batch: Int, budget: Double) -> [Double]? {
-        let batches = stride(from: 0, to: seqs.count - batch + 1, by: batch).map { seqs.contextAndTargets($0..<($0 + batch)).context }
+        let batches = stride(from: 0, to: seqs.count - batch + 1, by: batch).map {
+            seqs.contextAndTargets($0..<($0 + batch)).context
+        }
         guard let first = batches.first else { return nil }
         for net in nets { _ = net.topN(first, n: 5) }  // sizes the workspaces
         var times = [[Double]](repeating: [], count: nets.count)
@@ -200,28 +215,36 @@ struct ScaleMapStage: Stage {
     }
 
     func table(_ cells: [ScaleCell]) -> Table {
-        var t = Table(title: "Scale map: parameters and top-5 inference time vs vocabulary K and width d",
-                      caption: "Untrained weights, every tail block scored (no pruning): the time of a tree softmax whose clusters are all heavy, so the speedups here are what CpRec gets without any pruning. Pruning is not timed on untrained weights, whose flat head lets the exact rule skip nearly every tail block; trained models' pruning is measured in the evaluate stages (fast top-N table). t = \(Self.seqLength), kernel 3, \(threads) thread(s). Blocks: [7000, 15000, K] for K > 20K, else [0.35K, 0.75K, K]; widths d, d/2, d/4 (the profiles' 64/32/16 at d = 64). Cells whose parameters and gradients exceed \(memoryLimit >> 30) GiB are skipped.",
-                      columns: [.label("Model"), Column("K", format: .count), Column("d", format: .integer),
-                                Column("Params", format: .count), Column("Output FLOPs", format: .percent(1)),
-                                Column("Top-5 b1", unit: "ms", format: .decimal(3)), Column("Speedup b1", format: .times(2)),
-                                Column("Top-5 b128", unit: "ms/seq", format: .decimal(4)), Column("Speedup b128", format: .times(2)),
-                                Column("Mark (b1)", alignment: .left)],
-                      groupTitle: "Width", provenance: RunFacts.provenance(profile: nil))
+        var t = Table(
+            title: "Scale map: parameters and top-5 inference time vs vocabulary K and width d",
+            caption:
+                "Untrained weights, every tail block scored (no pruning): the time of a tree softmax whose clusters are all heavy, so the speedups here are what CpRec gets without any pruning. Pruning is not timed on untrained weights, whose flat head lets the exact rule skip nearly every tail block; trained models' pruning is measured in the evaluate stages (fast top-N table). t = \(Self.seqLength), kernel 3, \(threads) thread(s). Blocks: [7000, 15000, K] for K > 20K, else [0.35K, 0.75K, K]; widths d, d/2, d/4 (the profiles' 64/32/16 at d = 64). Cells whose parameters and gradients exceed \(memoryLimit >> 30) GiB are skipped.",
+            columns: [
+                .label("Model"), Column("K", format: .count), Column("d", format: .integer),
+                Column("Params", format: .count), Column("Output FLOPs", format: .percent(1)),
+                Column("Top-5 b1", unit: "ms", format: .decimal(3)), Column("Speedup b1", format: .times(2)),
+                Column("Top-5 b128", unit: "ms/seq", format: .decimal(4)), Column("Speedup b128", format: .times(2)),
+                Column("Mark (b1)", alignment: .left)
+            ],
+            groupTitle: "Width", provenance: RunFacts.provenance(profile: nil))
         for d in dims {
             t.addGroup("d = \(d)")
             for c in cells where c.dim == d {
                 let s1 = Self.ratio(c.reference1, c.batch1)
                 let s128 = Self.ratio(c.reference128, c.batch128)
-                t.addRow([.text(c.label), .number(Double(c.K)), .number(Double(c.dim)), .number(Double(c.params)),
-                          .number(c.outputFlopShare), .optional(c.batch1.map { $0 * 1e3 }), .optional(s1),
-                          .optional(c.batch128.map { $0 * 1e3 }), .optional(s128),
-                          .text(c.skipped.map { "skipped: \($0)" } ?? (c.model == reference.name ? "" : Self.mark(s1)))])
+                t.addRow([
+                    .text(c.label), .number(Double(c.K)), .number(Double(c.dim)), .number(Double(c.params)),
+                    .number(c.outputFlopShare), .optional(c.batch1.map { $0 * 1e3 }), .optional(s1),
+                    .optional(c.batch128.map { $0 * 1e3 }), .optional(s128),
+                    .text(c.skipped.map { "skipped: \($0)" } ?? (c.model == reference.name ? "" : Self.mark(s1)))
+                ])
             }
         }
-        t.notes = ["Speedup: \(reference.label)'s (full softmax) top-5 time over the model's at the same K, d and batch, the two called in alternation on the same rows (medians); CpRec's tree softmax scores every tail block. The reference's row gives its own time, measured alone.",
-                   "Output FLOPs: the output layer's share of one sequence's inference FLOPs (tree softmax with every block scored).",
-                   "Marks: batch-1 speedup ≥ 1.1×, ≥ 2×, ≥ 4×."]
+        t.notes = [
+            "Speedup: \(reference.label)'s (full softmax) top-5 time over the model's at the same K, d and batch, the two called in alternation on the same rows (medians); CpRec's tree softmax scores every tail block. The reference's row gives its own time, measured alone.",
+            "Output FLOPs: the output layer's share of one sequence's inference FLOPs (tree softmax with every block scored).",
+            "Marks: batch-1 speedup ≥ 1.1×, ≥ 2×, ≥ 4×."
+        ]
         return t
     }
 
@@ -234,32 +257,52 @@ struct ScaleMapStage: Stage {
             var series: [Series] = []
             let variant = representative?.name ?? reference.name
             for d in dims {
-                let pts = cells.filter { $0.dim == d && $0.model == variant }.compactMap { c in value(c).map { DataPoint(Double(c.K), $0) } }
+                let pts = cells.filter { $0.dim == d && $0.model == variant }.compactMap { c in
+                    value(c).map { DataPoint(Double(c.K), $0) }
+                }
                 if !pts.isEmpty { series.append(Series("d = \(d)", points: pts)) }
             }
             let range = Self.fittedRange(series.flatMap(\.points).map(\.y))
-            // Reference lines are not data: out of the key, labelled at their right end, drawn only inside the data's range.
+            // Reference lines are not data: out of the key, labelled at their right end, drawn only inside the data's
+            // range.
             for s in thresholds where range.map({ $0.contains(s) }) ?? true {
                 let name = s == s.rounded() ? "\(Int(s))×" : "\(s)×"
-                series.append(Series(name, points: [DataPoint(Double(vocabularies.first!), s),
-                                                    DataPoint(Double(vocabularies.last!), s, label: name)],
-                                     style: .lines, linetype: 8, inKey: false))
+                series.append(
+                    Series(
+                        name,
+                        points: [
+                            DataPoint(Double(vocabularies.first!), s),
+                            DataPoint(Double(vocabularies.last!), s, label: name)
+                        ],
+                        style: .lines, linetype: 8, inKey: false))
             }
             // A fitted log axis spans less than a decade: without explicit tics gnuplot labels one value or none.
             let tics = [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 32].filter { range?.contains($0) ?? true }
-            return Panel(title: title, xLabel: "items K", yLabel: yLabel, xLog: true, yLog: true, yRange: range, series: series,
-                         legend: .topLeft, xTics: vocabularies.map(Double.init), yTics: tics)
+            return Panel(
+                title: title, xLabel: "items K", yLabel: yLabel, xLog: true, yLog: true, yRange: range, series: series,
+                legend: .topLeft, xTics: vocabularies.map(Double.init), yTics: tics)
         }
         let label = representative?.label ?? ""
-        let b1 = panel("\(label) vs \(reference.label): top-5 speedup, batch 1", { c in
-            Self.ratio(c.reference1, c.batch1) }, yLabel: "speedup", thresholds: [1, 1.1, 2, 4])
-        let b128 = panel("top-5 speedup, batch 128", { c in
-            Self.ratio(c.reference128, c.batch128) }, yLabel: "speedup", thresholds: [1, 1.1, 2, 4])
-        let comp = panel("compression (\(reference.label) params / \(label) params)", { c in
-            baseline(cells, for: c).map { Double($0.params) / Double(c.params) } }, yLabel: "compression", thresholds: [1, 2, 4])
-        return Figure(title: "Scale map: CpRec's speed (every tail block scored) and compression over K and d (untrained weights)",
-                      panels: [b1, b128, comp], rows: 1, panelWidth: 560, panelHeight: 440,
-                      provenance: RunFacts.provenance(profile: nil))
+        let b1 = panel(
+            "\(label) vs \(reference.label): top-5 speedup, batch 1",
+            { c in
+                Self.ratio(c.reference1, c.batch1)
+            }, yLabel: "speedup", thresholds: [1, 1.1, 2, 4])
+        let b128 = panel(
+            "top-5 speedup, batch 128",
+            { c in
+                Self.ratio(c.reference128, c.batch128)
+            }, yLabel: "speedup", thresholds: [1, 1.1, 2, 4])
+        let comp = panel(
+            "compression (\(reference.label) params / \(label) params)",
+            { c in
+                baseline(cells, for: c).map { Double($0.params) / Double(c.params) }
+            }, yLabel: "compression", thresholds: [1, 2, 4])
+        return Figure(
+            title:
+                "Scale map: CpRec's speed (every tail block scored) and compression over K and d (untrained weights)",
+            panels: [b1, b128, comp], rows: 1, panelWidth: 560, panelHeight: 440,
+            provenance: RunFacts.provenance(profile: nil))
     }
 
     /// A log axis around the data, a factor 1.5 of margin below and above (nil without data).

@@ -22,7 +22,8 @@ struct DatasetLabel: Codable, Hashable {
     }
 }
 
-/// `table/<name>` for the tables of experiments.yaml (Tables 2-5 and 7): one row group per dataset, one row per model (mean ± sd over seeds), ours beside
+/// `table/<name>` for the tables of experiments.yaml (Tables 2-5 and 7): one row group per dataset, one row per model
+/// (mean ± sd over seeds), ours beside
 /// the paper's value; trained models that do not beat MostPop are flagged, synthetic datasets get their oracle.
 struct TableStage: Stage {
     let table: TableSpec
@@ -46,10 +47,12 @@ struct TableStage: Stage {
     var readsMeasurements: Bool { true }
     var version: Int { 3 }
     var parameters: JSONValue {
-        var p: [String: JSONValue] = ["title": .string(table.title), "caption": .string(table.caption), "rows": .encoded(table.rows),
-                                      "columns": .encoded(table.columns), "datasets": .encoded(datasets),
-                                      "labels": .encoded(models.map(\.label)), "profile": .string(profile), "seeds": .encoded(seeds),
-                                      "reference": .string(table.reference), "referenceLabel": .string(referenceLabel)]
+        var p: [String: JSONValue] = [
+            "title": .string(table.title), "caption": .string(table.caption), "rows": .encoded(table.rows),
+            "columns": .encoded(table.columns), "datasets": .encoded(datasets),
+            "labels": .encoded(models.map(\.label)), "profile": .string(profile), "seeds": .encoded(seeds),
+            "reference": .string(table.reference), "referenceLabel": .string(referenceLabel)
+        ]
         let shown = only.filter { entry in datasets.contains { $0.name == entry.key } }
         if !shown.isEmpty { p["only"] = .encoded(shown) }
         if !seedsByModel.isEmpty { p["seedsByModel"] = .encoded(seedsByModel) }
@@ -64,7 +67,8 @@ struct TableStage: Stage {
         var ids: [StageID] = []
         for ds in datasets {
             for m in table.rows + references where runs(m, on: ds.name) {
-                for id in EvaluateStage.stageIDs(dataset: ds.name, model: m, seeds: seeds(for: m)) where !ids.contains(id) { ids.append(id) }
+                for id in EvaluateStage.stageIDs(dataset: ds.name, model: m, seeds: seeds(for: m))
+                where !ids.contains(id) { ids.append(id) }
             }
             if let o = oracles[ds.name] { ids.append(o) }
         }
@@ -81,23 +85,28 @@ struct TableStage: Stage {
             let hasPaper = paper.values.contains { $0.table == table.name && $0.column == c }
             columns.append(ResultColumns.column(c, paper: hasPaper))
         }
-        var out = Table(title: table.title, caption: table.caption, columns: columns, groupTitle: "Dataset",
-                        provenance: RunFacts.provenance(profile: profile))
+        var out = Table(
+            title: table.title, caption: table.caption, columns: columns, groupTitle: "Dataset",
+            provenance: RunFacts.provenance(profile: profile))
         var selections: Set<String> = []
         var flagged: [String] = [], capped: [String] = []
         var oracleNotes: [String] = []
         for ds in datasets {
             out.addGroup(ds.label)
-            let mostPop = try EvaluateStage.load(context, dataset: ds.name, model: popularity, seeds: seeds(for: popularity))
+            let mostPop = try EvaluateStage.load(
+                context, dataset: ds.name, model: popularity, seeds: seeds(for: popularity))
             var best = 0.0
             for model in models where runs(model.name, on: ds.name) {
-                let r = try EvaluateStage.load(context, dataset: ds.name, model: model.name, seeds: seeds(for: model.name))
+                let r = try EvaluateStage.load(
+                    context, dataset: ds.name, model: model.name, seeds: seeds(for: model.name))
                 selections.insert(r.selection)
                 let learned = r.learned(mostPop: mostPop)
                 if !learned { flagged.append("\(ds.label) \(model.label)") }
                 if learned, model.config.kind != .mostpop { best = max(best, r.metric(.mrr5) ?? 0) }
-                let stillImproving = r.seedsCappedWhileImproving   // 0 for MostPop: it records no epochs
-                if stillImproving > 0 { capped.append("\(ds.label) \(model.label) (\(stillImproving) of \(max(r.seeds.count, 1)))") }
+                let stillImproving = r.seedsCappedWhileImproving  // 0 for MostPop: it records no epochs
+                if stillImproving > 0 {
+                    capped.append("\(ds.label) \(model.label) (\(stillImproving) of \(max(r.seeds.count, 1)))")
+                }
                 var row: [Cell] = [.text(model.label + (learned ? "" : " †") + (stillImproving > 0 ? " ‡" : ""))]
                 for c in table.columns {
                     let p = paper.value(table: table.name, paperDataset: ds.paperName, model: model.name, column: c)
@@ -107,27 +116,41 @@ struct TableStage: Stage {
             }
             if let o = oracles[ds.name] {
                 let oracle = try OracleStage.load(context, o)
-                oracleNotes.append(String(format: "%@: oracle MRR@5 %.4f, HR@5 %.4f; the best model here reaches %.0f %% of the oracle's MRR@5",
-                                          ds.label, oracle.mrr5, oracle.hr5, 100 * best / max(oracle.mrr5, 1e-12)))
+                oracleNotes.append(
+                    String(
+                        format:
+                            "%@: oracle MRR@5 %.4f, HR@5 %.4f; the best model here reaches %.0f %% of the oracle's MRR@5",
+                        ds.label, oracle.mrr5, oracle.hr5, 100 * best / max(oracle.mrr5, 1e-12)))
             }
         }
-        out.notes = ResultColumns.notes(for: table.columns, selection: selections.sorted().joined(separator: ", "),
-                                        seeds: seeds.count, reference: referenceLabel)
+        out.notes = ResultColumns.notes(
+            for: table.columns, selection: selections.sorted().joined(separator: ", "),
+            seeds: seeds.count, reference: referenceLabel)
         let more = models.filter { seeds(for: $0.name).count != seeds.count }
         if let n = more.first.map({ seeds(for: $0.name).count }) {
-            out.notes.append("Rows with \(n) seeds (the claims' pairs, profiles.yaml claimSeeds): \(more.map(\.label).joined(separator: ", ")).")
+            out.notes.append(
+                "Rows with \(n) seeds (the claims' pairs, profiles.yaml claimSeeds): \(more.map(\.label).joined(separator: ", "))."
+            )
         }
         if !flagged.isEmpty {
-            out.notes.append("† did not learn (\(Evidence.learnRule)): \(flagged.joined(separator: ", ")). Claims that depend on these rows give no verdict.")
+            out.notes.append(
+                "† did not learn (\(Evidence.learnRule)): \(flagged.joined(separator: ", ")). Claims that depend on these rows give no verdict."
+            )
         }
         if !capped.isEmpty {
-            out.notes.append("‡ still improving at the epoch cap: the last epoch was the best one in some seeds (seeds shown), so these rows may understate the model: \(capped.joined(separator: ", ")).")
+            out.notes.append(
+                "‡ still improving at the epoch cap: the last epoch was the best one in some seeds (seeds shown), so these rows may understate the model: \(capped.joined(separator: ", "))."
+            )
         }
         if !oracleNotes.isEmpty {
-            out.notes.append("Oracle = expected metrics of the Bayes-optimal predictor under the synthetic generator's own law, conditioning on \(SyntheticOracle.conditionsOn). " + oracleNotes.joined(separator: "; ") + ".")
+            out.notes.append(
+                "Oracle = expected metrics of the Bayes-optimal predictor under the synthetic generator's own law, conditioning on \(SyntheticOracle.conditionsOn). "
+                    + oracleNotes.joined(separator: "; ") + ".")
         }
         if paper.values.contains(where: { $0.table == table.name }) {
-            out.notes.append("Paper values are the paper's numbers on its real dataset of the same name; ours are on the dataset named in the group header.")
+            out.notes.append(
+                "Paper values are the paper's numbers on its real dataset of the same name; ours are on the dataset named in the group header."
+            )
         }
         try out.write(to: context.outputDirectory, name: table.name)
     }
@@ -153,7 +176,8 @@ enum ResultColumns {
         case .params: return .number(Double(r.params.total), paper: paper)
         case .paramsIO: return .number(Double(r.params.input + r.params.output), paper: paper)
         case .paramsMiddle: return .number(Double(r.params.middle), paper: paper)
-        case .trainingTime: return .number(r.secondsToBest / 60, paper: paper, std: spread(r.seedSecondsToBest.map { $0 / 60 }))
+        case .trainingTime:
+            return .number(r.secondsToBest / 60, paper: paper, std: spread(r.seedSecondsToBest.map { $0 / 60 }))
         case .speedup:
             // Timed against the reference inside the model's evaluate stage; MostPop has nothing to compare.
             var c = Cell.optional(r.speedup, paper: paper)
@@ -172,14 +196,22 @@ enum ResultColumns {
 
     /// `reference`: the label of the model Speedup is timed against.
     static func notes(for columns: [TableColumn], selection: String?, seeds: Int, reference: String) -> [String] {
-        var notes = ["Accuracy: last item of each test sequence ranked against all items (padding excluded); a tied item counts ahead of the target (rank = 1 + the number of other items scoring ≥ the target), so a constant scorer gets 0, not MostPop's score.",
-                     "Values are mean ± standard deviation over \(seeds) training seed\(seeds == 1 ? "" : "s") (a seed moves initialisation and batch order, not the data split); every seed's value is in runs.csv."]
-        if columns.contains(.trainingTime) { notes.append("TT: wall time of training up to the selected epoch, minutes.") }
+        var notes = [
+            "Accuracy: last item of each test sequence ranked against all items (padding excluded); a tied item counts ahead of the target (rank = 1 + the number of other items scoring ≥ the target), so a constant scorer gets 0, not MostPop's score.",
+            "Values are mean ± standard deviation over \(seeds) training seed\(seeds == 1 ? "" : "s") (a seed moves initialisation and batch order, not the data split); every seed's value is in runs.csv."
+        ]
+        if columns.contains(.trainingTime) {
+            notes.append("TT: wall time of training up to the selected epoch, minutes.")
+        }
         if columns.contains(.speedup) {
-            notes.append("Speedup: \(reference)'s time to generate the top-5 list of every test sequence divided by the model's, each through its own top-N path (a flat softmax ranks its logits, the tree softmax prunes exactly), timed in alternation, same batch and threads.")
+            notes.append(
+                "Speedup: \(reference)'s time to generate the top-5 list of every test sequence divided by the model's, each through its own top-N path (a flat softmax ranks its logits, the tree softmax prunes exactly), timed in alternation, same batch and threads."
+            )
         }
         if columns.contains(.speedupBatch1) {
-            notes.append("Speedup (batch 1): the same at test batch 1, the paper's latency setting: median time per sequence over up to \(EvaluateStage.batch1Rows) test sequences (or \(Int(EvaluateStage.batch1Budget)) s), \(reference) and the model called alternately. Block-wise softmax models use the exact pruned top-N (equal to full scoring).")
+            notes.append(
+                "Speedup (batch 1): the same at test batch 1, the paper's latency setting: median time per sequence over up to \(EvaluateStage.batch1Rows) test sequences (or \(Int(EvaluateStage.batch1Budget)) s), \(reference) and the model called alternately. Block-wise softmax models use the exact pruned top-N (equal to full scoring)."
+            )
         }
         if let selection { notes.append("Epoch selection: \(selection).") }
         return notes
@@ -203,26 +235,35 @@ struct Table1Stage: Stage {
     var publishes: [String: String] { tablePublishes("table1") }
 
     func run(_ context: StageContext) throws {
-        var table = Table(title: "Table 1: statistics of the evaluated datasets",
-                          caption: "'M' and 'K' are million and thousand; t is the length of the interaction sequences. For source/target datasets the left and right values divided by '/' are the source and the target. Oracle: expected MRR@5 / HR@5 of the Bayes-optimal predictor on the test split (synthetic data only).",
-                          columns: [.label("Dataset"), Column("#actions", alignment: .right), Column("#sequences", alignment: .right),
-                                    Column("#items", alignment: .right), Column("t", alignment: .right),
-                                    Column("Top 10 % share"), Column("Zipf s"),
-                                    Column("Oracle MRR@5"), Column("Oracle HR@5")],
-                          provenance: RunFacts.provenance(profile: profile))
+        var table = Table(
+            title: "Table 1: statistics of the evaluated datasets",
+            caption:
+                "'M' and 'K' are million and thousand; t is the length of the interaction sequences. For source/target datasets the left and right values divided by '/' are the source and the target. Oracle: expected MRR@5 / HR@5 of the Bayes-optimal predictor on the test split (synthetic data only).",
+            columns: [
+                .label("Dataset"), Column("#actions", alignment: .right), Column("#sequences", alignment: .right),
+                Column("#items", alignment: .right), Column("t", alignment: .right),
+                Column("Top 10 % share"), Column("Zipf s"),
+                Column("Oracle MRR@5"), Column("Oracle HR@5")
+            ],
+            provenance: RunFacts.provenance(profile: profile))
         for (ds, prep) in zip(datasets, preps) {
-            let stats = try JSONFiles.read(PrepStats.self, from: try context.inputDirectory(prep).appendingPathComponent(PreparedFiles.stats))
+            let stats = try JSONFiles.read(
+                PrepStats.self, from: try context.inputDirectory(prep).appendingPathComponent(PreparedFiles.stats))
             let row = DatasetStatistics.table1Row(stats).formatted
             let oracle = try oracles[ds.name].map { try OracleStage.load(context, $0) }
             let counts = try PreparedDataset.loadItemCounts(from: try context.inputDirectory(prep))
-            table.addRow([.text(ds.label), .text(row.actions), .text(row.sequences), .text(row.items), .text(row.t),
-                          .text(String(format: "%.1f %%", 100 * DatasetStatistics.headShare(counts: counts, fraction: 0.1))),
-                          .text(String(format: "%.2f", DatasetStatistics.zipfExponent(counts: counts))),
-                          .optional(oracle?.mrr5), .optional(oracle?.hr5)])
+            table.addRow([
+                .text(ds.label), .text(row.actions), .text(row.sequences), .text(row.items), .text(row.t),
+                .text(String(format: "%.1f %%", 100 * DatasetStatistics.headShare(counts: counts, fraction: 0.1))),
+                .text(String(format: "%.2f", DatasetStatistics.zipfExponent(counts: counts))),
+                .optional(oracle?.mrr5), .optional(oracle?.hr5)
+            ])
         }
-        table.notes = ["Paper values: not retrievable (the paper's Table 1 could not be recovered); ours are after preprocessing.",
-                       "Popularity shape: share of interactions held by the most frequent 10 % of items, and the exponent s of a Zipf law f(r) ∝ r^-s fitted by least squares on log count against log rank (items with at least one interaction).",
-                       "Oracle: ranks items by the generator's own next-item law given \(SyntheticOracle.conditionsOn); a near-ceiling, not a strict bound: its first-item likelihood is a stand-in and minItemCount filtering hides some true previous items, so a model can exceed it slightly. n/a for data without a known law (and for transfer datasets, whose target side it does not cover)."]
+        table.notes = [
+            "Paper values: not retrievable (the paper's Table 1 could not be recovered); ours are after preprocessing.",
+            "Popularity shape: share of interactions held by the most frequent 10 % of items, and the exponent s of a Zipf law f(r) ∝ r^-s fitted by least squares on log count against log rank (items with at least one interaction).",
+            "Oracle: ranks items by the generator's own next-item law given \(SyntheticOracle.conditionsOn); a near-ceiling, not a strict bound: its first-item likelihood is a stand-in and minItemCount filtering hides some true previous items, so a model can exceed it slightly. n/a for data without a known law (and for transfer datasets, whose target side it does not cover)."
+        ]
         try table.write(to: context.outputDirectory, name: "table1")
     }
 }

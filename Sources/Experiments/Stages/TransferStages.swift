@@ -24,15 +24,21 @@ struct FinetuneStage: Stage {
     let blocks: StageID
     var row: String { frozenRow ? "frozen" : (pretrained ? "pretrained" : "scratch") }
     var freezeBackbone: Bool { frozenRow || transfer.freezeBackbone }
-    var id: StageID { StageID("finetune/\(dataset.name)/\(model.name)\(pretrained ? (frozenRow ? "-frozen" : "") : "-scratch")/seed\(training.seed)") }
+    var id: StageID {
+        StageID(
+            "finetune/\(dataset.name)/\(model.name)\(pretrained ? (frozenRow ? "-frozen" : "") : "-scratch")/seed\(training.seed)"
+        )
+    }
     var version: Int { EngineRevision.stageVersion(4) }
     /// The random-init row's own training (nil for the pre-trained rows, and when the profile declares none).
     var scratch: ScratchTraining? { pretrained ? nil : transfer.scratch }
     var parameters: JSONValue {
-        var p: [String: JSONValue] = ["model": .encoded(model.config), "label": .string(model.label), "pretrained": .bool(pretrained),
-                                      "epochs": .number(Double(transfer.epochs)), "negatives": .number(Double(transfer.negatives)),
-                                      "freezeBackbone": .bool(freezeBackbone), "training": .encoded(training),
-                                      "numerics": .string(BLAS.numericsIdentity)]
+        var p: [String: JSONValue] = [
+            "model": .encoded(model.config), "label": .string(model.label), "pretrained": .bool(pretrained),
+            "epochs": .number(Double(transfer.epochs)), "negatives": .number(Double(transfer.negatives)),
+            "freezeBackbone": .bool(freezeBackbone), "training": .encoded(training),
+            "numerics": .string(BLAS.numericsIdentity)
+        ]
         // Only when declared, so the key of a profile without `scratch:` is what it was.
         if let scratch { p["scratch"] = .encoded(scratch) }
         p.merge(model.config.kindRevisionParameter) { a, _ in a }
@@ -49,18 +55,26 @@ struct FinetuneStage: Stage {
         let inputs = try RunInputs(context, prep: prep, blocks: blocks)
         let data = inputs.data
         guard let target = data.transfer else {
-            throw ExperimentError("dataset \(dataset.name) has no target part: its format must be coldrec (source + target files)")
+            throw ExperimentError(
+                "dataset \(dataset.name) has no target part: its format must be coldrec (source + target files)")
         }
         let trainDir = try context.inputDirectory(train)
         let config = try inputs.config(model)
         func freshBackbone() throws -> any HiddenRepresentation {
-            guard let b = try ModelFactory.make(config, itemCount: data.itemCount, seed: training.seed) as? any HiddenRepresentation else {
-                throw ExperimentError("transfer needs a backbone with a hidden representation; \(model.name) is \(config.kind.rawValue)")
+            guard
+                let b = try ModelFactory.make(config, itemCount: data.itemCount, seed: training.seed)
+                    as? any HiddenRepresentation
+            else {
+                throw ExperimentError(
+                    "transfer needs a backbone with a hidden representation; \(model.name) is \(config.kind.rawValue)")
             }
             return b
         }
         var backbone = try freshBackbone()
-        if pretrained { try Checkpoint.load(from: trainDir.appendingPathComponent(TrainStage.checkpointName), parameters: backbone.parameters) }
+        if pretrained {
+            try Checkpoint.load(
+                from: trainDir.appendingPathComponent(TrainStage.checkpointName), parameters: backbone.parameters)
+        }
         var options = TransferOptions()
         options.epochs = transfer.epochs
         options.batchSize = training.batchSize
@@ -68,9 +82,11 @@ struct FinetuneStage: Stage {
         options.evalNegatives = transfer.negatives
         options.finetuneBackbone = !freezeBackbone
         options.seed = training.seed
-        let pairs = (train: TransferPairs(rowsWithTarget: RunInputs.sequences(target.train)),
-                     valid: TransferPairs(rowsWithTarget: RunInputs.sequences(target.valid)),
-                     test: TransferPairs(rowsWithTarget: RunInputs.sequences(target.test)))
+        let pairs = (
+            train: TransferPairs(rowsWithTarget: RunInputs.sequences(target.train)),
+            valid: TransferPairs(rowsWithTarget: RunInputs.sequences(target.valid)),
+            test: TransferPairs(rowsWithTarget: RunInputs.sequences(target.test))
+        )
         context.progress("fine-tuning the target layer on \(target.train.rows) pairs")
         var result: TransferResult
         var chosenRate: Double?
@@ -82,30 +98,40 @@ struct FinetuneStage: Stage {
             for rate in scratch.learningRates {
                 let b = try freshBackbone()
                 options.learningRate = Float(rate)
-                let r = try Transfer.finetune(backbone: b, targetItemCount: target.targetItemCount, train: pairs.train,
-                                              validation: pairs.valid, test: pairs.test, options: options)
+                let r = try Transfer.finetune(
+                    backbone: b, targetItemCount: target.targetItemCount, train: pairs.train,
+                    validation: pairs.valid, test: pairs.test, options: options)
                 let score = r.history.first { $0.epoch == r.bestEpoch }?.validation?.mrr5 ?? -1
-                context.log(String(format: "random init, learning rate %g: validation MRR@5 %.4f at epoch %d of %d", rate, score, r.bestEpoch, r.history.count))
+                context.log(
+                    String(
+                        format: "random init, learning rate %g: validation MRR@5 %.4f at epoch %d of %d", rate, score,
+                        r.bestEpoch, r.history.count))
                 if best == nil || score > best!.score { best = (rate, score, r, b) }
             }
             result = best!.result
             backbone = best!.backbone
             chosenRate = best!.rate
         } else {
-            result = try Transfer.finetune(backbone: backbone, targetItemCount: target.targetItemCount, train: pairs.train,
-                                           validation: pairs.valid, test: pairs.test, options: options)
+            result = try Transfer.finetune(
+                backbone: backbone, targetItemCount: target.targetItemCount, train: pairs.train,
+                validation: pairs.valid, test: pairs.test, options: options)
         }
         for e in result.history {
-            context.log(String(format: "epoch %d loss %.4f valid MRR@5 %.4f %.1f s", e.epoch, e.loss, e.validation?.mrr5 ?? .nan, e.seconds))
+            context.log(
+                String(
+                    format: "epoch %d loss %.4f valid MRR@5 %.4f %.1f s", e.epoch, e.loss, e.validation?.mrr5 ?? .nan,
+                    e.seconds))
         }
         let p = backbone.parameters
-        let out = TransferRecord(dataset: dataset.name, datasetLabel: dataset.label, model: model.name, label: model.label, pretrained: pretrained,
-                                 mrr5: result.test.mrr5, hr5: result.test.hr5, negatives: transfer.negatives,
-                                 testUsers: result.test.count, backboneFrozen: result.backboneFrozen, seed: training.seed,
-                                 params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
-                                 row: row, fullMRR5: result.testFull.mrr5, fullHR5: result.testFull.hr5, ranks: result.testRanks,
-                                 learningRate: chosenRate, bestEpoch: scratch == nil ? nil : result.bestEpoch,
-                                 epochsRun: scratch == nil ? nil : result.history.count, epochCap: scratch?.maxEpochs)
+        let out = TransferRecord(
+            dataset: dataset.name, datasetLabel: dataset.label, model: model.name, label: model.label,
+            pretrained: pretrained,
+            mrr5: result.test.mrr5, hr5: result.test.hr5, negatives: transfer.negatives,
+            testUsers: result.test.count, backboneFrozen: result.backboneFrozen, seed: training.seed,
+            params: ParamCounts(input: p.count(in: .input), middle: p.count(in: .middle), output: p.count(in: .output)),
+            row: row, fullMRR5: result.testFull.mrr5, fullHR5: result.testFull.hr5, ranks: result.testRanks,
+            learningRate: chosenRate, bestEpoch: scratch == nil ? nil : result.bestEpoch,
+            epochsRun: scratch == nil ? nil : result.history.count, epochCap: scratch?.maxEpochs)
         try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
         if let t = context.inputMeasurement(train, Timing.secondsToBest) { context.record(Timing.secondsToBest, t) }
         context.record("finetuneSeconds", result.seconds)
@@ -134,7 +160,10 @@ struct Table6Stage: Stage {
     var fileInputs: [URL] { [paperValues] }
     var outputs: [String] { ["table6.md", "table6.tex", "table6.csv"] }
     var publishes: [String: String] {
-        ["table6.md": "paper-tables/table6.md", "table6.tex": "paper-tables/table6.tex", "table6.csv": "paper-tables/table6.csv"]
+        [
+            "table6.md": "paper-tables/table6.md", "table6.tex": "paper-tables/table6.tex",
+            "table6.csv": "paper-tables/table6.csv"
+        ]
     }
 
     /// What the trained random-init rows chose (learning rate on the target validation split, early-stopped epoch).
@@ -145,14 +174,20 @@ struct Table6Stage: Stage {
         for r in rows where !models.contains(r.label) { models.append(r.label) }
         let each = models.map { label -> String in
             let mine = rows.filter { $0.label == label }
-            let seeds = mine.map { r in "seed \(r.seed): lr \(String(format: "%g", r.learningRate!)), epoch \(r.bestEpoch ?? 0) of \(r.epochsRun ?? 0)" }
+            let seeds = mine.map { r in
+                "seed \(r.seed): lr \(String(format: "%g", r.learningRate!)), epoch \(r.bestEpoch ?? 0) of \(r.epochsRun ?? 0)"
+            }
             return "\(label) (\(seeds.joined(separator: "; ")))"
         }
         let capped = rows.filter { $0.epochsRun == $0.epochCap }.count
         let cap = rows.compactMap(\.epochCap).max() ?? 0
-        return ["Random init is trained in its own right: early stopping on the target validation split under a cap of \(cap) epochs "
-                + (capped == 0 ? "that no run reached" : "that \(capped) of \(rows.count) runs reached (still improving: the cap is too small)")
-                + ", and its learning rate chosen on that split. Chosen learning rate and kept epoch: \(each.joined(separator: "; "))."]
+        return [
+            "Random init is trained in its own right: early stopping on the target validation split under a cap of \(cap) epochs "
+                + (capped == 0
+                    ? "that no run reached"
+                    : "that \(capped) of \(rows.count) runs reached (still improving: the cap is too small)")
+                + ", and its learning rate chosen on that split. Chosen learning rate and kept epoch: \(each.joined(separator: "; "))."
+        ]
     }
 
     /// Finetune records grouped by (dataset, model, pretrained) in first-seen order, seeds in order.
@@ -169,18 +204,29 @@ struct Table6Stage: Stage {
 
     func run(_ context: StageContext) throws {
         let paper = try PaperValues.load(paperValues)
-        var table = Table(title: "Table 6: CpRec vs NextItNet on the transfer learning task",
-                          caption: "MRR@5 and HR@5 after fine-tuning: the true item ranked against sampled negatives (PeterRec's protocol) and against every target item (full); Params and TT of the pre-trained model.",
-                          columns: [.label("Model"), .label("Backbone"), Column(Metric.mrr5.rawValue, paper: true, spread: true),
-                                    Column(Metric.hr5.rawValue, paper: true, spread: true),
-                                    Column(Metric.mrr5.rawValue, unit: "full", spread: true), Column(Metric.hr5.rawValue, unit: "full", spread: true),
-                                    Column("Params", format: .count, paper: true), Column("TT", unit: "min", format: .decimal(2), paper: true, spread: true)],
-                          groupTitle: "Dataset", provenance: RunFacts.provenance(profile: profile))
+        var table = Table(
+            title: "Table 6: CpRec vs NextItNet on the transfer learning task",
+            caption:
+                "MRR@5 and HR@5 after fine-tuning: the true item ranked against sampled negatives (PeterRec's protocol) and against every target item (full); Params and TT of the pre-trained model.",
+            columns: [
+                .label("Model"), .label("Backbone"), Column(Metric.mrr5.rawValue, paper: true, spread: true),
+                Column(Metric.hr5.rawValue, paper: true, spread: true),
+                Column(Metric.mrr5.rawValue, unit: "full", spread: true),
+                Column(Metric.hr5.rawValue, unit: "full", spread: true),
+                Column("Params", format: .count, paper: true),
+                Column("TT", unit: "min", format: .decimal(2), paper: true, spread: true)
+            ],
+            groupTitle: "Dataset", provenance: RunFacts.provenance(profile: profile))
         var lastDataset = ""
         var mainFrozen = true
         var negatives = 0, testUsers = 0
         let records = try finetunes.map { id in
-            (id, try JSONFiles.read(TransferRecord.self, from: try context.inputDirectory(id).appendingPathComponent(FinetuneStage.fileName)))
+            (
+                id,
+                try JSONFiles.read(
+                    TransferRecord.self,
+                    from: try context.inputDirectory(id).appendingPathComponent(FinetuneStage.fileName))
+            )
         }
         for group in Self.grouped(records) {
             let r = group[0].1
@@ -191,10 +237,14 @@ struct Table6Stage: Stage {
                 table.addGroup(r.datasetLabel)
                 lastDataset = r.dataset
             }
-            func pv(_ column: TableColumn) -> Double? { paper.value(table: "table6", paperDataset: "ColdRec", model: r.model, column: column) }
+            func pv(_ column: TableColumn) -> Double? {
+                paper.value(table: "table6", paperDataset: "ColdRec", model: r.model, column: column)
+            }
             let mrr = SampleSummary(group.map { $0.1.mrr5 }), hr = SampleSummary(group.map { $0.1.hr5 })
-            let fullMRR = SampleSummary(group.compactMap { $0.1.fullMRR5 }), fullHR = SampleSummary(group.compactMap { $0.1.fullHR5 })
-            let tt = SampleSummary(group.compactMap { context.inputMeasurement($0.0, Timing.secondsToBest).map { $0 / 60 } })
+            let fullMRR = SampleSummary(group.compactMap { $0.1.fullMRR5 }),
+                fullHR = SampleSummary(group.compactMap { $0.1.fullHR5 })
+            let tt = SampleSummary(
+                group.compactMap { context.inputMeasurement($0.0, Timing.secondsToBest).map { $0 / 60 } })
             func sd(_ s: SampleSummary) -> Double? { s.n > 1 ? s.sd : nil }
             func cell(_ s: SampleSummary) -> Cell { s.n > 0 ? .number(s.mean, paper: nil, std: sd(s)) : .missing() }
             let paperRow = r.rowKind == "pretrained"
@@ -204,18 +254,23 @@ struct Table6Stage: Stage {
             case "scratch": backbone = "random init (ablation)"
             default: backbone = r.backboneFrozen ? "pre-trained, frozen" : "pre-trained, fine-tuned"
             }
-            table.addRow([.text(r.label), .text(backbone),
-                          .number(mrr.mean, paper: paperRow ? pv(.metric(.mrr5)) : nil, std: sd(mrr)),
-                          .number(hr.mean, paper: paperRow ? pv(.metric(.hr5)) : nil, std: sd(hr)),
-                          cell(fullMRR), cell(fullHR),
-                          .number(Double(r.params.total), paper: nil),
-                          r.pretrained && tt.n > 0 ? .number(tt.mean, paper: nil, std: sd(tt)) : .missing()])
+            table.addRow([
+                .text(r.label), .text(backbone),
+                .number(mrr.mean, paper: paperRow ? pv(.metric(.mrr5)) : nil, std: sd(mrr)),
+                .number(hr.mean, paper: paperRow ? pv(.metric(.hr5)) : nil, std: sd(hr)),
+                cell(fullMRR), cell(fullHR),
+                .number(Double(r.params.total), paper: nil),
+                r.pretrained && tt.n > 0 ? .number(tt.mean, paper: nil, std: sd(tt)) : .missing()
+            ])
         }
-        table.notes = ["Paper values: not retrievable (n/a).",
-                       "Mean ± standard deviation over \(seeds) seed\(seeds == 1 ? "" : "s") (pre-training and fine-tuning seeds move together); \(testUsers) test users.",
-                       "Fine-tuning: a target-item layer on the backbone's last hidden vector, sigmoid cross-entropy with one sampled negative; the paper's row \(mainFrozen ? "keeps the backbone frozen" : "fine-tunes the backbone with the layer"). Frozen: the pre-trained backbone fixed, only the new layer trained.",
-                       "Sampled: the true item against \(negatives) sampled target items (PeterRec); full: against every target item. A tied item counts ahead of the true one.",
-                       "Random init: the same fine-tuning from an untrained backbone, to show what pre-training buys (not in the paper)."]
+        table.notes =
+            [
+                "Paper values: not retrievable (n/a).",
+                "Mean ± standard deviation over \(seeds) seed\(seeds == 1 ? "" : "s") (pre-training and fine-tuning seeds move together); \(testUsers) test users.",
+                "Fine-tuning: a target-item layer on the backbone's last hidden vector, sigmoid cross-entropy with one sampled negative; the paper's row \(mainFrozen ? "keeps the backbone frozen" : "fine-tunes the backbone with the layer"). Frozen: the pre-trained backbone fixed, only the new layer trained.",
+                "Sampled: the true item against \(negatives) sampled target items (PeterRec); full: against every target item. A tied item counts ahead of the true one.",
+                "Random init: the same fine-tuning from an untrained backbone, to show what pre-training buys (not in the paper)."
+            ]
             + (datasetNote.map { [$0] } ?? [])
             + Self.scratchNote(records.map(\.1))
         try table.write(to: context.outputDirectory, name: "table6")
