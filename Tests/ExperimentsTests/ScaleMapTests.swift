@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import Pipeline
 import Testing
 @testable import Experiments
@@ -6,6 +7,58 @@ import Testing
 /// The scale map times every model against the reference in the same cell; a reference skipped for memory must
 /// leave its models without a speedup (it once made the first model the reference of the others).
 @Suite struct ScaleMapTests {
+    /// The map's blocks: the authors' cutoffs where K allows them, else the same proportions of K.
+    @Test func blocksAreTheAuthorsCutoffsOrTheirProportions() {
+        #expect(ScaleMapStage.blocks(50_000) == [7000, 15000, 50_000])
+        #expect(ScaleMapStage.blocks(1000) == [350, 750, 1000])
+    }
+
+    /// FLOPs by hand for d = 4, two residual blocks (four k = 3 convs), K = 20: the middle is 4 · 2·t·3·4²; a full
+    /// softmax 2·4·20; a low-rank one (e = 2) 2·4·2 + 2·2·20; a tree softmax over [2, 6, 20] with widths 4/2/1 scores
+    /// the head's 2 items and 2 clusters at width 4 (2·4·4), then every tail: 2·4·2 + 2·2·4 and 2·4·1 + 2·1·14.
+    @Test func outputFlopsMatchAHandCount() {
+        var c = ModelConfig(kind: .nextitnet)
+        c.dim = 4
+        c.dilations = [1, 4]
+        c.kernel = 3
+        let t = Double(ScaleMapStage.seqLength)
+        #expect(ScaleMapStage.flops(c, K: 20).middle == 4 * 2 * t * 3 * 16)
+        #expect(ScaleMapStage.flops(c, K: 20).output == 160)
+        c.output = .lowrank
+        c.lowRank = 2
+        #expect(ScaleMapStage.flops(c, K: 20).output == 16 + 80)
+        c.output = .blockwise
+        c.blocks = [2, 6, 20]
+        c.blockWidths = [4, 2, 1]
+        #expect(ScaleMapStage.flops(c, K: 20).output == 32 + (16 + 16) + (8 + 28))
+    }
+
+    /// Speedups at one K only (the reference skipped at the other) and far from every reference line: the panels'
+    /// points then share one x, gnuplot's range was empty, and its warning failed the stage (seen under load, when
+    /// a speedup of ~0.3 left no reference line inside the fitted y range).
+    @Test func speedupsAtOneVocabularyStillDraw() throws {
+        let specs = try SpecBundle.load(repositorySpecs)
+        let smoke = try specs.profile("smoke")
+        let models = try ["nextitnet", "cprec-cb"].map { try specs.model($0, profile: smoke) }
+        let stage = ScaleMapStage(
+            spec: ScaleMapSpec(vocabularies: [200, 1000], dims: [16], budget: 0.002),
+            models: models, plotted: "cprec-cb", threads: 1)
+        let cells = [
+            ScaleCell(K: 200, dim: 16, model: "nextitnet", label: "NextItNet", params: 9000, ioParams: 6400,
+                      outputFlopShare: 0.1, batch1: 1e-4, batch128: 1e-6),
+            ScaleCell(K: 200, dim: 16, model: "cprec-cb", label: "CpRec-Cb", params: 3000, ioParams: 1200,
+                      outputFlopShare: 0.05, batch1: 3e-4, batch128: 3e-6, reference1: 1e-4, reference128: 1e-6),
+            ScaleCell(K: 1000, dim: 16, model: "nextitnet", label: "NextItNet", params: 40000, ioParams: 32000,
+                      outputFlopShare: 0.3, skipped: "memory"),
+            ScaleCell(K: 1000, dim: 16, model: "cprec-cb", label: "CpRec-Cb", params: 9000, ioParams: 6000,
+                      outputFlopShare: 0.1, batch1: 2e-4, batch128: 2e-6),
+        ]
+        let root = try temporaryDirectory("scalemap-one-k")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try stage.figure(cells).render(to: root, name: "scalemap")
+        #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("scalemap.png").path))
+    }
+
     @Test func aSkippedReferenceGivesNoSpeedup() throws {
         let specs = try SpecBundle.load(repositorySpecs)
         let smoke = try specs.profile("smoke")

@@ -1,3 +1,4 @@
+import Datasets
 import Evaluation
 import Foundation
 import Kernels
@@ -82,9 +83,10 @@ struct ScaleMapStage: Stage {
         return p
     }
 
-    /// The authors' cutoffs [7000, 15000, K] where K allows them, else the same proportions of K (0.35, 0.75).
+    /// The authors' cutoffs (`BlockRule.authorsDefault`, [7000, 15000]) plus K where K > 20K, else the same
+    /// proportions of K (0.35, 0.75).
     static func blocks(_ K: Int) -> [Int] {
-        K > 20_000 ? [7_000, 15_000, K] : [K * 35 / 100, K * 75 / 100, K]
+        K > 20_000 ? BlockRule.authorsDefault.cutoffs + [K] : [K * 35 / 100, K * 75 / 100, K]
     }
 
     /// Inference FLOPs of one sequence: 2·t·k·d² per conv layer over every position, the output at the last.
@@ -279,7 +281,8 @@ struct ScaleMapStage: Stage {
             // A fitted log axis spans less than a decade: without explicit tics gnuplot labels one value or none.
             let tics = [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 32].filter { range?.contains($0) ?? true }
             return Panel(
-                title: title, xLabel: "items K", yLabel: yLabel, xLog: true, yLog: true, yRange: range, series: series,
+                title: title, xLabel: "items K", yLabel: yLabel, xLog: true, yLog: true,
+                xRange: Self.singleValueRange(series.flatMap(\.points).map(\.x)), yRange: range, series: series,
                 legend: .topLeft, xTics: vocabularies.map(Double.init), yTics: tics)
         }
         let label = representative?.label ?? ""
@@ -303,6 +306,14 @@ struct ScaleMapStage: Stage {
                 "Scale map: CpRec's speed (every tail block scored) and compression over K and d (untrained weights)",
             panels: [b1, b128, comp], rows: 1, panelWidth: 560, panelHeight: 440,
             provenance: RunFacts.provenance(profile: nil))
+    }
+
+    /// An x range for a panel whose points all sit at one K (a reference skipped at every other K, or one reference
+    /// line left out): gnuplot's own range would be empty, and its warning fails the stage. Nil otherwise, so that
+    /// gnuplot fits the axis as before.
+    static func singleValueRange(_ xs: [Double]) -> ClosedRange<Double>? {
+        guard let x = xs.first, x > 0, xs.allSatisfy({ $0 == x }) else { return nil }
+        return (x / 1.5)...(x * 1.5)
     }
 
     /// A log axis around the data, a factor 1.5 of margin below and above (nil without data).
