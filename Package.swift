@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["Hashing", "Subprocess"]),
         .target(name: "Reports", dependencies: ["Subprocess"]),
         .target(name: "Experiments", dependencies: [
-            "Pipeline", "Reports", "Datasets", "Models", "Evaluation", "Training", "NeuralNet", "Kernels",
+            "Pipeline", "Reports", "Datasets", "Models", "Evaluation", "Training", "NeuralNet", "Kernels", "Random",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "PipelineCLI", dependencies: [
