@@ -140,10 +140,11 @@ extension Figure {
                 l.append("    set offsets \(h), \(h), \(v), \(v)")
             }
             if panel.legend == .below {
-                // Two columns, so the key takes half the plot height it would in one.
-                l.append(
-                    "    set key below height 1 maxrows \((panel.series.filter(\.inKey).count + 1) / 2) samplen 2 width -4"
-                )
+                // Two columns, so the key takes half the plot height it would in one; each entry's sample first and
+                // its text left-aligned, at full column width: right-aligned text with `width -4` ran into the next
+                // column's sample in a one-panel figure (Video Games' Pareto plot).
+                let rows = (panel.series.filter(\.inKey).count + 1) / 2
+                l.append("    set key below height 1 maxrows \(rows) samplen 2 width 0 Left reverse")
             } else {
                 l.append("    set key \(panel.legend.rawValue)")
             }

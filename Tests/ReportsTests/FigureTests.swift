@@ -156,6 +156,18 @@ func sampleFigure() -> Figure {
             PanelFrame(below, panelWidth: 640, panelHeight: 480).height < frame.height, "a key below takes plot height")
     }
 
+    /// A key below the plot lays out its two columns sample first, text left-aligned, at full width: the old
+    /// right-aligned text in shrunk columns ran into the next column's sample when one panel was narrow.
+    @Test func aKeyBelowPutsEachSampleBeforeItsTextInFullWidthColumns() {
+        var panel = Panel(
+            xLabel: "x", yLabel: "y",
+            series: (1...6).map { Series("series number \($0) with a long name", points: [DataPoint(1, 1)]) })
+        panel.legend = .below
+        let gp = Figure(panels: [panel]).script(name: "k")
+        let key = gp.split(separator: "\n").first { $0.contains("set key below") }.map(String.init) ?? ""
+        #expect(key.contains("maxrows 3") && key.contains("Left reverse") && !key.contains("width -"), "\(key)")
+    }
+
     @Test func aLabelAtTheRightEdgeGoesLeftOfItsPoint() {
         let panel = Panel(
             xLabel: "x", yLabel: "y", xRange: 0...10,

@@ -15,7 +15,8 @@ struct LongTailFigureStage: Stage {
     let preps: [StageID]
     let blocks: [StageID]
     var id: StageID { "figure/longtail" }
-    var version: Int { 3 }
+    // 4: a key below the plot puts each sample before its left-aligned text (columns no longer overlap).
+    var version: Int { 4 }
     var parameters: JSONValue { .object(["datasets": .encoded(datasets)]) }
     var inputs: [StageID] { preps + blocks }
     var outputs: [String] { figureFiles("longtail") }
@@ -65,7 +66,8 @@ struct Figure1Stage: Stage {
     let datasetLabel: String
     let points: [Fig1Point]
     var id: StageID { "figure/fig1" }
-    var version: Int { 6 }
+    // 7: a key below the plot puts each sample before its left-aligned text (columns no longer overlap).
+    var version: Int { 7 }
     var parameters: JSONValue { .object(["dataset": .string(datasetLabel), "points": .encoded(points)]) }
     var inputs: [StageID] {
         var ids: [StageID] = []
@@ -155,7 +157,8 @@ struct ParetoFigureStage: Stage {
     /// Datasets that run a subset of the models (profiles.yaml `perDataset.<d>.models`): their panel draws that subset.
     var only: [String: [String]] = [:]
     var id: StageID { "figure/pareto" }
-    var version: Int { 8 }
+    // 9: a key below the plot puts each sample before its left-aligned text (columns no longer overlap).
+    var version: Int { 9 }
     var parameters: JSONValue {
         var p: [String: JSONValue] = [
             "datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
@@ -300,7 +303,8 @@ struct ConvergenceFigureStage: Stage {
     /// The seeds of each model (claim models may have more than the profile's `seeds`).
     let seeds: [String: [UInt64]]
     var id: StageID { "figure/convergence" }
-    var version: Int { 6 }
+    // 7: a key below the plot puts each sample before its left-aligned text (columns no longer overlap).
+    var version: Int { 7 }
     var parameters: JSONValue {
         .object([
             "datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
