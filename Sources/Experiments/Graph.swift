@@ -171,13 +171,16 @@ struct GraphBuilder {
         let tailShown = allDatasets.indices.filter {
             allDatasets[$0] != profile.transfer?.dataset || profile.datasets.contains(allDatasets[$0])
         }
-        add(
-            LongTailFigureStage(
-                datasets: try tailShown.map { try label(allDatasets[$0]) }, preps: tailShown.map { ids[$0].prep },
-                blocks: tailShown.map { ids[$0].blocks }))
+        var figures: [String] = []
+        if profile.draws("longtail") {
+            add(
+                LongTailFigureStage(
+                    datasets: try tailShown.map { try label(allDatasets[$0]) }, preps: tailShown.map { ids[$0].prep },
+                    blocks: tailShown.map { ids[$0].blocks }))
+            figures.append("longtail")
+        }
 
-        // Figure 1: the model-size sweep on one dataset.
-        var figures = ["longtail"]
+        // Figure 1: the model-size sweep on one dataset (its runs feed claims even when the figure is not drawn).
         var sweep: [Fig1Point] = []
         if let f = profile.figure1 {
             let base = try specs.model(specs.figure1Model, profile: profile)
@@ -220,26 +223,34 @@ struct GraphBuilder {
                             model: name, label: other.label))
                 }
             }
-            add(Figure1Stage(dataset: f.dataset, datasetLabel: try label(f.dataset).label, points: sweep))
-            figures.append("fig1")
+            if profile.draws("fig1") {
+                add(Figure1Stage(dataset: f.dataset, datasetLabel: try label(f.dataset).label, points: sweep))
+                figures.append("fig1")
+            }
         }
         // Every dataset gets a panel; one that runs a subset of the models draws that subset (its front is over them).
-        add(
-            ParetoFigureStage(
-                datasets: mainLabels, models: try specs.paretoModels.map { try specs.model($0, profile: profile) },
-                seeds: profile.seeds, seedsByModel: profile.seedsByModel,
-                only: restricted.mapValues { names in specs.paretoModels.filter { names.contains($0) } }))
+        if profile.draws("pareto") {
+            add(
+                ParetoFigureStage(
+                    datasets: mainLabels, models: try specs.paretoModels.map { try specs.model($0, profile: profile) },
+                    seeds: profile.seeds, seedsByModel: profile.seedsByModel,
+                    only: restricted.mapValues { names in specs.paretoModels.filter { names.contains($0) } }))
+            figures.append("pareto")
+        }
         // Convergence on every dataset its models all run on (Weishi-20K included).
         let convergenceDatasets = profile.datasets.filter { ds in
             specs.convergenceModels.allSatisfy { profile.runs($0, on: ds) }
         }
-        add(
-            ConvergenceFigureStage(
-                datasets: try convergenceDatasets.map(label),
-                models: try specs.convergenceModels.map { try specs.model($0, profile: profile) },
-                seeds: Dictionary(uniqueKeysWithValues: specs.convergenceModels.map { ($0, profile.seeds(for: $0)) })))
-        figures += ["pareto", "convergence"]
-        if let s = profile.scaleMap {
+        if profile.draws("convergence") {
+            add(
+                ConvergenceFigureStage(
+                    datasets: try convergenceDatasets.map(label),
+                    models: try specs.convergenceModels.map { try specs.model($0, profile: profile) },
+                    seeds: Dictionary(
+                        uniqueKeysWithValues: specs.convergenceModels.map { ($0, profile.seeds(for: $0)) })))
+            figures.append("convergence")
+        }
+        if let s = profile.scaleMap, profile.draws("scalemap") {
             let names = [specs.scaleMapReference] + specs.scaleMapModels
             add(
                 ScaleMapStage(

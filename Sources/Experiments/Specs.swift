@@ -270,6 +270,14 @@ public struct ProfileSpec: Sendable {
     public var perDataset: [String: DatasetPlan] = [:]
     /// Other profiles whose committed results (`results/<profile>/`) this profile's report shows in their own section.
     public var companions: [String] = []
+    /// `figures: [...]`: the figures this profile draws, of `ProfileSpec.figureKinds` (nil: every one it can, Figure 1
+    /// and the scale map only when `figure1:` and `scaleMap:` say what to sweep).
+    public var figures: [String]? = nil
+    /// Every figure kind a profile can name under `figures:`.
+    public static let figureKinds = ["longtail", "fig1", "pareto", "convergence", "scalemap"]
+
+    /// Whether this profile draws figure `kind`.
+    public func draws(_ kind: String) -> Bool { figures?.contains(kind) ?? true }
     /// Hyperparameter search before final training (nil = every model trains with its spec'd settings).
     public var tuning: TuningSpec?
     /// Names as written, with their lines, checked against the other files after loading.
@@ -400,7 +408,7 @@ extension ProfileSpec: Decodable {
     private enum Key: String, CodingKey, CaseIterable {
         case summary, datasets, training, model, figure1, transfer, inferenceBatch, seeds, scaleMap, perDataset,
             companions, claimSeeds, tuning
-        case sampledNegatives, timedRows
+        case sampledNegatives, timedRows, figures
     }
     private enum ClaimSeedsKey: String, CodingKey, CaseIterable { case count, models, dims, depths }
     private enum Figure1Key: String, CodingKey, CaseIterable { case dataset, dims, depths, models }
@@ -531,6 +539,21 @@ extension ProfileSpec: Decodable {
         }
         companionRefs = try c.decodeIfPresent([Located].self, forKey: .companions) ?? []
         companions = companionRefs.map(\.value)
+        if let refs = try c.decodeIfPresent([Located].self, forKey: .figures) {
+            for r in refs where !Self.figureKinds.contains(r.value) {
+                throw r.location.error(
+                    "unknown figure '\(r.value)'\(didYouMean(r.value, Self.figureKinds)); a profile draws "
+                        + Self.figureKinds.joined(separator: ", "))
+            }
+            // Figure 1 and the scale map draw what their own keys declare; naming them without those keys is a slip.
+            if let f = refs.first(where: { $0.value == "fig1" }), figure1 == nil {
+                throw f.location.error("figures: 'fig1' needs the profile's `figure1:` key (its dataset and grid)")
+            }
+            if let f = refs.first(where: { $0.value == "scalemap" }), scaleMap == nil {
+                throw f.location.error("figures: 'scalemap' needs the profile's `scaleMap:` key (its grid)")
+            }
+            figures = refs.map(\.value)
+        }
         if c.contains(.perDataset) {
             let plans = try c.decode(IdMap<DatasetPlan>.self, forKey: .perDataset)
             let keys = try c.nestedContainer(keyedBy: AnyKey.self, forKey: .perDataset)

@@ -89,6 +89,53 @@ import Testing
         }
     }
 
+    /// `figures:` drops a figure from a profile with a spec edit: only the named figures get stages and report
+    /// sections, Figure 1's runs still train (claims read them), and a profile without the key keeps every figure
+    /// and every key. A figure name that does not exist, or Figure 1 without `figure1:`, is an error at its line.
+    @Test func aProfileDrawsOnlyTheFiguresItNames() throws {
+        let all = try graph(repositorySpecs)
+        let figureIDs = { (g: [String: any Stage]) in Set(g.keys.filter { $0.hasPrefix("figure/") }) }
+        #expect(
+            figureIDs(all) == ["figure/longtail", "figure/fig1", "figure/pareto", "figure/convergence", "figure/scalemap"])
+        let edited = try specsCopy(editing: "profiles.yaml") {
+            $0.replacingOccurrences(
+                of: "    sampledNegatives: 20\n", with: "    sampledNegatives: 20\n    figures: [pareto]\n")
+        }
+        defer { try? FileManager.default.removeItem(at: edited) }
+        let some = try graph(edited)
+        #expect(figureIDs(some) == ["figure/pareto"])
+        let report = try #require(some["report/report"] as? ReportStage)
+        #expect(report.figures == ["pareto"])
+        #expect(some.keys.contains { $0.hasPrefix("train/") && $0.contains("-d32/") }, "Figure 1's runs still train")
+        let plain = try #require(all["report/report"] as? ReportStage)
+        #expect(plain.figures == ["longtail", "fig1", "pareto", "convergence", "scalemap"])
+        for id in all.keys where !id.hasPrefix("figure/") && id != "report/report" {
+            guard let s = some[id] else { continue }
+            #expect(s.parameters == all[id]!.parameters, "\(id) changed")
+        }
+        // The smoke profile has both `figure1:` and `scaleMap:`; amazon-video has neither.
+        for (anchor, bad, message) in [
+            ("    sampledNegatives: 20\n", "[pareto, convergance]",
+             "unknown figure 'convergance' (did you mean 'convergence'?)"),
+            ("    datasets: [amazon-video]\n", "[scalemap]", "figures: 'scalemap' needs the profile's `scaleMap:` key"),
+            ("    datasets: [amazon-video]\n", "[fig1, pareto]", "figures: 'fig1' needs the profile's `figure1:` key"),
+        ] {
+            var line = 0
+            let dir = try specsCopy(editing: "profiles.yaml") { text in
+                let out = text.replacingOccurrences(of: anchor, with: anchor + "    figures: \(bad)\n")
+                line = lineOf(out, "    figures: \(bad)")
+                return out
+            }
+            defer { try? FileManager.default.removeItem(at: dir) }
+            do {
+                _ = try graph(dir)
+                Issue.record("figures: \(bad) was accepted")
+            } catch {
+                #expect("\(error)".hasPrefix("profiles.yaml:\(line):") && "\(error)".contains(message), "\(error)")
+            }
+        }
+    }
+
     @Test func depthSweepRepeatsTheProfilesDilations() throws {
         let dir = try specsCopy(editing: "profiles.yaml") {
             $0.replacingOccurrences(
