@@ -7,6 +7,15 @@ import Testing
 /// The scale map times every model against the reference in the same cell; a reference skipped for memory must
 /// leave its models without a speedup (it once made the first model the reference of the others).
 @Suite struct ScaleMapTests {
+    /// A scale map over the smoke profile's models at d = 16 (CpRec-Cb plotted), timed for 2 ms a cell.
+    static func stage(_ names: [String] = ["nextitnet", "cprec-cb"], vocabularies: [Int]) throws -> ScaleMapStage {
+        let specs = try SpecBundle.load(repositorySpecs)
+        let smoke = try specs.profile("smoke")
+        return ScaleMapStage(
+            spec: ScaleMapSpec(vocabularies: vocabularies, dims: [16], budget: 0.002),
+            models: try names.map { try specs.model($0, profile: smoke) }, plotted: "cprec-cb", threads: 1)
+    }
+
     /// The map's blocks: the authors' cutoffs where K allows them, else the same proportions of K.
     @Test func blocksAreTheAuthorsCutoffsOrTheirProportions() {
         #expect(ScaleMapStage.blocks(50_000) == [7000, 15000, 50_000])
@@ -37,12 +46,7 @@ import Testing
     /// points then share one x, gnuplot's range was empty, and its warning failed the stage (seen under load, when
     /// a speedup of ~0.3 left no reference line inside the fitted y range).
     @Test func speedupsAtOneVocabularyStillDraw() throws {
-        let specs = try SpecBundle.load(repositorySpecs)
-        let smoke = try specs.profile("smoke")
-        let models = try ["nextitnet", "cprec-cb"].map { try specs.model($0, profile: smoke) }
-        let stage = ScaleMapStage(
-            spec: ScaleMapSpec(vocabularies: [200, 1000], dims: [16], budget: 0.002),
-            models: models, plotted: "cprec-cb", threads: 1)
+        let stage = try Self.stage(vocabularies: [200, 1000])
         let cells = [
             ScaleCell(K: 200, dim: 16, model: "nextitnet", label: "NextItNet", params: 9000, ioParams: 6400,
                       outputFlopShare: 0.1, batch1: 1e-4, batch128: 1e-6),
@@ -60,12 +64,7 @@ import Testing
     }
 
     @Test func aSkippedReferenceGivesNoSpeedup() throws {
-        let specs = try SpecBundle.load(repositorySpecs)
-        let smoke = try specs.profile("smoke")
-        let models = try ["nextitnet", "cprec-cl", "cprec-cb"].map { try specs.model($0, profile: smoke) }
-        var stage = ScaleMapStage(
-            spec: ScaleMapSpec(vocabularies: [200, 1000], dims: [16], budget: 0.002),
-            models: models, plotted: "cprec-cb", threads: 1)
+        var stage = try Self.stage(["nextitnet", "cprec-cl", "cprec-cb"], vocabularies: [200, 1000])
         // NextItNet at K = 1000, d = 16 needs ~0.29 MB for values and gradients, CpRec under 0.2 MB: only the
         // reference is skipped there; at K = 200 nothing is.
         stage.memoryLimit = 250_000
@@ -90,12 +89,7 @@ import Testing
 
     /// Axes fit the data: a panel whose speedups sit near 1× shows no 2× and 4× lines and no decade below 0.5.
     @Test func axesFitTheDataAndReferenceLinesStayInside() throws {
-        let specs = try SpecBundle.load(repositorySpecs)
-        let smoke = try specs.profile("smoke")
-        let models = try ["nextitnet", "cprec-cb"].map { try specs.model($0, profile: smoke) }
-        let stage = ScaleMapStage(
-            spec: ScaleMapSpec(vocabularies: [1000, 2000], dims: [16], budget: 0.002),
-            models: models, plotted: "cprec-cb", threads: 1)
+        let stage = try Self.stage(vocabularies: [1000, 2000])
         func cell(_ m: String, _ K: Int, b128: Double) -> ScaleCell {
             var c = ScaleCell(
                 K: K, dim: 16, model: m, label: m, params: m == "nextitnet" ? 4000 : 1000, ioParams: 0,
