@@ -145,9 +145,9 @@ struct TuneStage: Stage {
             [
                 "model": .encoded(model.config), "training": .encoded(training),
                 "trials": .encoded(trials.map(\.values)),
-                "select": "validation MRR@5", "numerics": .string(BLAS.numericsIdentity)
+                "select": "validation MRR@5"
             ]
-            .merging(model.config.kindRevisionParameter) { a, _ in a })
+            .merging(model.config.numericsParameters) { a, _ in a })
     }
     var inputs: [StageID] { [prep, blocks] }
     var outputs: [String] { [Self.fileName] }

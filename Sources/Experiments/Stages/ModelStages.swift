@@ -82,11 +82,8 @@ struct TrainStage: Stage {
     var version: Int { EngineRevision.stageVersion(2) }
     var parameters: JSONValue {
         .object(
-            [
-                "model": .encoded(model.config), "training": .encoded(training),
-                "numerics": .string(BLAS.numericsIdentity)
-            ]
-            .merging(model.config.kindRevisionParameter) { a, _ in a })
+            ["model": .encoded(model.config), "training": .encoded(training)]
+                .merging(model.config.numericsParameters) { a, _ in a })
     }
     var inputs: [StageID] { [prep, blocks] + (tune.map { [$0] } ?? []) }
     var outputs: [String] { [Self.checkpointName, Self.recordName] }
@@ -229,13 +226,12 @@ struct EvaluateStage: Stage {
     var parameters: JSONValue {
         var p: [String: JSONValue] = [
             "label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)),
-            "threads": .number(Double(threads)), "baseline": baseline.map { .encoded($0.config) } ?? .null,
-            "numerics": .string(BLAS.numericsIdentity)
+            "threads": .number(Double(threads)), "baseline": baseline.map { .encoded($0.config) } ?? .null
         ]
         // Only when declared, so the key of a profile without sampling is what it was.
         if let sampledNegatives { p["sampledNegatives"] = .number(Double(sampledNegatives)) }
         if let timedRowsDeclared { p["timedRows"] = .number(Double(timedRowsDeclared)) }
-        p.merge(model.config.kindRevisionParameter) { a, _ in a }
+        p.merge(model.config.numericsParameters) { a, _ in a }
         return .object(p)
     }
     var preferredThreads: Int? { threads }

@@ -36,12 +36,11 @@ struct FinetuneStage: Stage {
         var p: [String: JSONValue] = [
             "model": .encoded(model.config), "label": .string(model.label), "pretrained": .bool(pretrained),
             "epochs": .number(Double(transfer.epochs)), "negatives": .number(Double(transfer.negatives)),
-            "freezeBackbone": .bool(freezeBackbone), "training": .encoded(training),
-            "numerics": .string(BLAS.numericsIdentity)
+            "freezeBackbone": .bool(freezeBackbone), "training": .encoded(training)
         ]
         // Only when declared, so the key of a profile without `scratch:` is what it was.
         if let scratch { p["scratch"] = .encoded(scratch) }
-        p.merge(model.config.kindRevisionParameter) { a, _ in a }
+        p.merge(model.config.numericsParameters) { a, _ in a }
         return .object(p)
     }
     // The random-init ablation still reads the train stage: it needs the same architecture and its parameter count.
