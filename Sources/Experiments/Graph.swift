@@ -19,13 +19,13 @@ struct GraphBuilder {
         self.options = options
     }
 
-    private mutating func add(_ stage: any Stage) {
+    mutating func add(_ stage: any Stage) {
         if seen.insert(stage.id).inserted { stages.append(stage) }
     }
 
-    private var paperValues: URL { specs.directory.appendingPathComponent("paper-values.yaml") }
+    var paperValues: URL { specs.directory.appendingPathComponent("paper-values.yaml") }
 
-    private func label(_ name: String) throws -> DatasetLabel { DatasetLabel(name, try catalog.entry(name)) }
+    func label(_ name: String) throws -> DatasetLabel { DatasetLabel(name, try catalog.entry(name)) }
 
     /// fetch → prep → blocks for one dataset; returns the ids of prep and blocks.
     @discardableResult
@@ -104,9 +104,25 @@ struct GraphBuilder {
         }
     }
 
+    // What the table and figure kinds read, set by `build` before it calls them.
+    /// Every model a table, figure or role names, in first-named order.
+    private(set) var modelNames: [String] = []
+    /// The profile's datasets as tables print them.
+    private(set) var mainLabels: [DatasetLabel] = []
+    /// Datasets that run a subset of the models (`perDataset.<name>.models`).
+    private(set) var restricted: [String: [String]] = [:]
+    /// `oracle/<dataset>` of the profile's synthetic datasets.
+    private(set) var oracles: [String: StageID] = [:]
+    /// Every dataset the profile touches (its own, Figure 1's and Table 6's), with their prep and blocks stages.
+    private(set) var allDatasets: [String] = []
+    private(set) var datasetStages: [(prep: StageID, blocks: StageID)] = []
+    /// Figure 1's points (their runs feed claims even when the figure is not drawn).
+    private(set) var sweep: [Fig1Point] = []
+    /// Table 6's fine-tuning stages.
+    private(set) var finetunes: [StageID] = []
+
     mutating func build() throws {
         // Every model any table or figure names, on every dataset of the profile.
-        var modelNames: [String] = []
         for t in specs.tables {
             for r in t.rows + [t.reference, specs.roles.popularity] where !modelNames.contains(r) {
                 modelNames.append(r)
@@ -121,207 +137,30 @@ struct GraphBuilder {
                 evaluations += try addRuns(dataset: ds, model: try specs.model(m, profile: profile.on(ds)))
             }
         }
-        // Untuned twins of tuned models (`tuning.untuned`): the same model under a name no tune stage claims.
-        var untunedPairs: [UntunedPair] = []
-        if let tuning = profile.tuning {
-            for ds in tuning.untunedDatasets {
-                for m in tuning.untunedModels where profile.runs(m, on: ds) {
-                    var twin = try specs.model(m, profile: profile.on(ds))
-                    twin.name = "\(m)-untuned"
-                    twin.label = "\(twin.label) (untuned)"
-                    // The twin takes the tuned model's own seeds (claim models have more), so every seed is paired.
-                    let seeds = profile.seeds(for: m)
-                    untunedPairs.append(
-                        UntunedPair(
-                            dataset: ds, model: m, tuned: EvaluateStage.stageIDs(dataset: ds, model: m, seeds: seeds),
-                            untuned: try seeds.map { try addRun(dataset: ds, model: twin, seed: $0).evaluate }))
-                }
-            }
-        }
-        let mainLabels = try profile.datasets.map(label)
-        let restricted = profile.perDataset.compactMapValues(\.models)
-
-        let oracles = try oracleStages(profile.datasets)
-        for table in specs.tables {
-            add(
-                TableStage(
-                    table: table, popularity: specs.roles.popularity,
-                    datasets: try profile.datasets(inTable: table.name).map(label),
-                    models: try table.rows.map { try specs.model($0, profile: profile) },
-                    paperValues: paperValues, profile: profile.name, seeds: profile.seeds,
-                    seedsByModel: profile.seedsByModel,
-                    oracles: oracles, only: restricted,
-                    referenceLabel: try specs.model(table.reference, profile: profile).label))
-        }
-
-        // Table 1 and the long-tail figure describe every dataset the profile touches.
-        var allDatasets = profile.datasets
+        let untunedPairs = try untunedTwins()
+        mainLabels = try profile.datasets.map(label)
+        restricted = profile.perDataset.compactMapValues(\.models)
+        oracles = try oracleStages(profile.datasets)
+        allDatasets = profile.datasets
         if let f = profile.figure1, !allDatasets.contains(f.dataset) { allDatasets.append(f.dataset) }
         if let t = profile.transfer, !allDatasets.contains(t.dataset) { allDatasets.append(t.dataset) }
-        let ids = try allDatasets.map { try addDataset($0) }
-        add(
-            Table1Stage(
-                datasets: try allDatasets.map(label), preps: ids.map(\.prep), profile: profile.name,
-                oracles: try oracleStages(
-                    allDatasets.filter { name in
-                        (try? catalog.spec(name))?.format.kind != .coldrec
-                    })))
-        // The datasets models are compared on; Table 6's source/target pair (often a small stand-in) is in Table 1
-        // only.
-        let tailShown = allDatasets.indices.filter {
-            allDatasets[$0] != profile.transfer?.dataset || profile.datasets.contains(allDatasets[$0])
-        }
+        datasetStages = try allDatasets.map { try addDataset($0) }
+        sweep = try figure1Sweep()
+        finetunes = try transferRuns()
+
+        var tables: [String] = []
+        for kind in Registry.tables { tables += try kind.add(to: &self) }
         var figures: [String] = []
-        if profile.draws("longtail") {
-            add(
-                LongTailFigureStage(
-                    datasets: try tailShown.map { try label(allDatasets[$0]) }, preps: tailShown.map { ids[$0].prep },
-                    blocks: tailShown.map { ids[$0].blocks }))
-            figures.append("longtail")
-        }
-
-        // Figure 1: the model-size sweep on one dataset (its runs feed claims even when the figure is not drawn).
-        var sweep: [Fig1Point] = []
-        if let f = profile.figure1 {
-            let base = try specs.model(specs.figure1Model, profile: profile)
-            for d in f.dims {
-                var m = base
-                m.config.dim = d
-                sweep.append(
-                    Fig1Point(
-                        axis: "dim", value: d,
-                        stages: try sweepRuns(
-                            f.dataset, base: base, variant: m, suffix: "d\(d)",
-                            claim: profile.claimSeeds?.dims.contains(d) == true)))
-            }
-            // Depth r = the model's own dilation pattern (the profile's `model.dilations`) repeated to r blocks.
-            let pattern = base.config.dilations
-            for depth in f.depths {
-                var m = base
-                m.config.dilations = (0..<depth).map { pattern[$0 % pattern.count] }
-                sweep.append(
-                    Fig1Point(
-                        axis: "depth", value: depth,
-                        stages: try sweepRuns(
-                            f.dataset, base: base, variant: m, suffix: "r\(depth)",
-                            claim: profile.claimSeeds?.depths.contains(depth) == true)))
-            }
-            // Further models over the same d grid (e.g. CpRec beside NextItNet up to the paper's d = 512).
-            for name in (f.models ?? []) where name != base.name {
-                let other = try specs.model(name, profile: profile)
-                for d in f.dims {
-                    var m = other
-                    m.config.dim = d
-                    // Explicit block widths belong to one d; at another d the block factor sets them.
-                    if d != other.config.dim { m.config.blockWidths = [] }
-                    sweep.append(
-                        Fig1Point(
-                            axis: "dim", value: d,
-                            stages: try sweepRuns(
-                                f.dataset, base: other, variant: m, suffix: "d\(d)",
-                                claim: profile.claimSeeds?.dims.contains(d) == true),
-                            model: name, label: other.label))
-                }
-            }
-            if profile.draws("fig1") {
-                add(Figure1Stage(dataset: f.dataset, datasetLabel: try label(f.dataset).label, points: sweep))
-                figures.append("fig1")
-            }
-        }
-        // Every dataset gets a panel; one that runs a subset of the models draws that subset (its front is over them).
-        if profile.draws("pareto") {
-            add(
-                ParetoFigureStage(
-                    datasets: mainLabels, models: try specs.paretoModels.map { try specs.model($0, profile: profile) },
-                    seeds: profile.seeds, seedsByModel: profile.seedsByModel,
-                    only: restricted.mapValues { names in specs.paretoModels.filter { names.contains($0) } }))
-            figures.append("pareto")
-        }
-        // Convergence on every dataset its models all run on (Weishi-20K included).
-        let convergenceDatasets = profile.datasets.filter { ds in
-            specs.convergenceModels.allSatisfy { profile.runs($0, on: ds) }
-        }
-        if profile.draws("convergence") {
-            add(
-                ConvergenceFigureStage(
-                    datasets: try convergenceDatasets.map(label),
-                    models: try specs.convergenceModels.map { try specs.model($0, profile: profile) },
-                    seeds: Dictionary(
-                        uniqueKeysWithValues: specs.convergenceModels.map { ($0, profile.seeds(for: $0)) })))
-            figures.append("convergence")
-        }
-        if let s = profile.scaleMap, profile.draws("scalemap") {
-            let names = [specs.scaleMapReference] + specs.scaleMapModels
-            add(
-                ScaleMapStage(
-                    spec: s, models: try names.map { try specs.model($0, profile: profile) },
-                    plotted: specs.scaleMapPlotted,
-                    threads: profile.training.threads))
-            figures.append("scalemap")
-        }
-
-        // Table 6: pre-train on the source sequences (a plain train stage), fine-tune on the target task, the same with
-        // the backbone frozen, and the same fine-tuning from a random backbone (what pre-training buys).
-        var finetunes: [StageID] = []
-        var tables = ["table1"] + specs.tables.map(\.name)
-        if let t = profile.transfer {
-            let entry = try catalog.entry(t.dataset)
-            let (prep, blocks) = try addDataset(t.dataset)
-            for m in t.models {
-                let model = try specs.model(m, profile: profile)
-                // The paper's row, a frozen-backbone row (when the paper's row fine-tunes), the random-init ablation.
-                let rows = [(true, false)] + (t.freezeBackbone ? [] : [(true, true)]) + [(false, false)]
-                for (pretrained, frozenRow) in rows {
-                    for seed in profile.claimSeeds?.seeds ?? profile.seeds {
-                        let (train, _) = try addRun(dataset: t.dataset, model: model, seed: seed)
-                        let stage = FinetuneStage(
-                            dataset: DatasetLabel(t.dataset, entry), model: model, transfer: t,
-                            training: model.trainingSpec(profile.training, seed: seed),
-                            pretrained: pretrained, frozenRow: frozenRow, train: train, prep: prep, blocks: blocks)
-                        add(stage)
-                        finetunes.append(stage.id)
-                    }
-                }
-            }
-            var note: String?
-            if case .synthetic(let g) = entry.spec.source, g.targetItems > 0 {
-                note =
-                    "\(entry.label) is synthetic and was built so that pre-training must pay: \(g.users) users' source histories pre-train the backbone, but only \(g.targetUsers > 0 ? g.targetUsers : g.users) users have a target, which follows the user's dominant interest cluster (\(g.clusters) clusters, \(g.targetsPerCluster) preferred target items each) that only the source behaviour reveals. Table 6 therefore tests whether each model can carry that signal over, not whether pre-training pays on real data."
-            }
-            add(
-                Table6Stage(
-                    finetunes: finetunes, profile: profile.name, paperValues: paperValues,
-                    seeds: (profile.claimSeeds?.seeds ?? profile.seeds).count, datasetNote: note))
-            tables.append("table6")
-        }
-
-        // Ours beside the literature's numbers, under their protocols, on the profile's datasets.
-        if let n = profile.sampledNegatives {
-            var rows: [LiteratureStage.Row] = []
-            for ds in profile.datasets {
-                for m in modelNames where profile.runs(m, on: ds) {
-                    let entry = try specs.model(m, profile: profile.on(ds))
-                    rows.append(.init(dataset: ds, model: m, label: entry.label, seeds: profile.seeds(for: m)))
-                }
-            }
-            add(
-                LiteratureStage(
-                    datasets: mainLabels, rows: rows, negatives: n, profile: profile.name,
-                    literature: specs.directory.appendingPathComponent(LiteratureValues.fileName),
-                    seqLengths: Dictionary(
-                        uniqueKeysWithValues: try profile.datasets.map { ($0, try catalog.spec($0).prep.seqLength) })))
-            tables.append("literature")
-        }
+        for kind in Registry.figures where profile.draws(kind.kindName) { figures += try kind.add(to: &self) }
 
         let syntheticNames = allDatasets.filter { name in
             if case .synthetic = (try? catalog.spec(name))?.source { return true }
             return false
         }
-        let synthetic = syntheticNames.count == allDatasets.count
         var report = ReportStage(
             profile: profile, roles: specs.roles, split: try splitDescription(profile.datasets),
-            paperDatasets: paperDatasets(allDatasets), datasets: mainLabels, synthetic: synthetic, tables: tables,
-            figures: figures,
+            paperDatasets: paperDatasets(allDatasets), datasets: mainLabels,
+            synthetic: syntheticNames.count == allDatasets.count, tables: tables, figures: figures,
             evaluations: evaluations, finetunes: finetunes, dimSweep: sweep, paperValues: paperValues,
             oracles: oracles,
             companions: profile.companions.map {
@@ -333,6 +172,99 @@ struct GraphBuilder {
         report.tunes = stages.compactMap { $0 as? TuneStage }.map(\.id)
         report.untuned = untunedPairs
         add(report)
+    }
+
+    /// Untuned twins of tuned models (`tuning.untuned`): the same model under a name no tune stage claims.
+    private mutating func untunedTwins() throws -> [UntunedPair] {
+        guard let tuning = profile.tuning else { return [] }
+        var pairs: [UntunedPair] = []
+        for ds in tuning.untunedDatasets {
+            for m in tuning.untunedModels where profile.runs(m, on: ds) {
+                var twin = try specs.model(m, profile: profile.on(ds))
+                twin.name = "\(m)-untuned"
+                twin.label = "\(twin.label) (untuned)"
+                // The twin takes the tuned model's own seeds (claim models have more), so every seed is paired.
+                let seeds = profile.seeds(for: m)
+                pairs.append(
+                    UntunedPair(
+                        dataset: ds, model: m, tuned: EvaluateStage.stageIDs(dataset: ds, model: m, seeds: seeds),
+                        untuned: try seeds.map { try addRun(dataset: ds, model: twin, seed: $0).evaluate }))
+            }
+        }
+        return pairs
+    }
+
+    /// Figure 1's runs: the model-size sweep on one dataset, over d and depth, plus further models over the d grid.
+    private mutating func figure1Sweep() throws -> [Fig1Point] {
+        guard let f = profile.figure1 else { return [] }
+        var sweep: [Fig1Point] = []
+        let base = try specs.model(specs.figure1Model, profile: profile)
+        for d in f.dims {
+            var m = base
+            m.config.dim = d
+            sweep.append(
+                Fig1Point(
+                    axis: "dim", value: d,
+                    stages: try sweepRuns(
+                        f.dataset, base: base, variant: m, suffix: "d\(d)",
+                        claim: profile.claimSeeds?.dims.contains(d) == true)))
+        }
+        // Depth r = the model's own dilation pattern (the profile's `model.dilations`) repeated to r blocks.
+        let pattern = base.config.dilations
+        for depth in f.depths {
+            var m = base
+            m.config.dilations = (0..<depth).map { pattern[$0 % pattern.count] }
+            sweep.append(
+                Fig1Point(
+                    axis: "depth", value: depth,
+                    stages: try sweepRuns(
+                        f.dataset, base: base, variant: m, suffix: "r\(depth)",
+                        claim: profile.claimSeeds?.depths.contains(depth) == true)))
+        }
+        // Further models over the same d grid (e.g. CpRec beside NextItNet up to the paper's d = 512).
+        for name in (f.models ?? []) where name != base.name {
+            let other = try specs.model(name, profile: profile)
+            for d in f.dims {
+                var m = other
+                m.config.dim = d
+                // Explicit block widths belong to one d; at another d the block factor sets them.
+                if d != other.config.dim { m.config.blockWidths = [] }
+                sweep.append(
+                    Fig1Point(
+                        axis: "dim", value: d,
+                        stages: try sweepRuns(
+                            f.dataset, base: other, variant: m, suffix: "d\(d)",
+                            claim: profile.claimSeeds?.dims.contains(d) == true),
+                        model: name, label: other.label))
+            }
+        }
+        return sweep
+    }
+
+    /// Table 6's runs: pre-train on the source sequences (a plain train stage), fine-tune on the target task, the
+    /// same with the backbone frozen, and the same fine-tuning from a random backbone (what pre-training buys).
+    private mutating func transferRuns() throws -> [StageID] {
+        guard let t = profile.transfer else { return [] }
+        var finetunes: [StageID] = []
+        let entry = try catalog.entry(t.dataset)
+        let (prep, blocks) = try addDataset(t.dataset)
+        for m in t.models {
+            let model = try specs.model(m, profile: profile)
+            // The paper's row, a frozen-backbone row (when the paper's row fine-tunes), the random-init ablation.
+            let rows = [(true, false)] + (t.freezeBackbone ? [] : [(true, true)]) + [(false, false)]
+            for (pretrained, frozenRow) in rows {
+                for seed in profile.claimSeeds?.seeds ?? profile.seeds {
+                    let (train, _) = try addRun(dataset: t.dataset, model: model, seed: seed)
+                    let stage = FinetuneStage(
+                        dataset: DatasetLabel(t.dataset, entry), model: model, transfer: t,
+                        training: model.trainingSpec(profile.training, seed: seed),
+                        pretrained: pretrained, frozenRow: frozenRow, train: train, prep: prep, blocks: blocks)
+                    add(stage)
+                    finetunes.append(stage.id)
+                }
+            }
+        }
+        return finetunes
     }
 
     /// A Figure-1 point's runs (one per seed); reuses the table's runs when the point equals the profile's own model.
@@ -377,7 +309,7 @@ struct GraphBuilder {
     }
 
     /// `oracle/<dataset>` of every synthetic dataset among `names` (dataset name → stage id).
-    private mutating func oracleStages(_ names: [String]) throws -> [String: StageID] {
+    mutating func oracleStages(_ names: [String]) throws -> [String: StageID] {
         var out: [String: StageID] = [:]
         for name in names {
             let entry = try catalog.entry(name)

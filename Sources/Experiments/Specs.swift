@@ -270,11 +270,9 @@ public struct ProfileSpec: Sendable {
     public var perDataset: [String: DatasetPlan] = [:]
     /// Other profiles whose committed results (`results/<profile>/`) this profile's report shows in their own section.
     public var companions: [String] = []
-    /// `figures: [...]`: the figures this profile draws, of `ProfileSpec.figureKinds` (nil: every one it can, Figure 1
+    /// `figures: [...]`: the figures this profile draws, of `Registry.figures` (nil: every one it can, Figure 1
     /// and the scale map only when `figure1:` and `scaleMap:` say what to sweep).
     public var figures: [String]? = nil
-    /// Every figure kind a profile can name under `figures:`.
-    public static let figureKinds = ["longtail", "fig1", "pareto", "convergence", "scalemap"]
 
     /// Whether this profile draws figure `kind`.
     public func draws(_ kind: String) -> Bool { figures?.contains(kind) ?? true }
@@ -540,17 +538,17 @@ extension ProfileSpec: Decodable {
         companionRefs = try c.decodeIfPresent([Located].self, forKey: .companions) ?? []
         companions = companionRefs.map(\.value)
         if let refs = try c.decodeIfPresent([Located].self, forKey: .figures) {
-            for r in refs where !Self.figureKinds.contains(r.value) {
-                throw r.location.error(
-                    "unknown figure '\(r.value)'\(didYouMean(r.value, Self.figureKinds)); a profile draws "
-                        + Self.figureKinds.joined(separator: ", "))
-            }
-            // Figure 1 and the scale map draw what their own keys declare; naming them without those keys is a slip.
-            if let f = refs.first(where: { $0.value == "fig1" }), figure1 == nil {
-                throw f.location.error("figures: 'fig1' needs the profile's `figure1:` key (its dataset and grid)")
-            }
-            if let f = refs.first(where: { $0.value == "scalemap" }), scaleMap == nil {
-                throw f.location.error("figures: 'scalemap' needs the profile's `scaleMap:` key (its grid)")
+            let names = Registry.figureNames
+            for r in refs {
+                guard let kind = Registry.figure(r.value) else {
+                    throw r.location.error(
+                        "unknown figure '\(r.value)'\(didYouMean(r.value, names)); a profile draws "
+                            + names.joined(separator: ", "))
+                }
+                // Figure 1 and the scale map draw what their own keys declare; naming them without those keys is a slip.
+                if let key = kind.profileKey, !kind.declared(in: self) {
+                    throw r.location.error("figures: '\(r.value)' needs the profile's `\(key):` key (what it draws)")
+                }
             }
             figures = refs.map(\.value)
         }

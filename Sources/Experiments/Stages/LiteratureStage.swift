@@ -110,3 +110,30 @@ struct LiteratureStage: Stage {
         try table.write(to: context.outputDirectory, name: "literature")
     }
 }
+
+extension LiteratureStage: GraphOutput {
+    static let kindName = "literature"
+    static let profileKey: String? = "sampledNegatives"
+    static func declared(in profile: ProfileSpec) -> Bool { profile.sampledNegatives != nil }
+    /// Ours beside the literature's numbers, under their protocols, on the profile's datasets.
+    static func add(to graph: inout GraphBuilder) throws -> [String] {
+        guard let n = graph.profile.sampledNegatives else { return [] }
+        let profile = graph.profile
+        let specs = graph.specs
+        let catalog = graph.catalog
+        var rows: [Row] = []
+        for ds in profile.datasets {
+            for m in graph.modelNames where profile.runs(m, on: ds) {
+                let entry = try specs.model(m, profile: profile.on(ds))
+                rows.append(.init(dataset: ds, model: m, label: entry.label, seeds: profile.seeds(for: m)))
+            }
+        }
+        graph.add(
+            LiteratureStage(
+                datasets: graph.mainLabels, rows: rows, negatives: n, profile: profile.name,
+                literature: specs.directory.appendingPathComponent(LiteratureValues.fileName),
+                seqLengths: Dictionary(
+                    uniqueKeysWithValues: try profile.datasets.map { ($0, try catalog.spec($0).prep.seqLength) })))
+        return [kindName]
+    }
+}

@@ -5,8 +5,8 @@ import Pipeline
 import Reports
 
 /// Files a table stage writes and publishes under paper-tables/.
-private func tableFiles(_ name: String) -> [String] { ["\(name).md", "\(name).tex", "\(name).csv"] }
-private func tablePublishes(_ name: String) -> [String: String] {
+func tableFiles(_ name: String) -> [String] { ["\(name).md", "\(name).tex", "\(name).csv"] }
+func tablePublishes(_ name: String) -> [String: String] {
     Dictionary(uniqueKeysWithValues: tableFiles(name).map { ($0, "paper-tables/\($0)") })
 }
 
@@ -226,7 +226,7 @@ struct Table1Stage: Stage {
     let profile: String
     /// dataset name → `oracle/<dataset>` (synthetic datasets only).
     var oracles: [String: StageID] = [:]
-    var id: StageID { "table/table1" }
+    var id: StageID { StageID("table/\(Self.kindName)") }
     // 4: popularity shape (top-10 % share, Zipf exponent).
     var version: Int { 4 }
     var parameters: JSONValue { .object(["datasets": .encoded(datasets), "profile": .string(profile)]) }
@@ -265,5 +265,41 @@ struct Table1Stage: Stage {
             "Oracle: ranks items by the generator's own next-item law given \(SyntheticOracle.conditionsOn); a near-ceiling, not a strict bound: its first-item likelihood is a stand-in and minItemCount filtering hides some true previous items, so a model can exceed it slightly. n/a for data without a known law (and for transfer datasets, whose target side it does not cover)."
         ]
         try table.write(to: context.outputDirectory, name: "table1")
+    }
+}
+
+extension TableStage: GraphOutput {
+    /// The tables of experiments.yaml (Tables 2-5 and 7), each over the profile's datasets that take part in it.
+    static let kindName = "tables"
+    static func add(to graph: inout GraphBuilder) throws -> [String] {
+        let specs = graph.specs
+        let profile = graph.profile
+        for table in specs.tables {
+            let stage = TableStage(
+                table: table, popularity: specs.roles.popularity,
+                datasets: try profile.datasets(inTable: table.name).map(graph.label),
+                models: try table.rows.map { try specs.model($0, profile: profile) },
+                paperValues: graph.paperValues, profile: profile.name, seeds: profile.seeds,
+                seedsByModel: profile.seedsByModel,
+                oracles: graph.oracles, only: graph.restricted,
+                referenceLabel: try specs.model(table.reference, profile: profile).label)
+            graph.add(stage)
+        }
+        return specs.tables.map(\.name)
+    }
+}
+
+extension Table1Stage: GraphOutput {
+    /// Every dataset the profile touches, with the oracle of each synthetic one (not of a source/target pair).
+    static let kindName = "table1"
+    static func add(to graph: inout GraphBuilder) throws -> [String] {
+        let catalog = graph.catalog
+        let withOracle = graph.allDatasets.filter { (try? catalog.spec($0))?.format.kind != .coldrec }
+        let oracles = try graph.oracleStages(withOracle)
+        let stage = Table1Stage(
+            datasets: try graph.allDatasets.map(graph.label), preps: graph.datasetStages.map(\.prep),
+            profile: graph.profile.name, oracles: oracles)
+        graph.add(stage)
+        return [kindName]
     }
 }

@@ -146,24 +146,22 @@ struct Table6Stage: Stage {
     /// How the transfer dataset was built, when a reader needs to know it (a synthetic pair designed so that
     /// pre-training pays); nil for user data.
     var datasetNote: String? = nil
-    var id: StageID { "table/table6" }
+    /// The paper's dataset the transfer pair stands for (datasets.yaml `paperName`): paper values are looked up by it.
+    var paperDataset: String? = nil
+    var id: StageID { StageID("table/\(Self.kindName)") }
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
     var version: Int { 4 }
     var parameters: JSONValue {
         var p: [String: JSONValue] = ["profile": .string(profile), "seeds": .number(Double(seeds))]
         if let datasetNote { p["datasetNote"] = .string(datasetNote) }
+        if let paperDataset { p["paperDataset"] = .string(paperDataset) }
         return .object(p)
     }
     var inputs: [StageID] { finetunes }
     var fileInputs: [URL] { [paperValues] }
-    var outputs: [String] { ["table6.md", "table6.tex", "table6.csv"] }
-    var publishes: [String: String] {
-        [
-            "table6.md": "paper-tables/table6.md", "table6.tex": "paper-tables/table6.tex",
-            "table6.csv": "paper-tables/table6.csv"
-        ]
-    }
+    var outputs: [String] { tableFiles(Self.kindName) }
+    var publishes: [String: String] { tablePublishes(Self.kindName) }
 
     /// What the trained random-init rows chose (learning rate on the target validation split, early-stopped epoch).
     static func scratchNote(_ records: [TransferRecord]) -> [String] {
@@ -237,7 +235,9 @@ struct Table6Stage: Stage {
                 lastDataset = r.dataset
             }
             func pv(_ column: TableColumn) -> Double? {
-                paper.value(table: "table6", paperDataset: "ColdRec", model: r.model, column: column)
+                paperDataset.flatMap {
+                    paper.value(table: Self.kindName, paperDataset: $0, model: r.model, column: column)
+                }
             }
             let mrr = SampleSummary(group.map { $0.1.mrr5 }), hr = SampleSummary(group.map { $0.1.hr5 })
             let fullMRR = SampleSummary(group.compactMap { $0.1.fullMRR5 }),
@@ -272,6 +272,28 @@ struct Table6Stage: Stage {
             ]
             + (datasetNote.map { [$0] } ?? [])
             + Self.scratchNote(records.map(\.1))
-        try table.write(to: context.outputDirectory, name: "table6")
+        try table.write(to: context.outputDirectory, name: Self.kindName)
+    }
+}
+
+extension Table6Stage: GraphOutput {
+    static let kindName = "table6"
+    static let profileKey: String? = "transfer"
+    static func declared(in profile: ProfileSpec) -> Bool { profile.transfer != nil }
+    static func add(to graph: inout GraphBuilder) throws -> [String] {
+        guard let t = graph.profile.transfer else { return [] }
+        let entry = try graph.catalog.entry(t.dataset)
+        var note: String?
+        if case .synthetic(let g) = entry.spec.source, g.targetItems > 0 {
+            note =
+                "\(entry.label) is synthetic and was built so that pre-training must pay: \(g.users) users' source histories pre-train the backbone, but only \(g.targetUsers > 0 ? g.targetUsers : g.users) users have a target, which follows the user's dominant interest cluster (\(g.clusters) clusters, \(g.targetsPerCluster) preferred target items each) that only the source behaviour reveals. Table 6 therefore tests whether each model can carry that signal over, not whether pre-training pays on real data."
+        }
+        let profile = graph.profile
+        graph.add(
+            Table6Stage(
+                finetunes: graph.finetunes, profile: profile.name, paperValues: graph.paperValues,
+                seeds: (profile.claimSeeds?.seeds ?? profile.seeds).count, datasetNote: note,
+                paperDataset: entry.paperName))
+        return [kindName]
     }
 }

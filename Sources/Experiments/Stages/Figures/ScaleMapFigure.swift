@@ -51,7 +51,7 @@ struct ScaleMapStage: Stage {
     var memoryLimit = ScaleMapStage.memoryLimit
     var vocabularies: [Int] { spec.vocabularies }
     var dims: [Int] { spec.dims }
-    var id: StageID { "figure/scalemap" }
+    var id: StageID { StageID("figure/\(Self.kindName)") }
     // 2: the profile's block widths (d, d/2, d/4), reference and model timed in alternation, the unpruned panel first.
     // 3: a reference skipped for memory gives no speedup (its first model was taken as the reference).
     // 4: pruning no longer timed (untrained heads make it optimistic); every block scored at batch 1 and 128.
@@ -321,5 +321,22 @@ struct ScaleMapStage: Stage {
         let v = ys.filter { $0 > 0 && $0.isFinite }
         guard let lo = v.min(), let hi = v.max() else { return nil }
         return (lo / 1.5)...(hi * 1.5)
+    }
+}
+
+extension ScaleMapStage: GraphOutput {
+    static let kindName = "scalemap"
+    static let profileKey: String? = "scaleMap"
+    static func declared(in profile: ProfileSpec) -> Bool { profile.scaleMap != nil }
+    static func add(to graph: inout GraphBuilder) throws -> [String] {
+        guard let s = graph.profile.scaleMap else { return [] }
+        let specs = graph.specs
+        let profile = graph.profile
+        let names = [specs.scaleMapReference] + specs.scaleMapModels
+        let stage = ScaleMapStage(
+            spec: s, models: try names.map { try specs.model($0, profile: profile) }, plotted: specs.scaleMapPlotted,
+            threads: profile.training.threads)
+        graph.add(stage)
+        return [kindName]
     }
 }
