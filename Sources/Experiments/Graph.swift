@@ -9,14 +9,20 @@ struct GraphBuilder {
     let catalog: DatasetCatalog
     let profile: ProfileSpec
     let options: ExperimentOptions
+    /// Which evaluate stages time inference (only those a table or claim reads).
+    let timing: TimingPlan
     private(set) var stages: [any Stage] = []
     private var seen: Set<StageID> = []
 
-    init(specs: SpecBundle, catalog: DatasetCatalog, profile: ProfileSpec, options: ExperimentOptions) {
+    init(
+        specs: SpecBundle, catalog: DatasetCatalog, profile: ProfileSpec, options: ExperimentOptions,
+        timing: TimingPlan
+    ) {
         self.specs = specs
         self.catalog = catalog
         self.profile = profile
         self.options = options
+        self.timing = timing
     }
 
     mutating func add(_ stage: any Stage) {
@@ -76,7 +82,8 @@ struct GraphBuilder {
         // Inference speedup is timed against the model's reference (same seed) inside its own evaluate stage.
         var baseline: ModelEntry?
         let reference = specs.speedupReference(for: model.name)
-        if model.name != reference {
+        let timed = timing.times(model.name, on: dataset)
+        if timed && model.name != reference {
             baseline = try specs.model(reference, profile: profile.on(dataset))
             if baseline!.config == model.config {
                 baseline = nil
@@ -90,7 +97,7 @@ struct GraphBuilder {
             dataset: dataset, model: model, train: train.id, prep: prep, blocks: blocks,
             inferenceBatch: profile.inferenceBatch, threads: profile.training.threads,
             seed: seed, baseline: baseline, sampledNegatives: profile.sampledNegatives,
-            timedRowsDeclared: profile.timedRows)
+            timedRowsDeclared: profile.timedRows, timed: timed)
         add(train)
         add(evaluate)
         return (train.id, evaluate.id)

@@ -75,7 +75,9 @@ public enum Paper {
             throw ExperimentError(
                 "--source \(name)=…: unknown dataset '\(name)'; declared: \(catalog.order.joined(separator: ", "))")
         }
-        var builder = GraphBuilder(specs: specs, catalog: catalog, profile: profile, options: options)
+        var builder = GraphBuilder(
+            specs: specs, catalog: catalog, profile: profile, options: options,
+            timing: TimingPlan(specs: specs, profile: profile, claims: claims))
         try builder.build()
         return builder.stages
     }

@@ -76,10 +76,10 @@ public struct EvaluationRecord: Codable, Sendable {
     public var bestEpoch: Int
     public var epochsTrained: Int
     public var selection: String
-    /// Wall time to produce the top-5 list of every test sequence by full scoring.
-    public var inferenceFullSeconds: Double
+    /// Wall time to produce the top-5 list of every timed test sequence by full scoring (nil: not timed).
+    public var inferenceFullSeconds: Double?
     /// The same through the model's fast top-N path (equal to full for models without one).
-    public var inferenceFastSeconds: Double
+    public var inferenceFastSeconds: Double?
     /// NextItNet's full-scoring time over this model's fast path, timed in alternation (nil: not measurable).
     public var speedup: Double?
     /// The same at test batch 1 (nil: not measured).
@@ -161,8 +161,10 @@ public struct EvaluationRecord: Codable, Sendable {
         m.seedSpeedupsBatch1 = runs.compactMap(\.speedupBatch1)
         m.speedupBatch1 = m.seedSpeedupsBatch1.count == runs.count ? mean(m.seedSpeedupsBatch1) : nil
         m.seedFastTopN = runs.flatMap(\.seedFastTopN)
-        m.inferenceFullSeconds = mean(runs.map(\.inferenceFullSeconds))
-        m.inferenceFastSeconds = mean(runs.map(\.inferenceFastSeconds))
+        // Only where every seed was timed (untimed runs: `TimingPlan`).
+        let full = runs.compactMap(\.inferenceFullSeconds), fast = runs.compactMap(\.inferenceFastSeconds)
+        m.inferenceFullSeconds = full.count == runs.count ? mean(full) : nil
+        m.inferenceFastSeconds = fast.count == runs.count ? mean(fast) : nil
         m.seedValidMRR5 = runs.compactMap(\.validMRR5)
         m.validMRR5 = m.seedValidMRR5.count == runs.count ? mean(m.seedValidMRR5) : nil
         return m

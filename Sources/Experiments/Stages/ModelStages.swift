@@ -176,7 +176,8 @@ struct EvaluateStage: Stage {
             dataset: o.dataset, model: o.model, label: o.label, metrics: o.metrics, params: o.params,
             secondsToBest: m(Timing.secondsToBest), secondsTotal: m(Timing.secondsTotal),
             bestEpoch: o.bestEpoch, epochsTrained: o.epochsTrained, selection: o.selection,
-            inferenceFullSeconds: m(Timing.inferenceFull), inferenceFastSeconds: m(Timing.inferenceFast),
+            inferenceFullSeconds: context.inputMeasurement(id, Timing.inferenceFull),
+            inferenceFastSeconds: context.inputMeasurement(id, Timing.inferenceFast),
             speedup: context.inputMeasurement(id, Timing.speedup),
             speedupBatch1: context.inputMeasurement(id, Timing.speedupBatch1),
             testSequences: o.testSequences, inferenceBatch: o.inferenceBatch,
@@ -211,6 +212,8 @@ struct EvaluateStage: Stage {
     var sampledNegatives: Int? = nil
     /// profiles.yaml `timedRows` (nil: `defaultTimedRows`).
     var timedRowsDeclared: Int? = nil
+    /// False: no inference timing (no table or claim reads this model's speed on this dataset; `TimingPlan`).
+    var timed = true
     /// The negatives' seed: one list per test row, the same for every model and training seed.
     static let negativeSeed: UInt64 = 2020
     /// Batch-1 timing stops after this many test sequences or this many seconds (both paths together), so
@@ -231,6 +234,7 @@ struct EvaluateStage: Stage {
         // Only when declared, so the key of a profile without sampling is what it was.
         if let sampledNegatives { p["sampledNegatives"] = .number(Double(sampledNegatives)) }
         if let timedRowsDeclared { p["timedRows"] = .number(Double(timedRowsDeclared)) }
+        if !timed { p["timed"] = .bool(false) }
         p.merge(model.config.numericsParameters) { a, _ in a }
         return .object(p)
     }
@@ -273,26 +277,26 @@ struct EvaluateStage: Stage {
         try JSONFiles.write(ranks, to: context.outputDirectory.appendingPathComponent(Self.ranksName))
         // Timing runs on at most `timedRows` test rows: large test sets are there for the metrics' test-set noise,
         // and the time per row does not need them.
-        let timed = SequenceSet(ids: Array(test.ids.prefix(timedRows * test.length)), length: test.length)
+        let timedSet = SequenceSet(ids: Array(test.ids.prefix(timedRows * test.length)), length: test.length)
         let reference = try baselineTrain.map { try inputs.trained(baseline!, from: try context.inputDirectory($0)) }
-        context.progress("timing top-5 inference (no other stage computing)")
+        if timed { context.progress("timing top-5 inference (no other stage computing)") }
         // Every timing with nothing else computing on the machine's other cores (the runner's quiet gate).
-        let timing = context.quietly { () -> InferenceTiming in
-            let timing = InferenceTiming.measure(net, on: timed, batchSize: inferenceBatch, n: 5)
+        let timing = !timed ? nil : context.quietly { () -> InferenceTiming in
+            let timing = InferenceTiming.measure(net, on: timedSet, batchSize: inferenceBatch, n: 5)
             if let reference, p0(net) > 0 {
                 let (b, m) = InferenceTiming.paired(
-                    baseline: reference, model: net, on: timed, batchSize: inferenceBatch)
+                    baseline: reference, model: net, on: timedSet, batchSize: inferenceBatch)
                 context.record(Timing.speedup, b / m)
                 context.progress("timing top-5 at batch 1")
                 let one = InferenceTiming.pairedLatency(
-                    baseline: reference, model: net, on: timed, n: 5,
+                    baseline: reference, model: net, on: timedSet, n: 5,
                     maxRows: Self.batch1Rows, budgetSeconds: Self.batch1Budget)
                 context.record(Timing.speedupBatch1, one.baseline / one.model)
                 context.record(Timing.latencyBatch1, one.model)
             }
             return timing
         }
-        if baseline == nil {
+        if timed && baseline == nil {
             context.record(Timing.speedup, 1)
             context.record(Timing.speedupBatch1, 1)
         }
@@ -302,19 +306,23 @@ struct EvaluateStage: Stage {
             params: ParamCounts(net),
             bestEpoch: record.bestEpoch, epochsTrained: record.history.count, selection: record.selection,
             testSequences: test.count, inferenceBatch: inferenceBatch, seed: seed,
-            fastTopN: timing.rules.isEmpty ? nil : timing.rules, items: inputs.data.itemCount,
+            fastTopN: timing.flatMap { $0.rules.isEmpty ? nil : $0.rules }, items: inputs.data.itemCount,
             validMRR5: record.history.first { $0.epoch == record.bestEpoch }?.validMRR5)
         try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
         // Timings go to the manifest: the training ones are carried over so tables read one stage per row.
         for name in [Timing.secondsToBest, Timing.secondsTotal] {
             if let v = context.inputMeasurement(train, name) { context.record(name, v) }
         }
+        context.record(Timing.threads, Double(context.threads))
+        guard let timing else {
+            context.log("\(model.label): \(metrics.summary); params \(out.params.total); inference not timed")
+            return
+        }
         context.record(Timing.inferenceFull, timing.fullSeconds)
         context.record(Timing.inferenceFast, timing.fastSeconds)
         if let approximate = timing.rules.first(where: { $0.rule == TopNPruning.approximate.rawValue }) {
             context.record(Timing.inferenceApproximate, approximate.seconds)
         }
-        context.record(Timing.threads, Double(context.threads))
         context.log(
             "\(model.label): \(metrics.summary); params \(out.params.total); top-5 full \(String(format: "%.3f", timing.fullSeconds)) s, fast \(String(format: "%.3f", timing.fastSeconds)) s"
                 + timing.rules.map { r in
