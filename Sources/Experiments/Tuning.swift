@@ -111,7 +111,7 @@ func formatValue(_ v: Double) -> String { String(format: "%g", v) }
 /// cap, and writes the trials with their best validation MRR@5 and the chosen values (`tune.json`). The final train
 /// stages of the model (and of models inheriting its choice) take this stage as an input, so their keys follow the
 /// chosen values and a change of space or budget makes exactly them stale.
-struct TuneStage: Stage {
+struct TuneStage: TypedParameters {
     static let fileName = "tune.json"
     static func stageID(dataset: String, model: String) -> StageID { StageID("tune/\(dataset)/\(model)") }
 
@@ -140,14 +140,18 @@ struct TuneStage: Stage {
 
     var id: StageID { Self.stageID(dataset: dataset, model: model.name) }
     var version: Int { EngineRevision.stageVersion(1) }
-    var parameters: JSONValue {
-        .object(
-            [
-                "model": .encoded(model.config), "training": .encoded(training),
-                "trials": .encoded(trials.map(\.values)),
-                "select": "validation MRR@5"
-            ]
-            .merging(model.config.numericsParameters) { a, _ in a })
+    struct Parameters: Encodable {
+        var model: ModelConfig
+        var training: TrainingSpec
+        var trials: [[String: Double]]
+        var select = "validation MRR@5"
+        var numerics: String
+        var kindRevision: Int?
+    }
+    var typedParameters: Parameters {
+        Parameters(
+            model: model.config, training: training, trials: trials.map(\.values),
+            numerics: model.config.numericsIdentity, kindRevision: model.config.kindRevisionInKey)
     }
     var inputs: [StageID] { [prep, blocks] }
     var outputs: [String] { [Self.fileName] }
