@@ -15,7 +15,8 @@ import Testing
         // smoke has every table and figure; default adds tune stages.
         var stages: [any Stage] = []
         for profile in ["smoke", "default"] {
-            let options = ExperimentOptions(profile: profile, specDirectory: repositorySpecs, outputRoot: repositorySpecs)
+            let options = ExperimentOptions(
+                profile: profile, specDirectory: repositorySpecs, outputRoot: repositorySpecs)
             stages += try Paper.graph(options)
         }
         var kinds: Set<String> = []

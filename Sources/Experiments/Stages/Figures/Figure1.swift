@@ -107,7 +107,8 @@ extension Figure1Stage: GraphOutput {
     static func declared(in profile: ProfileSpec) -> Bool { profile.figure1 != nil }
     static func add(to graph: inout GraphBuilder) throws -> [String] {
         guard let f = graph.profile.figure1 else { return [] }
-        let stage = Figure1Stage(dataset: f.dataset, datasetLabel: try graph.label(f.dataset).label, points: graph.sweep)
+        let stage = Figure1Stage(
+            dataset: f.dataset, datasetLabel: try graph.label(f.dataset).label, points: graph.sweep)
         graph.add(stage)
         return [kindName]
     }
