@@ -3,7 +3,7 @@ import Foundation
 import Pipeline
 
 /// `fetch/<dataset>`: raw files by download (verified, resumable), from a user-placed file, or generated.
-struct FetchStage: Stage {
+struct FetchStage: TypedParameters {
     let dataset: DatasetSpec
     let source: URL?
     /// Not part of the key: a mirror only changes where the same file comes from (its checksum, when the spec pins
@@ -11,12 +11,14 @@ struct FetchStage: Stage {
     var mirror: String? = nil
     var id: StageID { StageID("fetch/\(dataset.name)") }
     var version: Int { 1 }
-    var parameters: JSONValue {
-        // The spec's source and format decide the raw bytes; prep parameters do not, so they stay out of this key.
-        JSONValue.object([
-            "source": .encoded(dataset.source), "format": .encoded(dataset.format),
-            "override": source.map { .string($0.path) } ?? .null
-        ])
+    /// The spec's source and format decide the raw bytes; prep parameters do not, so they stay out of this key.
+    struct Parameters: Encodable {
+        var source: DatasetSource
+        var format: FormatSpec
+        var override: Nullable<String>
+    }
+    var typedParameters: Parameters {
+        Parameters(source: dataset.source, format: dataset.format, override: Nullable(source?.path))
     }
     var inputs: [StageID] { [] }
     var fileInputs: [URL] {
@@ -56,12 +58,16 @@ struct FetchStage: Stage {
 }
 
 /// `prep/<dataset>`: fixed-length, frequency-indexed sequences split into train / valid / test.
-struct PrepStage: Stage {
+struct PrepStage: TypedParameters {
     let dataset: DatasetSpec
     let fetch: StageID
     var id: StageID { StageID("prep/\(dataset.name)") }
     var version: Int { 1 }
-    var parameters: JSONValue { .object(["format": .encoded(dataset.format), "prep": .encoded(dataset.prep)]) }
+    struct Parameters: Encodable {
+        var format: FormatSpec
+        var prep: PrepParams
+    }
+    var typedParameters: Parameters { Parameters(format: dataset.format, prep: dataset.prep) }
     var inputs: [StageID] { [fetch] }
     var outputs: [String] { PreparedFiles.all(transfer: dataset.format.kind == .coldrec) }
 
@@ -77,14 +83,15 @@ struct PrepStage: Stage {
 }
 
 /// `blocks/<dataset>`: CpRec's frequency blocks (contiguous id ranges over the frequency order).
-struct BlocksStage: Stage {
+struct BlocksStage: TypedParameters {
     static let fileName = "blocks.json"
     let dataset: DatasetSpec
     let rule: BlockRule
     let prep: StageID
     var id: StageID { StageID("blocks/\(dataset.name)") }
     var version: Int { 1 }
-    var parameters: JSONValue { .object(["rule": .encoded(rule)]) }
+    struct Parameters: Encodable { var rule: BlockRule }
+    var typedParameters: Parameters { Parameters(rule: rule) }
     var inputs: [StageID] { [prep] }
     var outputs: [String] { [Self.fileName] }
 
@@ -109,14 +116,15 @@ extension JSONValue {
 
 /// `oracle/<dataset>`: the Bayes-optimal expected metrics of a synthetic dataset's test split, from the
 /// generator's own law (`SyntheticOracle`): the ceiling any model's numbers are read against.
-struct OracleStage: Stage {
+struct OracleStage: TypedParameters {
     static let fileName = "oracle.json"
     let dataset: String
     let spec: SyntheticSpec
     let prep: StageID
     var id: StageID { StageID("oracle/\(dataset)") }
     var version: Int { 1 }
-    var parameters: JSONValue { .object(["source": .encoded(spec)]) }
+    struct Parameters: Encodable { var source: SyntheticSpec }
+    var typedParameters: Parameters { Parameters(source: spec) }
     var inputs: [StageID] { [prep] }
     var outputs: [String] { [Self.fileName] }
 

@@ -6,7 +6,7 @@ import Reports
 /// `table/literature`: our runs on the real benchmarks under full ranking and under the sampled protocol (the target
 /// against N items the row does not contain, uniform and popularity-weighted), beside every published number of
 /// pipeline/literature.yaml for the same dataset, model and protocol.
-struct LiteratureStage: Stage {
+struct LiteratureStage: TypedParameters {
     struct Row: Codable, Hashable {
         var dataset: String
         var model: String
@@ -22,13 +22,17 @@ struct LiteratureStage: Stage {
     /// dataset name → the sequence length t its rows are cut to (for the note: the negatives avoid only what a row
     /// holds).
     let seqLengths: [String: Int]
-    var id: StageID { "table/literature" }
+    var id: StageID { StageID("table/\(Self.kindName)") }
     var version: Int { 1 }
-    var parameters: JSONValue {
-        .object([
-            "datasets": .encoded(datasets), "rows": .encoded(rows), "negatives": .number(Double(negatives)),
-            "profile": .string(profile), "t": .encoded(seqLengths)
-        ])
+    struct Parameters: Encodable {
+        var datasets: [DatasetLabel]
+        var rows: [Row]
+        var negatives: Int
+        var profile: String
+        var t: [String: Int]
+    }
+    var typedParameters: Parameters {
+        Parameters(datasets: datasets, rows: rows, negatives: negatives, profile: profile, t: seqLengths)
     }
     var inputs: [StageID] {
         rows.flatMap { EvaluateStage.stageIDs(dataset: $0.dataset, model: $0.model, seeds: $0.seeds) }

@@ -62,7 +62,7 @@ extension TrainingSpec {
 
 /// `train/<dataset>/<model>/seed<s>`: Adam until validation MRR@5 stops improving (after `minEpochs`);
 /// resumable from its last epoch. One stage per seed, so adding a seed trains only the new seed.
-struct TrainStage: Stage {
+struct TrainStage: TypedParameters {
     static let checkpointName = "model.ckpt"
     static let recordName = "train.json"
     static func stageID(dataset: String, model: String, seed: UInt64) -> StageID {
@@ -80,10 +80,16 @@ struct TrainStage: Stage {
     var tune: StageID? = nil
     var id: StageID { Self.stageID(dataset: dataset, model: model.name, seed: training.seed) }
     var version: Int { EngineRevision.stageVersion(2) }
-    var parameters: JSONValue {
-        .object(
-            ["model": .encoded(model.config), "training": .encoded(training)]
-                .merging(model.config.numericsParameters) { a, _ in a })
+    struct Parameters: Encodable {
+        var model: ModelConfig
+        var training: TrainingSpec
+        var numerics: String
+        var kindRevision: Int?
+    }
+    var typedParameters: Parameters {
+        Parameters(
+            model: model.config, training: training, numerics: model.config.numericsIdentity,
+            kindRevision: model.config.kindRevisionInKey)
     }
     var inputs: [StageID] { [prep, blocks] + (tune.map { [$0] } ?? []) }
     var outputs: [String] { [Self.checkpointName, Self.recordName] }
@@ -146,7 +152,7 @@ private func p0(_ model: any SequenceModel) -> Int { model.parameters.count }
 
 /// `evaluate/<dataset>/<model>/seed<s>`: test metrics over all items, parameter counts, training time, top-5
 /// inference time of one seed's model.
-struct EvaluateStage: Stage {
+struct EvaluateStage: TypedParameters {
     static let fileName = "metrics.json"
     /// Per test row, the 0-based rank of the target (the report's bootstrap resamples test rows from it).
     static let ranksName = "ranks.json"
@@ -226,17 +232,24 @@ struct EvaluateStage: Stage {
     // 7: metrics gained HR@10 and NDCG@10. 8: SASRec's tree softmax reaches the fast top-N report. 9: a flat
     // softmax's top-N ranks logits (no softmax over the vocabulary): the speedup reference does no needless work.
     var version: Int { EngineRevision.stageVersion(9) }
-    var parameters: JSONValue {
-        var p: [String: JSONValue] = [
-            "label": .string(model.label), "inferenceBatch": .number(Double(inferenceBatch)),
-            "threads": .number(Double(threads)), "baseline": baseline.map { .encoded($0.config) } ?? .null
-        ]
-        // Only when declared, so the key of a profile without sampling is what it was.
-        if let sampledNegatives { p["sampledNegatives"] = .number(Double(sampledNegatives)) }
-        if let timedRowsDeclared { p["timedRows"] = .number(Double(timedRowsDeclared)) }
-        if !timed { p["timed"] = .bool(false) }
-        p.merge(model.config.numericsParameters) { a, _ in a }
-        return .object(p)
+    struct Parameters: Encodable {
+        var label: String
+        var inferenceBatch: Int
+        var threads: Int
+        var baseline: Nullable<ModelConfig>
+        // The optional ones only when declared, so the keys of profiles without them are what they were.
+        var sampledNegatives: Int?
+        var timedRows: Int?
+        var timed: Bool?
+        var numerics: String
+        var kindRevision: Int?
+    }
+    var typedParameters: Parameters {
+        Parameters(
+            label: model.label, inferenceBatch: inferenceBatch, threads: threads,
+            baseline: Nullable(baseline?.config), sampledNegatives: sampledNegatives, timedRows: timedRowsDeclared,
+            timed: timed ? nil : false, numerics: model.config.numericsIdentity,
+            kindRevision: model.config.kindRevisionInKey)
     }
     var preferredThreads: Int? { threads }
     var baselineTrain: StageID? { baseline.map { TrainStage.stageID(dataset: dataset, model: $0.name, seed: seed) } }

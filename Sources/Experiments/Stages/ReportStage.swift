@@ -3,7 +3,7 @@ import Pipeline
 import Reports
 
 /// `report/report`: REPORT.md (claims, paper vs ours, environment, caveats), claims.{md,csv} and numbers.tex.
-struct ReportStage: Stage {
+struct ReportStage: TypedParameters {
     /// What each figure shows and how to read it, under the image in REPORT.md.
     static let figureCaptions: [String: String] = [
         "longtail":
@@ -72,15 +72,28 @@ struct ReportStage: Stage {
     // 8: the environment names the model stages' threads, not the report stage's own, and its training time counts
     // every evaluated run.
     var version: Int { 8 }
-    var parameters: JSONValue {
-        .object([
-            "profile": .string(profile.name), "datasets": .encoded(datasets), "tables": .encoded(tables),
-            "figures": .encoded(figures), "synthetic": .bool(synthetic), "sweep": .encoded(dimSweep),
-            "training": .encoded(profile.training), "seeds": .encoded(profile.seeds), "roles": .encoded(roles),
-            "split": .string(split), "paperDatasets": .string(paperDatasets),
-            "companions": .encoded(companions.map { "\($0.profile)\($0.present ? "" : " (absent)")" }),
-            "syntheticDatasets": .encoded(syntheticDatasets)
-        ])
+    struct Parameters: Encodable {
+        var profile: String
+        var datasets: [DatasetLabel]
+        var tables: [String]
+        var figures: [String]
+        var synthetic: Bool
+        var sweep: [Fig1Point]
+        var training: TrainingSpec
+        var seeds: [UInt64]
+        var roles: Roles
+        var split: String
+        var paperDatasets: String
+        var companions: [String]
+        var syntheticDatasets: [String]
+    }
+    var typedParameters: Parameters {
+        Parameters(
+            profile: profile.name, datasets: datasets, tables: tables, figures: figures, synthetic: synthetic,
+            sweep: dimSweep, training: profile.training, seeds: profile.seeds, roles: roles, split: split,
+            paperDatasets: paperDatasets,
+            companions: companions.map { "\($0.profile)\($0.present ? "" : " (absent)")" },
+            syntheticDatasets: syntheticDatasets)
     }
     var inputs: [StageID] {
         var ids =

@@ -25,7 +25,7 @@ struct DatasetLabel: Codable, Hashable {
 /// `table/<name>` for the tables of experiments.yaml (Tables 2-5 and 7): one row group per dataset, one row per model
 /// (mean ± sd over seeds), ours beside
 /// the paper's value; trained models that do not beat MostPop are flagged, synthetic datasets get their oracle.
-struct TableStage: Stage {
+struct TableStage: TypedParameters {
     let table: TableSpec
     /// The learning guard's model (`roles.popularity`).
     let popularity: String
@@ -46,17 +46,28 @@ struct TableStage: Stage {
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
     var version: Int { 3 }
-    var parameters: JSONValue {
-        var p: [String: JSONValue] = [
-            "title": .string(table.title), "caption": .string(table.caption), "rows": .encoded(table.rows),
-            "columns": .encoded(table.columns), "datasets": .encoded(datasets),
-            "labels": .encoded(models.map(\.label)), "profile": .string(profile), "seeds": .encoded(seeds),
-            "reference": .string(table.reference), "referenceLabel": .string(referenceLabel)
-        ]
+    struct Parameters: Encodable {
+        var title: String
+        var caption: String
+        var rows: [String]
+        var columns: [TableColumn]
+        var datasets: [DatasetLabel]
+        var labels: [String]
+        var profile: String
+        var seeds: [UInt64]
+        var reference: String
+        var referenceLabel: String
+        // Only when not empty, so the keys of profiles without them are what they were.
+        var only: [String: [String]]?
+        var seedsByModel: [String: [UInt64]]?
+    }
+    var typedParameters: Parameters {
         let shown = only.filter { entry in datasets.contains { $0.name == entry.key } }
-        if !shown.isEmpty { p["only"] = .encoded(shown) }
-        if !seedsByModel.isEmpty { p["seedsByModel"] = .encoded(seedsByModel) }
-        return .object(p)
+        return Parameters(
+            title: table.title, caption: table.caption, rows: table.rows, columns: table.columns, datasets: datasets,
+            labels: models.map(\.label), profile: profile, seeds: seeds, reference: table.reference,
+            referenceLabel: referenceLabel, only: shown.isEmpty ? nil : shown,
+            seedsByModel: seedsByModel.isEmpty ? nil : seedsByModel)
     }
     func seeds(for model: String) -> [UInt64] { seedsByModel[model] ?? seeds }
     /// How the notes name the speedup reference.
@@ -220,7 +231,7 @@ enum ResultColumns {
 
 /// `table/table1`: dataset statistics (source / target for transfer datasets) and, for synthetic data, the
 /// Bayes-optimal oracle's expected metrics on the test split.
-struct Table1Stage: Stage {
+struct Table1Stage: TypedParameters {
     let datasets: [DatasetLabel]
     let preps: [StageID]
     let profile: String
@@ -229,10 +240,14 @@ struct Table1Stage: Stage {
     var id: StageID { StageID("table/\(Self.kindName)") }
     // 4: popularity shape (top-10 % share, Zipf exponent).
     var version: Int { 4 }
-    var parameters: JSONValue { .object(["datasets": .encoded(datasets), "profile": .string(profile)]) }
+    struct Parameters: Encodable {
+        var datasets: [DatasetLabel]
+        var profile: String
+    }
+    var typedParameters: Parameters { Parameters(datasets: datasets, profile: profile) }
     var inputs: [StageID] { preps + datasets.compactMap { oracles[$0.name] } }
-    var outputs: [String] { tableFiles("table1") }
-    var publishes: [String: String] { tablePublishes("table1") }
+    var outputs: [String] { tableFiles(Self.kindName) }
+    var publishes: [String: String] { tablePublishes(Self.kindName) }
 
     func run(_ context: StageContext) throws {
         var table = Table(

@@ -10,7 +10,7 @@ import Training
 
 /// `finetune/<dataset>/<model>[-scratch|-frozen]/seed<s>`: a new target-item layer on the pre-trained (or a random)
 /// backbone, evaluated as PeterRec does (the true item against sampled negatives) and against every target item.
-struct FinetuneStage: Stage {
+struct FinetuneStage: TypedParameters {
     static let fileName = "transfer.json"
     let dataset: DatasetLabel
     let model: ModelEntry
@@ -32,16 +32,24 @@ struct FinetuneStage: Stage {
     var version: Int { EngineRevision.stageVersion(4) }
     /// The random-init row's own training (nil for the pre-trained rows, and when the profile declares none).
     var scratch: ScratchTraining? { pretrained ? nil : transfer.scratch }
-    var parameters: JSONValue {
-        var p: [String: JSONValue] = [
-            "model": .encoded(model.config), "label": .string(model.label), "pretrained": .bool(pretrained),
-            "epochs": .number(Double(transfer.epochs)), "negatives": .number(Double(transfer.negatives)),
-            "freezeBackbone": .bool(freezeBackbone), "training": .encoded(training)
-        ]
-        // Only when declared, so the key of a profile without `scratch:` is what it was.
-        if let scratch { p["scratch"] = .encoded(scratch) }
-        p.merge(model.config.numericsParameters) { a, _ in a }
-        return .object(p)
+    struct Parameters: Encodable {
+        var model: ModelConfig
+        var label: String
+        var pretrained: Bool
+        var epochs: Int
+        var negatives: Int
+        var freezeBackbone: Bool
+        var training: TrainingSpec
+        /// Only when declared, so the key of a profile without `scratch:` is what it was.
+        var scratch: ScratchTraining?
+        var numerics: String
+        var kindRevision: Int?
+    }
+    var typedParameters: Parameters {
+        Parameters(
+            model: model.config, label: model.label, pretrained: pretrained, epochs: transfer.epochs,
+            negatives: transfer.negatives, freezeBackbone: freezeBackbone, training: training, scratch: scratch,
+            numerics: model.config.numericsIdentity, kindRevision: model.config.kindRevisionInKey)
     }
     // The random-init ablation still reads the train stage: it needs the same architecture and its parameter count.
     var inputs: [StageID] { [train, prep, blocks] }
@@ -138,7 +146,7 @@ struct FinetuneStage: Stage {
 }
 
 /// `table/table6`: NextItNet vs CpRec on the transfer task, with the random-init ablation (mean ± sd over seeds).
-struct Table6Stage: Stage {
+struct Table6Stage: TypedParameters {
     let finetunes: [StageID]
     let profile: String
     let paperValues: URL
@@ -152,11 +160,14 @@ struct Table6Stage: Stage {
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
     var version: Int { 4 }
-    var parameters: JSONValue {
-        var p: [String: JSONValue] = ["profile": .string(profile), "seeds": .number(Double(seeds))]
-        if let datasetNote { p["datasetNote"] = .string(datasetNote) }
-        if let paperDataset { p["paperDataset"] = .string(paperDataset) }
-        return .object(p)
+    struct Parameters: Encodable {
+        var profile: String
+        var seeds: Int
+        var datasetNote: String?
+        var paperDataset: String?
+    }
+    var typedParameters: Parameters {
+        Parameters(profile: profile, seeds: seeds, datasetNote: datasetNote, paperDataset: paperDataset)
     }
     var inputs: [StageID] { finetunes }
     var fileInputs: [URL] { [paperValues] }

@@ -7,7 +7,7 @@ import Reports
 /// `figure/convergence`: validation MRR@5 per epoch, mean ± sd over seeds with each seed's selected epoch, one
 /// column per dataset; the second row puts the same curves on a wall-clock axis (the paper's speed claim is about
 /// time).
-struct ConvergenceFigureStage: Stage {
+struct ConvergenceFigureStage: TypedParameters {
     let datasets: [DatasetLabel]
     let models: [ModelEntry]
     /// The seeds of each model (claim models may have more than the profile's `seeds`).
@@ -15,11 +15,14 @@ struct ConvergenceFigureStage: Stage {
     var id: StageID { StageID("figure/\(Self.kindName)") }
     // 7: a key below the plot puts each sample before its left-aligned text (columns no longer overlap).
     var version: Int { 7 }
-    var parameters: JSONValue {
-        .object([
-            "datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
-            "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)
-        ])
+    struct Parameters: Encodable {
+        var datasets: [DatasetLabel]
+        var models: [String]
+        var labels: [String]
+        var seeds: [String: [UInt64]]
+    }
+    var typedParameters: Parameters {
+        Parameters(datasets: datasets, models: models.map(\.name), labels: models.map(\.label), seeds: seeds)
     }
     func seeds(for model: String) -> [UInt64] { seeds[model] ?? [] }
     var inputs: [StageID] {

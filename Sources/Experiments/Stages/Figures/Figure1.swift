@@ -17,14 +17,18 @@ struct Fig1Point: Codable, Hashable {
 }
 
 /// `figure/fig1`: NextItNet accuracy vs embedding size d and vs depth, parameter counts at each point.
-struct Figure1Stage: Stage {
+struct Figure1Stage: TypedParameters {
     let dataset: String
     let datasetLabel: String
     let points: [Fig1Point]
     var id: StageID { StageID("figure/\(Self.kindName)") }
     // 7: a key below the plot puts each sample before its left-aligned text (columns no longer overlap).
     var version: Int { 7 }
-    var parameters: JSONValue { .object(["dataset": .string(datasetLabel), "points": .encoded(points)]) }
+    struct Parameters: Encodable {
+        var dataset: String
+        var points: [Fig1Point]
+    }
+    var typedParameters: Parameters { Parameters(dataset: datasetLabel, points: points) }
     var inputs: [StageID] {
         var ids: [StageID] = []
         for p in points { for s in p.stages where !ids.contains(s) { ids.append(s) } }
@@ -103,7 +107,8 @@ extension Figure1Stage: GraphOutput {
     static func declared(in profile: ProfileSpec) -> Bool { profile.figure1 != nil }
     static func add(to graph: inout GraphBuilder) throws -> [String] {
         guard let f = graph.profile.figure1 else { return [] }
-        let stage = Figure1Stage(dataset: f.dataset, datasetLabel: try graph.label(f.dataset).label, points: graph.sweep)
+        let stage = Figure1Stage(
+            dataset: f.dataset, datasetLabel: try graph.label(f.dataset).label, points: graph.sweep)
         graph.add(stage)
         return [kindName]
     }

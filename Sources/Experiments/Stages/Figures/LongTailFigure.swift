@@ -5,14 +5,15 @@ import Pipeline
 import Reports
 
 /// `figure/longtail`: item popularity rank vs frequency (log–log), block boundaries marked, one panel per dataset.
-struct LongTailFigureStage: Stage {
+struct LongTailFigureStage: TypedParameters {
     let datasets: [DatasetLabel]
     let preps: [StageID]
     let blocks: [StageID]
     var id: StageID { StageID("figure/\(Self.kindName)") }
     // 4: a key below the plot puts each sample before its left-aligned text (columns no longer overlap).
     var version: Int { 4 }
-    var parameters: JSONValue { .object(["datasets": .encoded(datasets)]) }
+    struct Parameters: Encodable { var datasets: [DatasetLabel] }
+    var typedParameters: Parameters { Parameters(datasets: datasets) }
     var inputs: [StageID] { preps + blocks }
     var outputs: [String] { figureFiles(Self.kindName) }
     var publishes: [String: String] { figurePublishes(Self.kindName) }

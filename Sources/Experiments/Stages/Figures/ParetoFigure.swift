@@ -5,7 +5,7 @@ import Pipeline
 import Reports
 
 /// `figure/pareto`: parameters vs MRR@5 of every trained model the spec lists (all families), one panel per dataset.
-struct ParetoFigureStage: Stage {
+struct ParetoFigureStage: TypedParameters {
     static let panelSize = (width: 620, height: 480)
     let datasets: [DatasetLabel]
     let models: [ModelEntry]
@@ -17,14 +17,19 @@ struct ParetoFigureStage: Stage {
     var id: StageID { StageID("figure/\(Self.kindName)") }
     // 9: a key below the plot puts each sample before its left-aligned text (columns no longer overlap).
     var version: Int { 9 }
-    var parameters: JSONValue {
-        var p: [String: JSONValue] = [
-            "datasets": .encoded(datasets), "models": .encoded(models.map(\.name)),
-            "labels": .encoded(models.map(\.label)), "seeds": .encoded(seeds)
-        ]
-        if !seedsByModel.isEmpty { p["seedsByModel"] = .encoded(seedsByModel) }
-        if !only.isEmpty { p["only"] = .encoded(only) }
-        return .object(p)
+    struct Parameters: Encodable {
+        var datasets: [DatasetLabel]
+        var models: [String]
+        var labels: [String]
+        var seeds: [UInt64]
+        // Only when not empty, so the keys of profiles without them are what they were.
+        var seedsByModel: [String: [UInt64]]?
+        var only: [String: [String]]?
+    }
+    var typedParameters: Parameters {
+        Parameters(
+            datasets: datasets, models: models.map(\.name), labels: models.map(\.label), seeds: seeds,
+            seedsByModel: seedsByModel.isEmpty ? nil : seedsByModel, only: only.isEmpty ? nil : only)
     }
     func seeds(for model: String) -> [UInt64] { seedsByModel[model] ?? seeds }
     /// The models of the panel of `dataset`.

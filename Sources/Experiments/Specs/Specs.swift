@@ -545,7 +545,7 @@ extension ProfileSpec: Decodable {
                         "unknown figure '\(r.value)'\(didYouMean(r.value, names)); a profile draws "
                             + names.joined(separator: ", "))
                 }
-                // Figure 1 and the scale map draw what their own keys declare; naming them without those keys is a slip.
+                // Figure 1 and the scale map draw what their own keys declare; naming them without those is a slip.
                 if let key = kind.profileKey, !kind.declared(in: self) {
                     throw r.location.error("figures: '\(r.value)' needs the profile's `\(key):` key (what it draws)")
                 }
