@@ -73,6 +73,6 @@ import Testing
         let tail = try #require(stages.first { $0.id.raw == "figure/longtail" } as? LongTailFigureStage)
         #expect(!tail.datasets.contains { $0.name.hasPrefix("coldrec") })
         let convergence = try #require(stages.first { $0.id.raw == "figure/convergence" } as? ConvergenceFigureStage)
-        if profile == "default" { #expect(convergence.datasets.map(\.name).contains("weishi-20k")) }
+        if profile == "default" { #expect(convergence.datasets.map(\.name) == ["weishi-syn", "mllatest-syn", "tiktok-syn"]) }
     }
 }
