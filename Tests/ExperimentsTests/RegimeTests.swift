@@ -184,10 +184,11 @@ import Testing
         }
         #expect(c.present)
         let specs = try SpecBundle.load(repositorySpecs)
-        #expect(try specs.profile("default").companions == ["movielens-100k", "amazon-video"])
+        #expect(
+            try specs.profile("default").companions == ["weishi-20k", "movielens-100k", "amazon-video", "amazon-beauty"])
         let bad = try specsCopy(editing: "profiles.yaml") {
             $0.replacingOccurrences(
-                of: "companions: [movielens-100k, amazon-video]", with: "companions: [movielens-10k, amazon-video]")
+                of: "companions: [weishi-20k, movielens-100k,", with: "companions: [weishi-20k, movielens-10k,")
         }
         defer { try? FileManager.default.removeItem(at: bad) }
         let e = #expect(throws: SpecError.self) { try SpecBundle.load(bad) }

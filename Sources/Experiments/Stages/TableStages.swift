@@ -284,12 +284,14 @@ struct Table1Stage: TypedParameters {
 }
 
 extension TableStage: GraphOutput {
-    /// The tables of experiments.yaml (Tables 2-5 and 7), each over the profile's datasets that take part in it.
+    /// The tables of experiments.yaml (Tables 2-5 and 7), each over the profile's datasets that take part in it; a
+    /// table no dataset of the profile takes part in is not written (it would be a header without rows).
     static let kindName = "tables"
     static func add(to graph: inout GraphBuilder) throws -> [String] {
         let specs = graph.specs
         let profile = graph.profile
-        for table in specs.tables {
+        let measured = specs.tables.filter { !profile.datasets(inTable: $0.name).isEmpty }
+        for table in measured {
             let stage = TableStage(
                 table: table, popularity: specs.roles.popularity,
                 datasets: try profile.datasets(inTable: table.name).map(graph.label),
@@ -300,7 +302,7 @@ extension TableStage: GraphOutput {
                 referenceLabel: try specs.model(table.reference, profile: profile).label)
             graph.add(stage)
         }
-        return specs.tables.map(\.name)
+        return measured.map(\.name)
     }
 }
 
