@@ -9,7 +9,7 @@ import Testing
     @Test func shippedSpecsBuildEveryProfile() throws {
         let profiles = try Paper.profiles(specDirectory: repositorySpecs).map(\.name)
         #expect(
-            profiles == ["smoke", "default", "movielens", "movielens-100k", "amazon-video", "amazon-beauty", "paper"])
+            profiles == ["smoke", "default", "weishi-20k", "movielens", "movielens-100k", "amazon-video", "amazon-beauty", "paper"])
         let specs = try SpecBundle.load(repositorySpecs)
         for p in profiles {
             let spec = try specs.profile(p)
@@ -314,6 +314,6 @@ import Testing
         }
         #expect(
             "\(e.map { "\($0)" } ?? "")".contains(
-                "smoke, default, movielens, movielens-100k, amazon-video, amazon-beauty, paper"))
+                "smoke, default, weishi-20k, movielens, movielens-100k, amazon-video, amazon-beauty, paper"))
     }
 }
