@@ -59,8 +59,9 @@ public enum SampledRanking {
 public struct FastTopNReport: Codable, Hashable, Sendable {
     /// `exact` or `approximate` (`TopNPruning`).
     public var rule: String
-    /// Seconds for the model's `topN` under this rule over the timed rows.
-    public var seconds: Double
+    /// Seconds for the model's `topN` under this rule over the timed rows. A wall time, so the evaluate stage
+    /// keeps it out of its hashed output (nil there) and in its manifest's measurements.
+    public var seconds: Double?
     /// Share of rows whose top-N list equals the full ranking's, order included.
     public var agreement: Double
     /// Share of (row, tail block) evaluations the rule skipped.

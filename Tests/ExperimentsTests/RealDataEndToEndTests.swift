@@ -85,6 +85,15 @@ import Testing
         let rules = try #require(metrics["fastTopN"] as? [[String: Any]])
         #expect(rules.map { $0["rule"] as? String } == ["exact", "approximate"])
         #expect(rules[0]["agreement"] as? Double == 1)
+        // Wall times stay out of the hashed output (a rerun must reproduce it) and go to the manifest.
+        #expect(rules.allSatisfy { $0["seconds"] == nil })
+        let key = try #require(engine.status().first { $0.id == target }?.key)
+        guard case .valid(let manifest) = engine.store.check(kind: target.kind, key: key) else {
+            Issue.record("\(target) has no valid entry"); return
+        }
+        for rule in ["exact", "approximate"] {
+            #expect((manifest.measurements?["fastTopNSeconds.\(rule)"] ?? -1) >= 0, "\(rule)")
+        }
         // A second run executes nothing: the mirror is transport, not part of any key.
         let again = try engine.run([target.raw], options: RunOptions(jobs: 1, threads: 1, outputRoot: root))
         #expect(again.ran.isEmpty && again.succeeded)

@@ -39,6 +39,8 @@ enum Timing {
     static let latencyBatch1 = "inferenceLatencyBatch1Seconds"
     /// The tree softmax's top-5 time over the test set under the authors' approximate rule.
     static let inferenceApproximate = "inferenceApproximateSeconds"
+    /// The tree softmax's top-5 time over the test set under one pruning rule (`FastTopNReport.seconds`).
+    static func fastTopN(_ rule: String) -> String { "fastTopNSeconds.\(rule)" }
 }
 
 /// What the evaluate stage writes to `metrics.json`: the deterministic part of a table row.

@@ -34,7 +34,7 @@ enum FastTopNTable {
                     }
                     table.addRow([
                         .text(r.label), .text(rule), cell(per.map(\.agreement)), cell(per.map(\.skippedShare)),
-                        cell(per.map(\.seconds))
+                        cell(per.compactMap(\.seconds))
                     ])
                     any = true
                 }

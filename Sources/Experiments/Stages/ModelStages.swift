@@ -190,7 +190,11 @@ struct EvaluateStage: TypedParameters {
             threads: Int(context.inputMeasurement(id, Timing.threads) ?? 0))
         r.seeds = [o.seed]
         r.items = o.items
-        r.seedFastTopN = o.fastTopN.map { [$0] } ?? []
+        // Outputs written before the wall times moved to the manifest still carry them in the file.
+        r.seedFastTopN =
+            o.fastTopN.map { rules in
+                [rules.map { var r = $0; r.seconds = context.inputMeasurement(id, Timing.fastTopN(r.rule)) ?? r.seconds; return r }]
+            } ?? []
         r.validMRR5 = o.validMRR5
         return r
     }
@@ -319,7 +323,9 @@ struct EvaluateStage: TypedParameters {
             params: ParamCounts(net),
             bestEpoch: record.bestEpoch, epochsTrained: record.history.count, selection: record.selection,
             testSequences: test.count, inferenceBatch: inferenceBatch, seed: seed,
-            fastTopN: timing.flatMap { $0.rules.isEmpty ? nil : $0.rules }, items: inputs.data.itemCount,
+            fastTopN: timing.flatMap { t in
+                t.rules.isEmpty ? nil : t.rules.map { var r = $0; r.seconds = nil; return r }
+            }, items: inputs.data.itemCount,
             validMRR5: record.history.first { $0.epoch == record.bestEpoch }?.validMRR5)
         try JSONFiles.write(out, to: context.outputDirectory.appendingPathComponent(Self.fileName))
         // Timings go to the manifest: the training ones are carried over so tables read one stage per row.
@@ -333,15 +339,17 @@ struct EvaluateStage: TypedParameters {
         }
         context.record(Timing.inferenceFull, timing.fullSeconds)
         context.record(Timing.inferenceFast, timing.fastSeconds)
-        if let approximate = timing.rules.first(where: { $0.rule == TopNPruning.approximate.rawValue }) {
-            context.record(Timing.inferenceApproximate, approximate.seconds)
+        for r in timing.rules {
+            guard let seconds = r.seconds else { continue }
+            context.record(Timing.fastTopN(r.rule), seconds)
+            if r.rule == TopNPruning.approximate.rawValue { context.record(Timing.inferenceApproximate, seconds) }
         }
         context.log(
             "\(model.label): \(metrics.summary); params \(out.params.total); top-5 full \(String(format: "%.3f", timing.fullSeconds)) s, fast \(String(format: "%.3f", timing.fastSeconds)) s"
                 + timing.rules.map { r in
                     String(
                         format: "; %@ rule: top-5 = full on %.1f %% of rows, %.1f %% of tail blocks skipped, %.3f s",
-                        r.rule, 100 * r.agreement, 100 * r.skippedShare, r.seconds)
+                        r.rule, 100 * r.agreement, 100 * r.skippedShare, r.seconds ?? .nan)
                 }.joined())
     }
 }
