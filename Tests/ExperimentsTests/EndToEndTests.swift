@@ -49,6 +49,9 @@ import Testing
                 #expect(((try? Data(contentsOf: url))?.count ?? 0) > 0, "missing \(url.lastPathComponent)")
             }
         }
+        // The long-tail panels give each dataset's popularity shape (Table 1's columns).
+        let tail = try String(contentsOf: root.appendingPathComponent("figures/longtail.gp"), encoding: .utf8)
+        #expect(tail.contains("top 10 % of items hold") && tail.contains("Zipf s = "), "\(tail)")
         let report = try String(contentsOf: root.appendingPathComponent("REPORT.md"), encoding: .utf8)
         // The environment names the threads the model stages ran with (the smoke run gives each stage 1), not the
         // report stage's own count, which changed with -j.

@@ -42,3 +42,20 @@ import Testing
         #expect(!Evidence.learned([.nan, 0.2, 0.2], mostPop: 0.1))
     }
 }
+
+/// A table's "mean ± sd over N seeds" names the rows that have more (the headline said "3 seeds" where every row
+/// had 5).
+@Suite struct SeedPhraseTests {
+    @Test func namesTheCountOfTheRows() {
+        #expect(ResultColumns.seedPhrase([("NextItNet", 5), ("CpRec-Cl", 5)], default: 3) == "5 seeds")
+        #expect(ResultColumns.seedPhrase([], default: 3) == "3 seeds")
+        #expect(ResultColumns.seedPhrase([("MostPop", 1)], default: 3) == "1 seed")
+    }
+
+    @Test func rowsWithOtherCountsAreNamedOnce() {
+        let rows = [("GRU4Rec", 3), ("NextItNet", 5), ("Caser", 3), ("NextItNet", 5), ("SASRec", 3), ("X", 2)]
+        #expect(
+            ResultColumns.seedPhrase(rows.map { (label: $0.0, seeds: $0.1) }, default: 3)
+                == "3 seeds (2 for X; 5 for NextItNet)")
+    }
+}

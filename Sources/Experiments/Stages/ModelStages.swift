@@ -193,7 +193,13 @@ struct EvaluateStage: TypedParameters {
         // Outputs written before the wall times moved to the manifest still carry them in the file.
         r.seedFastTopN =
             o.fastTopN.map { rules in
-                [rules.map { var r = $0; r.seconds = context.inputMeasurement(id, Timing.fastTopN(r.rule)) ?? r.seconds; return r }]
+                [
+                    rules.map { rule in
+                        var r = rule
+                        r.seconds = context.inputMeasurement(id, Timing.fastTopN(r.rule)) ?? r.seconds
+                        return r
+                    }
+                ]
             } ?? []
         r.validMRR5 = o.validMRR5
         return r

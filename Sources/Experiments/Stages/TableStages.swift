@@ -45,7 +45,8 @@ struct TableStage: TypedParameters {
     private func runs(_ model: String, on dataset: String) -> Bool { only[dataset].map { $0.contains(model) } ?? true }
     /// Presents training and inference times, which live in the inputs' manifests.
     var readsMeasurements: Bool { true }
-    var version: Int { 3 }
+    // 4: the did-not-learn note says what the claims do with such a row.
+    var version: Int { 4 }
     struct Parameters: Encodable {
         var title: String
         var caption: String
@@ -145,7 +146,7 @@ struct TableStage: TypedParameters {
         }
         if !flagged.isEmpty {
             out.notes.append(
-                "† did not learn (\(Evidence.learnRule)): \(flagged.joined(separator: ", ")). Claims that depend on these rows give no verdict."
+                "† did not learn (\(Evidence.learnRule)): \(flagged.joined(separator: ", ")). In a claim, a pair whose compared model did not learn fails (it counts against the claim); a pair whose reference did not learn decides nothing."
             )
         }
         if !capped.isEmpty {
@@ -203,6 +204,25 @@ enum ResultColumns {
             c.std = spread(r.values(m))
             return c
         }
+    }
+
+    /// "3 seeds", or "3 seeds (5 for NextItNet, CpRec-Cl)" when some rows have more (profiles.yaml claimSeeds);
+    /// `default` is the count when there are no rows.
+    static func seedPhrase(_ rows: [(label: String, seeds: Int)], default fallback: Int) -> String {
+        func seeds(_ n: Int) -> String { "\(n) seed\(n == 1 ? "" : "s")" }
+        var counts: [Int: Int] = [:]
+        for r in rows { counts[r.seeds, default: 0] += 1 }
+        // The most common count is the phrase; ties go to the smaller count (the profile's seeds).
+        guard let common = counts.max(by: { ($0.value, -$0.key) < ($1.value, -$1.key) })?.key else {
+            return seeds(fallback)
+        }
+        var others: [Int: [String]] = [:]
+        for r in rows where r.seeds != common && !(others[r.seeds]?.contains(r.label) ?? false) {
+            others[r.seeds, default: []].append(r.label)
+        }
+        guard !others.isEmpty else { return seeds(common) }
+        let rest = others.keys.sorted().map { "\($0) for \(others[$0]!.joined(separator: ", "))" }
+        return seeds(common) + " (" + rest.joined(separator: "; ") + ")"
     }
 
     /// `reference`: the label of the model Speedup is timed against.

@@ -11,7 +11,8 @@ struct LongTailFigureStage: TypedParameters {
     let blocks: [StageID]
     var id: StageID { StageID("figure/\(Self.kindName)") }
     // 4: a key below the plot puts each sample before its left-aligned text (columns no longer overlap).
-    var version: Int { 4 }
+    // 5: each panel's title gives the dataset's popularity shape, as Table 1 does.
+    var version: Int { 5 }
     struct Parameters: Encodable { var datasets: [DatasetLabel] }
     var typedParameters: Parameters { Parameters(datasets: datasets) }
     var inputs: [StageID] { preps + blocks }
@@ -32,7 +33,7 @@ struct LongTailFigureStage: TypedParameters {
             }
             panels.append(
                 Panel(
-                    title: ds.label, xLabel: "item popularity rank", yLabel: "interactions",
+                    title: Self.title(ds.label, counts: counts), xLabel: "item popularity rank", yLabel: "interactions",
                     xLog: true, yLog: true, series: [Series("items", points: points, style: .lines)],
                     markers: markers, legend: .hidden))
         }
@@ -41,6 +42,15 @@ struct LongTailFigureStage: TypedParameters {
             rows: panels.count > 2 ? 2 : 1, panelWidth: 560, panelHeight: 420,
             provenance: RunFacts.provenance(profile: nil))
         try figure.render(to: context.outputDirectory, name: Self.kindName)
+    }
+
+    /// The panel title: the dataset and its popularity shape by Table 1's estimators, so a reader can set CpRec's
+    /// effect beside how skewed each dataset is.
+    static func title(_ label: String, counts: [Int]) -> String {
+        String(
+            format: "%@: top 10 %% of items hold %.0f %%, Zipf s = %.2f", label,
+            100 * DatasetStatistics.headShare(counts: counts, fraction: 0.1),
+            DatasetStatistics.zipfExponent(counts: counts))
     }
 }
 
