@@ -37,8 +37,6 @@ enum Timing {
     static let speedupBatch1 = "inferenceSpeedupBatch1"
     /// This model's median seconds for one sequence's top-5 at batch 1 (fast path).
     static let latencyBatch1 = "inferenceLatencyBatch1Seconds"
-    /// The tree softmax's top-5 time over the test set under the authors' approximate rule.
-    static let inferenceApproximate = "inferenceApproximateSeconds"
     /// The tree softmax's top-5 time over the test set under one pruning rule (`FastTopNReport.seconds`).
     static func fastTopN(_ rule: String) -> String { "fastTopNSeconds.\(rule)" }
 }

@@ -348,7 +348,6 @@ struct EvaluateStage: TypedParameters {
         for r in timing.rules {
             guard let seconds = r.seconds else { continue }
             context.record(Timing.fastTopN(r.rule), seconds)
-            if r.rule == TopNPruning.approximate.rawValue { context.record(Timing.inferenceApproximate, seconds) }
         }
         context.log(
             "\(model.label): \(metrics.summary); params \(out.params.total); top-5 full \(String(format: "%.3f", timing.fullSeconds)) s, fast \(String(format: "%.3f", timing.fastSeconds)) s"
